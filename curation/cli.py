@@ -1,0 +1,123 @@
+"""The `curation` command line: a thin layer over the library. Errors surface here as one `Error: ...` line."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import click
+
+from curation.server.stack import DEFAULT_PORT, Stack, StackError, default_data_dir
+
+
+def friendly(fn):
+    """Show library errors as one clean line, no traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (StackError, ValueError, FileNotFoundError) as e:
+            raise click.ClickException(str(e)) from None
+
+    return wrapper
+
+
+@click.group()
+@click.version_option(package_name="curation")
+def main():
+    """Curate machine-translation candidates into a clean EN→ES training set with Argilla and SetFit."""
+
+
+data_dir_option = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=default_data_dir,
+    show_default="$CURATION_DATA_DIR or ~/.local/share/curation/argilla",
+    help="Where the database, search index, credentials and logs live.",
+)
+port_option = click.option("--port", type=int, default=DEFAULT_PORT, show_default=True, help="HTTP port of Argilla.")
+
+
+@main.group()
+def server():
+    """The embedded Argilla stack (argilla-server + SQLite + embedded search + Redis), no Docker needed.
+
+    \b
+    Example:
+        curation server start            # http://127.0.0.1:6900
+        curation server status
+        curation server stop
+    """
+
+
+@server.command()
+@data_dir_option
+@port_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind (0.0.0.0 to share).")
+@click.option("--workers", type=int, default=1, show_default=True, help="argilla-server worker processes.")
+@friendly
+def start(data_dir: Path, port: int, host: str, workers: int):
+    """Start the stack in the background and wait until Argilla answers. Starting twice is a no-op."""
+    stack = Stack(data_dir, port=port, host=host, workers=workers)
+    if stack.pid("api") and stack.is_up():
+        click.echo(f"Argilla is already running at {stack.url}")
+    else:
+        stack.start(log=lambda line: click.echo(f"  {line}", err=True))
+        click.echo(f"Argilla is running at {stack.url}")
+    click.echo(f"Owner login and API key: {stack.credentials_path}")
+    click.echo(f"Logs: {data_dir / 'logs'}")
+
+
+@server.command()
+@data_dir_option
+@friendly
+def stop(data_dir: Path):
+    """Stop the processes `curation server start` started (nothing else)."""
+    stopped = Stack(data_dir).stop()
+    click.echo(f"stopped {', '.join(stopped)}" if stopped else "nothing was running")
+
+
+@server.command()
+@data_dir_option
+@port_option
+@friendly
+def status(data_dir: Path, port: int):
+    """Show which processes run and whether Argilla answers."""
+    stack = Stack(data_dir, port=port)
+    if stack.credentials_path.exists():
+        from curation.server.stack import Credentials
+
+        stack = Stack(data_dir, port=int(Credentials.load(stack.credentials_path).url.rsplit(":", 1)[1]))
+    for component, pid in stack.status().items():
+        click.echo(f"{component:7} {'running (pid ' + str(pid) + ')' if pid else 'stopped'}")
+    up = stack.is_up()
+    click.echo(f"api     {stack.url} {'answers' if up else 'does not answer'}")
+    if not up:
+        raise SystemExit(1)
+
+
+@server.command()
+@data_dir_option
+@friendly
+def reindex(data_dir: Path):
+    """Rebuild the search index from Argilla's database (safe while the server runs)."""
+    import subprocess
+    import sys
+
+    stack = Stack(data_dir)
+    if not stack.credentials_path.exists():
+        raise StackError(f"no Argilla data in {stack.data_dir}: start it first with `curation server start`")
+    env = stack.environment(stack.credentials())
+    result = subprocess.run(
+        [sys.executable, "-m", "curation.server.run", "reindex"], env=env, capture_output=True, text=True
+    )
+    if result.returncode != 0:
+        raise StackError(f"reindex failed: {result.stderr.strip().splitlines()[-1] if result.stderr else ''}")
+    import json
+
+    counts = json.loads(result.stdout.strip().splitlines()[-1])
+    for name, n in counts.items():
+        click.echo(f"{name}: {n} records indexed")
+    if not counts:
+        click.echo("no published datasets")

@@ -1,0 +1,402 @@
+"""argilla-server's `SearchEngine` on the embedded SQLite index (`ARGILLA_SEARCH_ENGINE=sqlite`).
+
+Importing this module registers the engine. Semantics follow argilla-server's Elasticsearch engine
+(`search_engine/commons.py`): the same filters, sorts, progress figures, metrics and k-NN scores.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from argilla_server.enums import MetadataPropertyType, ResponseStatusFilter, SimilarityOrder, SortOrder
+from argilla_server.models import Dataset, MetadataProperty, Record, Response, Suggestion, User, VectorSettings
+from argilla_server.search_engine.base import (
+    AndFilter,
+    Filter,
+    FloatMetadataMetrics,
+    IntegerMetadataMetrics,
+    MetadataFilterScope,
+    MetadataMetrics,
+    Order,
+    RangeFilter,
+    RecordFilterScope,
+    ResponseFilterScope,
+    SearchEngine,
+    SearchResponseItem,
+    SearchResponses,
+    SuggestionFilterScope,
+    TermsFilter,
+    TermsMetrics,
+    TextQuery,
+)
+
+from curation.server import store
+from curation.server.store import Clause, IndexDoc, IndexStore
+
+ENGINE_NAME = "sqlite"
+SEARCH_DB_ENV = "CURATION_SEARCH_DB"
+
+
+def search_db_path() -> Path:
+    """Where the index lives: $CURATION_SEARCH_DB, else `search.sqlite` in Argilla's home path."""
+    if os.environ.get(SEARCH_DB_ENV):
+        return Path(os.environ[SEARCH_DB_ENV])
+    from argilla_server.settings import settings
+
+    return Path(settings.home_path) / "search.sqlite"
+
+
+def index_name(dataset: Dataset) -> str:
+    return str(dataset.id)
+
+
+def iso(value: datetime | str | float | None) -> str | None:
+    """Dates as naive-UTC ISO strings with microseconds, so that text order is time order."""
+    if value is None:
+        return None
+    if isinstance(value, int | float):  # Elasticsearch reads numbers in date ranges as epoch milliseconds
+        value = datetime.fromtimestamp(value / 1000, tz=UTC)
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat(timespec="microseconds")
+
+
+def _field_text(field, value: Any) -> str | None:
+    if value is None or field.is_image:
+        return None
+    if field.is_chat:
+        return "\n".join(str(message.get("content", "")) for message in value if isinstance(message, dict))
+    return str(value)
+
+
+def to_index_doc(record: Record) -> IndexDoc:
+    dataset = record.dataset
+    metadata = record.metadata_ or {}
+    known = {p.name for p in dataset.metadata_properties}
+    return IndexDoc(
+        rid=str(record.id),
+        external_id=record.external_id,
+        status=str(record.status),
+        inserted_at=iso(record.inserted_at),
+        updated_at=iso(record.updated_at),
+        texts={f.name: _field_text(f, record.fields.get(f.name)) for f in dataset.fields if not f.is_image},
+        metadata={k: v for k, v in metadata.items() if k in known and v is not None},
+        suggestions=[to_suggestion(s) for s in record.suggestions],
+        responses=[to_response(r) for r in record.responses],
+        vectors={str(v.vector_settings_id): v.value for v in record.vectors},
+    )
+
+
+def to_suggestion(suggestion: Suggestion) -> store.Suggestion:
+    return store.Suggestion(
+        question=suggestion.question.name,
+        value=suggestion.value,
+        score=suggestion.score,
+        agent=suggestion.agent,
+        type=str(suggestion.type) if suggestion.type else None,
+    )
+
+
+def to_response(response: Response) -> store.Response:
+    return store.Response(
+        id=str(response.id),
+        user_id=str(response.user_id),
+        status=str(response.status),
+        values={q: (v or {}).get("value") for q, v in (response.values or {}).items()},
+    )
+
+
+def _in(column: str, values: list[Any]) -> Clause:
+    return Clause(f"{column} IN ({','.join('?' * len(values))})", list(values))
+
+
+def _range(column: str, ge: Any, le: Any) -> Clause:
+    parts, params = [], []
+    if ge is not None:
+        parts.append(f"{column} >= ?")
+        params.append(ge)
+    if le is not None:
+        parts.append(f"{column} <= ?")
+        params.append(le)
+    return Clause(" AND ".join(parts) or f"{column} IS NOT NULL", params)
+
+
+def _numbers(values: Iterable[str]) -> list[float]:
+    numbers = []
+    for value in values:
+        try:
+            numbers.append(float(value))
+        except ValueError:
+            continue
+    return numbers
+
+
+def _user_seed(user_id: Any) -> int:
+    return int.from_bytes(hashlib.sha256(str(user_id).encode()).digest()[:4], "big") & 0x7FFFFFFF
+
+
+class SQLiteSearchEngine(SearchEngine):
+    """The embedded engine: every method of argilla-server's `SearchEngine`, on a local SQLite index."""
+
+    def __init__(self, index: IndexStore):
+        self.index = index
+
+    @classmethod
+    async def new_instance(cls) -> SQLiteSearchEngine:
+        return cls(store.open_store(search_db_path()))
+
+    async def close(self):
+        pass  # the store is shared by every request of the process
+
+    async def ping(self) -> bool:
+        return True
+
+    async def info(self) -> dict:
+        import sqlite3
+
+        return {
+            "distribution": "curation-embedded-sqlite",
+            "number": sqlite3.sqlite_version,
+            "path": str(self.index.path),
+        }
+
+    # -- indices and documents ------------------------------------------------------------------------------
+
+    async def create_index(self, dataset: Dataset):
+        self.index.create_index(index_name(dataset), [f.name for f in dataset.fields if not f.is_image])
+
+    async def delete_index(self, dataset: Dataset):
+        self.index.delete_index(index_name(dataset))
+
+    async def configure_metadata_property(self, dataset: Dataset, metadata_property: MetadataProperty):
+        pass  # the index is schemaless for metadata: values of any declared property are kept
+
+    async def configure_index_vectors(self, vector_settings: VectorSettings):
+        pass
+
+    async def index_records(self, dataset: Dataset, records: Iterable[Record]):
+        self.index.upsert(index_name(dataset), [to_index_doc(r) for r in records])
+
+    async def partial_record_update(self, record: Record, **update):
+        columns = {k: iso(v) if k in ("inserted_at", "updated_at") else v for k, v in update.items()}
+        if "status" in columns:
+            columns["status"] = str(columns["status"])
+        self.index.update(index_name(record.dataset), str(record.id), **columns)
+
+    async def delete_records(self, dataset: Dataset, records: Iterable[Record]):
+        self.index.delete(index_name(dataset), [str(r.id) for r in records])
+
+    async def update_record_response(self, response: Response):
+        record = response.record
+        self.index.put_response(index_name(record.dataset), str(record.id), to_response(response))
+
+    async def delete_record_response(self, response: Response):
+        self.index.delete_response(index_name(response.record.dataset), str(response.id))
+
+    async def update_record_suggestion(self, suggestion: Suggestion):
+        record = suggestion.record
+        self.index.put_suggestion(index_name(record.dataset), str(record.id), to_suggestion(suggestion))
+
+    async def delete_record_suggestion(self, suggestion: Suggestion):
+        record = suggestion.record
+        self.index.delete_suggestion(index_name(record.dataset), str(record.id), suggestion.question.name)
+
+    # -- progress and metrics -------------------------------------------------------------------------------
+
+    async def get_dataset_progress(self, dataset: Dataset) -> dict:
+        if dataset.is_draft:
+            return {}
+        counts = self.index.count_by(index_name(dataset), "status")
+        return {"total": sum(counts.values()), **counts}
+
+    async def get_dataset_user_progress(self, dataset: Dataset, user: User) -> dict:
+        # Counts this user's own responses. (Elasticsearch's version counts every response of the records
+        # the user answered, which over-counts when several annotators share a record.)
+        if dataset.is_draft:
+            return {}
+        counts = self.index.user_response_counts(index_name(dataset), str(user.id))
+        return {"total": sum(counts.values()), **counts}
+
+    async def compute_metrics_for(self, metadata_property: MetadataProperty) -> MetadataMetrics:
+        name = index_name(metadata_property.dataset)
+        if metadata_property.type == MetadataPropertyType.terms:
+            total, rows = self.index.term_counts(name, metadata_property.name)
+            return TermsMetrics(total=total, values=[TermsMetrics.TermCount(term=t, count=c) for t, c in rows])
+        low, high = self.index.num_range(name, metadata_property.name)
+        if metadata_property.type == MetadataPropertyType.integer:
+            return IntegerMetadataMetrics(
+                min=None if low is None else int(low), max=None if high is None else int(high)
+            )
+        return FloatMetadataMetrics(min=low, max=high)
+
+    # -- search ---------------------------------------------------------------------------------------------
+
+    async def search(
+        self,
+        dataset: Dataset,
+        query: TextQuery | str | None = None,
+        filter: Filter | None = None,
+        sort: list[Order] | None = None,
+        offset: int = 0,
+        limit: int = 100,
+        user_id: str | None = None,
+    ) -> SearchResponses:
+        hits, total = self.index.search(
+            index_name(dataset),
+            where=[self._filter(filter)] if filter else [],
+            order=[self._order(dataset, o) for o in sort or []],
+            text=self._text(dataset, query),
+            offset=offset,
+            limit=limit,
+            shuffle_seed=_user_seed(user_id) if user_id else None,
+        )
+        return SearchResponses(items=[SearchResponseItem(record_id=h.rid, score=h.score) for h in hits], total=total)
+
+    async def similarity_search(
+        self,
+        dataset: Dataset,
+        vector_settings: VectorSettings,
+        value: list[float] | None = None,
+        record: Record | None = None,
+        query: TextQuery | str | None = None,
+        filter: Filter | None = None,
+        max_results: int = 100,
+        order: SimilarityOrder = SimilarityOrder.most_similar,
+        threshold: float | None = None,
+    ) -> SearchResponses:
+        if bool(value) == bool(record):
+            raise ValueError("Must provide either vector value or record to compute the similarity search")
+        exclude = None
+        if not value:
+            exclude = str(record.id)
+            value = record.vector_value_by_vector_settings(vector_settings)
+        if not value:
+            raise ValueError("Cannot find a vector value to apply with provided info")
+        if order == SimilarityOrder.least_similar:
+            value = [-x for x in value]
+        hits = self.index.nearest(
+            index_name(dataset),
+            str(vector_settings.id),
+            value,
+            k=max_results,
+            where=[self._filter(filter)] if filter else [],
+            text=self._text(dataset, query),
+            exclude=exclude,
+        )
+        total = len(hits)
+        if threshold is not None:
+            hits = [h for h in hits if h.score >= threshold]
+        return SearchResponses(items=[SearchResponseItem(record_id=h.rid, score=h.score) for h in hits], total=total)
+
+    # -- translation of filters and sorts into SQL over `docs AS d` -----------------------------------------
+
+    @staticmethod
+    def _text(dataset: Dataset, query: TextQuery | str | None) -> tuple[str, str | None] | None:
+        if query is None:
+            return None
+        if isinstance(query, str):
+            query = TextQuery(q=query)
+        if query.field and dataset.field_by_name(query.field) is None:
+            raise Exception(f"Field {query.field} not found in dataset {dataset.id}")
+        return query.q, query.field
+
+    def _filter(self, filter: Filter) -> Clause:
+        if isinstance(filter, AndFilter):
+            parts = [self._filter(f) for f in filter.filters]
+            return Clause(" AND ".join(f"({p.sql})" for p in parts) or "1", [x for p in parts for x in p.params])
+        scope = filter.scope
+        if isinstance(scope, ResponseFilterScope):
+            return self._response_filter(filter, scope)
+        if isinstance(scope, RecordFilterScope):
+            column = {"id": "d.rid"}.get(scope.property, f"d.{scope.property}")
+            if scope.property in ("inserted_at", "updated_at") and isinstance(filter, RangeFilter):
+                return _range(column, iso(filter.ge), iso(filter.le))
+            return self._match(column, filter)
+        if isinstance(scope, MetadataFilterScope):
+            inner = self._match("num" if isinstance(filter, RangeFilter) else "term", filter)
+            return Clause(
+                f"d.id IN (SELECT doc FROM meta WHERE ix = d.ix AND name = ? AND {inner.sql})",
+                [scope.metadata_property, *inner.params],
+            )
+        if isinstance(scope, SuggestionFilterScope):
+            numeric = isinstance(filter, RangeFilter) or scope.property == "score"
+            inner = self._match("num" if numeric else "term", filter, numeric)
+            return Clause(
+                f"d.id IN (SELECT doc FROM sugg WHERE ix = d.ix AND question = ? AND prop = ? AND {inner.sql})",
+                [scope.question, str(scope.property), *inner.params],
+            )
+        raise ValueError(f"Cannot process request for search scope {scope}")
+
+    @staticmethod
+    def _match(column: str, filter: Filter, numeric: bool = False) -> Clause:
+        if isinstance(filter, TermsFilter):
+            return _in(column, _numbers(filter.values) if numeric else [str(v) for v in filter.values])
+        if isinstance(filter, RangeFilter):
+            return _range(column, filter.ge, filter.le)
+        raise ValueError(f"Cannot process request for filter {filter}")
+
+    def _response_filter(self, filter: Filter, scope: ResponseFilterScope) -> Clause:
+        user = [str(scope.user.id)] if scope.user else []
+        by_user = " AND user_id = ?" if scope.user else ""
+        if scope.question:
+            inner = self._match("num" if isinstance(filter, RangeFilter) else "term", filter)
+            return Clause(
+                f"d.id IN (SELECT doc FROM resp_vals WHERE ix = d.ix AND question = ? AND {inner.sql}{by_user})",
+                [scope.question, *inner.params, *user],
+            )
+        if scope.property != "status" or not isinstance(filter, TermsFilter):
+            raise Exception(f"Cannot process filter scope {scope}")
+        statuses = [str(v) for v in filter.values if v != ResponseStatusFilter.pending]
+        parts: list[Clause] = []
+        if len(statuses) < len(filter.values):  # pending: no response (from this user)
+            parts.append(Clause(f"NOT EXISTS (SELECT 1 FROM resp WHERE doc = d.id{by_user})", list(user)))
+        if statuses:
+            inner = _in("status", statuses)
+            parts.append(
+                Clause(f"EXISTS (SELECT 1 FROM resp WHERE doc = d.id{by_user} AND {inner.sql})", [*user, *inner.params])
+            )
+        return Clause(" OR ".join(f"({p.sql})" for p in parts), [x for p in parts for x in p.params])
+
+    def _order(self, dataset: Dataset, order: Order) -> Clause:
+        scope = order.scope
+        descending = order.order == SortOrder.desc
+        pick = "max" if descending else "min"
+        if isinstance(scope, RecordFilterScope):
+            expr = Clause({"id": "d.rid"}.get(scope.property, f"d.{scope.property}"))
+        elif isinstance(scope, MetadataFilterScope):
+            prop = next((p for p in dataset.metadata_properties if p.name == scope.metadata_property), None)
+            column = "term" if prop is not None and prop.type == MetadataPropertyType.terms else "num"
+            expr = Clause(
+                f"(SELECT {pick}({column}) FROM meta WHERE doc = d.id AND name = ?)", [scope.metadata_property]
+            )
+        elif isinstance(scope, SuggestionFilterScope):
+            column = "num" if scope.property == "score" else "coalesce(num, term)"
+            expr = Clause(
+                f"(SELECT {pick}({column}) FROM sugg WHERE doc = d.id AND question = ? AND prop = ?)",
+                [scope.question, str(scope.property)],
+            )
+        elif isinstance(scope, ResponseFilterScope):
+            by_user = " AND user_id = ?" if scope.user else ""
+            user = [str(scope.user.id)] if scope.user else []
+            if scope.question:
+                expr = Clause(
+                    f"(SELECT coalesce(avg(num), {pick}(term)) FROM resp_vals WHERE doc = d.id AND question = ?{by_user})",
+                    [scope.question, *user],
+                )
+            else:
+                expr = Clause(f"(SELECT {pick}(status) FROM resp WHERE doc = d.id{by_user})", user)
+        else:
+            raise ValueError(f"Cannot process request for search scope {scope}")
+        # Elasticsearch puts records without a value last in both directions.
+        direction = "DESC" if descending else "ASC"
+        return Clause(f"{expr.sql} {direction} NULLS LAST", expr.params)
+
+
+SearchEngine.register(ENGINE_NAME)(SQLiteSearchEngine)

@@ -1,0 +1,136 @@
+"""Entry points of the embedded stack's processes: `python -m curation.server.run bootstrap|api|worker|reindex`.
+
+Each runs with the environment `stack.py` prepares (ARGILLA_* settings are read when argilla_server is first
+imported), registers the embedded search engine, and tunes SQLite for a single-machine server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+
+
+def _tune_sqlite() -> None:
+    """WAL and synchronous=NORMAL on argilla-server's own SQLite connections: durable at commit, far fewer fsyncs."""
+    from argilla_server.settings import settings
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    if not settings.database_is_sqlite:
+        return
+
+    @event.listens_for(Engine, "connect")
+    def _pragmas(dbapi_connection, _record):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA cache_size=-65536")
+        cursor.close()
+
+
+_prepared = False
+
+
+def _prepare() -> None:
+    global _prepared
+    if _prepared:
+        return
+    import curation.server.engine  # noqa: F401  (registers the engine)
+
+    _tune_sqlite()
+    _prepared = True
+
+
+def bootstrap() -> None:
+    """Migrate the database, create or update the owner, and bring the search index in line with the database."""
+    _prepare()
+    import alembic.config
+    from argilla_server.database import ALEMBIC_CONFIG_FILE
+
+    alembic.config.main(argv=["-c", ALEMBIC_CONFIG_FILE, "-x", "quiet", "upgrade", "head"])
+    asyncio.run(_ensure_owner())
+    from curation.server.reindex import reconcile
+
+    for line in asyncio.run(reconcile()):
+        print(line, flush=True)
+
+
+async def _ensure_owner() -> None:
+    from argilla_server.contexts import accounts
+    from argilla_server.database import AsyncSessionLocal
+    from argilla_server.models import User, UserRole, Workspace
+
+    username = os.environ["CURATION_OWNER_USERNAME"]
+    password = os.environ["CURATION_OWNER_PASSWORD"]
+    api_key = os.environ["CURATION_OWNER_API_KEY"]
+    async with AsyncSessionLocal() as db:
+        user = await accounts.get_user_by_username(db, username)
+        if user is None:
+            workspace = await Workspace.get_by(db, name=username) or await accounts.create_workspace(
+                db, {"name": username}
+            )
+            await User.create(
+                db,
+                first_name=username,
+                username=username,
+                role=UserRole.owner,
+                api_key=api_key,
+                password_hash=accounts.hash_password(password),
+                workspaces=[workspace],
+            )
+        elif user.api_key != api_key:
+            user.api_key = api_key
+            await db.commit()
+
+
+def api(host: str, port: int, workers: int) -> None:
+    _prepare()
+    import uvicorn
+
+    uvicorn.run(
+        "curation.server.app:app",
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,
+        log_level="info",
+    )
+
+
+def worker() -> None:
+    _prepare()
+    from argilla_server.jobs.queues import DEFAULT_QUEUE, HIGH_QUEUE, REDIS_CONNECTION
+    from rq import Worker
+
+    Worker([HIGH_QUEUE, DEFAULT_QUEUE], connection=REDIS_CONNECTION).work(with_scheduler=False)
+
+
+def reindex() -> None:
+    _prepare()
+    from curation.server.reindex import reindex_all
+
+    print(json.dumps(asyncio.run(reindex_all())), flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m curation.server.run")
+    parser.add_argument("process", choices=["bootstrap", "api", "worker", "reindex"])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=6900)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args(argv)
+    if args.process == "api":
+        api(args.host, args.port, args.workers)
+    elif args.process == "worker":
+        worker()
+    elif args.process == "reindex":
+        reindex()
+    else:
+        bootstrap()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

