@@ -386,8 +386,9 @@ class SQLiteSearchEngine(SearchEngine):
             by_user = " AND user_id = ?" if scope.user else ""
             user = [str(scope.user.id)] if scope.user else []
             if scope.question:
+                value = f"coalesce(avg(num), {pick}(term))"
                 expr = Clause(
-                    f"(SELECT coalesce(avg(num), {pick}(term)) FROM resp_vals WHERE doc = d.id AND question = ?{by_user})",
+                    f"(SELECT {value} FROM resp_vals WHERE doc = d.id AND question = ?{by_user})",
                     [scope.question, *user],
                 )
             else:

@@ -6,6 +6,7 @@ embedded index), `credentials.json` (the owner's login, mode 0600), `run/*.pid` 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -248,17 +249,16 @@ class Stack:
                 ) from None
 
     def _spawn(self, component: str, argv: list[str], env: dict[str, str]) -> None:
-        log = open(self.log_path(component), "ab")
-        process = subprocess.Popen(
-            argv,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            cwd=self.data_dir,
-            start_new_session=True,
-        )
-        log.close()
+        with open(self.log_path(component), "ab") as log:
+            process = subprocess.Popen(
+                argv,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=self.data_dir,
+                start_new_session=True,
+            )
         self.pid_path(component).write_text(str(process.pid))
 
     def _wait_for(self, ready, component: str, timeout: float) -> None:
@@ -292,10 +292,8 @@ class Stack:
         for component in COMPONENTS:
             pid = self.pid(component)
             if pid is not None:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
 
 
 def _terminate(pid: int, timeout: float) -> None:
@@ -308,10 +306,8 @@ def _terminate(pid: int, timeout: float) -> None:
         if not Path(f"/proc/{pid}").exists() or _is_zombie(pid):
             return
         time.sleep(0.1)
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def _is_zombie(pid: int) -> bool:

@@ -238,9 +238,9 @@ class IndexStore:
                 "INSERT INTO indices (name, fields) VALUES (?, ?)", (name, json.dumps(text_fields))
             )
             columns = ", ".join(f"f{i}" for i in range(len(text_fields))) or "f0"
-            self._conn.execute(
-                f"CREATE VIRTUAL TABLE fts_{cur.lastrowid} USING fts5({columns}, tokenize='unicode61 remove_diacritics 0')"
-            )
+            # remove_diacritics 0: like Elasticsearch's standard analyzer, "camion" does not find "camión".
+            tokenizer = "tokenize='unicode61 remove_diacritics 0'"
+            self._conn.execute(f"CREATE VIRTUAL TABLE fts_{cur.lastrowid} USING fts5({columns}, {tokenizer})")
 
         self._write(create)
 
