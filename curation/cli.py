@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from curation.client import ArgillaUnavailable
 from curation.server.stack import DEFAULT_PORT, Stack, StackError, default_data_dir
 
 
@@ -17,7 +18,7 @@ def friendly(fn):
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except (StackError, ValueError, FileNotFoundError) as e:
+        except (StackError, ArgillaUnavailable, ValueError, FileNotFoundError) as e:
             raise click.ClickException(str(e)) from None
 
     return wrapper

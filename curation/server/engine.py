@@ -251,7 +251,7 @@ class SQLiteSearchEngine(SearchEngine):
         hits, total = self.index.search(
             index_name(dataset),
             where=[self._filter(filter)] if filter else [],
-            order=[self._order(dataset, o) for o in sort or []],
+            order=[self._order(o) for o in sort or []],
             text=self._text(dataset, query),
             offset=offset,
             limit=limit,
@@ -364,17 +364,18 @@ class SQLiteSearchEngine(SearchEngine):
             )
         return Clause(" OR ".join(f"({p.sql})" for p in parts), [x for p in parts for x in p.params])
 
-    def _order(self, dataset: Dataset, order: Order) -> Clause:
+    @staticmethod
+    def _order(order: Order) -> Clause:
         scope = order.scope
         descending = order.order == SortOrder.desc
         pick = "max" if descending else "min"
         if isinstance(scope, RecordFilterScope):
             expr = Clause({"id": "d.rid"}.get(scope.property, f"d.{scope.property}"))
         elif isinstance(scope, MetadataFilterScope):
-            prop = next((p for p in dataset.metadata_properties if p.name == scope.metadata_property), None)
-            column = "term" if prop is not None and prop.type == MetadataPropertyType.terms else "num"
+            # numbers sort as numbers, terms as text (the handler does not load the property types)
             expr = Clause(
-                f"(SELECT {pick}({column}) FROM meta WHERE doc = d.id AND name = ?)", [scope.metadata_property]
+                f"(SELECT {pick}(coalesce(num, term)) FROM meta WHERE doc = d.id AND name = ?)",
+                [scope.metadata_property],
             )
         elif isinstance(scope, SuggestionFilterScope):
             column = "num" if scope.property == "score" else "coalesce(num, term)"

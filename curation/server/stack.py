@@ -67,6 +67,7 @@ class Stack:
 
     def __post_init__(self):
         self.data_dir = Path(self.data_dir).expanduser().resolve()
+        self._children: dict[str, subprocess.Popen] = {}
 
     # -- paths ----------------------------------------------------------------------------------------------
 
@@ -260,13 +261,16 @@ class Stack:
                 start_new_session=True,
             )
         self.pid_path(component).write_text(str(process.pid))
+        self._children[component] = process
 
     def _wait_for(self, ready, component: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if ready():
                 return
-            if self.pid(component) is None:
+            child = self._children.get(component)
+            exited = child.poll() is not None if child is not None else self.pid(component) is None
+            if exited:
                 raise StackError(
                     f"{component} exited during start: see {self.log_path(component)} "
                     f"(last line: {_last_line(_tail(self.log_path(component)))})"

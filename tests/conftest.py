@@ -1,0 +1,68 @@
+"""Shared fixtures. The `argilla_stack` fixture starts the real embedded Argilla stack once per test session."""
+
+from __future__ import annotations
+
+import socket
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from curation.server.stack import Credentials, Stack
+
+warnings.filterwarnings("ignore", message=".*not found.*", category=UserWarning)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class RunningArgilla:
+    stack: Stack
+    credentials: Credentials
+
+    @property
+    def url(self) -> str:
+        return self.stack.url
+
+    def http(self) -> httpx.Client:
+        """An HTTP client authenticated as the owner."""
+        return httpx.Client(base_url=self.url, headers={"X-Argilla-Api-Key": self.credentials.api_key}, timeout=60)
+
+    def login(self, username: str, password: str) -> httpx.Client:
+        """An HTTP client signed in as a user, the way the web UI signs in."""
+        response = httpx.post(f"{self.url}/api/v1/token", data={"username": username, "password": password})
+        response.raise_for_status()
+        token = response.json()["access_token"]
+        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+
+
+@pytest.fixture(scope="session")
+def argilla_stack(tmp_path_factory) -> RunningArgilla:
+    """The real argilla-server (SQLite + embedded search + Redis + worker) on a free port, for the whole session."""
+    data_dir = Path(tmp_path_factory.mktemp("argilla"))
+    stack = Stack(data_dir, port=free_port())
+    credentials = stack.start(log=lambda line: None)
+    yield RunningArgilla(stack, credentials)
+    stack.stop()
+
+
+@pytest.fixture(scope="session")
+def client(argilla_stack):
+    import argilla as rg
+
+    return rg.Argilla(api_url=argilla_stack.url, api_key=argilla_stack.credentials.api_key, timeout=120)
+
+
+@pytest.fixture
+def isolated_env(monkeypatch, tmp_path):
+    """No Argilla settings from the user's environment leak into a test."""
+    for name in ("ARGILLA_API_URL", "ARGILLA_API_KEY", "CURATION_DATA_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CURATION_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path
