@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from curation.client import ArgillaUnavailable
-from curation.server.stack import DEFAULT_PORT, Stack, StackError, default_data_dir
+from curation.server.stack import DEFAULT_PORT, Credentials, Stack, StackError, default_data_dir
 
 
 def friendly(fn):
@@ -87,8 +87,6 @@ def status(data_dir: Path, port: int):
     """Show which processes run and whether Argilla answers."""
     stack = Stack(data_dir, port=port)
     if stack.credentials_path.exists():
-        from curation.server.stack import Credentials
-
         stack = Stack(data_dir, port=int(Credentials.load(stack.credentials_path).url.rsplit(":", 1)[1]))
     for component, pid in stack.status().items():
         click.echo(f"{component:7} {'running (pid ' + str(pid) + ')' if pid else 'stopped'}")
@@ -109,7 +107,7 @@ def reindex(data_dir: Path):
     stack = Stack(data_dir)
     if not stack.credentials_path.exists():
         raise StackError(f"no Argilla data in {stack.data_dir}: start it first with `curation server start`")
-    env = stack.environment(stack.credentials())
+    env = stack.environment(Credentials.load(stack.credentials_path))
     result = subprocess.run(
         [sys.executable, "-m", "curation.server.run", "reindex"], env=env, capture_output=True, text=True
     )

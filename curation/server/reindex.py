@@ -7,6 +7,8 @@ leaves records the index does not know about. `reconcile` (run at every start) r
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from argilla_server.database import AsyncSessionLocal
 from argilla_server.enums import DatasetStatus
 from argilla_server.models import Dataset, Record, Response, Suggestion
@@ -96,7 +98,7 @@ async def reconcile() -> list[str]:
                 report.append(f"dropped {len(indexed - ids)} stale records from dataset {dataset.name!r}")
             missing = sorted(ids - indexed)
             for start in range(0, len(missing), BATCH):
-                chunk = missing[start : start + BATCH]
+                chunk = [UUID(rid) for rid in missing[start : start + BATCH]]
                 await _index_records(db, engine, dataset, _records_query(dataset).where(Record.id.in_(chunk)))
             if missing:
                 report.append(f"indexed {len(missing)} missing records of dataset {dataset.name!r}")

@@ -195,7 +195,8 @@ class Stack:
             f.write(bootstrap.stdout + bootstrap.stderr)
         if bootstrap.returncode != 0:
             raise StackError(
-                f"the database migration failed: see {self.log_path('bootstrap')} (last line: "
+                "the start-up step (migrations, owner account, search index check) failed: "
+                f"see {self.log_path('bootstrap')} (last line: "
                 f"{_last_line(bootstrap.stderr)})"
             )
         for line in bootstrap.stdout.splitlines():
@@ -242,6 +243,7 @@ class Stack:
 
     def _check_port(self) -> None:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is no conflict
             try:
                 s.bind((self.host, self.port))
             except OSError:
@@ -292,12 +294,13 @@ class Stack:
         return stopped
 
     def kill(self) -> None:
-        """SIGKILL every process of the stack at once: what a power cut does. For crash tests."""
-        for component in COMPONENTS:
-            pid = self.pid(component)
-            if pid is not None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(pid, signal.SIGKILL)
+        """SIGKILL every process of the stack at once, as a power cut would. For crash tests."""
+        pids = [pid for pid in map(self.pid, COMPONENTS) if pid is not None]
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+        for pid in pids:
+            _wait_gone(pid, 10)
 
 
 def _terminate(pid: int, timeout: float) -> None:
@@ -305,13 +308,19 @@ def _terminate(pid: int, timeout: float) -> None:
         os.killpg(pid, signal.SIGTERM)
     except ProcessLookupError:
         return
+    if not _wait_gone(pid, timeout):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+        _wait_gone(pid, 5)
+
+
+def _wait_gone(pid: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not Path(f"/proc/{pid}").exists() or _is_zombie(pid):
-            return
-        time.sleep(0.1)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def _is_zombie(pid: int) -> bool:
