@@ -113,7 +113,7 @@ class Stack:
         """The pid of a component this stack started, if it still runs (a reused pid is not ours)."""
         try:
             pid = int(self.pid_path(component).read_text())
-        except (FileNotFoundError, ValueError):
+        except (OSError, ValueError):
             return None
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")

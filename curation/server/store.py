@@ -7,6 +7,7 @@ live in narrow child tables indexed for the filters and sorts the Argilla UI sen
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sqlite3
@@ -130,7 +131,7 @@ def term_and_num(value: Any) -> tuple[str | None, float | None]:
 
 def random_key(rid: str) -> int:
     """A stable pseudo-random 31-bit key per record, mixed with a user seed for per-user shuffled queues."""
-    return int(rid.replace("-", "")[:8], 16) & 0x7FFFFFFF
+    return int.from_bytes(hashlib.blake2b(rid.encode(), digest_size=4).digest(), "big") & 0x7FFFFFFF
 
 
 def fts_query(text: str, column: str | None = None) -> str | None:

