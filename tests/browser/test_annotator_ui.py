@@ -1,0 +1,106 @@
+"""An annotator's session in the real Argilla web UI, in headless Chromium (Debian's), driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.server, pytest.mark.browser]
+
+CHROMIUM = os.environ.get("CURATION_CHROMIUM", "/usr/bin/chromium")
+# This machine's network is closed: without the background-networking flags Chromium keeps dialling out.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PASSWORD = "annotate-me-123"
+SCORES = [0.31, 0.97, 0.12, 0.88, 0.45, 0.99, 0.05, 0.63, 0.72, 0.2]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's package with `apt-get install chromium`")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def queue(client):
+    """A dataset of ten pairs with model suggestions of known scores, and an annotator in its workspace."""
+    import argilla as rg
+
+    name = f"ui-{uuid.uuid4().hex[:6]}"
+    workspace = rg.Workspace(name=name, client=client).create()
+    settings = rg.Settings(
+        fields=[rg.TextField(name="source"), rg.TextField(name="target")],
+        questions=[rg.LabelQuestion(name="quality", labels=["good", "bad"])],
+        guidelines="Label a pair good when the Spanish says what the English says, naturally.",
+    )
+    dataset = rg.Dataset(name=name, workspace=name, settings=settings, client=client).create()
+    dataset.records.log(
+        [
+            rg.Record(
+                id=f"ui-{i}",
+                fields={"source": f"Where is platform {i}?", "target": f"¿Dónde está el andén {i}?"},
+                suggestions=[rg.Suggestion("quality", "good", score=score, agent="filter-v1")],
+            )
+            for i, score in enumerate(SCORES)
+        ]
+    )
+    username = f"annotator-{uuid.uuid4().hex[:6]}"
+    user = rg.User(username=username, password=PASSWORD, role="annotator", client=client).create()
+    user.add_to_workspace(workspace)
+    return dataset, user
+
+
+def test_annotator_signs_in_sees_queue_by_suggestion_score_and_submits(argilla_stack, browser, queue, tmp_path):
+    dataset, user = queue
+    by_score = sorted(range(len(SCORES)), key=lambda i: -SCORES[i])
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+
+    page.goto(f"{argilla_stack.url}/sign-in")
+    page.locator("input").first.fill(user.username)
+    page.locator("input[type=password]").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_text(dataset.name).first.click()  # the dataset list shows the dataset; open it
+    page.wait_for_url("**/annotation-mode**")
+
+    # the pending queue, ordered by the model's suggestion score, highest first
+    with page.expect_response(lambda r: "/records/search" in r.url) as searched:
+        page.goto(f"{page.url.split('?')[0]}?sort=suggestion.quality.score.desc")
+    assert '"sort"' in searched.value.request.post_data
+    page.get_by_text(f"Where is platform {by_score[0]}?").wait_for()
+    assert page.get_by_text("Sort (1)").is_visible()
+    screenshot = Path(os.environ.get("CURATION_SCREENSHOT_DIR", tmp_path)) / "annotator-queue.png"
+    page.screenshot(path=str(screenshot))
+
+    # the annotator disagrees with the model and submits "bad"
+    page.locator("label[for=quality_bad]").click()
+    assert page.locator("#quality_bad").is_checked()
+    with page.expect_response(lambda r: "/responses" in r.url and r.request.method in ("POST", "PUT")) as saved:
+        page.get_by_role("button", name="Submit").click()
+    assert saved.value.status in (200, 201)
+    page.get_by_text(f"Where is platform {by_score[1]}?").wait_for()  # the next in the queue comes up
+
+    # the SDK sees the response, from this annotator, with the chosen label
+    record = next(r for r in dataset.records(with_responses=True) if r.id == f"ui-{by_score[0]}")
+    responses = record.responses["quality"]
+    assert [(str(r.user_id), r.value, getattr(r.status, "value", r.status)) for r in responses] == [
+        (str(user.id), "bad", "submitted")
+    ]
+    page.close()
