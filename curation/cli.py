@@ -120,3 +120,20 @@ def reindex(data_dir: Path):
         click.echo(f"{name}: {n} records indexed")
     if not counts:
         click.echo("no published datasets")
+
+
+@main.command()
+@data_dir_option
+@port_option
+@friendly
+def demo(data_dir: Path, port: int):
+    """The main job on the embedded default: start Argilla and say where everything is.
+
+    The curation steps (setup_workspace.py, train_filter.py, export) join this command as they land.
+    """
+    stack = Stack(data_dir, port=port)
+    credentials = stack.start(log=lambda line: click.echo(f"  {line}", err=True))
+    click.echo(f"Argilla web UI: {stack.url}  (sign in as {credentials.username!r})")
+    click.echo(f"Owner password and API key: {stack.credentials_path}")
+    click.echo(f"Use it from Python: export ARGILLA_API_URL={stack.url} ARGILLA_API_KEY=<api_key from that file>")
+    click.echo("Stop it with: .venv/bin/curation server stop")

@@ -322,14 +322,14 @@ class SQLiteSearchEngine(SearchEngine):
         if isinstance(scope, MetadataFilterScope):
             inner = self._match("num" if isinstance(filter, RangeFilter) else "term", filter)
             return Clause(
-                f"d.id IN (SELECT doc FROM meta WHERE ix = d.ix AND name = ? AND {inner.sql})",
+                f"d.id IN (SELECT doc FROM meta WHERE ix = {{ix}} AND name = ? AND {inner.sql})",
                 [scope.metadata_property, *inner.params],
             )
         if isinstance(scope, SuggestionFilterScope):
             numeric = isinstance(filter, RangeFilter) or scope.property == "score"
             inner = self._match("num" if numeric else "term", filter, numeric)
             return Clause(
-                f"d.id IN (SELECT doc FROM sugg WHERE ix = d.ix AND question = ? AND prop = ? AND {inner.sql})",
+                f"d.id IN (SELECT doc FROM sugg WHERE ix = {{ix}} AND question = ? AND prop = ? AND {inner.sql})",
                 [scope.question, str(scope.property), *inner.params],
             )
         raise ValueError(f"Cannot process request for search scope {scope}")
@@ -348,7 +348,7 @@ class SQLiteSearchEngine(SearchEngine):
         if scope.question:
             inner = self._match("num" if isinstance(filter, RangeFilter) else "term", filter)
             return Clause(
-                f"d.id IN (SELECT doc FROM resp_vals WHERE ix = d.ix AND question = ? AND {inner.sql}{by_user})",
+                f"d.id IN (SELECT doc FROM resp_vals WHERE ix = {{ix}} AND question = ? AND {inner.sql}{by_user})",
                 [scope.question, *inner.params, *user],
             )
         if scope.property != "status" or not isinstance(filter, TermsFilter):

@@ -40,7 +40,13 @@ def _prepare() -> None:
         return
     import curation.server.engine  # noqa: F401  (registers the engine)
 
+    if os.environ.get("ARGILLA_SEARCH_ENGINE") == "null":
+        import curation.server.null_engine  # noqa: F401  (the benchmark baseline)
+
     _tune_sqlite()
+    from curation.server import patches
+
+    patches.apply()
     _prepared = True
 
 

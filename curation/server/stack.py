@@ -64,6 +64,7 @@ class Stack:
     port: int = DEFAULT_PORT
     host: str = DEFAULT_HOST
     workers: int = 1
+    search_engine: str = "sqlite"  # "null" keeps nothing: the baseline of the ingestion benchmark
 
     def __post_init__(self):
         self.data_dir = Path(self.data_dir).expanduser().resolve()
@@ -95,7 +96,7 @@ class Stack:
         env.update(
             ARGILLA_HOME_PATH=str(self.data_dir),
             ARGILLA_DATABASE_URL=f"sqlite+aiosqlite:///{self.data_dir / 'argilla.db'}?check_same_thread=False",
-            ARGILLA_SEARCH_ENGINE="sqlite",
+            ARGILLA_SEARCH_ENGINE=self.search_engine,
             CURATION_SEARCH_DB=str(self.data_dir / "search.sqlite"),
             ARGILLA_REDIS_URL=f"unix://{self.redis_socket}?db=0",
             ARGILLA_ENABLE_TELEMETRY="0",

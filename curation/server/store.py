@@ -95,7 +95,7 @@ class IndexDoc:
 
 @dataclass
 class Clause:
-    """A piece of SQL over `docs AS d` with its parameters."""
+    """A piece of SQL over `docs AS d` with its parameters; `{ix}` stands for the index id."""
 
     sql: str
     params: list[Any] = field(default_factory=list)
@@ -467,7 +467,7 @@ class IndexStore:
             score_params = [shuffle_seed, shuffle_seed]
         else:
             score_params = []
-        where_sql, where_params = _join(clauses)
+        where_sql, where_params = _join(clauses, ix)
         total = self._read(f"SELECT count(*) FROM {source} WHERE {where_sql}", where_params)[0][0]
         if order:
             order_sql = ", ".join(o.sql for o in order) + ", d.id"
@@ -508,7 +508,7 @@ class IndexStore:
     def count_by(self, name: str, column: str, where: list[Clause] | None = None) -> dict[str, int]:
         """Records per value of one of the record's own columns (e.g. status)."""
         ix = self.index_id(name)
-        where_sql, params = _join([Clause("d.ix = ?", [ix]), *(where or [])])
+        where_sql, params = _join([Clause("d.ix = ?", [ix]), *(where or [])], ix)
         rows = self._read(f"SELECT d.{column}, count(*) FROM docs AS d WHERE {where_sql} GROUP BY d.{column}", params)
         return {value: count for value, count in rows if value is not None}
 
@@ -562,7 +562,7 @@ class IndexStore:
         if exclude is not None:
             clauses.append(Clause("d.rid != ?", [exclude]))
         source, clauses, _ = self._from_where(ix, clauses, text)
-        where_sql, params = _join(clauses)
+        where_sql, params = _join(clauses, ix)
         allowed = self._read(f"SELECT d.id, d.rid FROM {source} WHERE {where_sql}", params)
         if not allowed:
             return []
@@ -593,8 +593,10 @@ class IndexStore:
         return doc_ids, matrix
 
 
-def _join(clauses: list[Clause]) -> tuple[str, list[Any]]:
-    return " AND ".join(f"({c.sql})" for c in clauses), [p for c in clauses for p in c.params]
+def _join(clauses: list[Clause], ix: int) -> tuple[str, list[Any]]:
+    """AND the clauses; `{ix}` in their SQL becomes the index id (an integer, so safe to inline)."""
+    sql = " AND ".join(f"({c.sql})" for c in clauses).replace("{ix}", str(int(ix)))
+    return sql, [p for c in clauses for p in c.params]
 
 
 _STORES: dict[Path, IndexStore] = {}

@@ -1,0 +1,34 @@
+# The two README commands, and what they stand on. Every target installs what is missing first.
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: demo test install lint bench server-start server-stop
+
+$(STAMP): requirements.lock pyproject.toml scripts/install.sh
+	bash scripts/install.sh
+	touch $@
+
+install: $(STAMP)
+
+# The main job on the embedded default.
+demo: $(STAMP)
+	$(BIN)/python -m curation demo
+
+# Every test tier: unit, integration against the real Argilla server, browser.
+test: $(STAMP)
+	$(BIN)/ruff check curation tests benchmarks
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check curation tests benchmarks
+	$(BIN)/ruff format --check curation tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/argilla_ingest_and_query.py
+
+server-start: $(STAMP)
+	$(BIN)/curation server start
+
+server-stop: $(STAMP)
+	$(BIN)/curation server stop

@@ -1,0 +1,59 @@
+"""Performance fixes for argilla-server 2.8.0, applied when the embedded stack's processes start.
+
+Profiling `records.log` (py-spy on the API process, benchmarks/argilla_ingest_and_query.py) showed most of the
+server's time going to two things that do no useful work here; each fix keeps argilla-server's behaviour:
+
+1. `Question.parsed_settings` and `MetadataProperty.parsed_settings` build a new pydantic `TypeAdapter` for
+   every record they validate. We build each adapter once; validation itself is unchanged.
+2. For every record logged, webhook notification loads the dataset with five relationships and serialises the
+   record, and only then looks for enabled webhooks. We look first, once per database session, and build the
+   event only when a webhook subscribes to it.
+"""
+
+from __future__ import annotations
+
+from pydantic import TypeAdapter
+
+_applied = False
+
+
+def apply() -> None:
+    global _applied
+    if _applied:
+        return
+    _cache_settings_adapters()
+    _skip_unwatched_record_events()
+    _applied = True
+
+
+def _cache_settings_adapters() -> None:
+    from argilla_server.models import database
+
+    # the very types database.py validates with
+    QuestionSettings, MetadataPropertySettings = database.QuestionSettings, database.MetadataPropertySettings
+
+    question_adapter = TypeAdapter(QuestionSettings)
+    metadata_adapter = TypeAdapter(MetadataPropertySettings)
+    database.Question.parsed_settings = property(lambda self: question_adapter.validate_python(self.settings))
+    database.MetadataProperty.parsed_settings = property(lambda self: metadata_adapter.validate_python(self.settings))
+
+
+def _skip_unwatched_record_events() -> None:
+    from argilla_server.contexts import webhooks
+    from argilla_server.webhooks.v1 import records
+
+    build_record_event = records.build_record_event
+
+    class _Unwatched:
+        async def notify(self, db):
+            return []
+
+    async def build_if_watched(db, record_event, record):
+        key = "curation.enabled_webhook_events"
+        if key not in db.info:
+            db.info[key] = {event for hook in await webhooks.list_enabled_webhooks(db) for event in hook.events}
+        if record_event not in db.info[key]:
+            return _Unwatched()
+        return await build_record_event(db, record_event, record)
+
+    records.build_record_event = build_if_watched
