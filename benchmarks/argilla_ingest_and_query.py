@@ -1,7 +1,7 @@
 """Ingestion throughput and query latency of the embedded Argilla stack, against a do-nothing baseline.
 
-    .venv/bin/python benchmarks/argilla_ingest_and_query.py                 # 10k ingest (both engines), queries at 10k, 100k
-    .venv/bin/python benchmarks/argilla_ingest_and_query.py --scale 10000   # quicker
+    .venv/bin/python benchmarks/argilla_ingest_and_query.py                # ingest 10k, queries at 10k and 100k
+    .venv/bin/python benchmarks/argilla_ingest_and_query.py --scale 10000  # quicker
 
 Each engine runs on a fresh stack in a temporary folder. Records have 2 text fields, 3 metadata properties and
 1 suggestion, logged with the SDK. Texts come from ../shared/data when it is there, else are generated.

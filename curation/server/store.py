@@ -31,27 +31,27 @@ CREATE INDEX IF NOT EXISTS docs_status ON docs (ix, status);
 CREATE INDEX IF NOT EXISTS docs_inserted ON docs (ix, inserted_at);
 CREATE INDEX IF NOT EXISTS docs_updated ON docs (ix, updated_at);
 CREATE TABLE IF NOT EXISTS meta (doc INTEGER NOT NULL, ix INTEGER NOT NULL, name TEXT NOT NULL, term TEXT, num REAL);
-CREATE INDEX IF NOT EXISTS meta_doc ON meta (doc, name);
-CREATE INDEX IF NOT EXISTS meta_term ON meta (ix, name, term);
-CREATE INDEX IF NOT EXISTS meta_num ON meta (ix, name, num);
+CREATE INDEX IF NOT EXISTS meta_doc ON meta (doc, name, num, term);
+CREATE INDEX IF NOT EXISTS meta_term ON meta (ix, name, term, doc);
+CREATE INDEX IF NOT EXISTS meta_num ON meta (ix, name, num, doc);
 CREATE TABLE IF NOT EXISTS sugg (
     doc INTEGER NOT NULL, ix INTEGER NOT NULL, question TEXT NOT NULL, prop TEXT NOT NULL, term TEXT, num REAL
 );
-CREATE INDEX IF NOT EXISTS sugg_doc ON sugg (doc, question, prop);
-CREATE INDEX IF NOT EXISTS sugg_term ON sugg (ix, question, prop, term);
-CREATE INDEX IF NOT EXISTS sugg_num ON sugg (ix, question, prop, num);
+CREATE INDEX IF NOT EXISTS sugg_doc ON sugg (doc, question, prop, num, term);
+CREATE INDEX IF NOT EXISTS sugg_term ON sugg (ix, question, prop, term, doc);
+CREATE INDEX IF NOT EXISTS sugg_num ON sugg (ix, question, prop, num, doc);
 CREATE TABLE IF NOT EXISTS resp (
     id TEXT PRIMARY KEY, doc INTEGER NOT NULL, ix INTEGER NOT NULL, user_id TEXT NOT NULL, status TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS resp_doc ON resp (doc, user_id);
-CREATE INDEX IF NOT EXISTS resp_user ON resp (ix, user_id, status);
+CREATE INDEX IF NOT EXISTS resp_user ON resp (ix, user_id, status, doc);
 CREATE TABLE IF NOT EXISTS resp_vals (
     resp TEXT NOT NULL, doc INTEGER NOT NULL, ix INTEGER NOT NULL, user_id TEXT NOT NULL, question TEXT NOT NULL,
     term TEXT, num REAL
 );
 CREATE INDEX IF NOT EXISTS resp_vals_resp ON resp_vals (resp);
 CREATE INDEX IF NOT EXISTS resp_vals_doc ON resp_vals (doc, question);
-CREATE INDEX IF NOT EXISTS resp_vals_term ON resp_vals (ix, question, term);
+CREATE INDEX IF NOT EXISTS resp_vals_term ON resp_vals (ix, question, term, user_id, doc);
 CREATE TABLE IF NOT EXISTS vec (doc INTEGER NOT NULL, ix INTEGER NOT NULL, vs TEXT NOT NULL, v BLOB NOT NULL,
     PRIMARY KEY (doc, vs));
 CREATE INDEX IF NOT EXISTS vec_ix ON vec (ix, vs);
