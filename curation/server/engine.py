@@ -35,8 +35,8 @@ from argilla_server.search_engine.base import (
     TextQuery,
 )
 
-from curation.server import store
-from curation.server.store import Clause, IndexDoc, IndexStore
+from curation.server import columns, store
+from curation.server.store import IndexDoc, IndexStore
 
 ENGINE_NAME = "sqlite"
 SEARCH_DB_ENV = "CURATION_SEARCH_DB"
@@ -111,31 +111,6 @@ def to_response(response: Response) -> store.Response:
         status=str(response.status),
         values={q: (v or {}).get("value") for q, v in (response.values or {}).items()},
     )
-
-
-def _in(column: str, values: list[Any]) -> Clause:
-    return Clause(f"{column} IN ({','.join('?' * len(values))})", list(values))
-
-
-def _range(column: str, ge: Any, le: Any) -> Clause:
-    parts, params = [], []
-    if ge is not None:
-        parts.append(f"{column} >= ?")
-        params.append(ge)
-    if le is not None:
-        parts.append(f"{column} <= ?")
-        params.append(le)
-    return Clause(" AND ".join(parts) or f"{column} IS NOT NULL", params)
-
-
-def _numbers(values: Iterable[str]) -> list[float]:
-    numbers = []
-    for value in values:
-        try:
-            numbers.append(float(value))
-        except ValueError:
-            continue
-    return numbers
 
 
 def _user_seed(user_id: Any) -> int:
@@ -213,7 +188,7 @@ class SQLiteSearchEngine(SearchEngine):
     async def get_dataset_progress(self, dataset: Dataset) -> dict:
         if dataset.is_draft:
             return {}
-        counts = self.index.count_by(index_name(dataset), "status")
+        counts = self.index.count_by_status(index_name(dataset))
         return {"total": sum(counts.values()), **counts}
 
     async def get_dataset_user_progress(self, dataset: Dataset, user: User) -> dict:
@@ -250,8 +225,8 @@ class SQLiteSearchEngine(SearchEngine):
     ) -> SearchResponses:
         hits, total = self.index.search(
             index_name(dataset),
-            where=[self._filter(filter)] if filter else [],
-            order=[self._order(o) for o in sort or []],
+            filter=self._filter(filter) if filter else None,
+            sorts=[self._order(o) for o in sort or []],
             text=self._text(dataset, query),
             offset=offset,
             limit=limit,
@@ -286,7 +261,7 @@ class SQLiteSearchEngine(SearchEngine):
             str(vector_settings.id),
             value,
             k=max_results,
-            where=[self._filter(filter)] if filter else [],
+            filter=self._filter(filter) if filter else None,
             text=self._text(dataset, query),
             exclude=exclude,
         )
@@ -295,7 +270,7 @@ class SQLiteSearchEngine(SearchEngine):
             hits = [h for h in hits if h.score >= threshold]
         return SearchResponses(items=[SearchResponseItem(record_id=h.rid, score=h.score) for h in hits], total=total)
 
-    # -- translation of filters and sorts into SQL over `docs AS d` -----------------------------------------
+    # -- translation of Argilla's filters and sorts -----------------------------------------------------------
 
     @staticmethod
     def _text(dataset: Dataset, query: TextQuery | str | None) -> tuple[str, str | None] | None:
@@ -307,98 +282,47 @@ class SQLiteSearchEngine(SearchEngine):
             raise Exception(f"Field {query.field} not found in dataset {dataset.id}")
         return query.q, query.field
 
-    def _filter(self, filter: Filter) -> Clause:
-        if isinstance(filter, AndFilter):
-            parts = [self._filter(f) for f in filter.filters]
-            return Clause(" AND ".join(f"({p.sql})" for p in parts) or "1", [x for p in parts for x in p.params])
-        scope = filter.scope
-        if isinstance(scope, ResponseFilterScope):
-            return self._response_filter(filter, scope)
+    @staticmethod
+    def _target(scope) -> columns.Target:
         if isinstance(scope, RecordFilterScope):
-            column = {"id": "d.rid"}.get(scope.property, f"d.{scope.property}")
-            if scope.property in ("inserted_at", "updated_at") and isinstance(filter, RangeFilter):
-                return _range(column, iso(filter.ge), iso(filter.le))
-            return self._match(column, filter)
+            return columns.Target("record", {"id": "rid"}.get(scope.property, str(scope.property)))
         if isinstance(scope, MetadataFilterScope):
-            inner = self._match("num" if isinstance(filter, RangeFilter) else "term", filter)
-            return Clause(
-                f"d.id IN (SELECT doc FROM meta WHERE ix = {{ix}} AND name = ? AND {inner.sql})",
-                [scope.metadata_property, *inner.params],
-            )
+            return columns.Target("meta", scope.metadata_property)
         if isinstance(scope, SuggestionFilterScope):
-            numeric = isinstance(filter, RangeFilter) or scope.property == "score"
-            inner = self._match("num" if numeric else "term", filter, numeric)
-            return Clause(
-                f"d.id IN (SELECT doc FROM sugg WHERE ix = {{ix}} AND question = ? AND prop = ? AND {inner.sql})",
-                [scope.question, str(scope.property), *inner.params],
-            )
+            return columns.Target("sugg", scope.question, str(scope.property))
+        if isinstance(scope, ResponseFilterScope) and scope.question:
+            return columns.Target("resp", scope.question, user=str(scope.user.id) if scope.user else None)
         raise ValueError(f"Cannot process request for search scope {scope}")
 
-    @staticmethod
-    def _match(column: str, filter: Filter, numeric: bool = False) -> Clause:
+    def _filter(self, filter: Filter) -> columns.Filter:
+        if isinstance(filter, AndFilter):
+            return columns.And([self._filter(f) for f in filter.filters])
+        scope = filter.scope
+        if isinstance(scope, ResponseFilterScope) and not scope.question:
+            if scope.property != "status" or not isinstance(filter, TermsFilter):
+                raise Exception(f"Cannot process filter scope {scope}")
+            return columns.ResponseStatus(
+                statuses=[str(v) for v in filter.values if v != ResponseStatusFilter.pending],
+                pending=ResponseStatusFilter.pending in filter.values,
+                user=str(scope.user.id) if scope.user else None,
+            )
+        target = self._target(scope)
         if isinstance(filter, TermsFilter):
-            return _in(column, _numbers(filter.values) if numeric else [str(v) for v in filter.values])
+            return columns.Terms(target, list(filter.values))
         if isinstance(filter, RangeFilter):
-            return _range(column, filter.ge, filter.le)
+            ge, le = filter.ge, filter.le
+            if target.kind == "record" and target.key in ("inserted_at", "updated_at"):
+                ge, le = iso(ge), iso(le)
+            return columns.Range(target, ge, le)
         raise ValueError(f"Cannot process request for filter {filter}")
 
-    def _response_filter(self, filter: Filter, scope: ResponseFilterScope) -> Clause:
-        user = [str(scope.user.id)] if scope.user else []
-        by_user = " AND user_id = ?" if scope.user else ""
-        if scope.question:
-            inner = self._match("num" if isinstance(filter, RangeFilter) else "term", filter)
-            return Clause(
-                f"d.id IN (SELECT doc FROM resp_vals WHERE ix = {{ix}} AND question = ? AND {inner.sql}{by_user})",
-                [scope.question, *inner.params, *user],
-            )
-        if scope.property != "status" or not isinstance(filter, TermsFilter):
-            raise Exception(f"Cannot process filter scope {scope}")
-        statuses = [str(v) for v in filter.values if v != ResponseStatusFilter.pending]
-        parts: list[Clause] = []
-        if len(statuses) < len(filter.values):  # pending: no response (from this user)
-            parts.append(Clause(f"NOT EXISTS (SELECT 1 FROM resp WHERE doc = d.id{by_user})", list(user)))
-        if statuses:
-            inner = _in("status", statuses)
-            parts.append(
-                Clause(f"EXISTS (SELECT 1 FROM resp WHERE doc = d.id{by_user} AND {inner.sql})", [*user, *inner.params])
-            )
-        return Clause(" OR ".join(f"({p.sql})" for p in parts), [x for p in parts for x in p.params])
-
-    @staticmethod
-    def _order(order: Order) -> Clause:
+    def _order(self, order: Order) -> columns.Sort:
         scope = order.scope
-        descending = order.order == SortOrder.desc
-        pick = "max" if descending else "min"
-        if isinstance(scope, RecordFilterScope):
-            expr = Clause({"id": "d.rid"}.get(scope.property, f"d.{scope.property}"))
-        elif isinstance(scope, MetadataFilterScope):
-            # numbers sort as numbers, terms as text (the handler does not load the property types)
-            expr = Clause(
-                f"(SELECT {pick}(coalesce(num, term)) FROM meta WHERE doc = d.id AND name = ?)",
-                [scope.metadata_property],
-            )
-        elif isinstance(scope, SuggestionFilterScope):
-            column = "num" if scope.property == "score" else "coalesce(num, term)"
-            expr = Clause(
-                f"(SELECT {pick}({column}) FROM sugg WHERE doc = d.id AND question = ? AND prop = ?)",
-                [scope.question, str(scope.property)],
-            )
-        elif isinstance(scope, ResponseFilterScope):
-            by_user = " AND user_id = ?" if scope.user else ""
-            user = [str(scope.user.id)] if scope.user else []
-            if scope.question:
-                value = f"coalesce(avg(num), {pick}(term))"
-                expr = Clause(
-                    f"(SELECT {value} FROM resp_vals WHERE doc = d.id AND question = ?{by_user})",
-                    [scope.question, *user],
-                )
-            else:
-                expr = Clause(f"(SELECT {pick}(status) FROM resp WHERE doc = d.id{by_user})", user)
+        if isinstance(scope, ResponseFilterScope) and not scope.question:
+            target = columns.Target("resp_status", "status", user=str(scope.user.id) if scope.user else None)
         else:
-            raise ValueError(f"Cannot process request for search scope {scope}")
-        # Elasticsearch puts records without a value last in both directions.
-        direction = "DESC" if descending else "ASC"
-        return Clause(f"{expr.sql} {direction} NULLS LAST", expr.params)
+            target = self._target(scope)
+        return columns.Sort(target, descending=order.order == SortOrder.desc)
 
 
 SearchEngine.register(ENGINE_NAME)(SQLiteSearchEngine)

@@ -8,6 +8,8 @@ server's time going to two things that do no useful work here; each fix keeps ar
 2. For every record logged, webhook notification loads the dataset with five relationships and serialises the
    record, and only then looks for enabled webhooks. We look first, once per database session, and build the
    event only when a webhook subscribes to it.
+3. An annotator's record search checks workspace membership once per metadata property of every record
+   returned (30 queries for a page of 10). We remember the answer for the rest of the database session.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ def apply() -> None:
         return
     _cache_settings_adapters()
     _skip_unwatched_record_events()
+    _remember_membership_per_session()
     _applied = True
 
 
@@ -57,3 +60,20 @@ def _skip_unwatched_record_events() -> None:
         return await build_record_event(db, record_event, record)
 
     records.build_record_event = build_if_watched
+
+
+def _remember_membership_per_session() -> None:
+    from argilla_server.models import database
+
+    is_member = database.User.is_member
+
+    async def is_member_once(self, workspace_id):
+        session = self.current_async_session
+        if session is None:
+            return await is_member(self, workspace_id)
+        key = ("curation.is_member", self.id, workspace_id)
+        if key not in session.info:
+            session.info[key] = await is_member(self, workspace_id)
+        return session.info[key]
+
+    database.User.is_member = is_member_once

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from curation.server.columns import RECORD_COLUMNS, Filter, Rows, Snapshot, Sort, rows_of, shuffle
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS indices (
     id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, fields TEXT NOT NULL, vectors_gen INTEGER NOT NULL DEFAULT 0
@@ -31,15 +33,13 @@ CREATE INDEX IF NOT EXISTS docs_status ON docs (ix, status);
 CREATE INDEX IF NOT EXISTS docs_inserted ON docs (ix, inserted_at);
 CREATE INDEX IF NOT EXISTS docs_updated ON docs (ix, updated_at);
 CREATE TABLE IF NOT EXISTS meta (doc INTEGER NOT NULL, ix INTEGER NOT NULL, name TEXT NOT NULL, term TEXT, num REAL);
-CREATE INDEX IF NOT EXISTS meta_doc ON meta (doc, name, num, term);
-CREATE INDEX IF NOT EXISTS meta_term ON meta (ix, name, term, doc);
-CREATE INDEX IF NOT EXISTS meta_num ON meta (ix, name, num, doc);
+CREATE INDEX IF NOT EXISTS meta_doc ON meta (doc);
+CREATE INDEX IF NOT EXISTS meta_key ON meta (ix, name, term, doc, num);
 CREATE TABLE IF NOT EXISTS sugg (
     doc INTEGER NOT NULL, ix INTEGER NOT NULL, question TEXT NOT NULL, prop TEXT NOT NULL, term TEXT, num REAL
 );
-CREATE INDEX IF NOT EXISTS sugg_doc ON sugg (doc, question, prop, num, term);
-CREATE INDEX IF NOT EXISTS sugg_term ON sugg (ix, question, prop, term, doc);
-CREATE INDEX IF NOT EXISTS sugg_num ON sugg (ix, question, prop, num, doc);
+CREATE INDEX IF NOT EXISTS sugg_doc ON sugg (doc, question);
+CREATE INDEX IF NOT EXISTS sugg_key ON sugg (ix, question, prop, term, doc, num);
 CREATE TABLE IF NOT EXISTS resp (
     id TEXT PRIMARY KEY, doc INTEGER NOT NULL, ix INTEGER NOT NULL, user_id TEXT NOT NULL, status TEXT NOT NULL
 );
@@ -50,12 +50,16 @@ CREATE TABLE IF NOT EXISTS resp_vals (
     term TEXT, num REAL
 );
 CREATE INDEX IF NOT EXISTS resp_vals_resp ON resp_vals (resp);
-CREATE INDEX IF NOT EXISTS resp_vals_doc ON resp_vals (doc, question);
-CREATE INDEX IF NOT EXISTS resp_vals_term ON resp_vals (ix, question, term, user_id, doc);
+CREATE INDEX IF NOT EXISTS resp_vals_doc ON resp_vals (doc);
+CREATE INDEX IF NOT EXISTS resp_vals_key ON resp_vals (ix, question, term, user_id, doc, num);
 CREATE TABLE IF NOT EXISTS vec (doc INTEGER NOT NULL, ix INTEGER NOT NULL, vs TEXT NOT NULL, v BLOB NOT NULL,
     PRIMARY KEY (doc, vs));
 CREATE INDEX IF NOT EXISTS vec_ix ON vec (ix, vs);
+CREATE TABLE IF NOT EXISTS changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, ix INTEGER NOT NULL, doc INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS changes_ix ON changes (ix, seq);
 """
+CHANGES_KEPT = 200_000  # change-log rows kept; a snapshot older than that reloads whole
+PATCH_LIMIT = 2_000  # more changed records than this since a snapshot: reload it whole
 
 CHILD_TABLES = ("meta", "sugg", "resp", "resp_vals", "vec")
 
@@ -91,14 +95,6 @@ class IndexDoc:
     suggestions: list[Suggestion] = field(default_factory=list)
     responses: list[Response] = field(default_factory=list)
     vectors: dict[str, Sequence[float]] = field(default_factory=dict)
-
-
-@dataclass
-class Clause:
-    """A piece of SQL over `docs AS d` with its parameters; `{ix}` stands for the index id."""
-
-    sql: str
-    params: list[Any] = field(default_factory=list)
 
 
 @dataclass
@@ -195,6 +191,8 @@ class IndexStore:
         self._conn.execute("PRAGMA cache_size=-65536")
         self._conn.executescript(SCHEMA)
         self._vector_cache: dict[tuple[int, str], tuple[int, np.ndarray, np.ndarray]] = {}
+        self._snapshots: dict[int, Snapshot] = {}
+        self._writes = 0
 
     def close(self) -> None:
         with self._lock:
@@ -251,7 +249,7 @@ class IndexStore:
             if row is None:
                 return
             ix = row[0]
-            for table in (*CHILD_TABLES, "docs"):
+            for table in (*CHILD_TABLES, "docs", "changes"):
                 self._conn.execute(f"DELETE FROM {table} WHERE ix = ?", (ix,))
             self._conn.execute(f"DROP TABLE IF EXISTS fts_{ix}")
             self._conn.execute("DELETE FROM indices WHERE id = ?", (ix,))
@@ -322,6 +320,7 @@ class IndexStore:
         c.executemany("INSERT OR REPLACE INTO vec VALUES (?,?,?,?)", vec)
         if vectors_changed:
             self._bump_vectors(ix)
+        self._changed(ix, ids.values())
 
     def _doc_ids(self, ix: int, rids: list[str]) -> dict[str, int]:
         ids: dict[str, int] = {}
@@ -335,6 +334,13 @@ class IndexStore:
 
     def _bump_vectors(self, ix: int) -> None:
         self._conn.execute("UPDATE indices SET vectors_gen = vectors_gen + 1 WHERE id = ?", (ix,))
+
+    def _changed(self, ix: int, docs: Iterable[int]) -> None:
+        """Log the records a write touched, so in-memory snapshots (in any process) can catch up."""
+        self._conn.executemany("INSERT INTO changes (ix, doc) VALUES (?, ?)", [(ix, d) for d in docs])
+        self._writes += 1
+        if self._writes % 500 == 0:
+            self._conn.execute("DELETE FROM changes WHERE seq <= (SELECT max(seq) FROM changes) - ?", (CHANGES_KEPT,))
 
     @staticmethod
     def _suggestion_rows(doc: int, ix: int, s: Suggestion) -> list[tuple]:
@@ -370,6 +376,7 @@ class IndexStore:
             if columns:
                 assignments = ", ".join(f"{key} = ?" for key in columns)
                 self._conn.execute(f"UPDATE docs SET {assignments} WHERE id = ?", (*columns.values(), doc))
+            self._changed(ix, [doc])
             if metadata is not None:
                 self._conn.execute("DELETE FROM meta WHERE doc = ?", (doc,))
                 self._conn.executemany(
@@ -391,6 +398,7 @@ class IndexStore:
             self._conn.executemany(f"DELETE FROM fts_{ix} WHERE rowid = ?", params)
             self._conn.executemany("DELETE FROM docs WHERE id = ?", params)
             self._bump_vectors(ix)
+            self._changed(ix, ids)
 
         self._write(delete)
 
@@ -409,13 +417,17 @@ class IndexStore:
             self._conn.executemany(
                 "INSERT INTO resp_vals VALUES (?,?,?,?,?,?,?)", self._response_value_rows(doc, ix, response)
             )
+            self._changed(ix, [doc])
 
         self._write(put)
 
     def delete_response(self, name: str, response_id: str) -> None:
         def delete():
+            row = self._conn.execute("SELECT ix, doc FROM resp WHERE id = ?", (response_id,)).fetchone()
             self._conn.execute("DELETE FROM resp_vals WHERE resp = ?", (response_id,))
             self._conn.execute("DELETE FROM resp WHERE id = ?", (response_id,))
+            if row:
+                self._changed(row[0], [row[1]])
 
         self._write(delete)
 
@@ -428,6 +440,7 @@ class IndexStore:
                 return
             self._conn.execute("DELETE FROM sugg WHERE doc = ? AND question = ?", (doc, suggestion.question))
             self._conn.executemany("INSERT INTO sugg VALUES (?,?,?,?,?,?)", self._suggestion_rows(doc, ix, suggestion))
+            self._changed(ix, [doc])
 
         self._write(put)
 
@@ -438,6 +451,7 @@ class IndexStore:
             doc = self._doc_id(ix, rid)
             if doc is not None:
                 self._conn.execute("DELETE FROM sugg WHERE doc = ? AND question = ?", (doc, question))
+                self._changed(ix, [doc])
 
         self._write(delete)
 
@@ -446,8 +460,8 @@ class IndexStore:
     def search(
         self,
         name: str,
-        where: list[Clause],
-        order: list[Clause],
+        filter: Filter | None = None,
+        sorts: list[Sort] | None = None,
         text: tuple[str, str | None] | None = None,
         offset: int = 0,
         limit: int = 100,
@@ -455,61 +469,160 @@ class IndexStore:
     ) -> tuple[list[Hit], int]:
         """Matching records in order, with the exact total.
 
-        `order` clauses are SQL expressions with ASC/DESC; with no order, text matches come by relevance and a
-        user's queue in a per-user shuffled but stable order, as in Argilla's Elasticsearch engine.
+        With no sort, text matches come by relevance and a user's queue in a per-user shuffled but stable
+        order, as in Argilla's Elasticsearch engine; with sorts, hits carry no score.
         """
         ix = self.index_id(name)
-        source, clauses, score = self._from_where(ix, where, text)
-        if score is None:
-            score = "1.0"
+        snap = self.snapshot(ix)
+        mask = snap.mask(filter)
+        scores = None
+        if text is not None:
+            text_mask, scores = self._text_scores(ix, snap, *text, relevance=not sorts)
+            mask &= text_mask
+        candidates = np.flatnonzero(mask)
+        total = len(candidates)
+        if sorts:
+            page = snap.order(candidates, sorts)[offset : offset + limit]
+            return [Hit(snap.record["rid"][p], None) for p in page], total
         if shuffle_seed is not None:
-            score = f"({score}) * (((d.rkey | ?) - (d.rkey & ?)) * 48271 % 2147483647 + 1) / 2147483647.0"
-            score_params = [shuffle_seed, shuffle_seed]
-        else:
-            score_params = []
-        where_sql, where_params = _join(clauses, ix)
-        total = self._read(f"SELECT count(*) FROM {source} WHERE {where_sql}", where_params)[0][0]
-        if order:
-            order_sql = ", ".join(o.sql for o in order) + ", d.id"
-            order_params = [p for o in order for p in o.params]
-            select_score = "NULL"
-            select_params: list[Any] = []
-        else:
-            order_sql = "score DESC, d.id"
-            order_params = []
-            select_score, select_params = score, score_params
-        rows = self._read(
-            f"SELECT d.rid, {select_score} AS score FROM {source} WHERE {where_sql} "
-            f"ORDER BY {order_sql} LIMIT ? OFFSET ?",
-            [*select_params, *where_params, *order_params, limit, offset],
-        )
-        return [Hit(rid, score) for rid, score in rows], total
+            scores = (scores if scores is not None else 1.0) * shuffle(snap.rkey, shuffle_seed)
+        if scores is None:
+            page = candidates[offset : offset + limit]
+            return [Hit(snap.record["rid"][p], 1.0) for p in page], total
+        order = candidates[np.lexsort((snap.ids[candidates], -scores[candidates]))][offset : offset + limit]
+        return [Hit(snap.record["rid"][p], float(scores[p])) for p in order], total
 
-    def _from_where(
-        self, ix: int, where: list[Clause], text: tuple[str, str | None] | None
-    ) -> tuple[str, list[Clause], str | None]:
-        clauses = [Clause("d.ix = ?", [ix]), *where]
-        if text is None:
-            return "docs AS d", clauses, None
-        query, field_name = text
+    def _text_scores(
+        self, ix: int, snap: Snapshot, query: str, field_name: str | None, relevance: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Which records match a text query (FTS5), and their relevance (-bm25, or 1 when not asked for)."""
         column = None
         if field_name is not None:
             fields = self.index_fields(ix)
             if field_name not in fields:
                 raise ValueError(f"field {field_name!r} is not a text field of this dataset")
             column = f"f{fields.index(field_name)}"
+        mask, scores = np.zeros(snap.size, dtype=bool), np.zeros(snap.size)
         match = fts_query(query, column)
         if match is None:
-            clauses.append(Clause("0"))
-            return "docs AS d", clauses, None
-        clauses.append(Clause(f"fts_{ix} MATCH ?", [match]))
-        return f"fts_{ix} JOIN docs AS d ON d.id = fts_{ix}.rowid", clauses, f"-bm25(fts_{ix})"
+            return mask, scores
+        score = f"-bm25(fts_{ix})" if relevance else "1.0"
+        rows = self._read(f"SELECT rowid, {score} FROM fts_{ix} WHERE fts_{ix} MATCH ?", (match,))
+        if rows:
+            doc_ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            relevance = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
+            pos = np.searchsorted(snap.ids, doc_ids)
+            found = (pos < snap.size) & (snap.ids[np.minimum(pos, snap.size - 1)] == doc_ids) if snap.size else pos < 0
+            mask[pos[found]] = True
+            scores[pos[found]] = relevance[found]
+        return mask, scores
 
-    def count_by(self, name: str, column: str, where: list[Clause] | None = None) -> dict[str, int]:
-        """Records per value of one of the record's own columns (e.g. status)."""
-        ix = self.index_id(name)
-        where_sql, params = _join([Clause("d.ix = ?", [ix]), *(where or [])], ix)
-        rows = self._read(f"SELECT d.{column}, count(*) FROM docs AS d WHERE {where_sql} GROUP BY d.{column}", params)
+    # -- the in-memory snapshot -----------------------------------------------------------------------------
+
+    def snapshot(self, ix: int) -> Snapshot:
+        """The columnar copy of an index, brought up to date with the change log."""
+        with self._lock:
+            seq = self._conn.execute("SELECT coalesce(max(seq), 0) FROM changes WHERE ix = ?", (ix,)).fetchone()[0]
+            snap = self._snapshots.get(ix)
+            if snap is not None and snap.seq == seq:
+                return snap
+            if snap is not None and self._patch(ix, snap, seq):
+                return snap
+            self._snapshots[ix] = snap = self._load(ix)
+            return snap
+
+    def _load(self, ix: int) -> Snapshot:
+        self._conn.execute("BEGIN")  # one consistent read of the whole index
+        try:
+            seq = self._conn.execute("SELECT coalesce(max(seq), 0) FROM changes WHERE ix = ?", (ix,)).fetchone()[0]
+            rows = self._conn.execute(
+                f"SELECT id, {', '.join(RECORD_COLUMNS)}, rkey FROM docs WHERE ix = ? ORDER BY id", (ix,)
+            ).fetchall()
+            snap = Snapshot(
+                seq=seq,
+                ids=np.array([r[0] for r in rows], dtype=np.int64),
+                record={c: np.array([r[i + 1] for r in rows], dtype=object) for i, c in enumerate(RECORD_COLUMNS)},
+                rkey=np.array([r[-1] for r in rows], dtype=np.int64),
+                loader=lambda kind, key: self._load_key(ix, snap, kind, key),
+            )
+            self._load_children(ix, snap, None)
+        finally:
+            self._conn.execute("COMMIT")
+        return snap
+
+    def _load_children(self, ix: int, snap: Snapshot, docs: list[int] | None) -> None:
+        """(Re)read the responses and every child column already loaded, for all records or only `docs`."""
+        where, params = ("ix = ?", [ix]) if docs is None else (f"doc IN ({','.join('?' * len(docs))})", docs)
+        for kind, table in (("meta", snap.meta), ("sugg", snap.sugg), ("resp", snap.resp_vals)):
+            for key in list(table):
+                table[key] = Rows.concat([table[key], self._child_rows(snap, kind, key, where, params)])
+        rows = self._conn.execute(f"SELECT doc, user_id, status FROM resp WHERE {where}", params).fetchall()
+        pos, found = snap.locate([r[0] for r in rows])
+        responses = Rows(
+            pos=pos,
+            term=np.full(len(pos), None, dtype=object),
+            num=np.full(len(pos), np.nan),
+            user=np.array([r[1] for r in rows], dtype=object)[found] if rows else np.array([], dtype=object),
+            status=np.array([r[2] for r in rows], dtype=object)[found] if rows else np.array([], dtype=object),
+        )
+        snap.resp = responses if snap.resp is None else Rows.concat([snap.resp, responses])
+
+    _KEYS = {"meta": ("meta", ("name",)), "sugg": ("sugg", ("question", "prop")), "resp": ("resp_vals", ("question",))}
+
+    def _child_rows(self, snap: Snapshot, kind: str, key, where: str, params: list) -> Rows:
+        table, key_columns = self._KEYS[kind]
+        key = key if isinstance(key, tuple) else (key,)
+        user = ", user_id" if table == "resp_vals" else ""
+        match = "".join(f" AND {c} = ?" for c in key_columns)
+        rows = self._conn.execute(
+            f"SELECT doc, term, num{user} FROM {table} WHERE {where}{match}", [*params, *key]
+        ).fetchall()
+        return rows_of(rows, snap, with_user=bool(user))
+
+    def _load_key(self, ix: int, snap: Snapshot, kind: str, key) -> Rows:
+        """A child column read on first use (a query that filters or sorts on it)."""
+        with self._lock:
+            return self._child_rows(snap, kind, key, "ix = ?", [ix])
+
+    def _patch(self, ix: int, snap: Snapshot, seq: int) -> bool:
+        """Bring a snapshot up to date in place when only existing records changed. False: reload it whole."""
+        oldest = self._conn.execute("SELECT min(seq) FROM changes WHERE ix = ?", (ix,)).fetchone()[0]
+        if oldest is None or oldest > snap.seq + 1:
+            return False
+        self._conn.execute("BEGIN")
+        try:
+            seq = self._conn.execute("SELECT coalesce(max(seq), 0) FROM changes WHERE ix = ?", (ix,)).fetchone()[0]
+            docs = [
+                r[0]
+                for r in self._conn.execute(
+                    "SELECT DISTINCT doc FROM changes WHERE ix = ? AND seq > ? LIMIT ?", (ix, snap.seq, PATCH_LIMIT + 1)
+                )
+            ]
+            if len(docs) > PATCH_LIMIT:
+                return False
+            rows = self._conn.execute(
+                f"SELECT id, {', '.join(RECORD_COLUMNS)}, rkey FROM docs WHERE id IN ({','.join('?' * len(docs))})",
+                docs,
+            ).fetchall()
+            pos, found = snap.locate([r[0] for r in rows])
+            if len(rows) != len(docs) or not found.all():
+                return False  # records were added or deleted
+            for i, column in enumerate(RECORD_COLUMNS):
+                snap.record[column][pos] = [r[i + 1] for r in rows]
+            for table in (snap.meta, snap.sugg, snap.resp_vals):
+                for key in list(table):
+                    table[key] = table[key].drop(pos)
+            if snap.resp is not None:
+                snap.resp = snap.resp.drop(pos)
+            self._load_children(ix, snap, docs)
+            snap.seq = seq
+            return True
+        finally:
+            self._conn.execute("COMMIT")
+
+    def count_by_status(self, name: str) -> dict[str, int]:
+        """Records per status."""
+        rows = self._read("SELECT status, count(*) FROM docs WHERE ix = ? GROUP BY status", (self.index_id(name),))
         return {value: count for value, count in rows if value is not None}
 
     def user_response_counts(self, name: str, user_id: str) -> dict[str, int]:
@@ -549,31 +662,29 @@ class IndexStore:
         vs: str,
         value: Sequence[float],
         k: int,
-        where: list[Clause],
+        filter: Filter | None = None,
         text: tuple[str, str | None] | None = None,
         exclude: str | None = None,
     ) -> list[Hit]:
-        """Exact cosine k-NN among the records that pass `where`; scores as Elasticsearch's: (1 + cos) / 2."""
+        """Exact cosine k-NN among the records that pass `filter`; scores as Elasticsearch's: (1 + cos) / 2."""
         ix = self.index_id(name)
         doc_ids, matrix = self._vectors(ix, vs)
         if not len(doc_ids):
             return []
-        clauses = list(where)
+        snap = self.snapshot(ix)
+        mask = snap.mask(filter)
+        if text is not None:
+            mask &= self._text_scores(ix, snap, *text, relevance=False)[0]
         if exclude is not None:
-            clauses.append(Clause("d.rid != ?", [exclude]))
-        source, clauses, _ = self._from_where(ix, clauses, text)
-        where_sql, params = _join(clauses, ix)
-        allowed = self._read(f"SELECT d.id, d.rid FROM {source} WHERE {where_sql}", params)
-        if not allowed:
-            return []
-        rid_of = dict(allowed)
-        positions = np.flatnonzero(np.isin(doc_ids, np.fromiter(rid_of, dtype=np.int64)))
+            mask &= snap.record["rid"] != exclude
+        positions = np.flatnonzero(np.isin(doc_ids, snap.ids[mask]))
         if not len(positions):
             return []
         query = np.asarray(value, dtype=np.float32)
         query = query / (np.linalg.norm(query) or 1.0)
         scores = (1.0 + matrix[positions] @ query) / 2.0
         top = np.argsort(-scores, kind="stable")[:k]
+        rid_of = dict(zip(snap.ids.tolist(), snap.record["rid"].tolist(), strict=True))
         return [Hit(rid_of[int(doc_ids[positions[i]])], float(scores[i])) for i in top]
 
     def _vectors(self, ix: int, vs: str) -> tuple[np.ndarray, np.ndarray]:
@@ -593,10 +704,9 @@ class IndexStore:
         return doc_ids, matrix
 
 
-def _join(clauses: list[Clause], ix: int) -> tuple[str, list[Any]]:
-    """AND the clauses; `{ix}` in their SQL becomes the index id (an integer, so safe to inline)."""
-    sql = " AND ".join(f"({c.sql})" for c in clauses).replace("{ix}", str(int(ix)))
-    return sql, [p for c in clauses for p in c.params]
+def _merge(table: dict, new: dict) -> None:
+    for key, rows in new.items():
+        table[key] = rows if key not in table else Rows.concat([table[key], rows])
 
 
 _STORES: dict[Path, IndexStore] = {}

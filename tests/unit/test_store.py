@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from curation.server.store import Clause, IndexDoc, IndexStore, Response, Suggestion, fts_query
+from curation.server.columns import And, Range, ResponseStatus, Sort, Target, Terms
+from curation.server.store import IndexDoc, IndexStore, Response, Suggestion, fts_query
 
 
 @pytest.fixture
@@ -57,37 +58,44 @@ def test_fts_query_restricted_to_a_column():
 
 def test_text_search_ands_terms_across_fields_and_respects_one_field(index):
     index.upsert("ds", [doc(i) for i in range(20)])
-    hits, total = index.search("ds", [], [], text=("train 7", None))
+    hits, total = index.search("ds", text=("train 7", None))
     assert rids(hits) == [7] and total == 1
-    assert index.search("ds", [], [], text=("tren", "source"))[1] == 0
-    assert index.search("ds", [], [], text=("tren", "target"))[1] == 20
+    assert index.search("ds", text=("tren", "source"))[1] == 0
+    assert index.search("ds", text=("tren", "target"))[1] == 20
     # quotes, apostrophes and FTS operators in user text are literal, never a syntax error
-    assert index.search("ds", [], [], text=('train" OR NOT "x', None))[1] == 0
+    assert index.search("ds", text=('train" OR NOT "x', None))[1] == 0
 
 
 def test_reindexing_a_record_replaces_everything_about_it(index):
     index.upsert("ds", [doc(1)])
     index.upsert("ds", [doc(1, metadata={"batch": "b9"}, suggestions=[], texts={"source": "bus", "target": "autobús"})])
-    meta = Clause("d.id IN (SELECT doc FROM meta WHERE name = 'batch' AND term = ?)", ["b1"])
-    assert index.search("ds", [meta], [])[1] == 0
-    assert index.search("ds", [], [], text=("train", None))[1] == 0
-    assert index.search("ds", [], [], text=("bus", None))[1] == 1
+    assert index.search("ds", Terms(Target("meta", "batch"), ["b1"]))[1] == 0
+    assert index.search("ds", Terms(Target("meta", "batch"), ["b9"]))[1] == 1
+    assert index.search("ds", text=("train", None))[1] == 0
+    assert index.search("ds", text=("bus", None))[1] == 1
     assert index.child_counts("ds") == (0, 0)
     assert len(index.record_ids("ds")) == 1
 
 
 def test_order_offset_limit_and_exact_total(index):
     index.upsert("ds", [doc(i) for i in range(30)])
-    by_score = Clause("(SELECT max(num) FROM sugg WHERE doc = d.id AND prop = 'score') DESC NULLS LAST")
-    hits, total = index.search("ds", [], [by_score], offset=5, limit=5)
+    by_score = Sort(Target("sugg", "quality", "score"), descending=True)
+    hits, total = index.search("ds", sorts=[by_score], offset=5, limit=5)
     assert total == 30 and rids(hits) == [24, 23, 22, 21, 20]
+    # several keys; records without the key come last in both directions
+    index.upsert("ds", [doc(30, suggestions=[])])
+    by_batch = Sort(Target("meta", "batch"), descending=True)
+    hits, total = index.search("ds", sorts=[by_batch, Sort(Target("sugg", "quality", "score"))], limit=31)
+    assert total == 31 and rids(hits)[:3] == [1, 3, 5] and rids(hits)[-2:] == [28, 30]
+    hits, _ = index.search("ds", sorts=[Sort(Target("sugg", "quality", "score"))], limit=31)
+    assert rids(hits)[-1] == 30
 
 
 def test_user_shuffle_is_stable_per_user_and_differs_between_users(index):
     index.upsert("ds", [doc(i) for i in range(50)])
-    first, _ = index.search("ds", [], [], limit=50, shuffle_seed=12345)
-    again, _ = index.search("ds", [], [], limit=50, shuffle_seed=12345)
-    other, _ = index.search("ds", [], [], limit=50, shuffle_seed=999)
+    first, _ = index.search("ds", limit=50, shuffle_seed=12345)
+    again, _ = index.search("ds", limit=50, shuffle_seed=12345)
+    other, _ = index.search("ds", limit=50, shuffle_seed=999)
     assert rids(first) == rids(again)
     assert sorted(rids(first)) == list(range(50))
     assert rids(first) != rids(other)
@@ -99,10 +107,15 @@ def test_responses_and_suggestions_update_in_place(index):
     index.put_response("ds", rid, Response("r1", "u1", "draft", {"quality": "good"}))
     index.put_response("ds", rid, Response("r1", "u1", "submitted", {"quality": "bad"}))
     assert index.user_response_counts("ds", "u1") == {"submitted": 1}
-    submitted_bad = Clause("d.id IN (SELECT doc FROM resp_vals WHERE question = 'quality' AND term = 'bad')")
-    assert rids(index.search("ds", [submitted_bad], [])[0]) == [1]
+    bad_by_u1 = Terms(Target("resp", "quality", user="u1"), ["bad"])
+    assert rids(index.search("ds", bad_by_u1)[0]) == [1]
+    assert index.search("ds", Terms(Target("resp", "quality", user="u2"), ["bad"]))[1] == 0
+    assert rids(index.search("ds", ResponseStatus(["submitted"], user="u1"))[0]) == [1]
+    assert rids(index.search("ds", ResponseStatus([], pending=True, user="u1"))[0]) == [2]
+    assert rids(index.search("ds", ResponseStatus([], pending=True, user="u2"))[0]) == [1, 2]
     index.delete_response("ds", "r1")
     assert index.user_response_counts("ds", "u1") == {}
+    assert index.search("ds", ResponseStatus([], pending=True, user="u1"))[1] == 2
     index.put_suggestion("ds", rid, Suggestion("quality", "bad", score=0.99))
     index.delete_suggestion("ds", doc(2).rid, "quality")
     assert index.child_counts("ds") == (0, 1)
@@ -119,8 +132,8 @@ def test_nearest_is_exact_cosine_with_filters_and_exclusion(index):
     vectors = {i: [np.cos(i / 3), np.sin(i / 3), 0.1 * i] for i in range(40)}
     index.upsert("ds", [doc(i, vectors={"emb": v}) for i, v in vectors.items()])
     query = np.array(vectors[10])
-    even = Clause("d.id IN (SELECT doc FROM meta WHERE name = 'batch' AND term = 'b0')")
-    hits = index.nearest("ds", "emb", query.tolist(), k=3, where=[even], exclude=doc(10).rid)
+    even = Terms(Target("meta", "batch"), ["b0"])
+    hits = index.nearest("ds", "emb", query.tolist(), k=3, filter=even, exclude=doc(10).rid)
 
     def cos(v):
         v = np.asarray(v)
@@ -133,11 +146,11 @@ def test_nearest_is_exact_cosine_with_filters_and_exclusion(index):
 
 def test_nearest_sees_vectors_written_after_the_cache_was_filled(index):
     index.upsert("ds", [doc(1, vectors={"emb": [1.0, 0.0]})])
-    assert rids(index.nearest("ds", "emb", [0.0, 1.0], k=5, where=[])) == [1]
+    assert rids(index.nearest("ds", "emb", [0.0, 1.0], k=5)) == [1]
     index.upsert("ds", [doc(2, vectors={"emb": [0.0, 1.0]})])
-    assert rids(index.nearest("ds", "emb", [0.0, 1.0], k=5, where=[])) == [2, 1]
+    assert rids(index.nearest("ds", "emb", [0.0, 1.0], k=5)) == [2, 1]
     index.delete("ds", [doc(2).rid])
-    assert rids(index.nearest("ds", "emb", [0.0, 1.0], k=5, where=[])) == [1]
+    assert rids(index.nearest("ds", "emb", [0.0, 1.0], k=5)) == [1]
 
 
 def test_deleting_an_index_removes_its_rows(index):
@@ -145,4 +158,30 @@ def test_deleting_an_index_removes_its_rows(index):
     index.delete_index("ds")
     assert not index.has_index("ds")
     index.create_index("ds", ["source"])
-    assert index.search("ds", [], [])[1] == 0
+    assert index.search("ds")[1] == 0
+
+
+def test_filters_combine_and_ranges_ignore_records_without_the_value(index):
+    index.upsert("ds", [doc(i) for i in range(20)] + [doc(20, metadata={"batch": "b0"})])
+    in_range = Range(Target("meta", "ratio"), ge=0.5, le=1.2)
+    assert rids(index.search("ds", in_range, limit=50)[0]) == [5, 6, 7, 8, 9, 10, 11, 12]
+    both = And([in_range, Terms(Target("meta", "batch"), ["b1"])])
+    assert rids(index.search("ds", both)[0]) == [5, 7, 9, 11]
+    dates = Range(Target("record", "inserted_at"), ge="2026-01-01T00:00:18.000000")
+    assert rids(index.search("ds", dates)[0]) == [18, 19, 20]
+    assert rids(index.search("ds", Terms(Target("sugg", "quality", "value"), ["bad"]), limit=3)[0]) == [0, 2, 4]
+
+
+def test_a_snapshot_follows_writes_from_another_process(tmp_path):
+    """Two handles on one file stand for two processes (API server and worker)."""
+    first, second = IndexStore(tmp_path / "s.sqlite"), IndexStore(tmp_path / "s.sqlite")
+    first.create_index("ds", ["source", "target"])
+    first.upsert("ds", [doc(i) for i in range(10)])
+    assert second.search("ds")[1] == 10
+    first.put_response("ds", doc(3).rid, Response("r", "u1", "submitted", {"quality": "bad"}))  # patched in place
+    first.update("ds", doc(4).rid, status="completed")
+    assert rids(second.search("ds", ResponseStatus(["submitted"], user="u1"))[0]) == [3]
+    assert rids(second.search("ds", Terms(Target("record", "status"), ["completed"]))[0]) == [4]
+    first.delete("ds", [doc(0).rid])  # a deletion reloads the snapshot
+    first.upsert("ds", [doc(11)])
+    assert second.search("ds")[1] == 10
