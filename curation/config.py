@@ -1,0 +1,106 @@
+"""One typed configuration: a YAML file, a few CLI overrides, secrets from the environment. Unknown keys are errors."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from curation.loaders import InputSpec
+
+
+class ConfigError(ValueError):
+    """The configuration is wrong; the message names the key."""
+
+
+@dataclass
+class DedupConfig:
+    near_threshold: float | None = 0.8
+    num_perm: int = 64
+
+
+@dataclass
+class ArgillaConfig:
+    workspace: str = "curation"
+    dataset: str = "en-es-candidates"
+    min_submitted: int = 1  # annotators per pair (overlap): >1 lets agreement be measured
+    batch_size: int = 256
+    vectors: bool = False  # a vector field for "find similar" (filled by train_filter.py's embedding model)
+    vector_dimensions: int = 384
+
+
+@dataclass
+class AnnotatorsConfig:
+    roster: str = "annotators/roster.yaml"
+    guidelines: str = "annotators/guidelines.md"
+    passwords: str = "annotators/passwords.json"  # generated passwords, mode 0600, git-ignored
+
+
+@dataclass
+class Config:
+    input: InputSpec = field(default_factory=lambda: InputSpec(path="data/sample/candidates.tsv"))
+    filters: list[dict[str, dict[str, Any]]] | None = None  # None: every filter with its defaults
+    pii: bool = True
+    dedup: DedupConfig = field(default_factory=DedupConfig)
+    argilla: ArgillaConfig = field(default_factory=ArgillaConfig)
+    annotators: AnnotatorsConfig = field(default_factory=AnnotatorsConfig)
+    output_dir: str = "outputs"
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> Config:
+        if path is None:
+            return cls()
+        try:
+            raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} does not exist") from None
+        except yaml.YAMLError as e:
+            raise ConfigError(f"config file {path} is not valid YAML: {e}") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"config file {path} must hold a mapping of sections, not {type(raw).__name__}")
+        return _build(cls, raw, "")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def filter_entries(self) -> list[tuple[str, dict[str, Any]]]:
+        """(name, params) of the configured filters, in order."""
+        from curation.filters import REGISTRY
+
+        if self.filters is None:
+            return [(name, {}) for name in REGISTRY]
+        entries = []
+        for entry in self.filters:
+            if isinstance(entry, str):
+                entries.append((entry, {}))
+            elif isinstance(entry, dict) and len(entry) == 1:
+                name, params = next(iter(entry.items()))
+                entries.append((name, params or {}))
+            else:
+                raise ConfigError(f"each entry of 'filters' is a name or {{name: {{param: value}}}}, not {entry!r}")
+        return entries
+
+
+def _build(cls, raw: dict[str, Any], prefix: str):
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(raw) - set(known)
+    if unknown:
+        raise ConfigError(
+            f"unknown config key {', '.join(prefix + k for k in sorted(unknown))}: "
+            f"{prefix.rstrip('.') or 'the top level'} takes {', '.join(sorted(known))}"
+        )
+    values = {}
+    for name, value in raw.items():
+        nested = {"input": InputSpec, "dedup": DedupConfig, "argilla": ArgillaConfig, "annotators": AnnotatorsConfig}
+        if cls is Config and name in nested:
+            if not isinstance(value, dict):
+                raise ConfigError(f"config key {name} must be a mapping")
+            if name == "input" and "path" not in value:
+                value = {"path": Config().input.path, **value}
+            values[name] = _build(nested[name], value, f"{name}.")
+        else:
+            values[name] = value
+    return cls(**values)

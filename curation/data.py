@@ -1,0 +1,30 @@
+"""The one record type every stage passes along."""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def normalise(text: str) -> str:
+    """NFKC, case-folded, whitespace collapsed: the form used for record ids and exact dedup."""
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+@dataclass
+class Pair:
+    """A candidate translation: an English source and a Spanish target, with what the pipeline learns of it."""
+
+    source: str
+    target: str
+    origin: str = ""  # where it came from: file or Hub id, and row
+    scores: dict[str, float | str] = field(default_factory=dict)  # raw filter scores, kept as Argilla metadata
+    extra: dict[str, Any] = field(default_factory=dict)  # e.g. a judged label
+
+    @property
+    def id(self) -> str:
+        """Deterministic record id from the normalised pair: logging the same pair twice updates one record."""
+        key = f"{normalise(self.source)}\t{normalise(self.target)}"
+        return "pair-" + hashlib.sha1(key.encode()).hexdigest()[:20]

@@ -1,0 +1,304 @@
+"""Heuristic filters for translation pairs: each a small named unit that scores a pair and decides.
+
+As in OpusFilter, `score` and `accept` are separate so the raw score can travel on (as Argilla metadata) and a
+curator can re-tune thresholds. `accept` returns None to keep a pair, or the reason it is dropped.
+Filters are chosen and tuned by name from the config: `filters: [{length_ratio: {max_ratio: 3}}, ...]`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar
+
+from curation.data import Pair, normalise
+
+REGISTRY: dict[str, type[PairFilter]] = {}
+
+
+def register(cls: type[PairFilter]) -> type[PairFilter]:
+    REGISTRY[cls.name] = cls
+    return cls
+
+
+class PairFilter:
+    name: ClassVar[str]
+
+    def score(self, pair: Pair) -> float | str:
+        raise NotImplementedError
+
+    def accept(self, score: float | str) -> str | None:
+        raise NotImplementedError
+
+
+def build(name: str, params: dict[str, Any] | None = None) -> PairFilter:
+    """A filter from its config entry; unknown names and parameters are errors that list what exists."""
+    if name not in REGISTRY:
+        raise ValueError(f"unknown filter {name!r} in the config: choose from {', '.join(sorted(REGISTRY))}")
+    cls = REGISTRY[name]
+    allowed = {f.name for f in fields(cls)}
+    unknown = set(params or {}) - allowed
+    if unknown:
+        raise ValueError(
+            f"filter {name!r} has no parameter {', '.join(sorted(unknown))}: it takes {', '.join(sorted(allowed))}"
+        )
+    return cls(**(params or {}))
+
+
+def default_filters() -> list[PairFilter]:
+    return [cls() for cls in REGISTRY.values()]
+
+
+@register
+@dataclass
+class Empty(PairFilter):
+    """A side that is empty or only whitespace."""
+
+    name: ClassVar[str] = "empty"
+
+    def score(self, pair: Pair) -> float:
+        return float(min(len(pair.source.strip()), len(pair.target.strip())))
+
+    def accept(self, score: float) -> str | None:
+        return "empty side" if score == 0 else None
+
+
+@register
+@dataclass
+class Length(PairFilter):
+    """Length bounds in characters, on the longer side (huge strings go here)."""
+
+    name: ClassVar[str] = "length"
+    min_chars: int = 2
+    max_chars: int = 1000
+
+    def score(self, pair: Pair) -> float:
+        return float(max(len(pair.source), len(pair.target)))
+
+    def accept(self, score: float) -> str | None:
+        if score > self.max_chars:
+            return f"too long (> {self.max_chars} chars)"
+        if score < self.min_chars:
+            return f"too short (< {self.min_chars} chars)"
+        return None
+
+
+@register
+@dataclass
+class LengthRatio(PairFilter):
+    """Longer side over shorter side, in characters: truncations and misalignments stand out."""
+
+    name: ClassVar[str] = "length_ratio"
+    max_ratio: float = 2.5
+    min_chars: int = 10  # below this on both sides, ratios are noise
+
+    def score(self, pair: Pair) -> float:
+        a, b = len(pair.source.strip()), len(pair.target.strip())
+        if max(a, b) < self.min_chars:
+            return 1.0
+        return max(a, b) / max(1, min(a, b))
+
+    def accept(self, score: float) -> str | None:
+        return f"length ratio above {self.max_ratio}" if score > self.max_ratio else None
+
+
+_SPECIAL = re.compile(r"[^\w\s.,;:!?¡¿'\"()\-–—%€$£/&@#+=*]|_")
+
+
+def special_share(text: str) -> float:
+    """Share of characters that are not letters, digits, spaces or common punctuation."""
+    return len(_SPECIAL.findall(text)) / len(text) if text else 0.0
+
+
+@register
+@dataclass
+class SpecialChars(PairFilter):
+    """Share of characters that are neither letters, digits, spaces nor common punctuation (worse side)."""
+
+    name: ClassVar[str] = "special_chars"
+    max_share: float = 0.2
+
+    def score(self, pair: Pair) -> float:
+        return round(max(special_share(pair.source), special_share(pair.target)), 4)
+
+    def accept(self, score: float) -> str | None:
+        return f"special characters above {self.max_share:.0%}" if score > self.max_share else None
+
+
+_WORD = re.compile(r"\w+")
+
+
+def repeated_share(text: str, n: int) -> float:
+    words = _WORD.findall(text.lower())
+    grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
+    if len(grams) < 3:
+        return 0.0
+    return 1 - len(set(grams)) / len(grams)
+
+
+@register
+@dataclass
+class RepeatedNgrams(PairFilter):
+    """Share of repeated word n-grams (worse side): stuttering MT output and scraped boilerplate."""
+
+    name: ClassVar[str] = "repeated_ngrams"
+    n: int = 2
+    max_share: float = 0.3
+
+    def score(self, pair: Pair) -> float:
+        return round(max(repeated_share(pair.source, self.n), repeated_share(pair.target, self.n)), 4)
+
+    def accept(self, score: float) -> str | None:
+        return f"repeated {self.n}-grams above {self.max_share:.0%}" if score > self.max_share else None
+
+
+_MARKUP = re.compile(
+    r"</?[a-zA-Z][a-zA-Z0-9]*(?:\s[^<>]*)?/?>|&(?:[a-zA-Z]{2,8}|#\d{2,5}|#x[0-9a-fA-F]{2,4});|\{\{|\}\}|\[\[|\]\]"
+)
+
+
+@register
+@dataclass
+class Markup(PairFilter):
+    """HTML or wiki leftovers: tags, entities, {{templates}}, [[links]]."""
+
+    name: ClassVar[str] = "markup"
+    max_count: int = 0
+
+    def score(self, pair: Pair) -> float:
+        return float(len(_MARKUP.findall(pair.source)) + len(_MARKUP.findall(pair.target)))
+
+    def accept(self, score: float) -> str | None:
+        return "markup" if score > self.max_count else None
+
+
+_URL = re.compile(r"\b(?:https?://|www\.)\S+|\b[\w.-]+\.(?:com|org|net|es|io|html?)\b(?:/\S*)?", re.IGNORECASE)
+
+
+@register
+@dataclass
+class Urls(PairFilter):
+    """URLs in either side: web boilerplate rather than sentences to learn from."""
+
+    name: ClassVar[str] = "urls"
+    max_count: int = 0
+
+    def score(self, pair: Pair) -> float:
+        return float(len(_URL.findall(pair.source)) + len(_URL.findall(pair.target)))
+
+    def accept(self, score: float) -> str | None:
+        return "URL" if score > self.max_count else None
+
+
+@register
+@dataclass
+class Identical(PairFilter):
+    """The target is the source (an untranslated copy), after normalisation."""
+
+    name: ClassVar[str] = "identical"
+
+    def score(self, pair: Pair) -> float:
+        return 1.0 if normalise(pair.source) == normalise(pair.target) else 0.0
+
+    def accept(self, score: float) -> str | None:
+        return "target identical to source" if score == 1.0 else None
+
+
+_NUMBER = re.compile(r"\d+(?:[.,\s]\d{3})*(?:[.,]\d+)?")
+
+
+def numbers_in(text: str) -> list[str]:
+    """Numbers with their separators removed: 1,000 and 1.000 and 1 000 are all 1000; 2.5 and 2,5 are 25."""
+    return [re.sub(r"[.,\s]", "", m) for m in _NUMBER.findall(text)]
+
+
+@register
+@dataclass
+class Numbers(PairFilter):
+    """Numbers in the source missing from the target (dates, prices, times, quantities)."""
+
+    name: ClassVar[str] = "numbers"
+    max_missing: int = 0
+
+    def score(self, pair: Pair) -> float:
+        target = numbers_in(pair.target)
+        missing = 0
+        for number in numbers_in(pair.source):
+            if number in target:
+                target.remove(number)
+            else:
+                missing += 1
+        return float(missing)
+
+    def accept(self, score: float) -> str | None:
+        return "number missing from the target" if score > self.max_missing else None
+
+
+@register
+@dataclass
+class Language(PairFilter):
+    """Language of each side (langid.py, via py3langid): source English, target Spanish.
+
+    Catches untranslated and wrong-language targets. Identification chooses among `candidates` (the languages
+    a wrong side is likely to be in: restricting the model makes it faster and far more accurate on Spanish
+    than an open choice, which often says Galician). Texts with fewer than `min_chars` letters are not judged.
+    """
+
+    name: ClassVar[str] = "language"
+    source_lang: str = "en"
+    target_lang: str = "es"
+    candidates: tuple[str, ...] = ("en", "es", "pt", "gl", "ca", "fr", "it", "de")
+    min_chars: int = 12
+
+    def __post_init__(self):
+        from py3langid.langid import _load_identifier
+
+        self.candidates = tuple(dict.fromkeys((self.source_lang, self.target_lang, *self.candidates)))
+        self._identifier = _load_identifier(langs=list(self.candidates))
+
+    def score(self, pair: Pair) -> str:
+        return f"{self.identify(pair.source)}>{self.identify(pair.target)}"
+
+    def accept(self, score: str) -> str | None:
+        source, target = score.split(">")
+        if source not in ("?", self.source_lang):
+            return f"source is not {self.source_lang} ({source})"
+        if target not in ("?", self.target_lang):
+            return f"target is not {self.target_lang} ({target})"
+        return None
+
+    def identify(self, text: str) -> str:
+        """An ISO 639-1 code among the candidates, or '?' for text too short to judge."""
+        if sum(ch.isalpha() for ch in text) < self.min_chars:
+            return "?"
+        return self._identifier.classify(text)[0]
+
+
+@dataclass
+class FilterCounts:
+    seen: int = 0
+    kept: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def dropped(self) -> int:
+        return self.seen - self.kept
+
+
+def apply(filters: Iterable[PairFilter], pair: Pair, counts: dict[str, FilterCounts]) -> str | None:
+    """Run the filters in order, recording each score on the pair; the first rejection stops the run.
+
+    Returns None when the pair is kept, else "filter: reason".
+    """
+    for f in filters:
+        score = f.score(pair)
+        pair.scores[f.name] = score
+        c = counts.setdefault(f.name, FilterCounts())
+        c.seen += 1
+        reason = f.accept(score)
+        if reason is not None:
+            c.reasons[reason] = c.reasons.get(reason, 0) + 1
+            return f"{f.name}: {reason}"
+        c.kept += 1
+    return None
