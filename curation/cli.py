@@ -8,6 +8,8 @@ from pathlib import Path
 import click
 
 from curation.client import ArgillaUnavailable
+from curation.config import ConfigError
+from curation.loaders import InputError
 from curation.server.stack import DEFAULT_PORT, Credentials, Stack, StackError, default_data_dir
 
 
@@ -18,7 +20,7 @@ def friendly(fn):
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except (StackError, ArgillaUnavailable, ValueError, FileNotFoundError) as e:
+        except (StackError, ArgillaUnavailable, ConfigError, InputError, ValueError, FileNotFoundError) as e:
             raise click.ClickException(str(e)) from None
 
     return wrapper
@@ -137,3 +139,61 @@ def demo(data_dir: Path, port: int):
     click.echo(f"Owner password and API key: {stack.credentials_path}")
     click.echo(f"Use it from Python: export ARGILLA_API_URL={stack.url} ARGILLA_API_KEY=<api_key from that file>")
     click.echo("Stop it with: .venv/bin/curation server stop")
+
+
+@main.command()
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML config (see README).")
+@click.option("--input", "input_path", help="Candidates: a file (tsv/csv/jsonl/parquet), a.en,a.es, or a Hub id.")
+@click.option("--workspace", help="Argilla workspace (config: argilla.workspace).")
+@click.option("--dataset", help="Argilla dataset (config: argilla.dataset).")
+@click.option("--labels", type=click.Path(dir_okay=False), help="Judged pairs (source, target, label) to import.")
+@click.option("--dry-run", is_flag=True, help="Clean and print the filter table; do not touch Argilla.")
+@friendly
+def setup(config_path, input_path, workspace, dataset, labels, dry_run):
+    """Clean candidates and put them in front of annotators in Argilla (setup_workspace.py).
+
+    \b
+    Example:
+        python setup_workspace.py --input data/sample/candidates.tsv --labels data/sample/judged.tsv
+    The server comes from ARGILLA_API_URL / ARGILLA_API_KEY, else the embedded stack's credentials.
+    """
+    from tqdm import tqdm
+
+    from curation import workspace as ws
+    from curation.config import Config
+    from curation.pipeline import Report, clean, write_outputs
+
+    config = Config.load(config_path)
+    if input_path:
+        config.input.path, config.input.format = input_path, None
+    config.argilla.workspace = workspace or config.argilla.workspace
+    config.argilla.dataset = dataset or config.argilla.dataset
+
+    client = None
+    if not dry_run:  # check Argilla and the roster before any work
+        from curation.client import connect
+
+        client = connect()
+        members = ws.load_roster(config.annotators.roster)
+    report, rejected = Report(), []
+    with tqdm(desc="cleaning", unit=" pairs", disable=None) as bar:
+        kept = []
+        for pair in clean(config, report, rejected):
+            kept.append(pair)
+            bar.update(1)
+    paths = write_outputs(config.output_dir, report, rejected)
+    click.echo(report.table())
+    click.echo(f"Dropped pairs with reasons: {paths['dropped']}  Report: {paths['report']}")
+    if dry_run:
+        return
+    space = ws.ensure_workspace(client, config.argilla.workspace)
+    for username, outcome in ws.ensure_users(client, members, space, config.annotators.passwords).items():
+        click.echo(f"user {username}: {outcome}")
+    data = ws.ensure_dataset(client, config, space)
+    with tqdm(total=len(kept), desc="logging to Argilla", unit=" records", disable=None) as bar:
+        sent = ws.log_pairs(data, kept, config.argilla.batch_size, bar.update)
+    click.echo(f"{sent} records in {config.argilla.workspace}/{config.argilla.dataset}")
+    if labels:
+        n = ws.import_labels(client, data, labels, space, config.annotators.passwords, config.argilla.batch_size)
+        click.echo(f"{n} judged pairs imported as submitted responses of {ws.CURATOR!r}")
+    click.echo(f"New annotators' passwords: {config.annotators.passwords} (keep it private)")

@@ -167,12 +167,13 @@ class Markup(PairFilter):
     max_count: int = 0
 
     def score(self, pair: Pair) -> float:
-        return float(len(_MARKUP.findall(pair.source)) + len(_MARKUP.findall(pair.target)))
+        return float(sum(len(_MARKUP.findall(_PLACEHOLDER.sub("", text))) for text in (pair.source, pair.target)))
 
     def accept(self, score: float) -> str | None:
         return "markup" if score > self.max_count else None
 
 
+_PLACEHOLDER = re.compile(r"<(?:EMAIL|PHONE|CARD|IBAN|IP)>")  # what PII masking leaves: not markup
 _URL = re.compile(r"\b(?:https?://|www\.)\S+|\b[\w.-]+\.(?:com|org|net|es|io|html?)\b(?:/\S*)?", re.IGNORECASE)
 
 

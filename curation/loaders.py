@@ -11,6 +11,7 @@ import json
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import zip_longest
 from pathlib import Path
 
 from curation.data import Pair
@@ -187,14 +188,13 @@ def _moses(spec: InputSpec, fmt: str, stats: LoadStats) -> Iterator[Pair]:
         raise InputError(f"parallel text takes two files, source first: corpus.en,corpus.es (got {spec.path!r})")
     with _open_text(parts[0]) as src, _open_text(parts[1]) as tgt:
         sources, targets = _decode_guard(parts[0], src), _decode_guard(parts[1], tgt)
-        line = 0
-        for line, (source, target) in enumerate(zip(sources, targets, strict=False), start=1):
+        for line, (source, target) in enumerate(zip_longest(sources, targets), start=1):
+            if source is None or target is None:
+                raise InputError(
+                    f"{parts[0]} and {parts[1]} have different numbers of lines (one ends at line {line - 1})"
+                )
             stats.read += 1
             yield Pair(source.rstrip("\r\n"), target.rstrip("\r\n"), origin=f"{Path(parts[0]).stem}:{line}")
-        if next(sources, None) is not None or next(targets, None) is not None:
-            raise InputError(
-                f"{parts[0]} and {parts[1]} have different numbers of lines (they differ after line {line})"
-            )
 
 
 def _hub(spec: InputSpec, fmt: str, stats: LoadStats) -> Iterator[Pair]:

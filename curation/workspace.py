@@ -1,0 +1,212 @@
+"""Put cleaned candidates in front of annotators: workspace, accounts from the roster, dataset, records.
+
+Everything here is safe to run again: records have deterministic ids (re-logging updates them and never
+touches their responses or suggestions), existing users are left alone, nothing is deleted.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import secrets
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from curation import pii, schema
+from curation.config import Config
+from curation.data import Pair
+
+ROLES = ("annotator", "admin", "owner")
+USERNAME = re.compile(r"^(?!-|_)[a-z0-9-_]+$")
+CURATOR = "curator"  # the account that owns imported judgments (--labels)
+
+
+class SetupError(ValueError):
+    """Setup cannot go on; the message says what to fix."""
+
+
+@dataclass
+class Member:
+    username: str
+    name: str
+    role: str = "annotator"
+
+
+def load_roster(path: str | Path) -> list[Member]:
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise SetupError(f"roster {path} does not exist: list annotators there (username, name, role)") from None
+    entries = raw.get("annotators") if isinstance(raw, dict) else None
+    if not isinstance(entries, list):
+        raise SetupError(f"roster {path} must have a list under 'annotators:' of {{username, name, role}}")
+    members, seen = [], set()
+    for i, entry in enumerate(entries, start=1):
+        if not isinstance(entry, dict) or "username" not in entry:
+            raise SetupError(f"roster {path}, entry {i}: needs at least a username")
+        unknown = set(entry) - {"username", "name", "role"}
+        if unknown:
+            raise SetupError(
+                f"roster {path}, entry {i}: unknown key {', '.join(sorted(unknown))} (username, name, role)"
+            )
+        member = Member(
+            str(entry["username"]), str(entry.get("name") or entry["username"]), entry.get("role", "annotator")
+        )
+        if not USERNAME.match(member.username):
+            raise SetupError(f"roster {path}: username {member.username!r} must be lowercase letters, digits, - or _")
+        if member.role not in ROLES:
+            raise SetupError(
+                f"roster {path}: role {member.role!r} of {member.username} must be one of {', '.join(ROLES)}"
+            )
+        if member.username in seen:
+            raise SetupError(f"roster {path}: {member.username} is listed twice")
+        seen.add(member.username)
+        members.append(member)
+    return members
+
+
+def _save_passwords(path: Path, passwords: dict[str, str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(passwords, f, indent=2)
+    os.chmod(path, 0o600)
+
+
+def ensure_workspace(client, name: str):
+    import argilla as rg
+
+    return client.workspaces(name) or rg.Workspace(name=name, client=client).create()
+
+
+def ensure_users(client, members: Iterable[Member], workspace, passwords_path: str | Path) -> dict[str, str]:
+    """Create missing accounts (generated password, stored 0600), add everyone to the workspace.
+
+    Returns what happened to each username: "created", "exists" or "exists (role X, roster says Y)".
+    """
+    import argilla as rg
+
+    passwords_path = Path(passwords_path)
+    passwords = json.loads(passwords_path.read_text()) if passwords_path.exists() else {}
+    members_now = {u.username for u in workspace.users}
+    outcome = {}
+    for member in members:
+        user = client.users(member.username)
+        if user is None:
+            password = secrets.token_urlsafe(12)
+            first, _, last = member.name.partition(" ")
+            user = rg.User(
+                username=member.username,
+                first_name=first,
+                last_name=last or None,
+                role=member.role,
+                password=password,
+                client=client,
+            ).create()
+            passwords[member.username] = password
+            _save_passwords(passwords_path, passwords)
+            outcome[member.username] = "created"
+        else:
+            role = str(getattr(user.role, "value", user.role))
+            outcome[member.username] = (
+                "exists" if role == member.role else f"exists (role {role}, roster says {member.role})"
+            )
+        if member.role != "owner" and member.username not in members_now:
+            user.add_to_workspace(workspace)
+    return outcome
+
+
+def ensure_dataset(client, config: Config, workspace):
+    """The candidates dataset: created with `schema.settings`, or the existing one if its shape fits."""
+    import argilla as rg
+
+    existing = client.datasets(config.argilla.dataset, workspace=workspace.name)
+    if existing is not None:
+        names = {f.name for f in existing.settings.fields} | {q.name for q in existing.settings.questions}
+        missing = {"source", "target", schema.QUALITY} - names
+        if missing:
+            raise SetupError(
+                f"dataset {config.argilla.dataset!r} in workspace {workspace.name!r} exists without "
+                f"{', '.join(sorted(missing))}: choose another name with --dataset"
+            )
+        return existing
+    return rg.Dataset(
+        name=config.argilla.dataset, workspace=workspace.name, settings=schema.settings(config), client=client
+    ).create()
+
+
+def to_record(pair: Pair, responses: list | None = None):
+    import argilla as rg
+
+    return rg.Record(
+        id=pair.id,
+        fields={"source": pair.source, "target": pair.target},
+        metadata=schema.metadata(pair),
+        responses=responses or [],
+    )
+
+
+def log_pairs(dataset, pairs: Iterable[Pair], batch_size: int, progress: Callable[[int], None] | None = None) -> int:
+    """Log pairs in batches (upserts by id: running twice adds nothing). Returns how many were sent."""
+    sent = 0
+    for batch in _batches(pairs, batch_size):
+        dataset.records.log([to_record(p) for p in batch], batch_size=batch_size)
+        sent += len(batch)
+        if progress:
+            progress(len(batch))
+    return sent
+
+
+def _batches(items: Iterable, size: int) -> Iterator[list]:
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def read_labels(path: str | Path) -> Iterator[tuple[Pair, str]]:
+    """Judged pairs (source, target, label: good/bad or 1/0) from TSV, CSV or JSONL."""
+    path = Path(path)
+    if not path.exists():
+        raise SetupError(f"labels file {path} does not exist")
+    if path.suffix.lower() in (".jsonl", ".json"):
+        rows = (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+    else:
+        delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+        quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
+        rows = csv.DictReader(path.open(encoding="utf-8", newline=""), delimiter=delimiter, quoting=quoting)
+    for line, row in enumerate(rows, start=2):
+        missing = [c for c in ("source", "target", "label") if c not in row]
+        if missing:
+            raise SetupError(f"labels file {path} has no column {', '.join(missing)} (found: {', '.join(row)})")
+        label = {"1": "good", "0": "bad", "good": "good", "bad": "bad"}.get(str(row["label"]).strip().lower())
+        if label is None:
+            raise SetupError(f"labels file {path}, row {line}: label must be good/bad or 1/0, not {row['label']!r}")
+        yield Pair(row["source"], row["target"], origin=f"{path.name}:{line}"), label
+
+
+def import_labels(client, dataset, path: str | Path, workspace, passwords_path, batch_size: int) -> int:
+    """Judged pairs become records with a submitted `quality` response from the curator account."""
+    import argilla as rg
+
+    ensure_users(client, [Member(CURATOR, "Curator", "admin")], workspace, passwords_path)
+    curator = client.users(CURATOR)
+    count = 0
+    for batch in _batches(read_labels(path), batch_size):
+        records = []
+        for pair, label in batch:
+            pii.mask(pair)
+            response = rg.Response(schema.QUALITY, label, user_id=curator.id, status="submitted")
+            records.append(to_record(pair, [response]))
+        dataset.records.log(records, batch_size=batch_size)
+        count += len(records)
+    return count

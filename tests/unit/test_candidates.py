@@ -1,0 +1,157 @@
+"""Loaders, PII masking, dedup, config and the cleaning pipeline on small files written by the tests."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from curation.config import Config, ConfigError
+from curation.data import Pair
+from curation.dedup import Deduplicator
+from curation.loaders import InputError, InputSpec, LoadStats, load
+from curation.pii import mask, mask_text
+from curation.pipeline import Report, clean
+
+ROWS = [("Where is the station?", "¿Dónde está la estación?"), ('He said "hi".', 'Dijo "hola".')]
+
+
+def pairs(spec: InputSpec, stats: LoadStats | None = None) -> list[tuple[str, str]]:
+    return [(p.source, p.target) for p in load(spec, stats)]
+
+
+def test_every_format_yields_the_same_pairs(tmp_path):
+    (tmp_path / "a.tsv").write_text("source\ttarget\n" + "".join(f"{s}\t{t}\n" for s, t in ROWS))
+    (tmp_path / "a.csv").write_text(
+        'source,target\n"Where is the station?",¿Dónde está la estación?\n"He said ""hi"".","Dijo ""hola""."\n'
+    )
+    (tmp_path / "a.jsonl").write_text("".join(json.dumps({"source": s, "target": t}) + "\n" for s, t in ROWS))
+    pq.write_table(pa.table({"source": [s for s, _ in ROWS], "target": [t for _, t in ROWS]}), tmp_path / "a.parquet")
+    (tmp_path / "c.en").write_text("".join(s + "\n" for s, _ in ROWS))
+    (tmp_path / "c.es").write_text("".join(t + "\n" for _, t in ROWS))
+    assert pairs(InputSpec(str(tmp_path / "a.tsv"))) == ROWS  # no quoting: the quotes are text
+    assert pairs(InputSpec(str(tmp_path / "a.csv"), quoting="minimal")) == ROWS
+    assert pairs(InputSpec(str(tmp_path / "a.jsonl"))) == ROWS
+    assert pairs(InputSpec(str(tmp_path / "a.parquet"))) == ROWS
+    assert pairs(InputSpec(f"{tmp_path / 'c.en'},{tmp_path / 'c.es'}")) == ROWS
+
+
+def test_missing_columns_name_what_was_found_and_the_config_key(tmp_path):
+    (tmp_path / "a.tsv").write_text("en\tes\nHello\tHola\n")
+    with pytest.raises(
+        InputError, match=r"no column 'source', 'target' \(found: 'en', 'es'\): set input.source_column"
+    ):
+        pairs(InputSpec(str(tmp_path / "a.tsv")))
+    assert pairs(InputSpec(str(tmp_path / "a.tsv"), source_column="en", target_column="es")) == [("Hello", "Hola")]
+
+
+def test_malformed_rows_are_skipped_and_counted(tmp_path):
+    (tmp_path / "a.tsv").write_text("source\ttarget\nHello\tHola\nonly one field\nBye\tAdiós\textra\nYes\tSí\n")
+    stats = LoadStats()
+    assert pairs(InputSpec(str(tmp_path / "a.tsv")), stats) == [("Hello", "Hola"), ("Yes", "Sí")]
+    assert stats.read == 2 and stats.malformed == 2 and "a.tsv:3" in stats.examples[0]
+    (tmp_path / "b.jsonl").write_text('{"source": "Hi", "target": "Hola"}\nnot json\n[1]\n')
+    stats = LoadStats()
+    assert pairs(InputSpec(str(tmp_path / "b.jsonl")), stats) == [("Hi", "Hola")] and stats.malformed == 2
+
+
+def test_bad_inputs_are_one_clear_error(tmp_path):
+    (tmp_path / "latin1.tsv").write_bytes("source\ttarget\nCaf\xe9\tCaf\xe9\n".encode("latin-1"))
+    with pytest.raises(InputError, match="is not UTF-8 .*iconv"):
+        pairs(InputSpec(str(tmp_path / "latin1.tsv")))
+    (tmp_path / "empty.tsv").write_text("")
+    with pytest.raises(InputError, match="is empty"):
+        pairs(InputSpec(str(tmp_path / "empty.tsv")))
+    (tmp_path / "header.tsv").write_text("source\ttarget\n")
+    with pytest.raises(InputError, match="holds no pairs"):
+        pairs(InputSpec(str(tmp_path / "header.tsv")))
+    with pytest.raises(InputError, match="does not exist"):
+        pairs(InputSpec(str(tmp_path / "missing.tsv")))
+    (tmp_path / "x.en").write_text("a\nb\n")
+    (tmp_path / "x.es").write_text("a\n")
+    with pytest.raises(InputError, match="different numbers of lines"):
+        pairs(InputSpec(f"{tmp_path / 'x.en'},{tmp_path / 'x.es'}"))
+    with pytest.raises(InputError, match="cannot tell the format"):
+        pairs(InputSpec(str(tmp_path / "x.txt")))
+
+
+def test_loading_streams(tmp_path):
+    path = tmp_path / "big.tsv"
+    path.write_text("source\ttarget\n" + "Hello\tHola\n" * 1000)
+    stream = load(InputSpec(str(path)))
+    assert next(stream).source == "Hello"  # the first pair comes before the file is read to the end
+
+
+def test_pii_is_masked_on_both_sides_with_the_same_placeholder():
+    pair = Pair(
+        "Mail ana.garcia@example.com or call +34 612 345 678.",
+        "Escriba a ana.garcia@example.com o llame al +34 612 345 678.",
+    )
+    assert mask(pair) == 4
+    assert pair.source == "Mail <EMAIL> or call <PHONE>." and pair.target == "Escriba a <EMAIL> o llame al <PHONE>."
+    assert mask_text("Room 101 costs 80 euros, open 9:00-17:00 in 2024.") == (
+        "Room 101 costs 80 euros, open 9:00-17:00 in 2024.",
+        0,
+    )
+    assert mask_text("Card 4111 1111 1111 1111, server 10.0.0.12")[0] == "Card <CARD>, server <IP>"
+
+
+def test_dedup_keeps_the_first_of_exact_target_and_near_duplicates():
+    dedup = Deduplicator(near_threshold=0.5, num_perm=64)
+    first = Pair(
+        "Where is the train station in the old town please?",
+        "¿Dónde está la estación de tren del casco antiguo, por favor?",
+    )
+    assert dedup.check(first) is None
+    assert dedup.check(Pair(first.source.upper(), "  " + first.target)) == "duplicate pair"
+    assert dedup.check(Pair("Where's the station?", first.target)) == "duplicate target"
+    near = Pair(
+        "Where is the train station in the old town, please?",
+        "¿Dónde está la estación de tren del casco antiguo, por favor, señor?",
+    )
+    assert dedup.check(near) == "near-duplicate pair"
+    assert dedup.check(Pair("The museum is closed on Mondays.", "El museo cierra los lunes.")) is None
+
+
+def test_record_ids_are_deterministic_from_the_normalised_pair():
+    assert Pair("Hello  world", "Hola mundo").id == Pair("hello world", "Hola  Mundo").id
+    assert Pair("Hello", "Hola").id != Pair("Hello", "Adiós").id
+
+
+def test_config_rejects_unknown_keys_and_reads_sections(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("input:\n  path: x.tsv\n  sourcecolumn: en\n")
+    with pytest.raises(ConfigError, match="unknown config key input.sourcecolumn: input takes .*source_column"):
+        Config.load(path)
+    path.write_text("argilla:\n  dataset: d\n  min_submitted: 2\nfilters:\n  - empty\n  - length: {max_chars: 50}\n")
+    config = Config.load(path)
+    assert config.argilla.dataset == "d" and config.argilla.min_submitted == 2
+    assert config.filter_entries() == [("empty", {}), ("length", {"max_chars": 50})]
+    path.write_text("colour: blue\n")
+    with pytest.raises(ConfigError, match="unknown config key colour"):
+        Config.load(path)
+    with pytest.raises(ConfigError, match="does not exist"):
+        Config.load(tmp_path / "nope.yaml")
+
+
+def test_the_pipeline_counts_every_decision_and_keeps_the_rejects(tmp_path):
+    rows = [
+        ("Where is the train station?", "¿Dónde está la estación de tren?"),
+        ("Where is the train station?", "¿Dónde está la estación de tren?"),
+        ("Thank you very much, sir.", "Thank you very much, sir."),
+        ("Call me on +34 612 345 678.", "Llámeme al +34 612 345 678."),
+        ("x" * 2000, "y" * 2000),
+    ]
+    (tmp_path / "c.tsv").write_text("source\ttarget\n" + "".join(f"{s}\t{t}\n" for s, t in rows))
+    report, rejected = Report(), []
+    kept = list(clean(Config(input=InputSpec(str(tmp_path / "c.tsv"))), report, rejected))
+    assert [p.target for p in kept] == ["¿Dónde está la estación de tren?", "Llámeme al <PHONE>."]
+    assert sorted(reason for _, reason in rejected) == [
+        "dedup: duplicate pair",
+        "identical: target identical to source",
+        "length: too long (> 1000 chars)",
+    ]
+    assert report.pii_masked == 2 and report.kept == 2 and report.load.read == 5
+    assert "identical" in report.table() and kept[0].scores["length_ratio"] > 0
