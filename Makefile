@@ -17,12 +17,12 @@ demo: $(STAMP)
 
 # Every test tier: unit, integration against the real Argilla server, browser.
 test: $(STAMP)
-	$(BIN)/ruff check curation tests benchmarks
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check curation tests benchmarks
-	$(BIN)/ruff format --check curation tests benchmarks
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/argilla_ingest_and_query.py

@@ -86,7 +86,11 @@ LITERAL = [
     ("I am fed up with waiting.", "Estoy alimentado arriba con esperar."),
 ]
 TERMINOLOGY = [
-    ("The boarding gate closes at 9:40.", "La puerta de embarque cierra a las 9:40.", "La puerta de abordaje cierra a las 9:40."),
+    (
+        "The boarding gate closes at 9:40.",
+        "La puerta de embarque cierra a las 9:40.",
+        "La puerta de abordaje cierra a las 9:40.",
+    ),
     ("Please fasten your seat belt.", "Por favor, abróchese el cinturón.", "Por favor, sujete su correa del asiento."),
     ("Where is the baggage claim?", "¿Dónde está la recogida de equipajes?", "¿Dónde está la reclamación de equipaje?"),
     ("I would like a return ticket.", "Quisiera un billete de ida y vuelta.", "Quisiera un billete de retorno."),
@@ -102,7 +106,10 @@ GRAMMAR = [
     ("The beaches here are beautiful.", "La playas aquí es bonitas."),
 ]
 CONTACT = [
-    ("For bookings, write to info.reservas@hotel-sol.example.", "Para reservas, escriba a info.reservas@hotel-sol.example."),
+    (
+        "For bookings, write to info.reservas@hotel-sol.example.",
+        "Para reservas, escriba a info.reservas@hotel-sol.example.",
+    ),
     ("Call us on +34 612 345 678 if you are late.", "Llámenos al +34 612 345 678 si llega tarde."),
     ("Ask for Marta at reception or phone 915 555 123.", "Pregunte por Marta en recepción o llame al 915 555 123."),
 ]
@@ -125,15 +132,22 @@ def main(out: Path = Path(__file__).parent) -> None:
     rows += [(s, t.split(" ", 2)[0] + " " + t.split(" ", 2)[1]) for s, t in rng.sample(GOOD, 12)]  # truncated
     shuffled = rng.sample(GOOD, 12)
     rows += [(a[0], b[1]) for a, b in zip(shuffled, shuffled[1:] + shuffled[:1], strict=True)]  # misaligned
-    rows += [("The hotel is 5 km from the airport.", "El hotel está a 15 km del aeropuerto."),
-             ("The bus leaves at 7:15.", "El autobús sale a las 17:15."),
-             ("Dinner is served until 22:00.", "La cena se sirve hasta tarde.")]  # numbers
-    rows += [("Click <b>here</b> to book.", "Haga clic <b>aquí</b> para reservar."),
-             ("Book now at www.example-hotels.com today!", "¡Reserve ya en www.example-hotels.com hoy!"),
-             ("See the &quot;terms&quot; page.", "Vea la página de &quot;condiciones&quot;."),
-             ("", "Hola"), ("Thank you", "   ")]  # markup, URL, empty
-    rows += [("Where is the train station?", "¿Dónde está la estación de tren?"),  # exact duplicate
-             ("Where is the train station ?", "¿Dónde está la estación de tren ?")]  # duplicate after normalising
+    rows += [
+        ("The hotel is 5 km from the airport.", "El hotel está a 15 km del aeropuerto."),
+        ("The bus leaves at 7:15.", "El autobús sale a las 17:15."),
+        ("Dinner is served until 22:00.", "La cena se sirve hasta tarde."),
+    ]  # numbers
+    rows += [
+        ("Click <b>here</b> to book.", "Haga clic <b>aquí</b> para reservar."),
+        ("Book now at www.example-hotels.com today!", "¡Reserve ya en www.example-hotels.com hoy!"),
+        ("See the &quot;terms&quot; page.", "Vea la página de &quot;condiciones&quot;."),
+        ("", "Hola"),
+        ("Thank you", "   "),
+    ]  # markup, URL, empty
+    rows += [
+        ("Where is the train station?", "¿Dónde está la estación de tren?"),  # exact duplicate
+        ("Where is the train station ?", "¿Dónde está la estación de tren ?"),
+    ]  # duplicate after normalising
     # numbered variants of some phrases: many near-identical pairs, as scraped data has
     for i in range(2, 120):
         rows.append((f"Room {i} is ready.", f"La habitación {i} está lista."))
