@@ -1,0 +1,121 @@
+"""setup_workspace.py against the real embedded Argilla server."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from curation.cli import main
+
+pytestmark = pytest.mark.server
+REPO = Path(__file__).resolve().parents[2]
+PII = re.compile(r"[\w.+-]+@[\w-]+\.\w+|\+?\d[\d ]{7,}\d")
+
+
+@pytest.fixture
+def project(tmp_path, argilla_stack, monkeypatch):
+    """A copy of the roster, guidelines and sample data, a fresh dataset name, and the server in the environment."""
+    shutil.copytree(REPO / "annotators", tmp_path / "annotators", ignore=shutil.ignore_patterns("passwords*"))
+    shutil.copytree(REPO / "data" / "sample", tmp_path / "sample")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ARGILLA_API_URL", argilla_stack.url)
+    monkeypatch.setenv("ARGILLA_API_KEY", argilla_stack.credentials.api_key)
+    suffix = uuid.uuid4().hex[:6]
+    (tmp_path / "annotators" / "roster.yaml").write_text(  # accounts are server-wide: fresh names per test
+        "annotators:\n"
+        + "".join(f"  - {{username: {n}-{suffix}, name: {n.title()} Test, role: annotator}}\n" for n in ("ana", "ben"))
+        + "  - {username: curator, name: Curator, role: admin}\n"
+    )
+    (tmp_path / "config.yaml").write_text(
+        f"input:\n  path: sample/candidates.tsv\nargilla:\n  workspace: ws-{suffix}\n  dataset: pairs-{suffix}\n"
+        f"  min_submitted: 2\n"
+    )
+    return tmp_path, f"ws-{suffix}", f"pairs-{suffix}", suffix
+
+
+def run(*args: str):
+    result = CliRunner().invoke(main, ["setup", "--config", "config.yaml", *args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def records(client, workspace, dataset):
+    return list(client.datasets(dataset, workspace=workspace).records(with_responses=True))
+
+
+def test_setup_twice_leaves_one_record_per_pair_and_keeps_responses(project, client, argilla_stack):
+    path, workspace, dataset, suffix = project
+    output = run("--labels", "sample/judged.tsv")
+    kept = int(re.search(r"(\d+) records in", output).group(1))
+    first = records(client, workspace, dataset)
+    assert len(first) == len({r.id for r in first}) >= kept
+    judged = {r.id for r in first if r.responses["quality"]}
+    assert len(judged) == 31  # every judged pair carries the curator's submitted label
+
+    # an annotator labels a pair, then the curator runs setup again (as after a crash, or with a new roster)
+    passwords = json.loads((path / "annotators" / "passwords.json").read_text())
+    annotator = argilla_stack.login(f"ana-{suffix}", passwords[f"ana-{suffix}"])
+    target = next(r for r in first if not r.responses["quality"])
+    answered = annotator.post(
+        f"/api/v1/records/{target._server_id}/responses",
+        json={"values": {"quality": {"value": "bad"}}, "status": "submitted"},
+    )
+    assert answered.status_code == 201, answered.text
+    run("--labels", "sample/judged.tsv")
+    second = records(client, workspace, dataset)
+    assert sorted(r.id for r in second) == sorted(r.id for r in first)
+    after = {r.id: r for r in second}
+    assert [resp.value for resp in after[target.id].responses["quality"]] == ["bad"]
+    assert {r.id for r in second if r.responses["quality"]} == judged | {target.id}
+
+
+def test_users_get_their_roles_and_the_workspace(project, client):
+    _, workspace, _, suffix = project
+    output = run()
+    assert f"user ana-{suffix}: created" in output
+    roles = {u.username: str(getattr(u.role, "value", u.role)) for u in client.users}
+    assert roles[f"ana-{suffix}"] == "annotator" and roles["curator"] == "admin"
+    members = {u.username for u in client.workspaces(workspace).users}
+    assert {f"ana-{suffix}", f"ben-{suffix}", "curator"} <= members
+    assert f"user ana-{suffix}: exists" in run()  # existing users are left alone
+    passwords = Path("annotators/passwords.json")
+    assert (passwords.stat().st_mode & 0o777) == 0o600
+
+
+def test_no_email_or_phone_number_reaches_argilla(project, client):
+    _, workspace, dataset, _ = project
+    run("--labels", "sample/judged.tsv")
+    texts = [r.fields["source"] + " " + r.fields["target"] for r in records(client, workspace, dataset)]
+    assert texts and not [t for t in texts if PII.search(t)]
+    assert any("<PHONE>" in t for t in texts)  # the sample's contact pairs are there, masked
+
+
+def test_dataset_shape(project, client):
+    _, workspace, dataset, _ = project
+    run()
+    ds = client.datasets(dataset, workspace=workspace)
+    assert [f.name for f in ds.settings.fields] == ["source", "target"]
+    assert [q.name for q in ds.settings.questions] == ["quality", "errors", "correction"]
+    assert {m.name for m in ds.settings.metadata} >= {"length_ratio", "numbers", "source_lang", "target_lang", "batch"}
+    assert ds.settings.distribution.min_submitted == 2
+    assert "literal / unnatural" in ds.settings.guidelines
+
+
+def test_dry_run_does_not_touch_argilla(project, client):
+    _, workspace, _, _ = project
+    output = run("--dry-run")
+    assert "identical" in output and client.workspaces(workspace) is None
+
+
+def test_argilla_down_is_one_line_before_any_work(project, monkeypatch, unused_port):
+    monkeypatch.setenv("ARGILLA_API_URL", f"http://127.0.0.1:{unused_port}")
+    result = CliRunner().invoke(main, ["setup", "--config", "config.yaml"])
+    assert result.exit_code == 1
+    assert result.output.strip().startswith(f"Error: Argilla is not reachable at http://127.0.0.1:{unused_port}")
+    assert not Path("outputs").exists()
