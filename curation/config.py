@@ -28,8 +28,8 @@ class ArgillaConfig:
     dataset: str = "en-es-candidates"
     min_submitted: int = 1  # annotators per pair (overlap): >1 lets agreement be measured
     batch_size: int = 256
-    vectors: bool = False  # a vector field for "find similar" (filled by train_filter.py's embedding model)
-    vector_dimensions: int = 384
+    vectors: bool = True  # a vector field for "find similar" (hashed character n-grams, see curation/vectors.py)
+    vector_dimensions: int = 256
 
 
 @dataclass

@@ -126,15 +126,14 @@ class SpecialChars(PairFilter):
         return f"special characters above {self.max_share:.0%}" if score > self.max_share else None
 
 
-_WORD = re.compile(r"\w+")
-
-
 def repeated_share(text: str, n: int) -> float:
-    words = _WORD.findall(text.lower())
-    grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
-    if len(grams) < 3:
+    """Share of word n-grams that repeat an earlier one (words are split on spaces, case-folded)."""
+    words = text.lower().split()
+    count = len(words) - n + 1
+    if count < 3:
         return 0.0
-    return 1 - len(set(grams)) / len(grams)
+    grams = zip(*(words[i:] for i in range(n)), strict=False) if n > 1 else iter(words)
+    return 1 - len(set(grams)) / count
 
 
 @register
@@ -167,13 +166,21 @@ class Markup(PairFilter):
     max_count: int = 0
 
     def score(self, pair: Pair) -> float:
-        return float(sum(len(_MARKUP.findall(_PLACEHOLDER.sub("", text))) for text in (pair.source, pair.target)))
+        return float(
+            sum(
+                len(_MARKUP.findall(_PLACEHOLDER.sub("", t)))
+                for t in (pair.source, pair.target)
+                if _MAYBE_MARKUP.search(t)
+            )
+        )
 
     def accept(self, score: float) -> str | None:
         return "markup" if score > self.max_count else None
 
 
+_MAYBE_MARKUP = re.compile(r"[<&{}\[\]]")  # cheap test before the full pattern
 _PLACEHOLDER = re.compile(r"<(?:EMAIL|PHONE|CARD|IBAN|IP)>")  # what PII masking leaves: not markup
+_MAYBE_URL = re.compile(r"://|www\.|\.(?:com|org|net|es|io|html?)\b", re.IGNORECASE)
 _URL = re.compile(r"\b(?:https?://|www\.)\S+|\b[\w.-]+\.(?:com|org|net|es|io|html?)\b(?:/\S*)?", re.IGNORECASE)
 
 
@@ -186,7 +193,7 @@ class Urls(PairFilter):
     max_count: int = 0
 
     def score(self, pair: Pair) -> float:
-        return float(len(_URL.findall(pair.source)) + len(_URL.findall(pair.target)))
+        return float(sum(len(_URL.findall(t)) for t in (pair.source, pair.target) if _MAYBE_URL.search(t)))
 
     def accept(self, score: float) -> str | None:
         return "URL" if score > self.max_count else None
@@ -206,6 +213,7 @@ class Identical(PairFilter):
         return "target identical to source" if score == 1.0 else None
 
 
+_DIGIT = re.compile(r"\d")
 _NUMBER = re.compile(r"\d+(?:[.,\s]\d{3})*(?:[.,]\d+)?")
 
 
@@ -223,6 +231,8 @@ class Numbers(PairFilter):
     max_missing: int = 0
 
     def score(self, pair: Pair) -> float:
+        if not _DIGIT.search(pair.source):
+            return 0.0
         target = numbers_in(pair.target)
         missing = 0
         for number in numbers_in(pair.source):
@@ -292,14 +302,17 @@ def apply(filters: Iterable[PairFilter], pair: Pair, counts: dict[str, FilterCou
 
     Returns None when the pair is kept, else "filter: reason".
     """
+    scores = pair.scores
     for f in filters:
-        score = f.score(pair)
-        pair.scores[f.name] = score
-        c = counts.setdefault(f.name, FilterCounts())
+        name = f.name
+        score = scores[name] = f.score(pair)
+        c = counts.get(name)
+        if c is None:
+            c = counts[name] = FilterCounts()
         c.seen += 1
         reason = f.accept(score)
         if reason is not None:
             c.reasons[reason] = c.reasons.get(reason, 0) + 1
-            return f"{f.name}: {reason}"
+            return f"{name}: {reason}"
         c.kept += 1
     return None

@@ -133,12 +133,13 @@ def _delimited(spec: InputSpec, fmt: str, stats: LoadStats) -> Iterator[Pair]:
             raise InputError(f"the input {spec.path} is empty")
         _check_columns(spec, header, spec.path)
         s, t = header.index(spec.source_column), header.index(spec.target_column)
+        name, width = Path(spec.path).name, len(header)
         for line, row in enumerate(rows, start=2):
-            if len(row) != len(header):
-                stats.bad(f"{spec.path}:{line}: {len(row)} fields, expected {len(header)}")
+            if len(row) != width:
+                stats.bad(f"{spec.path}:{line}: {len(row)} fields, expected {width}")
                 continue
             stats.read += 1
-            yield Pair(row[s], row[t], origin=f"{Path(spec.path).name}:{line}")
+            yield Pair(row[s], row[t], origin=f"{name}:{line}")
 
 
 def _jsonl(spec: InputSpec, fmt: str, stats: LoadStats) -> Iterator[Pair]:

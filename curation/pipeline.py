@@ -55,25 +55,38 @@ class Report:
         }
 
 
+DEDUP_BATCH = 1024  # pairs that passed the filters, deduplicated together (signatures computed at once)
+
+
 def clean(config: Config, report: Report, rejected: list | None = None) -> Iterator[Pair]:
     """The pairs worth a human's time, in input order. Dropped pairs go to `rejected` as (pair, reason)."""
     chain = [filters_module.build(name, params) for name, params in config.filter_entries()]
     dedup = Deduplicator(config.dedup.near_threshold, config.dedup.num_perm)
+
+    def deduplicated(batch: list[Pair]) -> Iterator[Pair]:
+        for pair, duplicate in zip(batch, dedup.check_batch(batch), strict=True):
+            if duplicate is None:
+                report.kept += 1
+                yield pair
+                continue
+            report.dedup[duplicate] = report.dedup.get(duplicate, 0) + 1
+            if rejected is not None:
+                rejected.append((pair, f"dedup: {duplicate}"))
+
+    batch: list[Pair] = []
     for pair in load(config.input, report.load):
         if config.pii:
             report.pii_masked += pii.mask(pair)
         reason = filters_module.apply(chain, pair, report.filters)
-        if reason is None:
-            duplicate = dedup.check(pair)
-            if duplicate is not None:
-                report.dedup[duplicate] = report.dedup.get(duplicate, 0) + 1
-                reason = f"dedup: {duplicate}"
         if reason is not None:
             if rejected is not None:
                 rejected.append((pair, reason))
             continue
-        report.kept += 1
-        yield pair
+        batch.append(pair)
+        if len(batch) >= DEDUP_BATCH:
+            yield from deduplicated(batch)
+            batch = []
+    yield from deduplicated(batch)
 
 
 def write_outputs(out_dir: str | Path, report: Report, rejected: list) -> dict[str, Path]:

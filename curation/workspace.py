@@ -140,7 +140,7 @@ def ensure_dataset(client, config: Config, workspace):
     ).create()
 
 
-def to_record(pair: Pair, responses: list | None = None):
+def to_record(pair: Pair, responses: list | None = None, vector=None):
     import argilla as rg
 
     return rg.Record(
@@ -148,14 +148,26 @@ def to_record(pair: Pair, responses: list | None = None):
         fields={"source": pair.source, "target": pair.target},
         metadata=schema.metadata(pair),
         responses=responses or [],
+        vectors={schema.VECTOR: [round(float(x), 5) for x in vector]} if vector is not None else {},
     )
+
+
+def _vectors(dataset, batch: list[Pair]):
+    """Hashed n-gram vectors when the dataset has the vector field, else Nones."""
+    field = next((v for v in dataset.settings.vectors if v.name == schema.VECTOR), None)
+    if field is None:
+        return [None] * len(batch)
+    from curation.vectors import pair_vectors
+
+    return list(pair_vectors(batch, field.dimensions))
 
 
 def log_pairs(dataset, pairs: Iterable[Pair], batch_size: int, progress: Callable[[int], None] | None = None) -> int:
     """Log pairs in batches (upserts by id: running twice adds nothing). Returns how many were sent."""
     sent = 0
     for batch in _batches(pairs, batch_size):
-        dataset.records.log([to_record(p) for p in batch], batch_size=batch_size)
+        records = [to_record(p, vector=v) for p, v in zip(batch, _vectors(dataset, batch), strict=True)]
+        dataset.records.log(records, batch_size=batch_size)
         sent += len(batch)
         if progress:
             progress(len(batch))
@@ -202,11 +214,13 @@ def import_labels(client, dataset, path: str | Path, workspace, passwords_path, 
     curator = client.users(CURATOR)
     count = 0
     for batch in _batches(read_labels(path), batch_size):
-        records = []
-        for pair, label in batch:
+        pairs = [pair for pair, _ in batch]
+        for pair in pairs:
             pii.mask(pair)
-            response = rg.Response(schema.QUALITY, label, user_id=curator.id, status="submitted")
-            records.append(to_record(pair, [response]))
+        records = [
+            to_record(pair, [rg.Response(schema.QUALITY, label, user_id=curator.id, status="submitted")], vector)
+            for (pair, label), vector in zip(batch, _vectors(dataset, pairs), strict=True)
+        ]
         dataset.records.log(records, batch_size=batch_size)
         count += len(records)
     return count

@@ -105,6 +105,18 @@ def test_dataset_shape(project, client):
     assert {m.name for m in ds.settings.metadata} >= {"length_ratio", "numbers", "source_lang", "target_lang", "batch"}
     assert ds.settings.distribution.min_submitted == 2
     assert "literal / unnatural" in ds.settings.guidelines
+    assert [v.name for v in ds.settings.vectors] == ["embedding"]
+
+
+def test_find_similar_brings_up_pairs_worded_alike(project, client):
+    import argilla as rg
+
+    _, workspace, dataset, _ = project
+    run()
+    ds = client.datasets(dataset, workspace=workspace)
+    anchor = next(r for r in ds.records(with_vectors=True) if r.fields["source"].startswith("Room "))
+    similar = [record for record, _ in ds.records(query=rg.Query(similar=rg.Similar("embedding", anchor)), limit=5)]
+    assert len(similar) == 5 and all(r.fields["source"].startswith("Room ") for r in similar)
 
 
 def test_dry_run_does_not_touch_argilla(project, client):

@@ -1,0 +1,141 @@
+"""Throughput and peak memory of load + PII masking + heuristic filters + dedup (no Argilla).
+
+    .venv/bin/python benchmarks/cleaning_throughput.py              # 100k pairs, with and without language ID
+    .venv/bin/python benchmarks/cleaning_throughput.py --rows 1000000 --no-language
+
+Input: pairs built from ../shared/data/newstest2013.* (references, Apertium outputs) plus corruptions
+(untranslated copies, truncations, misalignments, markup, numbers changed, duplicates), written to a temporary
+TSV so that loading is measured too. Each configuration runs in a fresh process so peak RSS is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "newstest2013.en-es.apertium.tsv"
+NO_LANGUAGE = [
+    "empty",
+    "length",
+    "length_ratio",
+    "special_chars",
+    "repeated_ngrams",
+    "markup",
+    "urls",
+    "identical",
+    "numbers",
+]
+
+
+def build_input(path: Path, rows: int, seed: int = 0) -> None:
+    with open(SHARED, newline="", encoding="utf-8") as f:
+        base = [
+            (r["source_en"], r["reference_es"], r["apertium_es"])
+            for r in csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
+        ]
+    rng = random.Random(seed)
+    with open(path, "w", encoding="utf-8") as out:
+        out.write("source\ttarget\n")
+        for i in range(rows):
+            source, reference, apertium = base[i % len(base)]
+            kind = rng.random()
+            tag = f" ({i})"  # keeps most pairs distinct, as a large crawl is
+            if kind < 0.45:
+                pair = (source + tag, reference + tag)
+            elif kind < 0.7:
+                pair = (source + tag, apertium + tag)
+            elif kind < 0.75:
+                pair = (source + tag, source + tag)
+            elif kind < 0.8:
+                pair = (source + tag, " ".join(reference.split()[:3]))
+            elif kind < 0.85:
+                other = base[rng.randrange(len(base))][1]
+                pair = (source + tag, other + tag)
+            elif kind < 0.88:
+                pair = (f"<p>{source}</p>{tag}", f"<p>{reference}</p>{tag}")
+            elif kind < 0.93:
+                pair = (source, reference)  # duplicates of the base set
+            else:
+                pair = (source + tag + " 42", reference + tag)
+            out.write(f"{pair[0]}\t{pair[1]}\n".replace("\r", " "))
+
+
+def measure(path: str, language: bool, near: bool) -> dict:
+    from curation.config import Config
+    from curation.loaders import InputSpec
+    from curation.pipeline import Report, clean
+
+    config = Config(input=InputSpec(path))
+    if not language:
+        config.filters = [{name: {}} for name in NO_LANGUAGE]
+    if not near:
+        config.dedup.near_threshold = None
+    # warm the imports and models outside the timing
+    list(
+        clean(
+            Config(
+                input=InputSpec(str(Path(__file__).parent / "../data/sample/candidates.tsv")),
+                filters=config.filters,
+                dedup=config.dedup,
+            ),
+            Report(),
+        )
+    )
+    report = Report()
+    began = time.perf_counter()
+    kept = sum(1 for _ in clean(config, report))
+    seconds = time.perf_counter() - began
+    return {
+        "pairs": report.load.read,
+        "kept": kept,
+        "seconds": seconds,
+        "pairs_per_s": report.load.read / seconds,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, nargs="+", default=[100_000])
+    parser.add_argument("--no-language", action="store_true", help="skip the runs with language ID")
+    parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        path, language, near = args.worker
+        print(json.dumps(measure(path, language == "1", near == "1")))
+        return 0
+    if not SHARED.exists():
+        print(f"needs {SHARED} (the shared EN-ES data)", file=sys.stderr)
+        return 1
+    print(f"{'rows':>9} {'language ID':>11} {'near-dedup':>10} {'pairs/s':>9} {'kept':>9} {'peak RSS MB':>11}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for rows in args.rows:
+            path = Path(tmp) / f"pairs-{rows}.tsv"
+            build_input(path, rows)
+            for language in [False] if args.no_language else [False, True]:
+                for near in (False, True):
+                    out = subprocess.run(
+                        [sys.executable, __file__, "--worker", str(path), str(int(language)), str(int(near))],
+                        capture_output=True,
+                        text=True,
+                        check=True,
+                    )
+                    r = json.loads(out.stdout.strip().splitlines()[-1])
+                    print(
+                        f"{rows:9,} {'yes' if language else 'no':>11} {'yes' if near else 'no':>10} "
+                        f"{r['pairs_per_s']:9,.0f} {r['kept']:9,} {r['peak_rss_mb']:11,.0f}",
+                        flush=True,
+                    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
