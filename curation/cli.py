@@ -127,16 +127,32 @@ def reindex(data_dir: Path):
 @main.command()
 @data_dir_option
 @port_option
+@click.pass_context
 @friendly
-def demo(data_dir: Path, port: int):
-    """The main job on the embedded default: start Argilla and say where everything is.
+def demo(ctx, data_dir: Path, port: int):
+    """The main job on the embedded default, on the sample data written for this project.
 
-    The curation steps (setup_workspace.py, train_filter.py, export) join this command as they land.
+    Starts Argilla, cleans data/sample/candidates.tsv into a dataset for the annotators in annotators/roster.yaml
+    and imports data/sample/judged.tsv as the curator's labels. The learned filter and the export join as they land.
     """
+    import os
+
     stack = Stack(data_dir, port=port)
     credentials = stack.start(log=lambda line: click.echo(f"  {line}", err=True))
-    click.echo(f"Argilla web UI: {stack.url}  (sign in as {credentials.username!r})")
-    click.echo(f"Owner password and API key: {stack.credentials_path}")
+    os.environ["ARGILLA_API_URL"], os.environ["ARGILLA_API_KEY"] = stack.url, credentials.api_key
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
+    ctx.invoke(
+        setup,
+        config_path=None,
+        input_path=str(sample / "candidates.tsv"),
+        workspace=None,
+        dataset=None,
+        labels=str(sample / "judged.tsv"),
+        dry_run=False,
+    )
+    click.echo("")
+    click.echo(f"Argilla web UI: {stack.url}  (owner login in {stack.credentials_path})")
+    click.echo("Annotator logins: annotators/passwords.json   Filter report: outputs/filter_report.txt")
     click.echo(f"Use it from Python: export ARGILLA_API_URL={stack.url} ARGILLA_API_KEY=<api_key from that file>")
     click.echo("Stop it with: .venv/bin/curation server stop")
 
@@ -157,9 +173,16 @@ def setup(config_path, input_path, workspace, dataset, labels, dry_run):
         python setup_workspace.py --input data/sample/candidates.tsv --labels data/sample/judged.tsv
     The server comes from ARGILLA_API_URL / ARGILLA_API_KEY, else the embedded stack's credentials.
     """
+    import logging
+    import warnings
+
     from tqdm import tqdm
 
     from curation import workspace as ws
+
+    # the SDK's "not found" warnings (for what setup is about to create) would bury the report
+    warnings.filterwarnings("ignore", category=UserWarning, module="argilla")
+    logging.getLogger("argilla.sdk").setLevel(logging.ERROR)
     from curation.config import Config
     from curation.pipeline import Report, clean, write_outputs
 

@@ -198,6 +198,22 @@ def _moses(spec: InputSpec, fmt: str, stats: LoadStats) -> Iterator[Pair]:
             yield Pair(source.rstrip("\r\n"), target.rstrip("\r\n"), origin=f"{Path(parts[0]).stem}:{line}")
 
 
+def _field(row: dict, column: str):
+    """`row[column]`, where `translation.en` reaches into nested records (the Hub's translation datasets)."""
+    value = row
+    for part in column.split("."):
+        value = value[part]
+    return value
+
+
+def _has(row: dict, column: str) -> bool:
+    try:
+        _field(row, column)
+    except (KeyError, TypeError):
+        return False
+    return True
+
+
 def _hub(spec: InputSpec, fmt: str, stats: LoadStats) -> Iterator[Pair]:
     import datasets
 
@@ -205,11 +221,10 @@ def _hub(spec: InputSpec, fmt: str, stats: LoadStats) -> Iterator[Pair]:
         data = datasets.load_dataset(spec.path, spec.config_name, split=spec.split, streaming=True)
     except Exception as e:  # network, missing dataset, missing split: all surface as different types
         raise InputError(f"cannot load the Hub dataset {spec.path!r} (split {spec.split!r}): {e}") from None
-    first = True
     for row, example in enumerate(data, start=1):
-        if first:
+        if row == 1 and not (_has(example, spec.source_column) and _has(example, spec.target_column)):
             _check_columns(spec, list(example), f"the Hub dataset {spec.path}")
-            first = False
         stats.read += 1
         where = f"{spec.path}:{row}"
-        yield Pair(_text(example[spec.source_column], where), _text(example[spec.target_column], where), origin=where)
+        source, target = _field(example, spec.source_column), _field(example, spec.target_column)
+        yield Pair(_text(source, where), _text(target, where), origin=where)

@@ -38,6 +38,20 @@ def test_every_format_yields_the_same_pairs(tmp_path):
     assert pairs(InputSpec(f"{tmp_path / 'c.en'},{tmp_path / 'c.es'}")) == ROWS
 
 
+def test_hub_datasets_load_through_datasets_with_nested_columns(tmp_path, monkeypatch):
+    """The Hub is unreachable here: a local dataset folder goes through the same `datasets.load_dataset` path."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    folder = tmp_path / "opus-like"
+    folder.mkdir()
+    rows = [{"translation": {"en": s, "es": t}} for s, t in ROWS]
+    (folder / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    spec = InputSpec(str(folder), format="hub", source_column="translation.en", target_column="translation.es")
+    assert pairs(spec) == ROWS
+    with pytest.raises(InputError, match="no column 'source', 'target' .*'translation'"):
+        pairs(InputSpec(str(folder), format="hub"))
+
+
 def test_missing_columns_name_what_was_found_and_the_config_key(tmp_path):
     (tmp_path / "a.tsv").write_text("en\tes\nHello\tHola\n")
     with pytest.raises(
