@@ -192,6 +192,8 @@ def setup(config_path, input_path, workspace, dataset, labels, dry_run):
     config.argilla.workspace = workspace or config.argilla.workspace
     config.argilla.dataset = dataset or config.argilla.dataset
 
+    if labels and not Path(labels).exists():
+        raise ValueError(f"labels file {labels} does not exist")
     client = None
     if not dry_run:  # check Argilla and the roster before any work
         from curation.client import connect
