@@ -103,12 +103,21 @@ class LengthRatio(PairFilter):
         return f"length ratio above {self.max_ratio}" if score > self.max_ratio else None
 
 
-_SPECIAL = re.compile(r"[^\w\s.,;:!?¡¿'\"()\-–—%€$£/&@#+=*]|_")
+_PUNCTUATION = " .,;:!?¡¿'\"()-–—%€$£/&@#+=*"
+# letters, digits, spaces and common punctuation of the Latin scripts, deleted in one C pass
+_ORDINARY = {
+    c: None for c in range(0x250) if (chr(c).isalnum() and chr(c) != "_") or chr(c).isspace() or chr(c) in _PUNCTUATION
+}
+_ORDINARY.update({ord(ch): None for ch in _PUNCTUATION})
 
 
 def special_share(text: str) -> float:
     """Share of characters that are not letters, digits, spaces or common punctuation."""
-    return len(_SPECIAL.findall(text)) / len(text) if text else 0.0
+    if not text:
+        return 0.0
+    rest = text.translate(_ORDINARY)  # usually empty: only the unusual characters remain
+    special = sum(1 for ch in rest if not (ch.isalnum() and ch != "_") and not ch.isspace()) if rest else 0
+    return special / len(text)
 
 
 @register
@@ -132,7 +141,10 @@ def repeated_share(text: str, n: int) -> float:
     count = len(words) - n + 1
     if count < 3:
         return 0.0
-    grams = zip(*(words[i:] for i in range(n)), strict=False) if n > 1 else iter(words)
+    if n == 2:
+        grams = zip(words, words[1:])  # noqa: B905  (the second is one shorter by design)
+    else:
+        grams = zip(*(words[i:] for i in range(n)), strict=False) if n > 1 else iter(words)
     return 1 - len(set(grams)) / count
 
 
@@ -180,7 +192,15 @@ class Markup(PairFilter):
 
 _MAYBE_MARKUP = re.compile(r"[<&{}\[\]]")  # cheap test before the full pattern
 _PLACEHOLDER = re.compile(r"<(?:EMAIL|PHONE|CARD|IBAN|IP)>")  # what PII masking leaves: not markup
-_MAYBE_URL = re.compile(r"://|www\.|\.(?:com|org|net|es|io|html?)\b", re.IGNORECASE)
+_URL_HINTS = ("://", "www.", ".com", ".org", ".net", ".es", ".io", ".htm")
+
+
+def _maybe_url(text: str) -> bool:
+    """A cheap test before the full pattern."""
+    lower = text.lower()
+    return any(hint in lower for hint in _URL_HINTS)
+
+
 _URL = re.compile(r"\b(?:https?://|www\.)\S+|\b[\w.-]+\.(?:com|org|net|es|io|html?)\b(?:/\S*)?", re.IGNORECASE)
 
 
@@ -193,7 +213,7 @@ class Urls(PairFilter):
     max_count: int = 0
 
     def score(self, pair: Pair) -> float:
-        return float(sum(len(_URL.findall(t)) for t in (pair.source, pair.target) if _MAYBE_URL.search(t)))
+        return float(sum(len(_URL.findall(t)) for t in (pair.source, pair.target) if _maybe_url(t)))
 
     def accept(self, score: float) -> str | None:
         return "URL" if score > self.max_count else None
@@ -207,6 +227,8 @@ class Identical(PairFilter):
     name: ClassVar[str] = "identical"
 
     def score(self, pair: Pair) -> float:
+        if len(pair.source.split()) != len(pair.target.split()):  # normalising never changes the word count
+            return 0.0
         return 1.0 if normalise(pair.source) == normalise(pair.target) else 0.0
 
     def accept(self, score: float) -> str | None:
@@ -214,12 +236,13 @@ class Identical(PairFilter):
 
 
 _DIGIT = re.compile(r"\d")
+_SEPARATORS = str.maketrans("", "", ".,\u00a0 \t")
 _NUMBER = re.compile(r"\d+(?:[.,\s]\d{3})*(?:[.,]\d+)?")
 
 
 def numbers_in(text: str) -> list[str]:
     """Numbers with their separators removed: 1,000 and 1.000 and 1 000 are all 1000; 2.5 and 2,5 are 25."""
-    return [re.sub(r"[.,\s]", "", m) for m in _NUMBER.findall(text)]
+    return [m.translate(_SEPARATORS) for m in _NUMBER.findall(text)]
 
 
 @register
