@@ -46,10 +46,6 @@ def build(name: str, params: dict[str, Any] | None = None) -> PairFilter:
     return cls(**(params or {}))
 
 
-def default_filters() -> list[PairFilter]:
-    return [cls() for cls in REGISTRY.values()]
-
-
 @register
 @dataclass
 class Empty(PairFilter):

@@ -648,14 +648,6 @@ class IndexStore:
         row = self._read("SELECT min(num), max(num) FROM meta WHERE ix = ? AND name = ?", (ix, meta_name))[0]
         return row[0], row[1]
 
-    def vector_of(self, name: str, rid: str, vs: str) -> np.ndarray | None:
-        ix = self.index_id(name)
-        rows = self._read(
-            "SELECT v.v FROM vec AS v JOIN docs AS d ON d.id = v.doc WHERE d.ix = ? AND d.rid = ? AND v.vs = ?",
-            (ix, rid, vs),
-        )
-        return np.frombuffer(rows[0][0], dtype=np.float32) if rows else None
-
     def nearest(
         self,
         name: str,
