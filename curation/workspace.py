@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
 import secrets
 from collections.abc import Callable, Iterable, Iterator
@@ -20,6 +19,7 @@ import yaml
 from curation import pii, schema
 from curation.config import Config
 from curation.data import Pair
+from curation.private import write_private_json
 
 ROLES = ("annotator", "admin", "owner")
 USERNAME = re.compile(r"^(?!-|_)[a-z0-9-_]+$")
@@ -70,14 +70,6 @@ def load_roster(path: str | Path) -> list[Member]:
     return members
 
 
-def _save_passwords(path: Path, passwords: dict[str, str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(passwords, f, indent=2)
-    os.chmod(path, 0o600)
-
-
 def ensure_workspace(client, name: str):
     import argilla as rg
 
@@ -109,7 +101,7 @@ def ensure_users(client, members: Iterable[Member], workspace, passwords_path: s
                 client=client,
             ).create()
             passwords[member.username] = password
-            _save_passwords(passwords_path, passwords)
+            write_private_json(passwords_path, passwords)
             outcome[member.username] = "created"
         else:
             role = str(getattr(user.role, "value", user.role))

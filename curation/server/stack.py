@@ -21,6 +21,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from curation.private import write_private_json
+
 DEFAULT_PORT = 6900
 DEFAULT_HOST = "127.0.0.1"
 OWNER_USERNAME = "owner"
@@ -51,11 +53,7 @@ class Credentials:
         return cls(**json.loads(path.read_text()))
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(self.__dict__, f, indent=2)
-        os.chmod(path, 0o600)
+        write_private_json(path, self.__dict__)
 
 
 @dataclass
