@@ -509,20 +509,20 @@ class IndexStore:
         score = f"-bm25(fts_{ix})" if relevance else "1.0"
         rows = self._read(f"SELECT rowid, {score} FROM fts_{ix} WHERE fts_{ix} MATCH ?", (match,))
         if rows:
-            doc_ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-            relevance = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
-            pos = np.searchsorted(snap.ids, doc_ids)
-            found = (pos < snap.size) & (snap.ids[np.minimum(pos, snap.size - 1)] == doc_ids) if snap.size else pos < 0
-            mask[pos[found]] = True
-            scores[pos[found]] = relevance[found]
+            pos, found = snap.locate(np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)))
+            mask[pos] = True
+            scores[pos] = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))[found]
         return mask, scores
 
     # -- the in-memory snapshot -----------------------------------------------------------------------------
 
+    def _latest_seq(self, ix: int) -> int:
+        return self._conn.execute("SELECT coalesce(max(seq), 0) FROM changes WHERE ix = ?", (ix,)).fetchone()[0]
+
     def snapshot(self, ix: int) -> Snapshot:
         """The columnar copy of an index, brought up to date with the change log."""
         with self._lock:
-            seq = self._conn.execute("SELECT coalesce(max(seq), 0) FROM changes WHERE ix = ?", (ix,)).fetchone()[0]
+            seq = self._latest_seq(ix)
             snap = self._snapshots.get(ix)
             if snap is not None and snap.seq == seq:
                 return snap
@@ -534,7 +534,7 @@ class IndexStore:
     def _load(self, ix: int) -> Snapshot:
         self._conn.execute("BEGIN")  # one consistent read of the whole index
         try:
-            seq = self._conn.execute("SELECT coalesce(max(seq), 0) FROM changes WHERE ix = ?", (ix,)).fetchone()[0]
+            seq = self._latest_seq(ix)
             rows = self._conn.execute(
                 f"SELECT id, {', '.join(RECORD_COLUMNS)}, rkey FROM docs WHERE ix = ? ORDER BY id", (ix,)
             ).fetchall()
@@ -591,7 +591,7 @@ class IndexStore:
             return False
         self._conn.execute("BEGIN")
         try:
-            seq = self._conn.execute("SELECT coalesce(max(seq), 0) FROM changes WHERE ix = ?", (ix,)).fetchone()[0]
+            seq = self._latest_seq(ix)
             docs = [
                 r[0]
                 for r in self._conn.execute(
@@ -676,8 +676,8 @@ class IndexStore:
         query = query / (np.linalg.norm(query) or 1.0)
         scores = (1.0 + matrix[positions] @ query) / 2.0
         top = np.argsort(-scores, kind="stable")[:k]
-        rid_of = dict(zip(snap.ids.tolist(), snap.record["rid"].tolist(), strict=True))
-        return [Hit(rid_of[int(doc_ids[positions[i]])], float(scores[i])) for i in top]
+        pos, _ = snap.locate(doc_ids[positions[top]])  # all found: they passed the snapshot's mask
+        return [Hit(snap.record["rid"][p], float(scores[i])) for p, i in zip(pos, top, strict=True)]
 
     def _vectors(self, ix: int, vs: str) -> tuple[np.ndarray, np.ndarray]:
         gen = self._read("SELECT vectors_gen FROM indices WHERE id = ?", (ix,))[0][0]
