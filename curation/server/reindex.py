@@ -65,12 +65,9 @@ async def reindex_all() -> dict[str, int]:
     done: dict[str, int] = {}
     async with AsyncSessionLocal() as db:
         datasets = await _published(db)
-        for name in set(engine.index.index_names()) - {index_name(d) for d in datasets}:
-            engine.index.delete_index(name)
+        _drop_orphans(engine, datasets)
         for dataset in datasets:
-            await engine.delete_index(dataset)
-            await engine.create_index(dataset)
-            done[dataset.name] = await _index_records(db, engine, dataset, _records_query(dataset))
+            done[dataset.name] = await _rebuild(db, engine, dataset)
     return done
 
 
@@ -84,9 +81,7 @@ async def reconcile() -> list[str]:
     report: list[str] = []
     async with AsyncSessionLocal() as db:
         datasets = await _published(db)
-        for name in set(index.index_names()) - {index_name(d) for d in datasets}:
-            index.delete_index(name)
-            report.append(f"dropped the index of deleted dataset {name}")
+        report += [f"dropped the index of deleted dataset {name}" for name in _drop_orphans(engine, datasets)]
         for dataset in datasets:
             name = index_name(dataset)
             if not index.has_index(name):
@@ -103,11 +98,24 @@ async def reconcile() -> list[str]:
             if missing:
                 report.append(f"indexed {len(missing)} missing records of dataset {dataset.name!r}")
             if await _child_counts(db, dataset) != index.child_counts(name):
-                await engine.delete_index(dataset)
-                await engine.create_index(dataset)
-                n = await _index_records(db, engine, dataset, _records_query(dataset))
+                n = await _rebuild(db, engine, dataset)
                 report.append(f"rebuilt the index of dataset {dataset.name!r} ({n} records)")
     return report
+
+
+def _drop_orphans(engine: SQLiteSearchEngine, datasets: list[Dataset]) -> list[str]:
+    """Drop the indices of datasets that are gone from the database; returns their names."""
+    orphans = sorted(set(engine.index.index_names()) - {index_name(d) for d in datasets})
+    for name in orphans:
+        engine.index.delete_index(name)
+    return orphans
+
+
+async def _rebuild(db, engine: SQLiteSearchEngine, dataset: Dataset) -> int:
+    """Recreate a dataset's index from the database; returns the number of records indexed."""
+    await engine.delete_index(dataset)
+    await engine.create_index(dataset)
+    return await _index_records(db, engine, dataset, _records_query(dataset))
 
 
 async def _child_counts(db, dataset: Dataset) -> tuple[int, int]:
