@@ -20,7 +20,7 @@ def friendly(fn):
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except (StackError, ArgillaUnavailable, ConfigError, InputError, ValueError, FileNotFoundError) as e:
+        except (StackError, ArgillaUnavailable, ConfigError, InputError, ValueError, FileNotFoundError, OSError) as e:
             raise click.ClickException(str(e)) from None
 
     return wrapper
@@ -222,3 +222,107 @@ def setup(config_path, input_path, workspace, dataset, labels, dry_run):
         n = ws.import_labels(client, data, labels, space, config.annotators.passwords, config.argilla.batch_size)
         click.echo(f"{n} judged pairs imported as submitted responses of {ws.CURATOR!r}")
     click.echo(f"New annotators' passwords: {config.annotators.passwords} (keep it private)")
+
+
+@main.command()
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML config (see README).")
+@click.option("--workspace", help="Argilla workspace (config: argilla.workspace).")
+@click.option("--dataset", help="Argilla dataset (config: argilla.dataset).")
+@click.option("--labels", type=click.Path(dir_okay=False), help="Train from a judged file instead (no Argilla).")
+@click.option("--models-dir", help="Where model versions go (config: train.models_dir).")
+@click.option("--base-model", help="Encoder: Hub id or folder (config: train.base_model).")
+@click.option("--device", help="auto, cpu, cuda, cuda:N or mps (config: train.device).")
+@friendly
+def train(config_path, workspace, dataset, labels, models_dir, base_model, device):
+    """Train the learned filter on judged pairs and pre-rank the rest in Argilla (train_filter.py).
+
+    \b
+    Example:
+        python train_filter.py                        # labels from Argilla, suggestions back
+        python train_filter.py --labels judged.tsv    # a local judged file, no Argilla
+    The server comes from ARGILLA_API_URL / ARGILLA_API_KEY, else the embedded stack's credentials.
+    """
+    import logging
+    import warnings
+
+    from tqdm import tqdm
+
+    from curation import retrain
+    from curation.config import Config
+
+    warnings.filterwarnings("ignore", category=UserWarning, module="argilla")
+    logging.getLogger("argilla.sdk").setLevel(logging.ERROR)
+    config = Config.load(config_path)
+    config.argilla.workspace = workspace or config.argilla.workspace
+    config.argilla.dataset = dataset or config.argilla.dataset
+    config.train.models_dir = models_dir or config.train.models_dir
+    config.train.base_model = base_model or config.train.base_model
+    config.train.device = device or config.train.device
+    if labels:
+        result = retrain.from_file(labels, config, log=click.echo)
+    else:
+        from curation.client import connect
+
+        client = connect()
+        data = client.datasets(config.argilla.dataset, workspace=config.argilla.workspace)
+        if data is None:
+            raise ValueError(
+                f"dataset {config.argilla.dataset!r} not found in workspace {config.argilla.workspace!r}: "
+                "run setup_workspace.py first, or pass --workspace/--dataset"
+            )
+        bars = []
+
+        def progress(desc):
+            bar = tqdm(desc=desc, unit=" pairs", disable=None)
+            bars.append(bar)
+            return bar.update
+
+        try:
+            result = retrain.from_argilla(client, data, config, log=click.echo, progress=progress)
+        finally:
+            for bar in bars:
+                bar.close()
+    ev = result.evaluation
+    click.echo(
+        f"model {result.model.version}: AUC {ev.auc:.3f}  F1 {ev.f1:.3f}  precision {ev.precision:.3f}  "
+        f"recall {ev.recall:.3f}  ({ev.folds}-fold CV); auto-accept threshold {ev.threshold:.3f}"
+    )
+    click.echo(f"Model: {result.model.path} (card: README.md there)")
+    if not labels:
+        click.echo(
+            f"{result.suggested} unjudged pairs got a quality suggestion; sort by metadata priority to label next"
+        )
+        for name, path in result.outputs.items():
+            click.echo(f"{name}: {path}")
+
+
+@main.command()
+@click.option("--model", "model_dir", required=True, help="A model version folder, or a models folder (its latest).")
+@click.option("--input", "input_path", required=True, help="Pairs to score: tsv/csv/jsonl/parquet, a.en,a.es, Hub id.")
+@click.option("--output", required=True, type=click.Path(dir_okay=False), help="Scores: .jsonl, .csv or .tsv.")
+@click.option("--source-column", default="source", show_default=True)
+@click.option("--target-column", default="target", show_default=True)
+@click.option("--quoting", default="none", show_default=True, help="csv/tsv input: none or minimal.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
+@click.option("--batch-size", type=int, help="Encoder batch size (default 32 on CPU, 256 on GPU).")
+@friendly
+def score(model_dir, input_path, output, source_column, target_column, quoting, device, batch_size):
+    """Score a file of any size with a trained filter: one row per pair, in input order, with P(good).
+
+    \b
+    Example:
+        curation score --model models/latest --input candidates.tsv --output scored.jsonl
+    """
+    from tqdm import tqdm
+
+    from curation.loaders import InputSpec
+    from curation.scoring import load_filter, output_format, score_file
+
+    output_format(output)  # a bad output name fails before the model loads
+    spec = InputSpec(path=input_path, source_column=source_column, target_column=target_column, quoting=quoting)
+    flt = load_filter(model_dir, device, batch_size)
+    with tqdm(desc="scoring", unit=" pairs", disable=None) as bar:
+        written, stats = score_file(flt, spec, output, progress=bar.update)
+    click.echo(f"{written} pairs scored with {flt.version} -> {output}")
+    if stats.malformed:
+        click.echo(f"{stats.malformed} malformed rows skipped, e.g. {stats.examples[0]}")

@@ -40,6 +40,24 @@ class AnnotatorsConfig:
 
 
 @dataclass
+class TrainConfig:
+    """The learned filter (train_filter.py, curation score)."""
+
+    base_model: str = "intfloat/multilingual-e5-small"
+    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    seed: int = 42
+    min_per_class: int = 8  # refuse to train with fewer good or fewer bad labels
+    folds: int = 5  # stratified cross-validation folds (fewer when a class is small)
+    target_precision: float = 0.9  # auto-accept threshold: the lowest score whose precision reaches this
+    regularisation: float = 1.0  # inverse strength C of the logistic head
+    layer: int = 8  # encoder layer whose token vectors are aligned
+    batch_size: int | None = None  # encoder batch; None: 32 on CPU, 256 on GPU
+    setfit_steps: int | None = None  # SetFit contrastive steps on the body; None: 0 on CPU, 200 on GPU
+    next_batch: int = 50  # the least certain unlabelled pairs listed as the next ones to label
+    models_dir: str = "models"
+
+
+@dataclass
 class Config:
     input: InputSpec = field(default_factory=lambda: InputSpec(path="data/sample/candidates.tsv"))
     filters: list[dict[str, dict[str, Any]]] | None = None  # None: every filter with its defaults
@@ -47,6 +65,7 @@ class Config:
     dedup: DedupConfig = field(default_factory=DedupConfig)
     argilla: ArgillaConfig = field(default_factory=ArgillaConfig)
     annotators: AnnotatorsConfig = field(default_factory=AnnotatorsConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
     output_dir: str = "outputs"
 
     @classmethod
@@ -94,7 +113,13 @@ def _build(cls, raw: dict[str, Any], prefix: str):
         )
     values = {}
     for name, value in raw.items():
-        nested = {"input": InputSpec, "dedup": DedupConfig, "argilla": ArgillaConfig, "annotators": AnnotatorsConfig}
+        nested = {
+            "input": InputSpec,
+            "dedup": DedupConfig,
+            "argilla": ArgillaConfig,
+            "annotators": AnnotatorsConfig,
+            "train": TrainConfig,
+        }
         if cls is Config and name in nested:
             if not isinstance(value, dict):
                 raise ConfigError(f"config key {name} must be a mapping")

@@ -64,6 +64,14 @@ def client(argilla_stack):
     return rg.Argilla(api_url=argilla_stack.url, api_key=argilla_stack.credentials.api_key, timeout=120)
 
 
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A tiny sentence-transformers model built in code (no download): the encoder of every training test."""
+    from tiny_model import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-model"))
+
+
 @pytest.fixture
 def isolated_env(monkeypatch, tmp_path):
     """No Argilla settings from the user's environment leak into a test."""

@@ -1,0 +1,142 @@
+"""The loop with Argilla: submitted judgments out, the filter's opinions back in as suggestions.
+
+Writing back never sends responses, so whatever annotators submit meanwhile is kept as it is; a suggestion
+is stored once per record and question, so re-running replaces the previous model's suggestion.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from curation import schema
+from curation.client import ArgillaUnavailable
+from curation.labels import Judgment
+
+FILTER_SCORE = "filter_score"  # probability that the pair is good, from the latest model
+PRIORITY = "priority"  # 1 = the model is least sure: label these next
+
+
+@dataclass
+class Row:
+    id: str
+    source: str
+    target: str
+    metadata: dict
+    submitted: bool
+
+
+def read_dataset(client, dataset, page: int = 1000) -> tuple[list[Row], list[Judgment], dict[str, tuple[str, str]]]:
+    """Every record (with whether anyone submitted it) and the submitted `quality` judgments by username.
+
+    Read over Argilla's REST listing rather than the SDK's record objects: the SDK 2.8 fails on a discarded
+    response that carries no values, which the web UI can store.
+    """
+    names = {str(u.id): u.username for u in client.users}
+    http = client.api.http_client
+    rows, judgments, texts = [], [], {}
+    offset = 0
+    while True:
+        response = http.get(
+            f"/api/v1/datasets/{dataset.id}/records",
+            params={"include": "responses", "offset": offset, "limit": page},
+        )
+        response.raise_for_status()
+        items = response.json()["items"]
+        for item in items:
+            rid = str(item.get("external_id") or item["id"])
+            submitted = False
+            for r in item.get("responses") or []:
+                value = ((r.get("values") or {}).get(schema.QUALITY) or {}).get("value")
+                if r["status"] != "submitted" or value is None:
+                    continue
+                submitted = True
+                judgments.append(Judgment(rid, names.get(str(r["user_id"]), str(r["user_id"])), str(value)))
+            source, target = item["fields"].get("source", ""), item["fields"].get("target", "")
+            rows.append(Row(rid, source, target, dict(item.get("metadata") or {}), submitted))
+            texts[rid] = (source, target)
+        if len(items) < page:
+            return rows, judgments, texts
+        offset += page
+
+
+def ensure_properties(dataset) -> None:
+    """Add the filter's metadata properties to a dataset created before the filter existed."""
+    import argilla as rg
+
+    have = {m.name for m in dataset.settings.metadata}
+    added = False
+    for name, title in ((FILTER_SCORE, "filter score (P good)"), (PRIORITY, "label next (1 = model unsure)")):
+        if name not in have:
+            dataset.settings.metadata.add(rg.FloatMetadataProperty(name=name, title=title))
+            added = True
+    if added:
+        dataset.settings.update()
+
+
+def priority(score: float) -> float:
+    """1 when the model cannot tell (0.5), 0 when it is certain either way."""
+    return round(1 - 2 * abs(score - 0.5), 6)
+
+
+def write_suggestions(
+    dataset,
+    rows: list[Row],
+    scores,
+    agent: str,
+    batch_size: int = 256,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """A `quality` suggestion (label, confidence, agent) and filter_score/priority metadata for each row.
+
+    Sent as Argilla's bulk upsert keyed by record id with neither fields nor responses in it, so the record's
+    text and every response stay exactly as they are.
+    """
+    import httpx
+
+    ensure_properties(dataset)
+    question_id = str(next(q.id for q in dataset.settings.questions if q.name == schema.QUALITY))
+    http = dataset._client.api.http_client
+    sent = 0
+    for batch in _batches(list(zip(rows, scores, strict=True)), batch_size):
+        items = []
+        for row, score in batch:
+            score = float(score)
+            items.append(
+                {
+                    "external_id": row.id,
+                    "metadata": {**row.metadata, FILTER_SCORE: round(score, 6), PRIORITY: priority(score)},
+                    "suggestions": [
+                        {
+                            "question_id": question_id,
+                            "value": "good" if score >= 0.5 else "bad",
+                            "score": round(max(score, 1 - score), 6),
+                            "agent": agent,
+                            "type": "model",
+                        }
+                    ],
+                }
+            )
+        try:
+            response = http.put(f"/api/v1/datasets/{dataset.id}/records/bulk", json={"items": items})
+        except httpx.TransportError as e:
+            raise ArgillaUnavailable(
+                f"Argilla stopped answering while suggestions were written ({sent} of {len(rows)} done; "
+                f"{e.__class__.__name__}): start it again and re-run train_filter.py; nothing will be duplicated"
+            ) from None
+        if response.status_code >= 500:
+            raise ArgillaUnavailable(
+                f"Argilla answered HTTP {response.status_code} while suggestions were written ({sent} of {len(rows)} "
+                "done): see its logs, then re-run train_filter.py; nothing will be duplicated"
+            )
+        if response.status_code >= 400:
+            raise ValueError(f"Argilla refused the suggestions (HTTP {response.status_code}): {response.text[:300]}")
+        sent += len(items)
+        if progress:
+            progress(len(items))
+    return sent
+
+
+def _batches(items: list, size: int) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,174 @@
+"""Train the learned filter: signals of each labelled pair -> logistic head, cross-validated, with a threshold.
+
+The encoder body can first be fine-tuned with SetFit's contrastive recipe (`setfit_steps` > 0: pairs of
+labelled targets, same label close, different labels apart); the head always reads the pair signals of
+`curation.signals`, so it sees source and target together. README ("The learned filter") has the numbers
+behind these choices.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from curation import signals
+from curation.config import TrainConfig
+from curation.encoder import PairEncoder
+
+
+class TrainingError(ValueError):
+    """Training cannot start or cannot give a usable model; the message says what is missing."""
+
+
+@dataclass
+class Evaluation:
+    auc: float | None
+    f1: float
+    precision: float
+    recall: float
+    threshold: float  # auto-accept threshold for target_precision
+    threshold_precision: float | None
+    threshold_recall: float
+    folds: int
+    oof_scores: list[float] = field(repr=False, default_factory=list)  # out-of-fold score of each training pair
+    labels: list[int] = field(repr=False, default_factory=list)
+
+    def summary(self) -> dict:
+        return {k: v for k, v in vars(self).items() if k not in ("oof_scores", "labels")}
+
+
+def seed_everything(seed: int) -> None:
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+
+
+def check_labels(y: Sequence[int], min_per_class: int) -> None:
+    good, bad = int(sum(y)), len(y) - int(sum(y))
+    if good == 0 or bad == 0:
+        which = "bad" if bad == 0 else "good"
+        raise TrainingError(
+            f"every label is {'good' if bad == 0 else 'bad'} ({len(y)} labels): the filter needs both classes; "
+            f"label some {which} pairs in Argilla (or lower nothing: a one-class filter cannot rank)"
+        )
+    if min(good, bad) < min_per_class:
+        raise TrainingError(
+            f"too few labels: {good} good and {bad} bad, at least {min_per_class} of each are needed "
+            f"(label more pairs in Argilla, or set min_per_class in the config)"
+        )
+
+
+def new_head(config: TrainConfig):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(
+        StandardScaler(), LogisticRegression(C=config.regularisation, max_iter=5000, random_state=config.seed)
+    )
+
+
+def cross_validate(x: np.ndarray, y: np.ndarray, config: TrainConfig) -> Evaluation:
+    """Out-of-fold scores from stratified folds, the metrics they give, and the auto-accept threshold."""
+    from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
+    from sklearn.model_selection import StratifiedKFold
+
+    k = max(2, min(config.folds, int(y.sum()), int(len(y) - y.sum())))
+    oof = np.zeros(len(y))
+    for train, test in StratifiedKFold(k, shuffle=True, random_state=config.seed).split(x, y):
+        oof[test] = new_head(config).fit(x[train], y[train]).predict_proba(x[test])[:, 1]
+    predicted = (oof >= 0.5).astype(int)
+    threshold, precision_at, recall_at = pick_threshold(oof, y, config.target_precision)
+    return Evaluation(
+        auc=float(roc_auc_score(y, oof)),
+        f1=float(f1_score(y, predicted, zero_division=0)),
+        precision=float(precision_score(y, predicted, zero_division=0)),
+        recall=float(recall_score(y, predicted, zero_division=0)),
+        threshold=threshold,
+        threshold_precision=precision_at,
+        threshold_recall=recall_at,
+        folds=k,
+        oof_scores=[round(float(s), 6) for s in oof],
+        labels=[int(v) for v in y],
+    )
+
+
+def pick_threshold(scores: np.ndarray, y: np.ndarray, target: float) -> tuple[float, float | None, float]:
+    """Lowest threshold whose precision (good among scores >= it) reaches `target`; 1.0 if none does."""
+    order = np.argsort(-scores, kind="stable")
+    s, good = scores[order], y[order]
+    hits = np.cumsum(good)
+    precision = hits / np.arange(1, len(s) + 1)
+    ok = [i for i in range(len(s)) if precision[i] >= target and (i + 1 == len(s) or s[i + 1] < s[i])]
+    if not ok:
+        return 1.0, None, 0.0
+    i = ok[-1]
+    return float(s[i]), float(precision[i]), float(hits[i] / max(good.sum(), 1))
+
+
+def finetune_body(body, targets: list[str], y: np.ndarray, steps: int, config: TrainConfig, batch_size: int) -> None:
+    """SetFit's contrastive recipe on the encoder (in place): targets with the same label pulled together."""
+    import tempfile
+
+    from datasets import Dataset
+    from setfit import SetFitModel, Trainer, TrainingArguments
+
+    with tempfile.TemporaryDirectory() as tmp:
+        args = TrainingArguments(
+            output_dir=tmp,
+            batch_size=batch_size,
+            max_steps=steps,
+            seed=config.seed,
+            report_to="none",
+            save_strategy="no",
+            show_progress_bar=True,
+            use_amp=str(body.device).startswith("cuda"),
+        )
+        model = SetFitModel(model_body=body)
+        trainer = Trainer(model=model, args=args, train_dataset=Dataset.from_dict({"text": targets, "label": list(y)}))
+        trainer.train_embeddings(targets, [int(v) for v in y], args=args)
+
+
+@dataclass
+class Trained:
+    head: object
+    evaluation: Evaluation
+    setfit_steps: int  # 0: the encoder was used as it is
+    counts: dict[str, int]
+
+    @property
+    def finetuned(self) -> bool:
+        return self.setfit_steps > 0
+
+
+def train(pairs: Sequence[tuple[str, str]], y: Sequence[int], encoder: PairEncoder, config: TrainConfig) -> Trained:
+    """Fit the filter on labelled (source, target) pairs (1 good, 0 bad)."""
+    y_arr = np.asarray(y, dtype=int)
+    check_labels(y_arr, config.min_per_class)
+    seed_everything(config.seed)
+    steps = config.setfit_steps
+    if steps is None:
+        steps = 200 if encoder.device.startswith("cuda") else 0
+    if steps > 0:
+        finetune_body(encoder.body, [t for _, t in pairs], y_arr, steps, config, 64 if encoder.device != "cpu" else 16)
+    x = encoder.signals(pairs)
+    evaluation = cross_validate(x, y_arr, config)
+    head = new_head(config).fit(x, y_arr)
+    return Trained(head, evaluation, steps, {"good": int(y_arr.sum()), "bad": int(len(y_arr) - y_arr.sum())})
+
+
+def score(head, encoder: PairEncoder, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
+    """Probability that each pair is good."""
+    if not pairs:
+        return np.zeros(0)
+    return head.predict_proba(encoder.signals(pairs))[:, 1]
+
+
+FEATURES = signals.NAMES

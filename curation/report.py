@@ -1,0 +1,151 @@
+"""Pictures and a page a curator would rather look at than read: calibration, score histogram, agreement, and
+the model card written next to every trained filter.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def calibration_plot(scores, labels, path: Path, bins: int = 10) -> Path:
+    """Reliability diagram of out-of-fold scores: predicted P(good) against the observed share of good."""
+    plt = _pyplot()
+    scores, labels = np.asarray(scores), np.asarray(labels)
+    edges = np.linspace(0, 1, bins + 1)
+    which = np.clip(np.digitize(scores, edges) - 1, 0, bins - 1)
+    mids, observed, sizes = [], [], []
+    for b in range(bins):
+        inside = which == b
+        if inside.any():
+            mids.append(scores[inside].mean())
+            observed.append(labels[inside].mean())
+            sizes.append(int(inside.sum()))
+    fig, ax = plt.subplots(figsize=(4.5, 4))
+    ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1, label="perfectly calibrated")
+    ax.plot(mids, observed, marker="o", color="tab:blue", label="filter (cross-validated)")
+    for x, y, n in zip(mids, observed, sizes, strict=True):
+        ax.annotate(str(n), (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7, color="grey")
+    ax.set(xlabel="predicted P(good)", ylabel="share judged good", xlim=(0, 1), ylim=(0, 1), title="Calibration")
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def histogram_plot(oof, labels, unlabelled, threshold: float, path: Path) -> Path:
+    """Scores of judged pairs (by their label, cross-validated) and of unlabelled pairs, with the threshold."""
+    plt = _pyplot()
+    oof, labels = np.asarray(oof), np.asarray(labels)
+    bins = np.linspace(0, 1, 21)
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6, 4.5), sharex=True)
+    top.hist(oof[labels == 1], bins=bins, alpha=0.7, color="tab:green", label="judged good")
+    top.hist(oof[labels == 0], bins=bins, alpha=0.7, color="tab:red", label="judged bad")
+    top.set(ylabel="judged pairs", title="Filter scores")
+    top.legend(fontsize=8)
+    bottom.hist(np.asarray(unlabelled), bins=bins, color="tab:blue", alpha=0.8, label="not yet judged")
+    bottom.set(xlabel="P(good)", ylabel="pairs")
+    bottom.legend(fontsize=8)
+    for ax in (top, bottom):
+        ax.axvline(threshold, color="black", ls="--", lw=1)
+    bottom.annotate(
+        f"auto-accept ≥ {threshold:.2f}",
+        (threshold, bottom.get_ylim()[1] * 0.85),
+        fontsize=8,
+        xytext=(3, 0),
+        textcoords="offset points",
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def agreement_plot(report: dict, path: Path) -> Path | None:
+    """Each annotator's agreement with the others' majority (bar) and how many pairs it rests on."""
+    rows = [a for a in report["annotators"] if a["agreement"] is not None]
+    if not rows:
+        return None
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5, 0.5 + 0.4 * len(rows)))
+    names = [f"{a['annotator']} (n={a['compared']})" for a in rows]
+    values = [a["agreement"] for a in rows]
+    ax.barh(names, values, color=["tab:red" if v < 0.7 else "tab:green" for v in values])
+    ax.set(xlim=(0, 1), xlabel="agrees with the other annotators' majority", title="Annotators")
+    ax.invert_yaxis()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def drops_plot(filter_report: dict, path: Path) -> Path | None:
+    """Pairs dropped by each heuristic filter (from setup_workspace.py's filter_report.json)."""
+    drops = {name: c.get("dropped", 0) for name, c in (filter_report.get("filters") or {}).items()}
+    if not drops:
+        return None
+    plt = _pyplot()
+    names = sorted(drops, key=drops.get, reverse=True)
+    fig, ax = plt.subplots(figsize=(5, 0.5 + 0.35 * len(names)))
+    ax.barh(names, [drops[n] for n in names], color="tab:orange")
+    ax.set(xlabel="pairs dropped", title="Heuristic filters")
+    ax.invert_yaxis()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def model_card(meta: dict) -> str:
+    m, counts = meta["metrics"], meta["label_counts"]
+    body = f"fine-tuned with SetFit ({meta['setfit_steps']} steps)" if meta["finetuned"] else "(frozen)"
+    auc = "n/a" if m["auc"] is None else f"{m['auc']:.3f}"
+    precision = "not reached" if m["threshold_precision"] is None else f"{m['threshold_precision']:.3f}"
+    lines = [
+        f"# Translation-pair filter {meta['version']}",
+        "",
+        "Scores an English→Spanish pair with the probability that a human would judge it a good translation to",
+        "train on. Written by `train_filter.py` (curation); do not edit by hand.",
+        "",
+        "## How it reads a pair",
+        f"- encoder: `{meta['base_model']}` {body},"
+        f" layer {meta['layer']} token vectors aligned between source and target",
+        f"- head: logistic regression over {len(meta['features'])} signals: {', '.join(meta['features'])}",
+        "",
+        "## Trained on",
+        f"- {counts['good']} good and {counts['bad']} bad judged pairs ({meta['labels_from']})",
+        f"- labels sha256: `{meta['labels_sha256']}`",
+        "",
+        f"## Quality ({m['folds']}-fold stratified cross-validation)",
+        "| AUC | F1 | precision | recall |",
+        "|---|---|---|---|",
+        f"| {auc} | {m['f1']:.3f} | {m['precision']:.3f} | {m['recall']:.3f} |",
+        "",
+        f"Auto-accept threshold: **{m['threshold']:.3f}** (target precision {meta['config']['target_precision']}: "
+        f"precision {precision}, recall {m['threshold_recall']:.3f} at that threshold, cross-validated).",
+        "",
+        "![calibration](calibration.png) ![scores](scores.png)",
+        "",
+        "## Versions",
+        *(f"- {k}: {v}" for k, v in meta["libraries"].items()),
+        f"- device used for training: {meta['device']}",
+        "",
+        "## Config",
+        "```json",
+        json.dumps(meta["config"], indent=2),
+        "```",
+        "",
+    ]
+    return "\n".join(lines)

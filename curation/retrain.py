@@ -1,0 +1,200 @@
+"""One retrain cycle (train_filter.py): labels -> agreement -> model version -> scores -> suggestions -> report."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from curation import feedback, labels, learn, modeldir, report
+from curation.config import Config
+from curation.encoder import PairEncoder, default_batch_size, device, load_body
+from curation.scoring import Filter
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class Result:
+    model: modeldir.Stored
+    evaluation: learn.Evaluation
+    counts: dict[str, int]
+    agreement: dict | None = None
+    suggested: int = 0
+    next_to_label: list[tuple[str, float]] = field(default_factory=list)
+    outputs: dict[str, Path] = field(default_factory=dict)
+
+
+def build_encoder(config: Config) -> PairEncoder:
+    dev = device(config.train.device)
+    body = load_body(config.train.base_model, dev)
+    return PairEncoder(body, layer=config.train.layer, batch_size=config.train.batch_size or default_batch_size(dev))
+
+
+def fit_and_save(
+    pairs: list[tuple[str, str]],
+    y: list[int],
+    config: Config,
+    labels_from: str,
+    encoder: PairEncoder | None = None,
+    log: Log = print,
+) -> tuple[Filter, learn.Trained, modeldir.Stored]:
+    """Train on judged pairs and store a new model version (weights, metadata, card, plots)."""
+    import joblib
+
+    learn.check_labels(y, config.train.min_per_class)  # before the encoder is loaded
+    encoder = encoder or build_encoder(config)
+    log(f"training on {sum(y)} good / {len(y) - sum(y)} bad pairs ({encoder.device})")
+    trained = learn.train(pairs, y, encoder, config.train)
+    ev = trained.evaluation
+
+    def write(tmp: Path, version: str) -> None:
+        joblib.dump(trained.head, tmp / "head.joblib")
+        if trained.finetuned:
+            encoder.body.save(str(tmp / "body"))
+        meta = {
+            "version": version,
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "base_model": config.train.base_model,
+            "finetuned": trained.finetuned,
+            "setfit_steps": trained.setfit_steps,
+            "layer": encoder.layer,
+            "max_length": encoder.max_length,
+            "features": list(learn.FEATURES),
+            "label_counts": trained.counts,
+            "labels_from": labels_from,
+            "labels_sha256": modeldir.labels_hash([(s, t, int(v)) for (s, t), v in zip(pairs, y, strict=True)]),
+            "metrics": ev.summary(),
+            "threshold": ev.threshold,
+            "device": encoder.device,
+            "libraries": modeldir.library_versions(),
+            "config": vars(config.train),
+        }
+        (tmp / "metadata.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        (tmp / "cv_scores.json").write_text(
+            json.dumps({"scores": ev.oof_scores, "labels": ev.labels}), encoding="utf-8"
+        )
+        report.calibration_plot(ev.oof_scores, ev.labels, tmp / "calibration.png")
+        report.histogram_plot(ev.oof_scores, ev.labels, [], ev.threshold, tmp / "scores.png")
+        (tmp / "README.md").write_text(report.model_card(meta), encoding="utf-8")
+
+    stored = modeldir.save(config.train.models_dir, write)
+    meta = modeldir.read_metadata(stored.path)
+    return Filter(encoder, trained.head, meta, stored.path), trained, stored
+
+
+def from_file(path: str | Path, config: Config, log: Log = print) -> Result:
+    """Train from a local judged file (source, target, label), no Argilla involved."""
+    from curation.workspace import read_labels
+
+    rows = [(pair.source, pair.target, 1 if label == "good" else 0) for pair, label in read_labels(path)]
+    pairs, y = [(s, t) for s, t, _ in rows], [v for *_, v in rows]
+    _, trained, stored = fit_and_save(pairs, y, config, f"file {Path(path).name}", log=log)
+    return Result(stored, trained.evaluation, trained.counts)
+
+
+def from_argilla(client, dataset, config: Config, log: Log = print, progress=None) -> Result:
+    """The full cycle against a dataset: submitted labels in, a new model, suggestions on every unjudged pair."""
+    rows, judgments, texts = feedback.read_dataset(client, dataset)
+    agg = labels.aggregate(judgments)
+    agreement = labels.agreement_report(agg)
+    log(labels.format_report(agreement))
+    ids = sorted(agg.labels)
+    pairs = [texts[i] for i in ids]
+    y = [1 if agg.labels[i] == "good" else 0 for i in ids]
+    flt, trained, stored = fit_and_save(pairs, y, config, f"argilla {dataset.workspace.name}/{dataset.name}", log=log)
+
+    pending = [r for r in rows if not r.submitted]
+    log(f"scoring {len(pending)} pairs nobody has judged yet")
+    scores = _score_all(flt, [(r.source, r.target) for r in pending], progress("scoring") if progress else None)
+    bar = progress("suggestions to Argilla") if progress else None
+    sent = feedback.write_suggestions(
+        dataset,
+        pending,
+        scores,
+        agent=f"curation-filter {stored.version}",
+        batch_size=config.argilla.batch_size,
+        progress=bar,
+    )
+    order = np.argsort(-np.array([feedback.priority(s) for s in scores]), kind="stable")[: config.train.next_batch]
+    next_up = [(pending[i].id, float(scores[i])) for i in order]
+    outputs = write_outputs(config, stored, trained.evaluation, agreement, pending, scores, next_up)
+    return Result(stored, trained.evaluation, trained.counts, agreement, sent, next_up, outputs)
+
+
+def _score_all(flt: Filter, pairs: list[tuple[str, str]], bar) -> np.ndarray:
+    out = []
+    for start in range(0, len(pairs), 512):
+        chunk = pairs[start : start + 512]
+        out.append(flt.score(chunk))
+        if bar:
+            bar(len(chunk))
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+def write_outputs(config, stored, ev, agreement, pending, scores, next_up) -> dict[str, Path]:
+    """outputs/: agreement (json, txt, png), next_to_label.tsv, the score plots and train_report.md."""
+    out = Path(config.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "agreement": out / "agreement.json",
+        "next": out / "next_to_label.tsv",
+        "report": out / "train_report.md",
+    }
+    paths["agreement"].write_text(json.dumps(agreement, indent=2), encoding="utf-8")
+    (out / "agreement.txt").write_text(labels.format_report(agreement) + "\n", encoding="utf-8")
+    by_id = {r.id: r for r in pending}
+    with paths["next"].open("w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_NONE, escapechar="\\")
+        w.writerow(["id", "score", "source", "target"])
+        for rid, s in next_up:
+            r = by_id[rid]
+            w.writerow([rid, f"{s:.4f}", _flat(r.source), _flat(r.target)])
+    report.histogram_plot(ev.oof_scores, ev.labels, scores, ev.threshold, out / "scores.png")
+    report.calibration_plot(ev.oof_scores, ev.labels, out / "calibration.png")
+    plots = ["scores.png", "calibration.png"]
+    if report.agreement_plot(agreement, out / "agreement.png"):
+        plots.append("agreement.png")
+    filter_json = out / "filter_report.json"
+    if filter_json.exists() and report.drops_plot(json.loads(filter_json.read_text()), out / "filter_drops.png"):
+        plots.append("filter_drops.png")
+    paths["report"].write_text(_train_report(stored, ev, agreement, len(pending), scores, plots), encoding="utf-8")
+    return paths
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _train_report(stored, ev, agreement, n_pending, scores, plots) -> str:
+    scores = np.asarray(scores)
+    accepted = int((scores >= ev.threshold).sum()) if len(scores) else 0
+    alpha = agreement["krippendorff_alpha"]
+    used = ", ".join(f"{k} {v}" for k, v in agreement["labels"].items())
+    lines = [
+        f"# Retrain report: {stored.version}",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| judged pairs used | {sum(agreement['labels'].values())} ({used}) |",
+        f"| ties left out | {len(agreement['ties'])} |",
+        f"| Krippendorff's alpha | {'n/a' if alpha is None else f'{alpha:.3f}'} |",
+        f"| cross-validated AUC | {'n/a' if ev.auc is None else f'{ev.auc:.3f}'} |",
+        f"| F1 / precision / recall at 0.5 | {ev.f1:.3f} / {ev.precision:.3f} / {ev.recall:.3f} |",
+        f"| auto-accept threshold | {ev.threshold:.3f} |",
+        f"| unjudged pairs scored | {n_pending} |",
+        f"| of which above the threshold | {accepted} |",
+        f"| model | `{stored.path}` |",
+        "",
+        *(f"![{p}]({p})" for p in plots),
+        "",
+        "Next to label: `next_to_label.tsv` (the pairs the model is least sure about; in Argilla sort by",
+        "metadata `priority`, highest first).",
+        "",
+    ]
+    return "\n".join(lines)

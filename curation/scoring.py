@@ -1,0 +1,122 @@
+"""Use a trained filter: load a model folder, score pairs, score a file of any size (streamed, in input order)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from curation import modeldir
+from curation.data import Pair
+from curation.encoder import ModelError, PairEncoder, default_batch_size, device, load_body
+from curation.loaders import InputSpec, LoadStats, load
+
+
+@dataclass
+class Filter:
+    encoder: PairEncoder
+    head: object
+    metadata: dict
+    path: Path
+
+    @property
+    def version(self) -> str:
+        return self.metadata["version"]
+
+    @property
+    def threshold(self) -> float:
+        return float(self.metadata["threshold"])
+
+    def score(self, pairs: list[tuple[str, str]]) -> np.ndarray:
+        """Probability that each (source, target) is good."""
+        if not pairs:
+            return np.zeros(0)
+        return self.head.predict_proba(self.encoder.signals(pairs))[:, 1]
+
+
+def load_filter(path: str | Path, device_preference: str = "auto", batch_size: int | None = None) -> Filter:
+    """A trained filter from its folder (or a models folder's `latest`); clear errors when incomplete."""
+    import joblib
+
+    path = modeldir.resolve(path)
+    meta = modeldir.read_metadata(path)
+    dev = device(device_preference)
+    body_ref = str(path / "body") if meta.get("finetuned") else meta["base_model"]
+    if meta.get("finetuned") and not (path / "body" / "modules.json").exists():
+        raise ModelError(f"model directory {path} is incomplete (missing body/): train again")
+    body = load_body(body_ref, dev)
+    try:
+        head = joblib.load(path / "head.joblib")
+    except Exception as e:  # a truncated or foreign file
+        raise ModelError(f"{path / 'head.joblib'} cannot be read ({e.__class__.__name__}): train again") from None
+    encoder = PairEncoder(
+        body,
+        layer=meta.get("layer", 8),
+        batch_size=batch_size or default_batch_size(dev),
+        max_length=meta.get("max_length", 128),
+    )
+    return Filter(encoder, head, meta, path)
+
+
+def _chunks(pairs: Iterable[Pair], size: int) -> Iterator[list[Pair]]:
+    chunk: list[Pair] = []
+    for pair in pairs:
+        chunk.append(pair)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def output_format(path: str | Path) -> str:
+    suffix = "".join(Path(path).suffixes).lower()
+    for ending, fmt in ((".tsv", "tsv"), (".csv", "csv"), (".jsonl", "jsonl"), (".json", "jsonl")):
+        if suffix.endswith(ending):
+            return fmt
+    raise ValueError(f"output {path}: name it .jsonl, .csv or .tsv so the format is clear")
+
+
+def score_file(
+    flt: Filter,
+    spec: InputSpec,
+    output: str | Path,
+    chunk_size: int = 2048,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[int, LoadStats]:
+    """Score every pair of `spec` into `output` (source, target, score), one row per pair, in input order.
+
+    Written to `output.partial` and renamed at the end, so a crash never leaves a file that looks complete.
+    """
+    fmt = output_format(output)
+    output = Path(output)
+    partial = output.with_name(output.name + ".partial")
+    stats, written = LoadStats(), 0
+    with partial.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n") if fmt == "csv" else None
+        if fmt != "jsonl":
+            f.write("source\ttarget\tscore\n") if fmt == "tsv" else writer.writerow(["source", "target", "score"])
+        for chunk in _chunks(load(spec, stats), chunk_size):
+            scores = flt.score([(p.source, p.target) for p in chunk])
+            for pair, value in zip(chunk, scores, strict=True):
+                if fmt == "jsonl":
+                    row = {"source": pair.source, "target": pair.target, "score": round(float(value), 6)}
+                    f.write(json.dumps(row, ensure_ascii=False) + "\n")
+                elif fmt == "tsv":  # no quoting, as the inputs in ../shared/data
+                    f.write(f"{_flat(pair.source)}\t{_flat(pair.target)}\t{value:.6f}\n")
+                else:
+                    writer.writerow([pair.source, pair.target, f"{value:.6f}"])
+            written += len(chunk)
+            if progress:
+                progress(len(chunk))
+    partial.replace(output)
+    return written, stats
+
+
+def _flat(text: str) -> str:
+    """TSV has no quoting: tabs and newlines inside a field become spaces so every row stays one line."""
+    return text.replace("\t", " ").replace("\n", " ").replace("\r", " ")

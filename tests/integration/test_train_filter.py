@@ -1,0 +1,258 @@
+"""train_filter.py against the real embedded Argilla server: judgments in, a model, suggestions back out."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+import uuid
+
+import httpx
+import pytest
+
+from curation import feedback, retrain, schema
+from curation import workspace as ws
+from curation.client import ArgillaUnavailable
+from curation.config import Config
+from curation.data import Pair
+from curation.server.stack import Stack
+
+pytestmark = pytest.mark.server
+
+GOOD = [
+    ("Where is the train station?", "¿Dónde está la estación de tren?"),
+    ("I would like a coffee with milk.", "Quisiera un café con leche."),
+    ("The museum opens at nine.", "El museo abre a las nueve."),
+    ("How much does this ticket cost?", "¿Cuánto cuesta este billete?"),
+    ("We need a room for two nights.", "Necesitamos una habitación para dos noches."),
+    ("Is breakfast included?", "¿Está incluido el desayuno?"),
+    ("The bus leaves from the main square.", "El autobús sale de la plaza mayor."),
+    ("Can you recommend a good restaurant?", "¿Puede recomendarme un buen restaurante?"),
+    ("My suitcase has not arrived.", "Mi maleta no ha llegado."),
+    ("Please call a doctor.", "Por favor, llame a un médico."),
+]
+BAD = [(s, s) for s, _ in GOOD]  # untranslated copies
+POOL = [(f"Room {i} is on floor {i % 7}.", f"La habitación {i} está en la planta {i % 7}.") for i in range(30)] + [
+    (f"Gate {i} closes soon.", f"Gate {i} closes soon.") for i in range(10)
+]
+
+
+def make_config(tiny_model, tmp_path, workspace, dataset) -> Config:
+    config = Config()
+    config.argilla.workspace, config.argilla.dataset, config.argilla.batch_size = workspace, dataset, 8
+    config.train.base_model, config.train.layer, config.train.min_per_class = str(tiny_model), 1, 4
+    config.train.models_dir = str(tmp_path / "models")
+    config.output_dir = str(tmp_path / "outputs")
+    return config
+
+
+def make_dataset(client, config):
+    space = ws.ensure_workspace(client, config.argilla.workspace)
+    dataset = ws.ensure_dataset(client, config, space)
+    pairs = [Pair(s, t, origin=f"test:{i}") for i, (s, t) in enumerate(GOOD + BAD + POOL)]
+    ws.log_pairs(dataset, pairs, 50)
+    server_ids = {r.id: str(r._server_id) for r in dataset.records}
+    return dataset, space, {(p.source, p.target): server_ids[p.id] for p in pairs}
+
+
+def annotators(client, space, login, names):
+    import argilla as rg
+
+    out = {}
+    for name in names:
+        username = f"{name}-{uuid.uuid4().hex[:6]}"
+        user = rg.User(username=username, password="annotate-me-123", role="annotator", client=client).create()
+        user.add_to_workspace(space)
+        out[name] = (username, login(username, "annotate-me-123"))
+    return out
+
+
+def respond(http: httpx.Client, server_id: str, value: str | None, status: str = "submitted"):
+    values = {schema.QUALITY: {"value": value}} if value else None
+    r = http.post(f"/api/v1/records/{server_id}/responses", json={"values": values, "status": status})
+    assert r.status_code == 201, r.text
+
+
+def responses_of(http: httpx.Client, dataset) -> dict:
+    """Every response of the dataset straight from the server: (record, user) -> (status, values, updated_at)."""
+    found, offset = {}, 0
+    while True:
+        r = http.get(
+            f"/api/v1/datasets/{dataset.id}/records", params={"include": "responses", "offset": offset, "limit": 500}
+        )
+        r.raise_for_status()
+        items = r.json()["items"]
+        for item in items:
+            for resp in item["responses"]:
+                found[item["id"], resp["user_id"]] = (resp["status"], resp["values"], resp["updated_at"])
+        if len(items) < 500:
+            return found
+        offset += 500
+
+
+def suggestions_of(dataset) -> dict[str, object]:
+    return {
+        r.id: s
+        for r in dataset.records(with_suggestions=True, with_responses=False)
+        for s in r.suggestions
+        if s.question_name == schema.QUALITY
+    }
+
+
+def test_labels_in_model_out_suggestions_on_every_unjudged_pair(argilla_stack, client, tiny_model, tmp_path):
+    suffix = uuid.uuid4().hex[:6]
+    config = make_config(tiny_model, tmp_path, f"ws-{suffix}", f"pairs-{suffix}")
+    dataset, space, sid = make_dataset(client, config)
+    people = annotators(client, space, argilla_stack.login, ["ana", "ben", "eva"])
+    (_, ana), (_, ben), (_, eva) = people["ana"], people["ben"], people["eva"]
+    for pair in GOOD:
+        respond(ana, sid[pair], "good")
+        respond(ben, sid[pair], "good")
+    for pair in BAD:
+        respond(ana, sid[pair], "bad")
+        respond(ben, sid[pair], "bad")
+    tie = POOL[0]
+    respond(ana, sid[tie], "good")
+    respond(ben, sid[tie], "bad")
+    respond(eva, sid[POOL[1]], "good", status="draft")  # drafts and discarded are not labels
+    respond(eva, sid[POOL[2]], None, status="discarded")
+    http = argilla_stack.http()
+    before = responses_of(http, dataset)
+
+    result = retrain.from_argilla(client, dataset, config, log=lambda m: None)
+
+    assert result.counts == {"good": 10, "bad": 10}
+    assert result.agreement["ties"] == [Pair(*tie).id]
+    assert result.agreement["krippendorff_alpha"] is not None
+    judged = {Pair(s, t).id for s, t in GOOD + BAD + [tie]}
+    pending = {Pair(s, t).id for s, t in POOL} - judged
+    assert result.suggested == len(pending) == 39
+
+    got = suggestions_of(client.datasets(dataset.name, workspace=space.name))
+    assert set(got) == pending  # every unjudged pair, and only those
+    for s in got.values():
+        assert (
+            s.value in ("good", "bad") and 0.5 <= s.score <= 1 and s.agent == f"curation-filter {result.model.version}"
+        )
+    records = {r.id: r for r in client.datasets(dataset.name, workspace=space.name).records(with_responses=False)}
+    for rid in pending:
+        meta = records[rid].metadata
+        assert 0 <= meta[feedback.PRIORITY] <= 1 and 0 <= meta[feedback.FILTER_SCORE] <= 1
+        assert meta["batch"] == "test"  # the setup's metadata is kept
+    assert responses_of(http, dataset) == before  # nothing submitted, drafted or discarded changed
+    assert (tmp_path / "outputs" / "train_report.md").exists() and (tmp_path / "outputs" / "next_to_label.tsv").exists()
+
+    again = retrain.from_argilla(client, dataset, config, log=lambda m: None)
+    got = suggestions_of(client.datasets(dataset.name, workspace=space.name))
+    assert set(got) == pending and {s.agent for s in got.values()} == {f"curation-filter {again.model.version}"}
+    assert responses_of(http, dataset) == before
+
+
+def test_annotators_submitting_while_suggestions_are_written_lose_nothing(argilla_stack, client, tiny_model, tmp_path):
+    suffix = uuid.uuid4().hex[:6]
+    config = make_config(tiny_model, tmp_path, f"ws-{suffix}", f"pairs-{suffix}")
+    config.argilla.batch_size = 2  # many small writes, so submissions land between them
+    dataset, space, sid = make_dataset(client, config)
+    people = annotators(client, space, argilla_stack.login, ["ana", "ben"])
+    (_, ana), (_, ben) = people["ana"], people["ben"]
+    for pair in GOOD:
+        respond(ana, sid[pair], "good")
+    for pair in BAD:
+        respond(ana, sid[pair], "bad")
+    done = threading.Event()
+    errors: list[BaseException] = []
+
+    def write():
+        try:
+            retrain.from_argilla(client, dataset, config, log=lambda m: None)
+        except BaseException as e:
+            errors.append(e)
+        finally:
+            done.set()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    submitted = []
+    for i, pair in enumerate(POOL):  # ben works through the queue meanwhile
+        respond(ben, sid[pair], "good" if i % 2 else "bad")
+        submitted.append(sid[pair])
+        time.sleep(0.05)
+    writer.join(timeout=300)
+    assert done.is_set() and not errors, errors
+    by_record = {rid: v for (rid, _), v in responses_of(argilla_stack.http(), dataset).items()}
+    for i, rid in enumerate(submitted):
+        status, values, _ = by_record[rid]
+        assert status == "submitted" and values[schema.QUALITY]["value"] == ("good" if i % 2 else "bad")
+
+
+@pytest.fixture
+def own_stack(tmp_path, unused_port):
+    stack = Stack(tmp_path / "argilla", port=unused_port)
+    yield stack
+    stack.stop()
+
+
+def test_argilla_going_away_halfway_then_a_rerun_completes_without_duplicates(own_stack, tiny_model, tmp_path):
+    import json
+
+    import argilla as rg
+
+    credentials = own_stack.start(log=lambda line: None)
+    client = rg.Argilla(api_url=own_stack.url, api_key=credentials.api_key, timeout=30)
+    config = make_config(tiny_model, tmp_path, "ws", "pairs")
+    config.argilla.batch_size = 1
+    dataset, space, sid = make_dataset(client, config)
+    http = httpx.Client(base_url=own_stack.url, headers={"X-Argilla-Api-Key": credentials.api_key}, timeout=30)
+    annotator = ws.Member("rater", "Rater", "annotator")
+    ws.ensure_users(client, [annotator], space, tmp_path / "passwords.json")
+    password = json.loads((tmp_path / "passwords.json").read_text())["rater"]
+    rater = httpx.Client(
+        base_url=own_stack.url,
+        timeout=30,
+        headers={
+            "Authorization": "Bearer "
+            + httpx.post(f"{own_stack.url}/api/v1/token", data={"username": "rater", "password": password}).json()[
+                "access_token"
+            ]
+        },
+    )
+    for pair in GOOD:
+        respond(rater, sid[pair], "good")
+    for pair in BAD:
+        respond(rater, sid[pair], "bad")
+
+    failure: list[BaseException] = []
+
+    def write():
+        try:
+            retrain.from_argilla(client, dataset, config, log=lambda m: None)
+        except BaseException as e:
+            failure.append(e)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    db = own_stack.data_dir / "argilla.db"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with sqlite3.connect(db) as con:
+            if con.execute("SELECT COUNT(*) FROM suggestions").fetchone()[0] >= 5:
+                break
+        time.sleep(0.05)
+    own_stack.kill()
+    writer.join(timeout=120)
+    assert failure and isinstance(failure[0], ArgillaUnavailable), failure
+    assert "re-run train_filter.py" in str(failure[0])
+    with sqlite3.connect(db) as con:
+        halfway = con.execute("SELECT COUNT(*) FROM suggestions").fetchone()[0]
+    assert 5 <= halfway < len(POOL)
+
+    credentials = own_stack.start(log=lambda line: None)
+    client = rg.Argilla(api_url=own_stack.url, api_key=credentials.api_key, timeout=30)
+    dataset = client.datasets("pairs", workspace="ws")
+    result = retrain.from_argilla(client, dataset, config, log=lambda m: None)
+    with sqlite3.connect(db) as con:
+        per_record = con.execute("SELECT record_id, COUNT(*) FROM suggestions GROUP BY record_id").fetchall()
+    assert len(per_record) == len(POOL) and {n for _, n in per_record} == {1}
+    got = suggestions_of(dataset)
+    assert {s.agent for s in got.values()} == {f"curation-filter {result.model.version}"}
+    http.close()

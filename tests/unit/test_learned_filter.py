@@ -1,0 +1,189 @@
+"""The learned filter with a tiny model built in code: signals, training, the model folder, scoring files."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from curation import modeldir, signals
+from curation.cli import main
+from curation.config import Config
+from curation.encoder import ModelError, PairEncoder, device, load_body
+from curation.learn import TrainingError, check_labels, pick_threshold
+from curation.loaders import InputSpec
+from curation.retrain import fit_and_save
+from curation.scoring import load_filter, score_file
+
+GOOD = [
+    ("Where is the train station?", "¿Dónde está la estación de tren?"),
+    ("I would like a coffee with milk.", "Quisiera un café con leche."),
+    ("The museum opens at nine.", "El museo abre a las nueve."),
+    ("How much does this ticket cost?", "¿Cuánto cuesta este billete?"),
+    ("We need a room for two nights.", "Necesitamos una habitación para dos noches."),
+    ("Is breakfast included?", "¿Está incluido el desayuno?"),
+    ("The bus leaves from the main square.", "El autobús sale de la plaza mayor."),
+    ("Can you recommend a good restaurant?", "¿Puede recomendarme un buen restaurante?"),
+    ("My suitcase has not arrived.", "Mi maleta no ha llegado."),
+    ("Please call a doctor.", "Por favor, llame a un médico."),
+    ("The beach is very close to the hotel.", "La playa está muy cerca del hotel."),
+    ("I lost my passport yesterday.", "Ayer perdí mi pasaporte."),
+    ("Do you accept credit cards?", "¿Aceptan tarjetas de crédito?"),
+    ("The flight was delayed by two hours.", "El vuelo se retrasó dos horas."),
+    ("Turn left at the next corner.", "Gire a la izquierda en la próxima esquina."),
+    ("We want to rent a car for a week.", "Queremos alquilar un coche para una semana."),
+]
+BAD = [(s, s) for s, _ in GOOD]  # untranslated copies
+
+
+def config_for(tiny_model, tmp_path) -> Config:
+    config = Config()
+    config.train.base_model = str(tiny_model)
+    config.train.models_dir = str(tmp_path / "models")
+    config.train.min_per_class = 4
+    config.train.layer = 1
+    config.output_dir = str(tmp_path / "outputs")
+    return config
+
+
+@pytest.fixture
+def encoder(tiny_model):
+    return PairEncoder(load_body(str(tiny_model), "cpu"), layer=1, batch_size=5)
+
+
+def test_surface_signals_on_hand_made_pairs():
+    names = dict(zip(signals.SURFACE, signals.surface("the photo ID card", "la foto ID carta"), strict=True))
+    assert names["copied_words"] == 0  # "ID" has 2 letters: short words are not counted as copies
+    copy = dict(zip(signals.SURFACE, signals.surface("Republican leaders", "Republican leaders"), strict=True))
+    assert copy["copied_words"] == 1.0
+    slips = dict(zip(signals.SURFACE, signals.surface("the re-election", "el reelección y los casa"), strict=True))
+    assert slips["agreement_slips"] == pytest.approx(2 / 5)  # el+reelección, los+casa
+    assert signals.surface("a", "b")[0] == 0.0  # equal lengths: log ratio 0
+
+
+def test_alignment_signals_tell_monotone_from_reordered():
+    rng = np.random.default_rng(0)
+    tokens = rng.normal(size=(6, 16))
+    same = dict(zip(signals.ALIGNMENT, signals.alignment(tokens, tokens, 0.9), strict=True))
+    assert same["aligned_source"] == 1.0 and same["order_tau"] == 1.0 and same["order_jumps"] == 0.0
+    flipped = dict(zip(signals.ALIGNMENT, signals.alignment(tokens, tokens[::-1], 0.9), strict=True))
+    assert flipped["order_tau"] == -1.0 and flipped["order_reversals"] == 1.0
+    assert signals.alignment(tokens, tokens[:0], 0.3) == [0.0, 0.0, 0.0, 0.0, 0.0, 0.3]
+
+
+def test_encoder_signals_keep_input_order_whatever_the_batching(encoder):
+    pairs = GOOD[:7] + BAD[:4]
+    together = encoder.signals(pairs)
+    one_by_one = np.vstack([encoder.signals([p]) for p in pairs])
+    assert together.shape == (11, len(signals.NAMES))
+    np.testing.assert_allclose(together, one_by_one, rtol=1e-4, atol=1e-5)
+
+
+def test_too_few_labels_and_a_single_class_are_refused_clearly():
+    with pytest.raises(TrainingError, match="every label is good"):
+        check_labels([1] * 30, 8)
+    with pytest.raises(TrainingError, match=r"3 good and 20 bad, at least 8 of each"):
+        check_labels([1] * 3 + [0] * 20, 8)
+    check_labels([1] * 8 + [0] * 8, 8)
+
+
+def test_threshold_is_the_lowest_score_reaching_the_target_precision():
+    scores = np.array([0.95, 0.9, 0.8, 0.7, 0.6, 0.4])
+    labels = np.array([1, 1, 1, 0, 1, 0])
+    threshold, precision, recall = pick_threshold(scores, labels, 0.8)
+    assert threshold == 0.6 and precision == pytest.approx(0.8) and recall == 1.0
+    threshold, precision, recall = pick_threshold(scores, labels, 1.0)
+    assert threshold == 0.8 and precision == 1.0 and recall == 0.75
+    assert pick_threshold(np.array([0.9]), np.array([0]), 0.9) == (1.0, None, 0.0)
+
+
+def test_train_saves_a_complete_version_that_loads_and_scores_the_same(tiny_model, tmp_path, encoder):
+    config = config_for(tiny_model, tmp_path)
+    pairs, y = GOOD + BAD, [1] * len(GOOD) + [0] * len(BAD)
+    flt, trained, stored = fit_and_save(pairs, y, config, "test", encoder=encoder, log=lambda m: None)
+    assert trained.evaluation.auc > 0.9  # copies are easy: copied_words and cosine give them away
+    meta = json.loads((stored.path / "metadata.json").read_text())
+    assert meta["label_counts"] == {"good": 16, "bad": 16} and meta["finetuned"] is False
+    assert meta["labels_sha256"] == modeldir.labels_hash([(s, t, v) for (s, t), v in zip(pairs, y, strict=True)])
+    assert {"setfit", "torch", "sentence-transformers"} <= set(meta["libraries"])
+    for name in ("head.joblib", "README.md", "calibration.png", "scores.png"):
+        assert (stored.path / name).stat().st_size > 0
+    assert (tmp_path / "models" / "latest").resolve() == stored.path
+
+    again = load_filter(tmp_path / "models", "cpu")  # the models folder resolves to latest
+    held_out = [("Where is the nearest pharmacy?", "¿Dónde está la farmacia más cercana?")] * 2 + [
+        ("Where is the nearest pharmacy?", "Where is the nearest pharmacy?")
+    ]
+    np.testing.assert_allclose(again.score(held_out), flt.score(held_out), atol=1e-6)
+    good, _, copy = again.score(held_out)
+    assert good > copy
+
+    _, _, second = fit_and_save(pairs, y, config, "test", encoder=encoder, log=lambda m: None)
+    assert second.version.startswith("v0002-") and (tmp_path / "models" / "latest").resolve() == second.path
+
+
+def test_loading_missing_or_incomplete_model_folders_says_what_to_do(tmp_path):
+    with pytest.raises(ModelError, match="does not exist: train one"):
+        load_filter(tmp_path / "nope", "cpu")
+    (tmp_path / "half").mkdir()
+    (tmp_path / "half" / "metadata.json").write_text("{}")
+    with pytest.raises(ModelError, match=r"incomplete \(missing head.joblib\)"):
+        load_filter(tmp_path / "half", "cpu")
+
+
+def test_device_auto_falls_back_to_cpu_and_a_missing_gpu_is_a_clear_error():
+    assert device("auto") == "cpu"  # these machines have no GPU
+    with pytest.raises(ModelError, match="no CUDA GPU is visible"):
+        device("cuda")
+
+
+@pytest.mark.parametrize("suffix", ["jsonl", "tsv", "csv"])
+def test_score_file_writes_one_row_per_pair_in_input_order(tiny_model, tmp_path, encoder, suffix):
+    config = config_for(tiny_model, tmp_path)
+    flt, _, _ = fit_and_save(GOOD + BAD, [1] * 16 + [0] * 16, config, "test", encoder=encoder, log=lambda m: None)
+    source = tmp_path / "in.tsv"
+    rows = [GOOD[i % 16] if i % 3 else BAD[i % 16] for i in range(45)]
+    source.write_text("source\ttarget\n" + "".join(f"{s}\t{t}\n" for s, t in rows), encoding="utf-8")
+    out = tmp_path / f"scored.{suffix}"
+    written, _ = score_file(flt, InputSpec(path=str(source)), out, chunk_size=8)
+    assert written == 45 and not out.with_name(out.name + ".partial").exists()
+    if suffix == "jsonl":
+        got = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    else:
+        quoting = csv.QUOTE_NONE if suffix == "tsv" else csv.QUOTE_MINIMAL
+        with out.open(encoding="utf-8", newline="") as f:
+            got = list(csv.DictReader(f, delimiter="\t" if suffix == "tsv" else ",", quoting=quoting))
+    assert [(g["source"], g["target"]) for g in got] == rows
+    np.testing.assert_allclose([float(g["score"]) for g in got], flt.score(rows), atol=1e-5)
+
+
+def test_train_filter_from_a_local_file_and_the_cli_errors(tiny_model, tmp_path):
+    judged = tmp_path / "judged.tsv"
+    rows = [(s, t, "good") for s, t in GOOD] + [(s, t, "0") for s, t in BAD]
+    judged.write_text("source\ttarget\tlabel\n" + "".join("\t".join(r) + "\n" for r in rows), encoding="utf-8")
+    models = tmp_path / "models"
+    config_file = tmp_path / "config.yaml"
+    config_file.write_text("train:\n  min_per_class: 4\n  layer: 1\n", encoding="utf-8")
+    runner = CliRunner()
+    args = ["train", "--labels", str(judged), "--models-dir", str(models), "--base-model", str(tiny_model)]
+    result = runner.invoke(main, [*args, "--config", str(config_file)])
+    assert result.exit_code == 0, result.output
+    assert "auto-accept threshold" in result.output and (models / "latest" / "head.joblib").exists()
+
+    few = tmp_path / "few.tsv"
+    few.write_text("source\ttarget\tlabel\n" + "".join("\t".join(r) + "\n" for r in rows[:20]), encoding="utf-8")
+    result = runner.invoke(main, ["train", "--labels", str(few), "--models-dir", str(models)])
+    assert result.exit_code == 1
+    assert "Error: too few labels: 16 good and 4 bad, at least 8 of each" in result.output
+
+    out = tmp_path / "scores.txt"
+    result = runner.invoke(main, ["score", "--model", str(models), "--input", str(judged), "--output", str(out)])
+    assert result.exit_code == 1 and "name it .jsonl, .csv or .tsv" in result.output
+    result = runner.invoke(
+        main,
+        ["score", "--model", str(tmp_path / "none"), "--input", str(judged), "--output", str(tmp_path / "s.jsonl")],
+    )
+    assert result.exit_code == 1 and "does not exist: train one with train_filter.py" in result.output
