@@ -132,8 +132,9 @@ def reindex(data_dir: Path):
 def demo(ctx, data_dir: Path, port: int):
     """The main job on the embedded default, on the sample data written for this project.
 
-    Starts Argilla, cleans data/sample/candidates.tsv into a dataset for the annotators in annotators/roster.yaml
-    and imports data/sample/judged.tsv as the curator's labels. The learned filter and the export join as they land.
+    Starts Argilla, cleans data/sample/candidates.tsv into a dataset for the annotators in annotators/roster.yaml,
+    imports data/sample/judged.tsv as the curator's labels, trains the learned filter on them (the real
+    multilingual-e5-small, built offline when the Hub is out of reach) and writes its suggestions back.
     """
     import os
 
@@ -151,8 +152,20 @@ def demo(ctx, data_dir: Path, port: int):
         dry_run=False,
     )
     click.echo("")
+    ctx.invoke(
+        train,
+        config_path=None,
+        workspace=None,
+        dataset=None,
+        labels=None,
+        models_dir=None,
+        base_model=None,
+        device=None,
+    )
+    click.echo("")
     click.echo(f"Argilla web UI: {stack.url}  (owner login in {stack.credentials_path})")
     click.echo("Annotator logins: annotators/passwords.json   Filter report: outputs/filter_report.txt")
+    click.echo("Retrain report: outputs/train_report.md   Model: models/latest/README.md")
     click.echo(f"Use it from Python: export ARGILLA_API_URL={stack.url} ARGILLA_API_KEY=<api_key from that file>")
     click.echo("Stop it with: .venv/bin/curation server stop")
 

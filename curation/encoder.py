@@ -82,7 +82,7 @@ class PairEncoder:
     """Encodes sources and targets separately (one forward pass per side) and turns them into signals."""
 
     body: object  # SentenceTransformer
-    layer: int = 8  # hidden layer whose token vectors are aligned (middle layers align best, see README)
+    layer: int = 4  # hidden layer whose token vectors are aligned (lower-middle layers align best, see README)
     batch_size: int = 32
     max_length: int = 128
 

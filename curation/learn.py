@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from curation import signals
+from curation import negatives, signals
 from curation.config import TrainConfig
 from curation.encoder import PairEncoder
 
@@ -75,15 +75,18 @@ def new_head(config: TrainConfig):
     )
 
 
-def cross_validate(x: np.ndarray, y: np.ndarray, config: TrainConfig) -> Evaluation:
-    """Out-of-fold scores from stratified folds, the metrics they give, and the auto-accept threshold."""
+def cross_validate(x: np.ndarray, y: np.ndarray, config: TrainConfig, extra: np.ndarray | None = None) -> Evaluation:
+    """Out-of-fold scores from stratified folds, the metrics they give, and the auto-accept threshold.
+
+    `extra` (synthetic bad pairs' signals) joins every training fold and is never scored."""
     from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
     from sklearn.model_selection import StratifiedKFold
 
     k = max(2, min(config.folds, int(y.sum()), int(len(y) - y.sum())))
     oof = np.zeros(len(y))
     for train, test in StratifiedKFold(k, shuffle=True, random_state=config.seed).split(x, y):
-        oof[test] = new_head(config).fit(x[train], y[train]).predict_proba(x[test])[:, 1]
+        xt, yt = _with_extra(x[train], y[train], extra)
+        oof[test] = new_head(config).fit(xt, yt).predict_proba(x[test])[:, 1]
     predicted = (oof >= 0.5).astype(int)
     threshold, precision_at, recall_at = pick_threshold(oof, y, config.target_precision)
     return Evaluation(
@@ -98,6 +101,12 @@ def cross_validate(x: np.ndarray, y: np.ndarray, config: TrainConfig) -> Evaluat
         oof_scores=[round(float(s), 6) for s in oof],
         labels=[int(v) for v in y],
     )
+
+
+def _with_extra(x: np.ndarray, y: np.ndarray, extra: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    if extra is None or len(extra) == 0:
+        return x, y
+    return np.vstack([x, extra]), np.concatenate([y, np.zeros(len(extra), dtype=y.dtype)])
 
 
 def pick_threshold(scores: np.ndarray, y: np.ndarray, target: float) -> tuple[float, float | None, float]:
@@ -159,8 +168,12 @@ def train(pairs: Sequence[tuple[str, str]], y: Sequence[int], encoder: PairEncod
     if steps > 0:
         finetune_body(encoder.body, [t for _, t in pairs], y_arr, steps, config, 64 if encoder.device != "cpu" else 16)
     x = encoder.signals(pairs)
-    evaluation = cross_validate(x, y_arr, config)
-    head = new_head(config).fit(x, y_arr)
+    extra = None
+    if config.synthetic_negatives > 0:
+        good = [p for p, v in zip(pairs, y_arr, strict=True) if v == 1]
+        extra = encoder.signals(negatives.make(good, config.synthetic_negatives, config.seed))
+    evaluation = cross_validate(x, y_arr, config, extra)
+    head = new_head(config).fit(*_with_extra(x, y_arr, extra))
     return Trained(head, evaluation, steps, {"good": int(y_arr.sum()), "bad": int(len(y_arr) - y_arr.sum())})
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,6 +29,7 @@ class Result:
     suggested: int = 0
     next_to_label: list[tuple[str, float]] = field(default_factory=list)
     outputs: dict[str, Path] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time of each step
 
 
 def build_encoder(config: Config) -> PairEncoder:
@@ -100,7 +102,9 @@ def from_file(path: str | Path, config: Config, log: Log = print) -> Result:
 
 def from_argilla(client, dataset, config: Config, log: Log = print, progress=None) -> Result:
     """The full cycle against a dataset: submitted labels in, a new model, suggestions on every unjudged pair."""
+    clock = _Clock()
     rows, judgments, texts = feedback.read_dataset(client, dataset)
+    clock.lap("read")
     agg = labels.aggregate(judgments)
     agreement = labels.agreement_report(agg)
     log(labels.format_report(agreement))
@@ -108,10 +112,12 @@ def from_argilla(client, dataset, config: Config, log: Log = print, progress=Non
     pairs = [texts[i] for i in ids]
     y = [1 if agg.labels[i] == "good" else 0 for i in ids]
     flt, trained, stored = fit_and_save(pairs, y, config, f"argilla {dataset.workspace.name}/{dataset.name}", log=log)
+    clock.lap("train")
 
     pending = [r for r in rows if not r.submitted]
     log(f"scoring {len(pending)} pairs nobody has judged yet")
     scores = _score_all(flt, [(r.source, r.target) for r in pending], progress("scoring") if progress else None)
+    clock.lap("score")
     bar = progress("suggestions to Argilla") if progress else None
     sent = feedback.write_suggestions(
         dataset,
@@ -121,10 +127,23 @@ def from_argilla(client, dataset, config: Config, log: Log = print, progress=Non
         batch_size=config.argilla.batch_size,
         progress=bar,
     )
+    clock.lap("suggestions")
     order = np.argsort(-np.array([feedback.priority(s) for s in scores]), kind="stable")[: config.train.next_batch]
     next_up = [(pending[i].id, float(scores[i])) for i in order]
     outputs = write_outputs(config, stored, trained.evaluation, agreement, pending, scores, next_up)
-    return Result(stored, trained.evaluation, trained.counts, agreement, sent, next_up, outputs)
+    clock.lap("report")
+    return Result(stored, trained.evaluation, trained.counts, agreement, sent, next_up, outputs, clock.laps)
+
+
+class _Clock:
+    def __init__(self):
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(now - self._last, 2)
+        self._last = now
 
 
 def _score_all(flt: Filter, pairs: list[tuple[str, str]], bar) -> np.ndarray:

@@ -55,7 +55,7 @@ def load_filter(path: str | Path, device_preference: str = "auto", batch_size: i
         raise ModelError(f"{path / 'head.joblib'} cannot be read ({e.__class__.__name__}): train again") from None
     encoder = PairEncoder(
         body,
-        layer=meta.get("layer", 8),
+        layer=meta["layer"],
         batch_size=batch_size or default_batch_size(dev),
         max_length=meta.get("max_length", 128),
     )

@@ -26,7 +26,16 @@ PLURAL_DET = {"los", "las", "unos", "unas", "estos", "estas", "esos", "esas"}
 ARTICLES_ES = {"el", "la", "los", "las"}
 
 SURFACE = ("len_chars", "len_words", "copied_words", "kept_capitals", "agreement_slips", "english_numbers", "articles")
-ALIGNMENT = ("aligned_source", "aligned_target", "order_tau", "order_jumps", "order_reversals", "cosine")
+ALIGNMENT = (
+    "aligned_source",
+    "aligned_target",
+    "order_tau",
+    "order_jumps",
+    "order_reversals",
+    "best_match_source",
+    "best_match_target",
+    "cosine",
+)
 NAMES = SURFACE + ALIGNMENT
 
 
@@ -55,7 +64,7 @@ def surface(source: str, target: str) -> list[float]:
 def alignment(source_tokens: np.ndarray, target_tokens: np.ndarray, cosine: float) -> list[float]:
     """Alignment signals from contextual token vectors (rows, special tokens removed), order of `ALIGNMENT`."""
     if len(source_tokens) == 0 or len(target_tokens) == 0:
-        return [0.0, 0.0, 0.0, 0.0, 0.0, cosine]
+        return [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, cosine]
     a = source_tokens / np.maximum(np.linalg.norm(source_tokens, axis=1, keepdims=True), 1e-9)
     b = target_tokens / np.maximum(np.linalg.norm(target_tokens, axis=1, keepdims=True), 1e-9)
     sim = a @ b.T
@@ -67,7 +76,8 @@ def alignment(source_tokens: np.ndarray, target_tokens: np.ndarray, cosine: floa
         tau, jumps, reversals = _kendall_tau(targets), float(np.mean(steps != 1)), float(np.mean(steps < 0))
     else:
         tau = jumps = reversals = 0.0
-    return [len(links) / len(a), len(links) / len(b), tau, jumps, reversals, cosine]
+    best_source, best_target = float(sim.max(1).mean()), float(sim.max(0).mean())
+    return [len(links) / len(a), len(links) / len(b), tau, jumps, reversals, best_source, best_target, cosine]
 
 
 def _kendall_tau(order: np.ndarray) -> float:

@@ -71,7 +71,8 @@ def test_alignment_signals_tell_monotone_from_reordered():
     assert same["aligned_source"] == 1.0 and same["order_tau"] == 1.0 and same["order_jumps"] == 0.0
     flipped = dict(zip(signals.ALIGNMENT, signals.alignment(tokens, tokens[::-1], 0.9), strict=True))
     assert flipped["order_tau"] == -1.0 and flipped["order_reversals"] == 1.0
-    assert signals.alignment(tokens, tokens[:0], 0.3) == [0.0, 0.0, 0.0, 0.0, 0.0, 0.3]
+    assert signals.alignment(tokens, tokens[:0], 0.3) == [0.0] * 7 + [0.3]
+    assert same["best_match_source"] == pytest.approx(1.0) and same["cosine"] == 0.9
 
 
 def test_encoder_signals_keep_input_order_whatever_the_batching(encoder):
@@ -187,3 +188,26 @@ def test_train_filter_from_a_local_file_and_the_cli_errors(tiny_model, tmp_path)
         ["score", "--model", str(tmp_path / "none"), "--input", str(judged), "--output", str(tmp_path / "s.jsonl")],
     )
     assert result.exit_code == 1 and "does not exist: train one with train_filter.py" in result.output
+
+
+def test_synthetic_negatives_are_bad_versions_of_good_pairs():
+    from curation import negatives
+
+    made = negatives.make(GOOD, 1.0, seed=3)
+    assert 12 <= len(made) <= 16 and all(pair not in GOOD for pair in made)
+    sources = {s for s, _ in GOOD}
+    assert all(s in sources for s, _ in made)
+    assert negatives.make(GOOD, 1.0, seed=3) == made  # deterministic
+    assert ("Where is the train station?", "Where is the train station?") in negatives.make(
+        GOOD, 1, 0, ["untranslated"]
+    )
+    with pytest.raises(ValueError, match="unknown synthetic negative kind nonsense"):
+        negatives.make(GOOD, 1.0, kinds=["nonsense"])
+
+
+def test_synthetic_negatives_join_training_but_not_the_evaluation(tiny_model, tmp_path, encoder):
+    config = config_for(tiny_model, tmp_path)
+    config.train.synthetic_negatives = 1.0
+    pairs, y = GOOD + BAD, [1] * 16 + [0] * 16
+    _, trained, _ = fit_and_save(pairs, y, config, "test", encoder=encoder, log=lambda m: None)
+    assert len(trained.evaluation.labels) == 32 and trained.counts == {"good": 16, "bad": 16}
