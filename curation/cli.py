@@ -339,3 +339,118 @@ def score(model_dir, input_path, output, source_column, target_column, quoting, 
     click.echo(f"{written} pairs scored with {flt.version} -> {output}")
     if stats.malformed:
         click.echo(f"{stats.malformed} malformed rows skipped, e.g. {stats.examples[0]}")
+
+
+@main.command("export")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML config (see README).")
+@click.option("--workspace", help="Argilla workspace (config: argilla.workspace).")
+@click.option("--dataset", help="Argilla dataset (config: argilla.dataset).")
+@click.option("--output", type=click.Path(file_okay=False, path_type=Path), help="Local folder: Parquet, JSONL, card.")
+@click.option("--to-hub", "repo_id", help="Hugging Face dataset repo (namespace/name); token from HF_TOKEN.")
+@click.option("--model", "model_dir", help="Trained filter (version folder or models folder) for --auto-accept.")
+@click.option("--auto-accept", is_flag=True, help="Add unjudged pairs whose filter score clears the threshold.")
+@click.option("--threshold", type=float, help="Auto-accept threshold (default: the one stored with the model).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --output folder.")
+@click.option("--include-rejected", is_flag=True, help="Also write rejected.jsonl (pairs left out, with reasons).")
+@click.option("--chat", is_flag=True, default=None, help="Also write a chat `messages` view (config: export.chat).")
+@click.option("--public", is_flag=True, help="Create the Hub repo public (default private).")
+@friendly
+def export_command(
+    config_path,
+    workspace,
+    dataset,
+    output,
+    repo_id,
+    model_dir,
+    auto_accept,
+    threshold,
+    overwrite,
+    include_rejected,
+    chat,
+    public,
+):
+    """Export the curated set: human-approved pairs (+ model-trusted ones) with a dataset card.
+
+    \b
+    Example:
+        curation export --output curated/                          # human-approved only
+        curation export --output curated/ --model models --auto-accept --include-rejected
+        HF_TOKEN=... curation export --to-hub me/en-es-curated --model models --auto-accept
+    """
+    import tempfile
+
+    from curation import export, modeldir
+    from curation.config import Config
+
+    config = Config.load(config_path)
+    config.argilla.workspace = workspace or config.argilla.workspace
+    config.argilla.dataset = dataset or config.argilla.dataset
+    chat = config.export.chat if chat is None else chat
+    # everything that can be checked without work is checked first
+    if not output and not repo_id:
+        raise export.ExportError("say where to: --output DIR and/or --to-hub namespace/name")
+    token = export.check_hub(repo_id) if repo_id else None
+    if output and output.exists() and not overwrite:
+        raise export.ExportError(f"{output} exists: pass --overwrite to replace it, or choose another --output")
+    model = None
+    if auto_accept or threshold is not None:
+        if not model_dir:
+            raise export.ExportError("--auto-accept needs the filter that scored the pairs: pass --model DIR")
+        model = modeldir.read_metadata(model_dir)
+        threshold = model["threshold"] if threshold is None else threshold
+    elif model_dir:
+        raise export.ExportError("--model is only used with --auto-accept (add it, or drop --model)")
+
+    from curation.client import connect
+
+    client = connect()
+    data = client.datasets(config.argilla.dataset, workspace=config.argilla.workspace)
+    if data is None:
+        raise ValueError(
+            f"dataset {config.argilla.dataset!r} not found in workspace {config.argilla.workspace!r}: "
+            "pass --workspace/--dataset"
+        )
+    records = export.read(client, data)
+    if model is not None:
+        _score_missing(records, model_dir, model)
+    selection = export.select(records, threshold, model["version"] if model else None, config.export.validation)
+    settings = {
+        "workspace": config.argilla.workspace,
+        "dataset": config.argilla.dataset,
+        "auto_accept": model is not None,
+        "threshold": threshold,
+        "model": model["version"] if model else None,
+        "validation": config.export.validation,
+        "chat": chat,
+        "include_rejected": include_rejected,
+    }
+    text = export.card(selection, config.argilla.dataset, threshold, model, settings)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = output or Path(tmp) / "export"
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        export.write_folder(selection, folder, text, chat, include_rejected)
+        c = selection.counts
+        click.echo(
+            f"{len(selection.rows)} pairs: train {sum(c['train'].values())}, validation {sum(c['validation'].values())}"
+            f" (human {c['train']['human'] + c['validation']['human']}, model "
+            f"{c['train']['model'] + c['validation']['model']}); {len(selection.rejected)} left out"
+        )
+        if output:
+            click.echo(f"Curated set: {output} (card: {output / 'README.md'})")
+        if repo_id:
+            url = export.push(folder, repo_id, token, private=config.export.private and not public)
+            click.echo(f"Pushed to the Hub: {repo_id} ({url})")
+
+
+def _score_missing(records, model_dir, model) -> None:
+    """Unjudged records not yet scored by this model version get scored now, so the threshold means one thing."""
+    from curation.scoring import load_filter
+
+    agent = f"curation-filter {model['version']}"
+    todo = [r for r in records if not r.votes and r.filter_agent != agent]
+    if not todo:
+        return
+    click.echo(f"scoring {len(todo)} unjudged pairs with {model['version']} (not scored by it in Argilla)")
+    flt = load_filter(model_dir)
+    for r, s in zip(todo, flt.score([(r.source, r.target) for r in todo]), strict=True):
+        r.filter_score, r.filter_agent = round(float(s), 6), agent

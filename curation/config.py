@@ -59,6 +59,15 @@ class TrainConfig:
 
 
 @dataclass
+class ExportConfig:
+    """The curated set (curation export)."""
+
+    validation: float = 0.1  # share of rows in the validation split (by a hash of the record id)
+    chat: bool = False  # also write a `messages` view (user asks for the translation, assistant answers)
+    private: bool = True  # Hub repos are created private
+
+
+@dataclass
 class Config:
     input: InputSpec = field(default_factory=lambda: InputSpec(path="data/sample/candidates.tsv"))
     filters: list[dict[str, dict[str, Any]]] | None = None  # None: every filter with its defaults
@@ -67,6 +76,7 @@ class Config:
     argilla: ArgillaConfig = field(default_factory=ArgillaConfig)
     annotators: AnnotatorsConfig = field(default_factory=AnnotatorsConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
     output_dir: str = "outputs"
 
     @classmethod
@@ -120,6 +130,7 @@ def _build(cls, raw: dict[str, Any], prefix: str):
             "argilla": ArgillaConfig,
             "annotators": AnnotatorsConfig,
             "train": TrainConfig,
+            "export": ExportConfig,
         }
         if cls is Config and name in nested:
             if not isinstance(value, dict):

@@ -1,0 +1,337 @@
+"""The curated set: pairs the annotators' majority approved, plus (optionally) unjudged pairs the filter trusts,
+written as Parquet + JSONL with a dataset card, locally and/or to the Hugging Face Hub.
+
+Same Argilla state in, same bytes out: rows are sorted by record id, the split is a hash of the id, and the
+card's date is the last change in the data (not the time of the export).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from curation import labels, schema
+
+COLUMNS = ("id", "source", "target", "provenance", "score", "annotators", "agreement", "original_target")
+PROMPT = "Translate this English sentence into Spanish:\n\n{source}"
+
+
+class ExportError(ValueError):
+    """The export cannot run as asked; the message says what to change."""
+
+
+@dataclass
+class Judged:
+    id: str
+    source: str
+    target: str
+    votes: dict[str, str]  # annotator -> good/bad (submitted only)
+    corrections: dict[str, str]  # annotator -> corrected target
+    filter_score: float | None
+    filter_agent: str | None
+    updated_at: str
+
+
+@dataclass
+class Selection:
+    rows: list[dict]
+    rejected: list[dict]
+    agreement: dict
+    counts: dict[str, Counter] = field(default_factory=dict)
+    as_of: str = ""
+
+
+def read(client, dataset, page: int = 1000) -> list[Judged]:
+    """Every record with its submitted quality votes, corrections and the filter's latest suggestion."""
+    names = {str(u.id): u.username for u in client.users}
+    http = client.api.http_client
+    out, offset = [], 0
+    while True:
+        response = http.get(
+            f"/api/v1/datasets/{dataset.id}/records",
+            params={"include": "responses,suggestions", "offset": offset, "limit": page},
+        )
+        response.raise_for_status()
+        items = response.json()["items"]
+        question_ids = {str(q.id): q.name for q in dataset.settings.questions}
+        for item in items:
+            votes, corrections = {}, {}
+            stamps = [item.get("updated_at") or ""]
+            for r in item.get("responses") or []:
+                if r["status"] != "submitted":
+                    continue
+                who = names.get(str(r["user_id"]), str(r["user_id"]))
+                values = r.get("values") or {}
+                quality = (values.get(schema.QUALITY) or {}).get("value")
+                if quality in labels.LABELS:
+                    votes[who] = quality
+                correction = ((values.get(schema.CORRECTION) or {}).get("value") or "").strip()
+                if correction:
+                    corrections[who] = correction
+                stamps.append(r.get("updated_at") or "")
+            agent = next(
+                (
+                    s.get("agent")
+                    for s in item.get("suggestions") or []
+                    if question_ids.get(str(s["question_id"])) == schema.QUALITY
+                ),
+                None,
+            )
+            score = (item.get("metadata") or {}).get("filter_score")
+            out.append(
+                Judged(
+                    id=str(item.get("external_id") or item["id"]),
+                    source=item["fields"]["source"],
+                    target=item["fields"]["target"],
+                    votes=votes,
+                    corrections=corrections,
+                    filter_score=float(score) if score is not None else None,
+                    filter_agent=agent,
+                    updated_at=max(stamps),
+                )
+            )
+        if len(items) < page:
+            return out
+        offset += page
+
+
+def split_of(record_id: str, validation: float) -> str:
+    """Deterministic split: the record id's hash, so a pair keeps its split across exports."""
+    bucket = int(hashlib.sha256(record_id.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    return "validation" if bucket < validation else "train"
+
+
+def select(records: list[Judged], threshold: float | None, model_version: str | None, validation: float) -> Selection:
+    """Rows to export and rows rejected (with reasons). `threshold` None: human-approved pairs only."""
+    agg = labels.aggregate(labels.Judgment(r.id, who, v) for r in records for who, v in r.votes.items())
+    if not agg.votes:
+        raise ExportError("no submitted labels yet: annotators must judge some pairs in Argilla before an export")
+    rows, rejected = [], []
+    agent = f"curation-filter {model_version}" if model_version else None
+    for r in sorted(records, key=lambda r: r.id):
+        base = {"id": r.id, "source": r.source}
+        if r.votes:
+            majority = agg.labels.get(r.id)
+            n = len(r.votes)
+            if majority is None:
+                rejected.append({**base, "target": r.target, "reason": f"tie ({n} annotators)"})
+                continue
+            agreeing = sum(v == majority for v in r.votes.values())
+            if majority == "bad":
+                rejected.append({**base, "target": r.target, "reason": f"judged bad by {agreeing} of {n}"})
+                continue
+            correction = next((r.corrections[a] for a in sorted(r.corrections) if r.votes.get(a) == "good"), None)
+            rows.append(
+                {
+                    **base,
+                    "target": correction or r.target,
+                    "provenance": "human",
+                    "score": r.filter_score,
+                    "annotators": sorted(r.votes),
+                    "agreement": round(agreeing / n, 4),
+                    "original_target": r.target if correction else None,
+                }
+            )
+        elif threshold is not None:
+            if r.filter_score is None or (agent and r.filter_agent != agent):
+                rejected.append({**base, "target": r.target, "reason": "not scored by this model version"})
+            elif r.filter_score >= threshold:
+                rows.append(
+                    {
+                        **base,
+                        "target": r.target,
+                        "provenance": "model",
+                        "score": r.filter_score,
+                        "annotators": [],
+                        "agreement": None,
+                        "original_target": None,
+                    }
+                )
+            else:
+                rejected.append(
+                    {**base, "target": r.target, "reason": f"filter score {r.filter_score:.3f} < {threshold:.3f}"}
+                )
+    counts: dict[str, Counter] = {"train": Counter(), "validation": Counter()}
+    for row in rows:
+        row["split"] = split_of(row["id"], validation)
+        counts[row["split"]][row["provenance"]] += 1
+    as_of = max((r.updated_at for r in records), default="")
+    return Selection(rows, rejected, labels.agreement_report(agg), counts, as_of)
+
+
+def check_hub(repo_id: str) -> str:
+    """HF_TOKEN and a valid repo id, checked before any work; returns the token."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as e:
+        raise ExportError(f"--to-hub {repo_id!r} is not a valid repo id (expected namespace/name): {e}") from None
+    if "/" not in repo_id:
+        raise ExportError(f"--to-hub {repo_id!r}: give the namespace too, as in your-name/{repo_id}")
+    token = os.environ.get("HF_TOKEN")
+    if not token:
+        raise ExportError("--to-hub needs a Hugging Face token with write access in HF_TOKEN")
+    return token
+
+
+def write_folder(selection: Selection, out: Path, card: str, chat: bool, include_rejected: bool) -> Path:
+    """data/{train,validation}.{parquet,jsonl}, optional chat view and rejected.jsonl, README.md; atomic."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        (tmp / "data").mkdir()
+        for split in ("train", "validation"):
+            rows = [{c: r[c] for c in COLUMNS} for r in selection.rows if r["split"] == split]
+            table = pa.Table.from_pylist(rows, schema=_schema())
+            pq.write_table(table, tmp / "data" / f"{split}.parquet", compression="zstd")
+            _jsonl(tmp / "data" / f"{split}.jsonl", rows)
+            if chat:
+                messages = [
+                    {
+                        "id": r["id"],
+                        "messages": [
+                            {"role": "user", "content": PROMPT.format(source=r["source"])},
+                            {"role": "assistant", "content": r["target"]},
+                        ],
+                    }
+                    for r in rows
+                ]
+                _jsonl(tmp / "data" / f"chat-{split}.jsonl", messages)
+        if include_rejected:
+            _jsonl(tmp / "rejected.jsonl", selection.rejected)
+        (tmp / "README.md").write_text(card, encoding="utf-8")
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+        out.chmod(0o755)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def _schema():
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("id", pa.string()),
+            ("source", pa.string()),
+            ("target", pa.string()),
+            ("provenance", pa.string()),
+            ("score", pa.float64()),
+            ("annotators", pa.list_(pa.string())),
+            ("agreement", pa.float64()),
+            ("original_target", pa.string()),
+        ]
+    )
+
+
+def _jsonl(path: Path, rows: list[dict]) -> None:
+    with path.open("w", encoding="utf-8", newline="\n") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
+
+
+def push(folder: Path, repo_id: str, token: str, private: bool = True, api=None) -> str:
+    """Upload the folder as a dataset repo; data files of an earlier push are replaced, not appended to."""
+    from huggingface_hub import HfApi
+
+    api = api or HfApi(token=token)
+    api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+    info = api.upload_folder(
+        repo_id=repo_id,
+        repo_type="dataset",
+        folder_path=str(folder),
+        delete_patterns=["data/*", "rejected.jsonl"],
+        commit_message="curation export",
+    )
+    return str(getattr(info, "commit_url", info))
+
+
+def card(selection: Selection, dataset_name: str, threshold: float | None, model: dict | None, config: dict) -> str:
+    """The dataset card, from real numbers only."""
+    c = selection.counts
+    total = {p: c["train"][p] + c["validation"][p] for p in ("human", "model")}
+    alpha = selection.agreement["krippendorff_alpha"]
+    reasons = Counter(r["reason"].split(" (")[0].split(" by ")[0].split(" <")[0] for r in selection.rejected)
+    lines = [
+        "---",
+        "language: [en, es]",
+        "task_categories: [translation]",
+        "configs:",
+        "- config_name: default",
+        "  data_files:",
+        "  - {split: train, path: data/train.parquet}",
+        "  - {split: validation, path: data/validation.parquet}",
+        "---",
+        "",
+        f"# {dataset_name}: curated English→Spanish translation pairs",
+        "",
+        "Candidate translations cleaned by heuristic filters, judged good/bad by annotators in Argilla, and ranked",
+        "by a learned filter. Every row was approved by the annotators' majority (`provenance: human`) or scored",
+        "above the filter's auto-accept threshold without being judged (`provenance: model`). Where an annotator",
+        "corrected the translation, `target` is the correction and `original_target` the candidate.",
+        "Written by `curation export`; do not edit by hand.",
+        "",
+        "## Counts",
+        "| split | human | model | total |",
+        "|---|---|---|---|",
+        *(
+            f"| {s} | {c[s]['human']} | {c[s]['model']} | {c[s]['human'] + c[s]['model']} |"
+            for s in ("train", "validation")
+        ),
+        f"| all | {total['human']} | {total['model']} | {total['human'] + total['model']} |",
+        "",
+        f"Corrected by annotators: {sum(1 for r in selection.rows if r['original_target'])}. "
+        f"Left out: {len(selection.rejected)}"
+        + (f" ({', '.join(f'{k}: {v}' for k, v in sorted(reasons.items()))})" if reasons else "")
+        + ".",
+        "",
+        "## Annotators",
+        f"- pairs judged: {selection.agreement['records_judged']}, ties left out: {len(selection.agreement['ties'])}",
+        f"- Krippendorff's alpha (pairs with 2+ annotators: {selection.agreement['records_with_2plus_annotators']}): "
+        + ("n/a" if alpha is None else f"{alpha:.3f}"),
+        *(
+            f"- {a['annotator']}: {a['judged']} judged"
+            + ("" if a["agreement"] is None else f", agrees with the others' majority on {a['agreement']:.0%}")
+            for a in selection.agreement["annotators"]
+        ),
+        "",
+        "## Filter",
+    ]
+    if model is None:
+        lines.append("No model-accepted rows: only human-approved pairs are included.")
+    else:
+        m = model["metrics"]
+        lines += [
+            f"- model `{model['version']}` on `{model['base_model']}`, trained on "
+            f"{model['label_counts']['good']} good / {model['label_counts']['bad']} bad labels",
+            f"- cross-validated AUC {m['auc']:.3f}, F1 {m['f1']:.3f}, precision {m['precision']:.3f}, "
+            f"recall {m['recall']:.3f}",
+            f"- auto-accept threshold used: {threshold:.3f} (stored with the model: {model['threshold']:.3f})",
+        ]
+    lines += [
+        "",
+        "## Columns",
+        "`id` (Argilla record id), `source`, `target`, `provenance` (human/model), `score` (filter P(good), if",
+        "scored), `annotators`, `agreement` (share of annotators who voted with the majority), `original_target`.",
+        "",
+        "## Provenance",
+        f"- data as of: {selection.as_of or 'n/a'} (last change in the Argilla dataset)",
+        "- export settings:",
+        "```json",
+        json.dumps(config, indent=2, sort_keys=True),
+        "```",
+        "",
+    ]
+    return "\n".join(lines)

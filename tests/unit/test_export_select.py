@@ -1,0 +1,71 @@
+"""Which rows the curated set holds, on hand-made judgments (no server)."""
+
+from __future__ import annotations
+
+import pytest
+
+from curation.export import ExportError, Judged, card, select, split_of
+
+
+def rec(rid, votes=None, corrections=None, score=None, agent=None, target="t"):
+    return Judged(
+        rid, f"src {rid}", f"{target} {rid}", votes or {}, corrections or {}, score, agent, f"2026-01-0{len(rid)}"
+    )
+
+
+RECORDS = [
+    rec("a", {"ana": "good", "ben": "good"}),
+    rec("b", {"ana": "good", "ben": "bad"}),  # tie
+    rec("c", {"ana": "good", "ben": "good"}, {"ben": "corrected c"}),
+    rec("d", {"ana": "bad", "ben": "bad", "eva": "good"}, {"eva": "nope"}),
+    rec("e", score=0.95, agent="curation-filter v1"),
+    rec("f", score=0.20, agent="curation-filter v1"),
+    rec("g", score=0.99, agent="curation-filter v0"),  # scored by another version
+]
+
+
+def test_human_only_export_takes_majority_good_and_corrections():
+    s = select(RECORDS, None, None, 0.0)
+    by_id = {r["id"]: r for r in s.rows}
+    assert set(by_id) == {"a", "c"}
+    assert by_id["c"]["target"] == "corrected c" and by_id["c"]["original_target"] == "t c"
+    assert by_id["a"]["original_target"] is None and by_id["a"]["agreement"] == 1.0
+    assert {r["id"]: r["reason"] for r in s.rejected} == {"b": "tie (2 annotators)", "d": "judged bad by 2 of 3"}
+
+
+def test_auto_accept_adds_only_pairs_above_the_threshold_scored_by_that_model():
+    s = select(RECORDS, 0.6, "v1", 0.0)
+    assert [(r["id"], r["provenance"]) for r in s.rows] == [("a", "human"), ("c", "human"), ("e", "model")]
+    reasons = {r["id"]: r["reason"] for r in s.rejected}
+    assert reasons["f"] == "filter score 0.200 < 0.600" and reasons["g"] == "not scored by this model version"
+    assert s.counts["train"]["model"] == 1 and s.as_of == "2026-01-01"
+
+
+def test_a_bad_majority_never_goes_in_even_with_a_high_score():
+    s = select([rec("x", {"ana": "bad"}, score=0.99, agent="curation-filter v1")], 0.1, "v1", 0.0)
+    assert s.rows == [] and s.rejected[0]["reason"] == "judged bad by 1 of 1"
+
+
+def test_no_labels_is_a_clear_error():
+    with pytest.raises(ExportError, match="no submitted labels yet"):
+        select([rec("e", score=0.9)], 0.5, None, 0.1)
+
+
+def test_split_is_deterministic_and_close_to_the_asked_share():
+    ids = [f"pair-{i}" for i in range(2000)]
+    share = sum(split_of(i, 0.1) == "validation" for i in ids) / len(ids)
+    assert 0.08 < share < 0.12 and [split_of(i, 0.1) for i in ids] == [split_of(i, 0.1) for i in ids]
+
+
+def test_card_numbers_come_from_the_selection():
+    s = select(RECORDS, 0.6, "v1", 0.0)
+    model = {
+        "version": "v1",
+        "base_model": "tiny",
+        "label_counts": {"good": 8, "bad": 8},
+        "metrics": {"auc": 0.9, "f1": 0.8, "precision": 0.85, "recall": 0.75},
+        "threshold": 0.7,
+    }
+    text = card(s, "pairs", 0.6, model, {"k": "v"})
+    assert "| train | 2 | 1 | 3 |" in text and "| all | 2 | 1 | 3 |" in text
+    assert "Corrected by annotators: 1." in text and "auto-accept threshold used: 0.600" in text
