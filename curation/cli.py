@@ -134,7 +134,8 @@ def demo(ctx, data_dir: Path, port: int):
 
     Starts Argilla, cleans data/sample/candidates.tsv into a dataset for the annotators in annotators/roster.yaml,
     imports data/sample/judged.tsv as the curator's labels, trains the learned filter on them (the real
-    multilingual-e5-small, built offline when the Hub is out of reach) and writes its suggestions back.
+    multilingual-e5-small, built offline when the Hub is out of reach), writes its suggestions back and exports
+    the curated set to outputs/curated/.
     """
     import os
 
@@ -166,6 +167,7 @@ def demo(ctx, data_dir: Path, port: int):
     click.echo(f"Argilla web UI: {stack.url}  (owner login in {stack.credentials_path})")
     click.echo("Annotator logins: annotators/passwords.json   Filter report: outputs/filter_report.txt")
     click.echo("Retrain report: outputs/train_report.md   Model: models/latest/README.md")
+    click.echo("Curated set: outputs/curated/ (card: outputs/curated/README.md)")
     click.echo(f"Use it from Python: export ARGILLA_API_URL={stack.url} ARGILLA_API_KEY=<api_key from that file>")
     click.echo("Stop it with: .venv/bin/curation server stop")
 

@@ -50,6 +50,7 @@ class TrainConfig:
     folds: int = 5  # stratified cross-validation folds (fewer when a class is small)
     target_precision: float = 0.9  # auto-accept threshold: the lowest score whose precision reaches this
     regularisation: float = 0.1  # inverse strength C of the logistic head (README: measured 0.1 vs 1.0)
+    spline_knots: int = 4  # knots of the per-signal spline before the logistic head
     layer: int = 4  # encoder layer whose token vectors are aligned (README: layers 2-12 measured)
     batch_size: int | None = None  # encoder batch; None: 32 on CPU, 256 on GPU
     setfit_steps: int | None = None  # SetFit contrastive steps on the body; None: 0 on CPU, 200 on GPU

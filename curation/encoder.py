@@ -124,6 +124,7 @@ class PairEncoder:
             return_tensors="pt",
         ).to(self.device)
         skip = len(self.tokenizer(self.prompt, add_special_tokens=False)["input_ids"]) + 1 if self.prompt else 1
+        self.model.eval()  # no dropout, whatever training left behind
         autocast = torch.autocast("cuda", dtype=torch.float16) if self.device.startswith("cuda") else _nullcontext()
         with torch.inference_mode(), autocast:
             hidden = self.model(**batch, output_hidden_states=True).hidden_states

@@ -66,12 +66,16 @@ def check_labels(y: Sequence[int], min_per_class: int) -> None:
 
 
 def new_head(config: TrainConfig):
+    """Logistic regression over a quadratic spline of each signal: a signal can be bad at both ends (sentence
+    cosine: literal MT above, misaligned pairs below a good translation), which a plain linear head cannot say."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
+    from sklearn.preprocessing import SplineTransformer, StandardScaler
 
     return make_pipeline(
-        StandardScaler(), LogisticRegression(C=config.regularisation, max_iter=5000, random_state=config.seed)
+        StandardScaler(),
+        SplineTransformer(n_knots=config.spline_knots, degree=2),
+        LogisticRegression(C=config.regularisation, max_iter=5000, random_state=config.seed),
     )
 
 
@@ -143,6 +147,7 @@ def finetune_body(body, targets: list[str], y: np.ndarray, steps: int, config: T
         model = SetFitModel(model_body=body)
         trainer = Trainer(model=model, args=args, train_dataset=Dataset.from_dict({"text": targets, "label": list(y)}))
         trainer.train_embeddings(targets, [int(v) for v in y], args=args)
+    body.eval()
 
 
 @dataclass

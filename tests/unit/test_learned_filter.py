@@ -211,3 +211,17 @@ def test_synthetic_negatives_join_training_but_not_the_evaluation(tiny_model, tm
     pairs, y = GOOD + BAD, [1] * 16 + [0] * 16
     _, trained, _ = fit_and_save(pairs, y, config, "test", encoder=encoder, log=lambda m: None)
     assert len(trained.evaluation.labels) == 32 and trained.counts == {"good": 16, "bad": 16}
+
+
+def test_setfit_fine_tuning_of_the_body_is_saved_with_the_version_and_reloads(tiny_model, tmp_path):
+    config = config_for(tiny_model, tmp_path)
+    config.train.setfit_steps = 2
+    body = load_body(str(tiny_model), "cpu")
+    before = [p.detach().clone() for p in body.parameters()]
+    encoder = PairEncoder(body, layer=1, batch_size=8)
+    flt, trained, stored = fit_and_save(GOOD + BAD, [1] * 16 + [0] * 16, config, "test", encoder=encoder, log=print)
+    assert trained.finetuned and trained.setfit_steps == 2
+    assert any(not np.allclose(a.numpy(), b.detach().numpy()) for a, b in zip(before, body.parameters(), strict=True))
+    assert (stored.path / "body" / "modules.json").exists()
+    again = load_filter(stored.path, "cpu")
+    np.testing.assert_allclose(again.score(GOOD[:3] + BAD[:3]), flt.score(GOOD[:3] + BAD[:3]), atol=1e-5)
