@@ -279,12 +279,7 @@ def train(config_path, workspace, dataset, labels, models_dir, base_model, devic
         from curation.client import connect
 
         client = connect()
-        data = client.datasets(config.argilla.dataset, workspace=config.argilla.workspace)
-        if data is None:
-            raise ValueError(
-                f"dataset {config.argilla.dataset!r} not found in workspace {config.argilla.workspace!r}: "
-                "run setup_workspace.py first, or pass --workspace/--dataset"
-            )
+        data = _dataset(client, config)
         bars = []
 
         def progress(desc):
@@ -406,12 +401,7 @@ def export_command(
     from curation.client import connect
 
     client = connect()
-    data = client.datasets(config.argilla.dataset, workspace=config.argilla.workspace)
-    if data is None:
-        raise ValueError(
-            f"dataset {config.argilla.dataset!r} not found in workspace {config.argilla.workspace!r}: "
-            "pass --workspace/--dataset"
-        )
+    data = _dataset(client, config)
     records = export.read(client, data)
     if model is not None:
         _score_missing(records, model_dir, model)
@@ -442,6 +432,16 @@ def export_command(
         if repo_id:
             url = export.push(folder, repo_id, token, private=config.export.private and not public)
             click.echo(f"Pushed to the Hub: {repo_id} ({url})")
+
+
+def _dataset(client, config):
+    data = client.datasets(config.argilla.dataset, workspace=config.argilla.workspace)
+    if data is None:
+        raise ValueError(
+            f"dataset {config.argilla.dataset!r} not found in workspace {config.argilla.workspace!r}: "
+            "run setup_workspace.py first, or pass --workspace/--dataset"
+        )
+    return data
 
 
 def _score_missing(records, model_dir, model) -> None:

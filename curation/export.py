@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from curation import labels, schema
+from curation import feedback, labels, schema
 
 COLUMNS = ("id", "source", "target", "provenance", "score", "annotators", "agreement", "original_target")
 PROMPT = "Translate this English sentence into Spanish:\n\n{source}"
@@ -47,58 +47,44 @@ class Selection:
     as_of: str = ""
 
 
-def read(client, dataset, page: int = 1000) -> list[Judged]:
+def read(client, dataset) -> list[Judged]:
     """Every record with its submitted quality votes, corrections and the filter's latest suggestion."""
-    names = {str(u.id): u.username for u in client.users}
-    http = client.api.http_client
-    out, offset = [], 0
-    while True:
-        response = http.get(
-            f"/api/v1/datasets/{dataset.id}/records",
-            params={"include": "responses,suggestions", "offset": offset, "limit": page},
+    names = feedback.usernames(client)
+    question_ids = {str(q.id): q.name for q in dataset.settings.questions}
+    out = []
+    for item in feedback.iter_records(client, dataset, include="responses,suggestions"):
+        votes, corrections = {}, {}
+        stamps = [item.get("updated_at") or ""]
+        for r in item.get("responses") or []:
+            if r["status"] != "submitted":
+                continue
+            who = names.get(str(r["user_id"]), str(r["user_id"]))
+            values = r.get("values") or {}
+            quality = (values.get(schema.QUALITY) or {}).get("value")
+            if quality in labels.LABELS:
+                votes[who] = quality
+            correction = ((values.get(schema.CORRECTION) or {}).get("value") or "").strip()
+            if correction:
+                corrections[who] = correction
+            stamps.append(r.get("updated_at") or "")
+        suggestions = item.get("suggestions") or []
+        agent = next(
+            (s.get("agent") for s in suggestions if question_ids.get(str(s["question_id"])) == schema.QUALITY), None
         )
-        response.raise_for_status()
-        items = response.json()["items"]
-        question_ids = {str(q.id): q.name for q in dataset.settings.questions}
-        for item in items:
-            votes, corrections = {}, {}
-            stamps = [item.get("updated_at") or ""]
-            for r in item.get("responses") or []:
-                if r["status"] != "submitted":
-                    continue
-                who = names.get(str(r["user_id"]), str(r["user_id"]))
-                values = r.get("values") or {}
-                quality = (values.get(schema.QUALITY) or {}).get("value")
-                if quality in labels.LABELS:
-                    votes[who] = quality
-                correction = ((values.get(schema.CORRECTION) or {}).get("value") or "").strip()
-                if correction:
-                    corrections[who] = correction
-                stamps.append(r.get("updated_at") or "")
-            agent = next(
-                (
-                    s.get("agent")
-                    for s in item.get("suggestions") or []
-                    if question_ids.get(str(s["question_id"])) == schema.QUALITY
-                ),
-                None,
+        score = (item.get("metadata") or {}).get("filter_score")
+        out.append(
+            Judged(
+                id=str(item.get("external_id") or item["id"]),
+                source=item["fields"]["source"],
+                target=item["fields"]["target"],
+                votes=votes,
+                corrections=corrections,
+                filter_score=float(score) if score is not None else None,
+                filter_agent=agent,
+                updated_at=max(stamps),
             )
-            score = (item.get("metadata") or {}).get("filter_score")
-            out.append(
-                Judged(
-                    id=str(item.get("external_id") or item["id"]),
-                    source=item["fields"]["source"],
-                    target=item["fields"]["target"],
-                    votes=votes,
-                    corrections=corrections,
-                    filter_score=float(score) if score is not None else None,
-                    filter_agent=agent,
-                    updated_at=max(stamps),
-                )
-            )
-        if len(items) < page:
-            return out
-        offset += page
+        )
+    return out
 
 
 def split_of(record_id: str, validation: float) -> str:

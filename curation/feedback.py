@@ -26,38 +26,47 @@ class Row:
     submitted: bool
 
 
-def read_dataset(client, dataset, page: int = 1000) -> tuple[list[Row], list[Judgment], dict[str, tuple[str, str]]]:
-    """Every record (with whether anyone submitted it) and the submitted `quality` judgments by username.
+def iter_records(client, dataset, include: str = "responses", page: int = 1000) -> Iterator[dict]:
+    """Every record of the dataset as Argilla's REST listing returns it (with `include` relations), page by page.
 
-    Read over Argilla's REST listing rather than the SDK's record objects: the SDK 2.8 fails on a discarded
-    response that carries no values, which the web UI can store.
+    The REST listing rather than the SDK's record objects: the SDK 2.8 fails on a discarded response that carries
+    no values, which the web UI can store.
     """
-    names = {str(u.id): u.username for u in client.users}
     http = client.api.http_client
-    rows, judgments, texts = [], [], {}
     offset = 0
     while True:
         response = http.get(
-            f"/api/v1/datasets/{dataset.id}/records",
-            params={"include": "responses", "offset": offset, "limit": page},
+            f"/api/v1/datasets/{dataset.id}/records", params={"include": include, "offset": offset, "limit": page}
         )
         response.raise_for_status()
         items = response.json()["items"]
-        for item in items:
-            rid = str(item.get("external_id") or item["id"])
-            submitted = False
-            for r in item.get("responses") or []:
-                value = ((r.get("values") or {}).get(schema.QUALITY) or {}).get("value")
-                if r["status"] != "submitted" or value is None:
-                    continue
-                submitted = True
-                judgments.append(Judgment(rid, names.get(str(r["user_id"]), str(r["user_id"])), str(value)))
-            source, target = item["fields"].get("source", ""), item["fields"].get("target", "")
-            rows.append(Row(rid, source, target, dict(item.get("metadata") or {}), submitted))
-            texts[rid] = (source, target)
+        yield from items
         if len(items) < page:
-            return rows, judgments, texts
+            return
         offset += page
+
+
+def usernames(client) -> dict[str, str]:
+    return {str(u.id): u.username for u in client.users}
+
+
+def read_dataset(client, dataset) -> tuple[list[Row], list[Judgment], dict[str, tuple[str, str]]]:
+    """Every record (with whether anyone submitted it) and the submitted `quality` judgments by username."""
+    names = usernames(client)
+    rows, judgments, texts = [], [], {}
+    for item in iter_records(client, dataset):
+        rid = str(item.get("external_id") or item["id"])
+        submitted = False
+        for r in item.get("responses") or []:
+            value = ((r.get("values") or {}).get(schema.QUALITY) or {}).get("value")
+            if r["status"] != "submitted" or value is None:
+                continue
+            submitted = True
+            judgments.append(Judgment(rid, names.get(str(r["user_id"]), str(r["user_id"])), str(value)))
+        source, target = item["fields"].get("source", ""), item["fields"].get("target", "")
+        rows.append(Row(rid, source, target, dict(item.get("metadata") or {}), submitted))
+        texts[rid] = (source, target)
+    return rows, judgments, texts
 
 
 def ensure_properties(dataset) -> None:

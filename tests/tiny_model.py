@@ -5,6 +5,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
+# everyday travel phrases written for the tests: good translations, and untranslated copies as easy bad ones
+GOOD = [
+    ("Where is the train station?", "¿Dónde está la estación de tren?"),
+    ("I would like a coffee with milk.", "Quisiera un café con leche."),
+    ("The museum opens at nine.", "El museo abre a las nueve."),
+    ("How much does this ticket cost?", "¿Cuánto cuesta este billete?"),
+    ("We need a room for two nights.", "Necesitamos una habitación para dos noches."),
+    ("Is breakfast included?", "¿Está incluido el desayuno?"),
+    ("The bus leaves from the main square.", "El autobús sale de la plaza mayor."),
+    ("Can you recommend a good restaurant?", "¿Puede recomendarme un buen restaurante?"),
+    ("My suitcase has not arrived.", "Mi maleta no ha llegado."),
+    ("Please call a doctor.", "Por favor, llame a un médico."),
+    ("The beach is very close to the hotel.", "La playa está muy cerca del hotel."),
+    ("I lost my passport yesterday.", "Ayer perdí mi pasaporte."),
+    ("Do you accept credit cards?", "¿Aceptan tarjetas de crédito?"),
+    ("The flight was delayed by two hours.", "El vuelo se retrasó dos horas."),
+    ("Turn left at the next corner.", "Gire a la izquierda en la próxima esquina."),
+    ("We want to rent a car for a week.", "Queremos alquilar un coche para una semana."),
+]
+COPIES = [(s, s) for s, _ in GOOD]
+
 CHARS = list("abcdefghijklmnopqrstuvwxyzáéíóúñü¿¡0123456789.,;:!?'\"-@ ")
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 

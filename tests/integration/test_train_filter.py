@@ -9,6 +9,7 @@ import uuid
 
 import httpx
 import pytest
+from tiny_model import GOOD as ALL_GOOD
 
 from curation import feedback, retrain, schema
 from curation import workspace as ws
@@ -19,18 +20,7 @@ from curation.server.stack import Stack
 
 pytestmark = pytest.mark.server
 
-GOOD = [
-    ("Where is the train station?", "¿Dónde está la estación de tren?"),
-    ("I would like a coffee with milk.", "Quisiera un café con leche."),
-    ("The museum opens at nine.", "El museo abre a las nueve."),
-    ("How much does this ticket cost?", "¿Cuánto cuesta este billete?"),
-    ("We need a room for two nights.", "Necesitamos una habitación para dos noches."),
-    ("Is breakfast included?", "¿Está incluido el desayuno?"),
-    ("The bus leaves from the main square.", "El autobús sale de la plaza mayor."),
-    ("Can you recommend a good restaurant?", "¿Puede recomendarme un buen restaurante?"),
-    ("My suitcase has not arrived.", "Mi maleta no ha llegado."),
-    ("Please call a doctor.", "Por favor, llame a un médico."),
-]
+GOOD = ALL_GOOD[:10]
 BAD = [(s, s) for s, _ in GOOD]  # untranslated copies
 POOL = [(f"Room {i} is on floor {i % 7}.", f"La habitación {i} está en la planta {i % 7}.") for i in range(30)] + [
     (f"Gate {i} closes soon.", f"Gate {i} closes soon.") for i in range(10)

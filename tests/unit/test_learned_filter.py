@@ -8,6 +8,8 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from tiny_model import COPIES as BAD
+from tiny_model import GOOD
 
 from curation import modeldir, signals
 from curation.cli import main
@@ -17,26 +19,6 @@ from curation.learn import TrainingError, check_labels, pick_threshold
 from curation.loaders import InputSpec
 from curation.retrain import fit_and_save
 from curation.scoring import load_filter, score_file
-
-GOOD = [
-    ("Where is the train station?", "¿Dónde está la estación de tren?"),
-    ("I would like a coffee with milk.", "Quisiera un café con leche."),
-    ("The museum opens at nine.", "El museo abre a las nueve."),
-    ("How much does this ticket cost?", "¿Cuánto cuesta este billete?"),
-    ("We need a room for two nights.", "Necesitamos una habitación para dos noches."),
-    ("Is breakfast included?", "¿Está incluido el desayuno?"),
-    ("The bus leaves from the main square.", "El autobús sale de la plaza mayor."),
-    ("Can you recommend a good restaurant?", "¿Puede recomendarme un buen restaurante?"),
-    ("My suitcase has not arrived.", "Mi maleta no ha llegado."),
-    ("Please call a doctor.", "Por favor, llame a un médico."),
-    ("The beach is very close to the hotel.", "La playa está muy cerca del hotel."),
-    ("I lost my passport yesterday.", "Ayer perdí mi pasaporte."),
-    ("Do you accept credit cards?", "¿Aceptan tarjetas de crédito?"),
-    ("The flight was delayed by two hours.", "El vuelo se retrasó dos horas."),
-    ("Turn left at the next corner.", "Gire a la izquierda en la próxima esquina."),
-    ("We want to rent a car for a week.", "Queremos alquilar un coche para una semana."),
-]
-BAD = [(s, s) for s, _ in GOOD]  # untranslated copies
 
 
 def config_for(tiny_model, tmp_path) -> Config:
