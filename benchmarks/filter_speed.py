@@ -97,10 +97,16 @@ def cycle(args, data, order, config: Config, work: Path) -> None:
         config.argilla.workspace, config.argilla.dataset = "bench", "pairs"
         space = ws.ensure_workspace(client, "bench")
         dataset = ws.ensure_dataset(client, config, space)
-        chosen = [data[i % len(data)] for i in order[: args.dataset_pairs]]
-        pairs = [
-            Pair(s, f"{t} ({i})" if i >= len(data) else t, origin=f"bench:{i}") for i, (s, t, _) in enumerate(chosen)
-        ]
+        chosen, pairs, seen = [], [], set()
+        for i in range(10 * args.dataset_pairs):  # unique pairs: newstest repeats a few sentences
+            s, t, label = data[order[i % len(data)]]
+            pair = Pair(s, t if i < len(data) else f"{t} ({i})", origin=f"bench:{i}")
+            if pair.id not in seen:
+                seen.add(pair.id)
+                chosen.append((s, t, label))
+                pairs.append(pair)
+            if len(pairs) == args.dataset_pairs:
+                break
         t = time.perf_counter()
         ws.log_pairs(dataset, pairs, 500)
         print(f"\n{len(pairs)} pairs logged to the embedded Argilla in {time.perf_counter() - t:.0f} s")
@@ -111,18 +117,25 @@ def cycle(args, data, order, config: Config, work: Path) -> None:
         token = httpx.post(f"{stack.url}/api/v1/token", data={"username": "rater", "password": password}).json()
         rater = httpx.Client(base_url=stack.url, headers={"Authorization": f"Bearer {token['access_token']}"})
         server_ids = {r.id: str(r._server_id) for r in dataset.records(with_responses=False)}
-        for pair, (_, _, label) in zip(pairs[: args.labels], chosen[: args.labels], strict=True):
-            values = {"quality": {"value": "good" if label else "bad"}}
-            rater.post(
-                f"/api/v1/records/{server_ids[pair.id]}/responses", json={"values": values, "status": "submitted"}
-            )
-        t = time.perf_counter()
-        result = retrain.from_argilla(client, dataset, config, log=lambda m: None)
-        total = time.perf_counter() - t
-        print(f"retrain + re-rank cycle, {len(pairs)} pairs ({args.labels} labelled), CPU: {total:.0f} s")
-        for step, seconds in result.seconds.items():
-            print(f"  {step:<12}{seconds:8.1f} s")
-        print(f"  suggestions written: {result.suggested}")
+
+        def label(start: int, stop: int) -> None:
+            for pair, (_, _, good) in zip(pairs[start:stop], chosen[start:stop], strict=True):
+                values = {"quality": {"value": "good" if good else "bad"}}
+                rater.post(
+                    f"/api/v1/records/{server_ids[pair.id]}/responses", json={"values": values, "status": "submitted"}
+                )
+
+        label(0, args.labels)
+        for name, more in (("first cycle (every pair encoded)", 0), ("next cycle, 50 more labels (cached)", 50)):
+            label(args.labels, args.labels + more)
+            args.labels += more
+            t = time.perf_counter()
+            result = retrain.from_argilla(client, dataset, config, log=lambda m: None)
+            total = time.perf_counter() - t
+            print(f"retrain + re-rank, {len(pairs)} pairs ({args.labels} labelled), CPU, {name}: {total:.0f} s")
+            for step, seconds in result.seconds.items():
+                print(f"  {step:<12}{seconds:8.1f} s")
+            print(f"  suggestions written: {result.suggested}")
     finally:
         stack.stop()
 

@@ -85,6 +85,7 @@ class PairEncoder:
     layer: int = 4  # hidden layer whose token vectors are aligned (lower-middle layers align best, see README)
     batch_size: int = 32
     max_length: int = 128
+    cache: object | None = None  # a SignalCache: pairs met before are not encoded again (frozen body only)
 
     def __post_init__(self):
         transformer = self.body[0]
@@ -95,6 +96,23 @@ class PairEncoder:
 
     def signals(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
         """Signals (rows in input order, columns `signals.NAMES`) for (source, target) pairs."""
+        if self.cache is None or not pairs:
+            return self._signals(pairs)
+        from curation.signal_cache import pair_key
+
+        keys = [pair_key(s, t) for s, t in pairs]
+        found = self.cache.get(keys)
+        todo = [i for i, k in enumerate(keys) if k not in found]
+        fresh = self._signals([pairs[i] for i in todo])
+        self.cache.put([keys[i] for i in todo], fresh)
+        out = np.zeros((len(pairs), len(signals.NAMES)), dtype=np.float32)
+        for i, k in enumerate(keys):
+            if k in found:
+                out[i] = found[k]
+        out[todo] = fresh
+        return out
+
+    def _signals(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
         out = np.zeros((len(pairs), len(signals.NAMES)), dtype=np.float32)
         if not pairs:
             return out

@@ -171,6 +171,7 @@ def train(pairs: Sequence[tuple[str, str]], y: Sequence[int], encoder: PairEncod
     if steps is None:
         steps = 200 if encoder.device.startswith("cuda") else 0
     if steps > 0:
+        encoder.cache = None  # signals of a fine-tuned body are new
         finetune_body(encoder.body, [t for _, t in pairs], y_arr, steps, config, 64 if encoder.device != "cpu" else 16)
     x = encoder.signals(pairs)
     extra = None

@@ -33,9 +33,17 @@ class Result:
 
 
 def build_encoder(config: Config) -> PairEncoder:
+    """The encoder, with a signal cache under models_dir so a retrain only encodes pairs it has not met."""
+    from curation.signal_cache import SignalCache, fingerprint
+
     dev = device(config.train.device)
     body = load_body(config.train.base_model, dev)
-    return PairEncoder(body, layer=config.train.layer, batch_size=config.train.batch_size or default_batch_size(dev))
+    encoder = PairEncoder(body, layer=config.train.layer, batch_size=config.train.batch_size or default_batch_size(dev))
+    base = Path(config.train.base_model).expanduser()
+    stamp = (base / "modules.json").stat().st_mtime_ns if (base / "modules.json").exists() else ""
+    key = fingerprint(config.train.base_model, stamp, encoder.layer, encoder.max_length, *learn.FEATURES)
+    encoder.cache = SignalCache(Path(config.train.models_dir) / "signal-cache" / f"{key}.sqlite", len(learn.FEATURES))
+    return encoder
 
 
 def fit_and_save(

@@ -207,3 +207,20 @@ def test_setfit_fine_tuning_of_the_body_is_saved_with_the_version_and_reloads(ti
     assert (stored.path / "body" / "modules.json").exists()
     again = load_filter(stored.path, "cpu")
     np.testing.assert_allclose(again.score(GOOD[:3] + BAD[:3]), flt.score(GOOD[:3] + BAD[:3]), atol=1e-5)
+
+
+def test_signal_cache_encodes_each_pair_once_and_returns_the_same_signals(tiny_model, tmp_path, monkeypatch):
+    from curation.signal_cache import SignalCache
+
+    enc = PairEncoder(load_body(str(tiny_model), "cpu"), layer=1, batch_size=4)
+    enc.cache = SignalCache(tmp_path / "cache.sqlite", len(signals.NAMES))
+    first = enc.signals(GOOD[:6])
+    encoded = []
+    original = enc._encode
+    monkeypatch.setattr(enc, "_encode", lambda texts: encoded.append(len(texts)) or original(texts))
+    again = enc.signals(GOOD[:6] + BAD[:2])
+    np.testing.assert_array_equal(again[:6], first)
+    assert encoded == [2, 2]  # only the two new pairs: their sources, then their targets
+    reopened = PairEncoder(enc.body, layer=1, cache=SignalCache(tmp_path / "cache.sqlite", len(signals.NAMES)))
+    monkeypatch.setattr(reopened, "_encode", lambda texts: pytest.fail("a cached pair was encoded again"))
+    np.testing.assert_array_equal(reopened.signals(GOOD[:6]), first)
