@@ -164,6 +164,22 @@ def demo(ctx, data_dir: Path, port: int):
         device=None,
     )
     click.echo("")
+    ctx.invoke(
+        export_command,
+        config_path=None,
+        workspace=None,
+        dataset=None,
+        output=Path("outputs/curated"),
+        repo_id=None,
+        model_dir="models",
+        auto_accept=True,
+        threshold=None,
+        overwrite=True,
+        include_rejected=True,
+        chat=True,
+        public=False,
+    )
+    click.echo("")
     click.echo(f"Argilla web UI: {stack.url}  (owner login in {stack.credentials_path})")
     click.echo("Annotator logins: annotators/passwords.json   Filter report: outputs/filter_report.txt")
     click.echo("Retrain report: outputs/train_report.md   Model: models/latest/README.md")

@@ -39,3 +39,34 @@ def test_the_real_model_ranks_a_translation_above_a_copy_and_a_misaligned_pair(o
     cosine = x[:, list(encoder.signals.NAMES).index("cosine")]
     assert cosine[0] > 0.85 and cosine[0] - cosine[1] > 0.1
     assert np.isfinite(x).all()
+
+
+@pytest.mark.server
+def test_the_main_job_runs_end_to_end_on_the_embedded_default(offline_dir, tmp_path, monkeypatch, unused_port):
+    """README's first command (`make demo` = `curation demo`) on the sample data, with the real model."""
+    import shutil
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from curation.cli import main
+    from curation.server.stack import Stack
+
+    repo = Path(__file__).resolve().parents[2]
+    shutil.copytree(repo / "annotators", tmp_path / "annotators", ignore=shutil.ignore_patterns("passwords*"))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(encoder, "OFFLINE_DIR", offline_dir)
+    for name in ("ARGILLA_API_URL", "ARGILLA_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    data_dir = tmp_path / "argilla"
+    try:
+        result = CliRunner().invoke(main, ["demo", "--data-dir", str(data_dir), "--port", str(unused_port)])
+        assert result.exit_code == 0, result.output
+    finally:
+        Stack(data_dir, port=unused_port).stop()
+    assert f"Argilla web UI: http://127.0.0.1:{unused_port}" in result.output
+    assert "unjudged pairs got a quality suggestion" in result.output
+    card = (tmp_path / "outputs" / "curated" / "README.md").read_text()
+    assert "| all |" in card and (tmp_path / "outputs" / "curated" / "data" / "train.parquet").exists()
+    assert (tmp_path / "models" / "latest" / "metadata.json").exists()
+    assert (tmp_path / "outputs" / "train_report.md").exists()
