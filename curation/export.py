@@ -106,11 +106,13 @@ def select(records: list[Judged], threshold: float | None, model_version: str | 
             majority = agg.labels.get(r.id)
             n = len(r.votes)
             if majority is None:
-                rejected.append({**base, "target": r.target, "reason": f"tie ({n} annotators)"})
+                rejected.append({**base, "target": r.target, "category": "tie", "reason": f"tie ({n} annotators)"})
                 continue
             agreeing = sum(v == majority for v in r.votes.values())
             if majority == "bad":
-                rejected.append({**base, "target": r.target, "reason": f"judged bad by {agreeing} of {n}"})
+                rejected.append(
+                    {**base, "target": r.target, "category": "judged bad", "reason": f"judged bad by {agreeing} of {n}"}
+                )
                 continue
             correction = next((r.corrections[a] for a in sorted(r.corrections) if r.votes.get(a) == "good"), None)
             rows.append(
@@ -126,7 +128,9 @@ def select(records: list[Judged], threshold: float | None, model_version: str | 
             )
         elif threshold is not None:
             if r.filter_score is None or (agent and r.filter_agent != agent):
-                rejected.append({**base, "target": r.target, "reason": "not scored by this model version"})
+                rejected.append(
+                    {**base, "target": r.target, "category": "not scored", "reason": "not scored by this model version"}
+                )
             elif r.filter_score >= threshold:
                 rows.append(
                     {
@@ -141,7 +145,12 @@ def select(records: list[Judged], threshold: float | None, model_version: str | 
                 )
             else:
                 rejected.append(
-                    {**base, "target": r.target, "reason": f"filter score {r.filter_score:.3f} < {threshold:.3f}"}
+                    {
+                        **base,
+                        "target": r.target,
+                        "category": "below threshold",
+                        "reason": f"filter score {r.filter_score:.3f} < {threshold:.3f}",
+                    }
                 )
     counts: dict[str, Counter] = {"train": Counter(), "validation": Counter()}
     for row in rows:
@@ -249,7 +258,7 @@ def card(selection: Selection, dataset_name: str, threshold: float | None, model
     c = selection.counts
     total = {p: c["train"][p] + c["validation"][p] for p in ("human", "model")}
     alpha = selection.agreement["krippendorff_alpha"]
-    reasons = Counter(r["reason"].split(" (")[0].split(" by ")[0].split(" <")[0] for r in selection.rejected)
+    reasons = Counter(r["category"] for r in selection.rejected)
     lines = [
         "---",
         "language: [en, es]",

@@ -69,3 +69,8 @@ def test_card_numbers_come_from_the_selection():
     text = card(s, "pairs", 0.6, model, {"k": "v"})
     assert "| train | 2 | 1 | 3 |" in text and "| all | 2 | 1 | 3 |" in text
     assert "Corrected by annotators: 1." in text and "auto-accept threshold used: 0.600" in text
+
+
+def test_card_counts_left_out_pairs_by_reason():
+    text = card(select(RECORDS, 0.6, "v1", 0.0), "pairs", 0.6, None, {})
+    assert "Left out: 4 (below threshold: 1, judged bad: 1, not scored: 1, tie: 1)." in text
