@@ -60,12 +60,13 @@ def build_input(path: Path, rows: int, seed: int = 0) -> None:
             out.write(f"{pair[0]}\t{pair[1]}\n".replace("\r", " "))
 
 
-def measure(path: str, language: bool, near: bool) -> dict:
+def measure(path: str, language: bool, near: bool, workers: int) -> dict:
     from curation.config import Config
     from curation.loaders import InputSpec
     from curation.pipeline import Report, clean
 
     config = Config(input=InputSpec(path))
+    config.workers = workers
     if not language:
         config.filters = [{name: {}} for name in NO_LANGUAGE]
     if not near:
@@ -91,6 +92,7 @@ def measure(path: str, language: bool, near: bool) -> dict:
         "seconds": seconds,
         "pairs_per_s": report.load.read / seconds,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "worker_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
     }
 
 
@@ -98,34 +100,36 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000])
     parser.add_argument("--no-language", action="store_true", help="skip the runs with language ID")
-    parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="processes (1: no pool)")
+    parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        path, language, near = args.worker
-        print(json.dumps(measure(path, language == "1", near == "1")))
+        path, language, near, workers = args.worker
+        print(json.dumps(measure(path, language == "1", near == "1", int(workers))))
         return 0
     if not SHARED.exists():
         print(f"needs {SHARED} (the shared EN-ES data)", file=sys.stderr)
         return 1
-    print(f"{'rows':>9} {'language ID':>11} {'near-dedup':>10} {'pairs/s':>9} {'kept':>9} {'peak RSS MB':>11}")
+    print(
+        f"{'rows':>9} {'language ID':>11} {'near-dedup':>10} {'workers':>7} {'pairs/s':>9} {'kept':>9} "
+        f"{'RSS MB main':>11} {'per worker':>10}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for rows in args.rows:
             path = Path(tmp) / f"pairs-{rows}.tsv"
             build_input(path, rows)
             for language in [False] if args.no_language else [False, True]:
                 for near in (False, True):
-                    out = subprocess.run(
-                        [sys.executable, __file__, "--worker", str(path), str(int(language)), str(int(near))],
-                        capture_output=True,
-                        text=True,
-                        check=True,
-                    )
-                    r = json.loads(out.stdout.strip().splitlines()[-1])
-                    print(
-                        f"{rows:9,} {'yes' if language else 'no':>11} {'yes' if near else 'no':>10} "
-                        f"{r['pairs_per_s']:9,.0f} {r['kept']:9,} {r['peak_rss_mb']:11,.0f}",
-                        flush=True,
-                    )
+                    for workers in args.workers:
+                        command = [sys.executable, __file__, "--worker", str(path), str(int(language)), str(int(near))]
+                        out = subprocess.run([*command, str(workers)], capture_output=True, text=True, check=True)
+                        r = json.loads(out.stdout.strip().splitlines()[-1])
+                        print(
+                            f"{rows:9,} {'yes' if language else 'no':>11} {'yes' if near else 'no':>10} {workers:>7} "
+                            f"{r['pairs_per_s']:9,.0f} {r['kept']:9,} {r['peak_rss_mb']:11,.0f} "
+                            f"{r['worker_rss_mb'] if workers > 1 else 0:10,.0f}",
+                            flush=True,
+                        )
     return 0
 
 

@@ -73,6 +73,7 @@ class Config:
     input: InputSpec = field(default_factory=lambda: InputSpec(path="data/sample/candidates.tsv"))
     filters: list[dict[str, dict[str, Any]]] | None = None  # None: every filter with its defaults
     pii: bool = True
+    workers: int | None = None  # processes for masking/filters/fingerprints; None: one per core, 1: no pool
     dedup: DedupConfig = field(default_factory=DedupConfig)
     argilla: ArgillaConfig = field(default_factory=ArgillaConfig)
     annotators: AnnotatorsConfig = field(default_factory=AnnotatorsConfig)

@@ -31,6 +31,13 @@ def bands_for(threshold: float, num_perm: int) -> tuple[int, int]:
 
 
 @dataclass
+class Prepared:
+    keys: list[tuple[int, int]]  # (pair hash, target hash) of the normalised pair
+    signatures: np.ndarray | None  # MinHash signatures, when near-dedup is on
+    bands: np.ndarray | None  # their LSH band keys
+
+
+@dataclass
 class Deduplicator:
     near_threshold: float | None = 0.8  # estimated Jaccard similarity of shingles; None turns near-dedup off
     num_perm: int = 64
@@ -55,14 +62,23 @@ class Deduplicator:
 
     def check_batch(self, pairs: Sequence[Pair]) -> list[str | None]:
         """`check` for many pairs at once, in order (a pair can duplicate an earlier one of the same batch)."""
+        return self.decide(self.prepare(pairs))
+
+    def prepare(self, pairs: Sequence[Pair]) -> Prepared:
+        """What `decide` needs, from the pairs alone (no state): worker processes compute it in parallel."""
         normal = [(normalise(p.source), normalise(p.target)) for p in pairs]
-        signatures = keys = None
+        keys = [(_hash(f"{s}\t{t}"), _hash(t)) for s, t in normal]
+        signatures = bands = None
         if self.near_threshold is not None and pairs:
             signatures = self.signatures([f"{s} ||| {t}" for s, t in normal])
-            keys = self._band_keys(signatures)
+            bands = self._band_keys(signatures)
+        return Prepared(keys, signatures, bands)
+
+    def decide(self, prepared: Prepared) -> list[str | None]:
+        """None for each new pair (remembered), else why it is a duplicate; in order."""
         verdicts: list[str | None] = []
-        for i, (source, target) in enumerate(normal):
-            pair_key, target_key = _hash(f"{source}\t{target}"), _hash(target)
+        signatures, bands = prepared.signatures, prepared.bands
+        for i, (pair_key, target_key) in enumerate(prepared.keys):
             if pair_key in self.pairs_seen:
                 verdicts.append("duplicate pair")
                 continue
@@ -70,10 +86,10 @@ class Deduplicator:
                 verdicts.append("duplicate target")
                 continue
             if signatures is not None:
-                if self._near(signatures[i], keys[i]):
+                if self._near(signatures[i], bands[i]):
                     verdicts.append("near-duplicate pair")
                     continue
-                self._remember(signatures[i], keys[i])
+                self._remember(signatures[i], bands[i])
             self.pairs_seen.add(pair_key)
             self.targets_seen.add(target_key)
             verdicts.append(None)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import multiprocessing
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,16 +58,84 @@ class Report:
         }
 
 
-DEDUP_BATCH = 1024  # pairs that passed the filters, deduplicated together (signatures computed at once)
+CHUNK = 2048  # pairs per unit of work: filtered (in a worker process when there are several), then deduplicated
+PARALLEL_AFTER = 4 * CHUNK  # inputs smaller than this never start worker processes
 
 
 def clean(config: Config, report: Report, rejected: list | None = None) -> Iterator[Pair]:
-    """The pairs worth a human's time, in input order. Dropped pairs go to `rejected` as (pair, reason)."""
-    chain = [filters_module.build(name, params) for name, params in config.filter_entries()]
-    dedup = Deduplicator(config.dedup.near_threshold, config.dedup.num_perm)
+    """The pairs worth a human's time, in input order. Dropped pairs go to `rejected` as (pair, reason).
 
-    def deduplicated(batch: list[Pair]) -> Iterator[Pair]:
-        for pair, duplicate in zip(batch, dedup.check_batch(batch), strict=True):
+    PII masking, the filters and the dedup fingerprints run in `config.workers` processes (default: one per
+    core) once the input is larger than a few chunks; the dedup decisions stay in this process, in input order,
+    so the result is the same whatever the number of workers.
+    """
+    state = (config.filter_entries(), config.pii, config.dedup.near_threshold, config.dedup.num_perm)
+    _init(*state)  # a bad filter config fails here, before anything is read
+    dedup = Deduplicator(config.dedup.near_threshold, config.dedup.num_perm)
+    chunks = _chunks(load(config.input, report.load), CHUNK)
+    head: list[list[Pair]] = []
+    for chunk in chunks:  # small inputs are done before a pool would have started
+        head.append(chunk)
+        if len(head) * CHUNK >= PARALLEL_AFTER:
+            break
+    workers = config.workers or os.cpu_count() or 1
+    if workers <= 1 or len(head) * CHUNK < PARALLEL_AFTER:
+        results = map(_check, itertools.chain(head, chunks))
+        yield from _merge(results, dedup, report, rejected)
+        return
+    context = multiprocessing.get_context("spawn")  # no fork: the caller may hold threads (HTTP clients)
+    with context.Pool(workers, initializer=_init, initargs=state) as pool:
+        work = (([(p.source, p.target, p.origin) for p in chunk]) for chunk in itertools.chain(head, chunks))
+        yield from _merge(pool.imap(_check_rows, work), dedup, report, rejected)
+
+
+def _chunks(pairs: Iterator[Pair], size: int) -> Iterator[list[Pair]]:
+    while chunk := list(itertools.islice(pairs, size)):
+        yield chunk
+
+
+_STATE: tuple = ()
+
+
+def _init(entries, pii_on: bool, near_threshold, num_perm: int) -> None:
+    """Each worker (or this process) builds its own filters and fingerprinting once."""
+    global _STATE
+    chain = [filters_module.build(name, params) for name, params in entries]
+    _STATE = (chain, pii_on, Deduplicator(near_threshold, num_perm))
+
+
+def _check_rows(rows: list[tuple[str, str, str]]):
+    return _check([Pair(s, t, origin=o) for s, t, o in rows])
+
+
+def _check(pairs: list[Pair]):
+    """Mask, filter and fingerprint one chunk: (masked count, filter counts, kept, prepared dedup, dropped)."""
+    chain, pii_on, fingerprints = _STATE
+    counts: dict[str, FilterCounts] = {}
+    masked, kept, dropped = 0, [], []
+    for pair in pairs:
+        if pii_on:
+            masked += pii.mask(pair)
+        reason = filters_module.apply(chain, pair, counts)
+        if reason is None:
+            kept.append(pair)
+        else:
+            dropped.append((pair, reason))
+    return masked, counts, kept, fingerprints.prepare(kept), dropped
+
+
+def _merge(results, dedup: Deduplicator, report: Report, rejected: list | None) -> Iterator[Pair]:
+    for masked, counts, kept, prepared, dropped in results:
+        report.pii_masked += masked
+        for name, c in counts.items():
+            total = report.filters.setdefault(name, FilterCounts())
+            total.seen += c.seen
+            total.kept += c.kept
+            for reason, n in c.reasons.items():
+                total.reasons[reason] = total.reasons.get(reason, 0) + n
+        if rejected is not None:
+            rejected.extend(dropped)
+        for pair, duplicate in zip(kept, dedup.decide(prepared), strict=True):
             if duplicate is None:
                 report.kept += 1
                 yield pair
@@ -72,21 +143,6 @@ def clean(config: Config, report: Report, rejected: list | None = None) -> Itera
             report.dedup[duplicate] = report.dedup.get(duplicate, 0) + 1
             if rejected is not None:
                 rejected.append((pair, f"dedup: {duplicate}"))
-
-    batch: list[Pair] = []
-    for pair in load(config.input, report.load):
-        if config.pii:
-            report.pii_masked += pii.mask(pair)
-        reason = filters_module.apply(chain, pair, report.filters)
-        if reason is not None:
-            if rejected is not None:
-                rejected.append((pair, reason))
-            continue
-        batch.append(pair)
-        if len(batch) >= DEDUP_BATCH:
-            yield from deduplicated(batch)
-            batch = []
-    yield from deduplicated(batch)
 
 
 def write_outputs(out_dir: str | Path, report: Report, rejected: list) -> dict[str, Path]:

@@ -169,3 +169,78 @@ def test_the_pipeline_counts_every_decision_and_keeps_the_rejects(tmp_path):
     ]
     assert report.pii_masked == 2 and report.kept == 2 and report.load.read == 5
     assert "identical" in report.table() and kept[0].scores["length_ratio"] > 0
+
+
+def test_worker_processes_give_exactly_the_single_process_result(tmp_path, monkeypatch):
+    """Filters and fingerprints in 2 worker processes, dedup decisions in order: same kept, drops, counts."""
+    import random
+
+    rng = random.Random(7)
+    words = [
+        "the",
+        "a",
+        "train",
+        "station",
+        "hotel",
+        "museum",
+        "coffee",
+        "ticket",
+        "room",
+        "night",
+        "bus",
+        "beach",
+        "doctor",
+        "card",
+        "flight",
+        "car",
+    ]
+    palabras = [
+        "el",
+        "la",
+        "tren",
+        "estación",
+        "hotel",
+        "museo",
+        "café",
+        "billete",
+        "habitación",
+        "noche",
+        "autobús",
+        "playa",
+        "médico",
+    ]
+    rows = []
+    for i in range(12_000):  # more than PARALLEL_AFTER, so the pool starts
+        source = " ".join(rng.choice(words) for _ in range(rng.randint(3, 12))) + f" {i % 3000}"
+        target = " ".join(rng.choice(palabras) for _ in range(rng.randint(3, 12))) + f" {i % 3000}"
+        kind = i % 10
+        if kind == 0:
+            target = source  # untranslated
+        elif kind == 1:
+            target += " write to ana@example.com"
+        elif kind == 2:
+            target = "<b>" + target + "</b>"
+        rows.append(f"{source}\t{target}\n")
+    path = tmp_path / "many.tsv"
+    path.write_text("source\ttarget\n" + "".join(rows), encoding="utf-8")
+
+    def run(workers: int):
+        config = Config(input=InputSpec(str(path)))
+        config.workers = workers
+        config.filters = [name for name, _ in config.filter_entries() if name != "language"]
+        report, rejected = Report(), []
+        kept = [(p.source, p.target, p.origin, p.scores) for p in clean(config, report, rejected)]
+        return kept, report.to_dict(), [(p.origin, reason) for p, reason in rejected]
+
+    import curation.pipeline as pipeline
+
+    pools = []
+    real = pipeline.multiprocessing.get_context
+    monkeypatch.setattr(pipeline.multiprocessing, "get_context", lambda kind: pools.append(kind) or real(kind))
+    single = run(1)
+    assert pools == []
+    pooled = run(2)
+    assert pools == ["spawn"]
+    assert pooled[0] == single[0] and pooled[1] == single[1]
+    assert sorted(pooled[2]) == sorted(single[2])
+    assert 1000 < len(single[0]) < 12_000 and single[1]["pii_masked"] > 0
