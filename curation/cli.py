@@ -143,41 +143,20 @@ def demo(ctx, data_dir: Path, port: int):
     credentials = stack.start(log=lambda line: click.echo(f"  {line}", err=True))
     os.environ["ARGILLA_API_URL"], os.environ["ARGILLA_API_KEY"] = stack.url, credentials.api_key
     sample = Path(__file__).resolve().parents[1] / "data" / "sample"
-    ctx.invoke(
-        setup,
-        config_path=None,
-        input_path=str(sample / "candidates.tsv"),
-        workspace=None,
-        dataset=None,
-        labels=str(sample / "judged.tsv"),
-        dry_run=False,
-    )
+    # click fills every option not given here with its default
+    ctx.invoke(setup, input_path=str(sample / "candidates.tsv"), labels=str(sample / "judged.tsv"))
     click.echo("")
-    ctx.invoke(
-        train,
-        config_path=None,
-        workspace=None,
-        dataset=None,
-        labels=None,
-        models_dir=None,
-        base_model=None,
-        device=None,
-    )
+    ctx.invoke(train)
     click.echo("")
+    curated = Path("outputs/curated")
     ctx.invoke(
         export_command,
-        config_path=None,
-        workspace=None,
-        dataset=None,
-        output=Path("outputs/curated"),
-        repo_id=None,
+        output=curated,
         model_dir="models",
         auto_accept=True,
-        threshold=None,
         overwrite=True,
         include_rejected=True,
         chat=True,
-        public=False,
     )
     click.echo("")
     click.echo(f"Argilla web UI: {stack.url}  (owner login in {stack.credentials_path})")
