@@ -244,3 +244,33 @@ def test_worker_processes_give_exactly_the_single_process_result(tmp_path, monke
     assert pooled[0] == single[0] and pooled[1] == single[1]
     assert sorted(pooled[2]) == sorted(single[2])
     assert 1000 < len(single[0]) < 12_000 and single[1]["pii_masked"] > 0
+
+
+def test_keyset_answers_like_a_python_set_across_many_batches():
+    import numpy as np
+
+    from curation.dedup import KeySet
+
+    rng = np.random.default_rng(3)
+    keys, reference = KeySet(), set()
+    for _ in range(60):
+        batch = rng.integers(0, 5000, size=rng.integers(0, 300), dtype=np.uint64)
+        batch[: len(batch) // 3] |= np.uint64(1 << 63)  # keys above 2**63 too
+        expected = np.array([int(k) in reference for k in batch], dtype=bool)
+        np.testing.assert_array_equal(keys.contains(batch), expected)
+        keys.add(batch)
+        reference.update(int(k) for k in batch)
+    assert len(keys) == len(reference) and len(keys.runs) <= 12
+
+
+def test_keyset_with_values_keeps_the_first_value_of_each_key():
+    import numpy as np
+
+    from curation.dedup import KeySet
+
+    index = KeySet()
+    index.add(np.array([5, 9, 5], dtype=np.uint64), [1, 2, 3])
+    index.add(np.array([9, 7], dtype=np.uint64), [4, 5])
+    for _ in range(5):  # merges keep the pairing of keys and values
+        index.add(np.arange(100, 140, dtype=np.uint64) + np.uint64(_ * 40), list(range(40)))
+    assert index.lookup(np.array([5, 9, 7, 8, 101], dtype=np.uint64)).tolist() == [1, 2, 5, -1, 1]
