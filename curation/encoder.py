@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,7 +144,7 @@ class PairEncoder:
         ).to(self.device)
         skip = len(self.tokenizer(self.prompt, add_special_tokens=False)["input_ids"]) + 1 if self.prompt else 1
         self.model.eval()  # no dropout, whatever training left behind
-        autocast = torch.autocast("cuda", dtype=torch.float16) if self.device.startswith("cuda") else _nullcontext()
+        autocast = torch.autocast("cuda", dtype=torch.float16) if self.device.startswith("cuda") else nullcontext()
         with torch.inference_mode(), autocast:
             hidden = self.model(**batch, output_hidden_states=True).hidden_states
         mask = batch["attention_mask"].unsqueeze(-1).float()
@@ -153,11 +154,3 @@ class PairEncoder:
         layer = hidden[self.layer].float().cpu().numpy()
         lengths = batch["attention_mask"].sum(1).tolist()
         return [layer[k, skip : n - 1] for k, n in enumerate(lengths)], mean
-
-
-class _nullcontext:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False

@@ -89,6 +89,7 @@ def priority(score: float) -> float:
 
 
 def write_suggestions(
+    client,
     dataset,
     rows: list[Row],
     scores,
@@ -105,7 +106,7 @@ def write_suggestions(
 
     ensure_properties(dataset)
     question_id = str(next(q.id for q in dataset.settings.questions if q.name == schema.QUALITY))
-    http = dataset._client.api.http_client
+    http = client.api.http_client
     sent = 0
     for batch in _batches(list(zip(rows, scores, strict=True)), batch_size):
         items = []

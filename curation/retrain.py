@@ -128,6 +128,7 @@ def from_argilla(client, dataset, config: Config, log: Log = print, progress=Non
     clock.lap("score")
     bar = progress("suggestions to Argilla") if progress else None
     sent = feedback.write_suggestions(
+        client,
         dataset,
         pending,
         scores,

@@ -98,8 +98,10 @@ def score_file(
     stats, written = LoadStats(), 0
     with partial.open("w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f, lineterminator="\n") if fmt == "csv" else None
-        if fmt != "jsonl":
-            f.write("source\ttarget\tscore\n") if fmt == "tsv" else writer.writerow(["source", "target", "score"])
+        if fmt == "tsv":
+            f.write("source\ttarget\tscore\n")
+        elif fmt == "csv":
+            writer.writerow(["source", "target", "score"])
         for chunk in _chunks(load(spec, stats), chunk_size):
             scores = flt.score([(p.source, p.target) for p in chunk])
             for pair, value in zip(chunk, scores, strict=True):

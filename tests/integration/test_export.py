@@ -75,6 +75,7 @@ def exported_dataset(argilla_stack, client, tiny_model, tmp_path, monkeypatch):
     rows, _, _ = feedback.read_dataset(client, dataset)
     unjudged = {r.id: r for r in rows if r.id in (pairs["high"].id, pairs["low"].id)}
     feedback.write_suggestions(
+        client,
         dataset,
         [unjudged[pairs["high"].id], unjudged[pairs["low"].id]],
         [0.93, 0.31],
