@@ -41,6 +41,11 @@ def test_auto_accept_adds_only_pairs_above_the_threshold_scored_by_that_model():
     assert s.counts["train"]["model"] == 1 and s.as_of == "2026-01-01"
 
 
+def test_a_correction_from_the_outvoted_annotator_of_an_approved_pair_is_used():
+    s = select([rec("z", {"ana": "good", "ben": "good", "eva": "bad"}, {"eva": "fixed z"})], None, None, 0.0)
+    assert s.rows[0]["target"] == "fixed z" and s.rows[0]["original_target"] == "t z"
+
+
 def test_a_bad_majority_never_goes_in_even_with_a_high_score():
     s = select([rec("x", {"ana": "bad"}, score=0.99, agent="curation-filter v1")], 0.1, "v1", 0.0)
     assert s.rows == [] and s.rejected[0]["reason"] == "judged bad by 1 of 1"
