@@ -85,7 +85,7 @@ def test_annotator_signs_in_sees_queue_by_suggestion_score_and_submits(argilla_s
         page.goto(f"{page.url.split('?')[0]}?sort=suggestion.quality.score.desc")
     assert '"sort"' in searched.value.request.post_data
     page.get_by_text(f"Where is platform {by_score[0]}?").wait_for()
-    assert page.get_by_text("Sort (1)").is_visible()
+    page.get_by_text("Sort (1)").wait_for(state="visible", timeout=15_000)  # the sort badge may render last
     screenshot = Path(os.environ.get("CURATION_SCREENSHOT_DIR", tmp_path)) / "annotator-queue.png"
     page.screenshot(path=str(screenshot))
 
