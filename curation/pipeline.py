@@ -6,6 +6,7 @@ import itertools
 import json
 import multiprocessing
 import os
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,7 +87,19 @@ def clean(config: Config, report: Report, rejected: list | None = None) -> Itera
     context = multiprocessing.get_context("spawn")  # no fork: the caller may hold threads (HTTP clients)
     with context.Pool(workers, initializer=_init, initargs=state) as pool:
         work = (([(p.source, p.target, p.origin) for p in chunk]) for chunk in itertools.chain(head, chunks))
-        yield from _merge(pool.imap(_check_rows, work), dedup, report, rejected)
+        yield from _merge(_ordered(pool, _check_rows, work, window=2 * workers), dedup, report, rejected)
+
+
+def _ordered(pool, fn, items, window: int) -> Iterator:
+    """`pool.imap` with at most `window` chunks in flight: results never pile up while this process catches up
+    (`imap` itself reads its whole input ahead and buffers every result)."""
+    pending: deque = deque()
+    for item in items:
+        pending.append(pool.apply_async(fn, (item,)))
+        if len(pending) >= window:
+            yield pending.popleft().get()
+    while pending:
+        yield pending.popleft().get()
 
 
 def _chunks(pairs: Iterator[Pair], size: int) -> Iterator[list[Pair]]:
