@@ -60,14 +60,13 @@ def build_input(path: Path, rows: int, seed: int = 0) -> None:
             out.write(f"{pair[0]}\t{pair[1]}\n".replace("\r", " "))
 
 
-def measure(path: str, language: bool, near: bool, workers: int, store: str = "memory") -> dict:
+def measure(path: str, language: bool, near: bool, workers: int) -> dict:
     from curation.config import Config
     from curation.loaders import InputSpec
     from curation.pipeline import Report, clean
 
     config = Config(input=InputSpec(path))
     config.workers = workers
-    config.dedup.store = store
     if not language:
         config.filters = [{name: {}} for name in NO_LANGUAGE]
     if not near:
@@ -102,12 +101,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000])
     parser.add_argument("--no-language", action="store_true", help="skip the runs with language ID")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="processes (1: no pool)")
-    parser.add_argument("--store", default="memory", help="dedup state: memory or disk")
-    parser.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)
+    parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        path, language, near, workers, store = args.worker
-        print(json.dumps(measure(path, language == "1", near == "1", int(workers), store)))
+        path, language, near, workers = args.worker
+        print(json.dumps(measure(path, language == "1", near == "1", int(workers))))
         return 0
     if not SHARED.exists():
         print(f"needs {SHARED} (the shared EN-ES data)", file=sys.stderr)
@@ -124,9 +122,7 @@ def main(argv: list[str] | None = None) -> int:
                 for near in (False, True):
                     for workers in args.workers:
                         command = [sys.executable, __file__, "--worker", str(path), str(int(language)), str(int(near))]
-                        out = subprocess.run(
-                            [*command, str(workers), args.store], capture_output=True, text=True, check=True
-                        )
+                        out = subprocess.run([*command, str(workers)], capture_output=True, text=True, check=True)
                         r = json.loads(out.stdout.strip().splitlines()[-1])
                         print(
                             f"{rows:9,} {'yes' if language else 'no':>11} {'yes' if near else 'no':>10} {workers:>7} "

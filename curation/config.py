@@ -20,7 +20,6 @@ class ConfigError(ValueError):
 class DedupConfig:
     near_threshold: float | None = 0.8
     num_perm: int = 64
-    store: str = "memory"  # memory: compact numpy runs (fast); disk: scratch SQLite, memory flat (slower)
 
 
 @dataclass

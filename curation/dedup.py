@@ -13,10 +13,9 @@ values agree by chance once in 65,536, which moves an estimated Jaccard by about
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -82,55 +81,6 @@ class KeySet:
             self.runs.append((merged[order], np.concatenate([v1, v2])[order]))
 
 
-class DiskKeySet:
-    """`KeySet` in a scratch SQLite table: memory stays at SQLite's page cache however many keys (slower)."""
-
-    def __init__(self, db: sqlite3.Connection, name: str):
-        self.db, self.name = db, name
-        db.execute(f"CREATE TABLE {name} (key INTEGER PRIMARY KEY, value INTEGER NOT NULL)")
-
-    def __len__(self) -> int:
-        return self.db.execute(f"SELECT COUNT(*) FROM {self.name}").fetchone()[0]
-
-    def lookup(self, keys: np.ndarray) -> np.ndarray:
-        signed = np.asarray(keys, dtype=np.uint64).view(np.int64).tolist()
-        found = np.full(len(signed), -1, dtype=np.int64)
-        where: dict[int, list[int]] = {}
-        for i, key in enumerate(signed):
-            where.setdefault(key, []).append(i)
-        unique = list(where)
-        for start in range(0, len(unique), 900):
-            chunk = unique[start : start + 900]
-            query = f"SELECT key, value FROM {self.name} WHERE key IN ({','.join('?' * len(chunk))})"
-            for key, value in self.db.execute(query, chunk):
-                found[where[key]] = value
-        return found
-
-    def contains(self, keys: np.ndarray) -> np.ndarray:
-        return self.lookup(keys) >= 0
-
-    def add(self, keys: np.ndarray, values=None) -> None:
-        signed = np.asarray(keys, dtype=np.uint64).view(np.int64).tolist()
-        values = [0] * len(signed) if values is None else [int(v) for v in values]
-        self.db.executemany(
-            f"INSERT OR IGNORE INTO {self.name} (key, value) VALUES (?, ?)", zip(signed, values, strict=True)
-        )
-
-
-def scratch_db() -> sqlite3.Connection:
-    """A throw-away SQLite file (deleted on close): no journal, no fsync, an 8 MB page cache."""
-    import os
-    import tempfile
-
-    fd, path = tempfile.mkstemp(prefix="curation-dedup-", suffix=".sqlite")
-    os.close(fd)
-    db = sqlite3.connect(path, isolation_level=None)
-    os.unlink(path)  # the open connection keeps the file; nothing is left behind
-    for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-8000", "temp_store=FILE"):
-        db.execute(f"PRAGMA {pragma}")
-    return db
-
-
 @dataclass
 class Prepared:
     keys: list[tuple[int, int]]  # (pair hash, target hash) of the normalised pair
@@ -143,29 +93,19 @@ class Deduplicator:
     near_threshold: float | None = 0.8  # estimated Jaccard similarity of shingles; None turns near-dedup off
     num_perm: int = 64
     seed: int = 1
-    store: str = "memory"  # memory: compact numpy runs (fast); disk: a scratch SQLite file (memory stays flat)
+    pairs_seen: KeySet = field(default_factory=KeySet)
+    targets_seen: KeySet = field(default_factory=KeySet)
 
     def __post_init__(self):
-        if self.store not in ("memory", "disk"):
-            raise ValueError(f"dedup.store must be memory or disk, not {self.store!r}")
-        self._db = scratch_db() if self.store == "disk" else None
-
-        def keyset(name: str):
-            return DiskKeySet(self._db, name) if self._db is not None else KeySet()
-
-        self.pairs_seen, self.targets_seen = keyset("pairs"), keyset("targets")
         rng = np.random.default_rng(self.seed)
         self._a = rng.integers(1, PRIME, self.num_perm, dtype=np.uint64)
         self._b = rng.integers(0, PRIME, self.num_perm, dtype=np.uint64)
         if self.near_threshold is not None:
             self._bands, self._rows = bands_for(self.near_threshold, self.num_perm)
             self._mix = rng.integers(1, 2**63, self._rows, dtype=np.uint64) | np.uint64(1)
-            self._buckets = [keyset(f"band{j}") for j in range(self._bands)]  # band key -> first kept pair with it
-            if self._db is not None:
-                self._db.execute("CREATE TABLE signatures (idx INTEGER PRIMARY KEY, signature BLOB NOT NULL)")
+            self._buckets = [KeySet() for _ in range(self._bands)]  # band key -> first kept pair with it
             self._blocks: list[np.ndarray] = []  # kept signatures, low 16 bits, in fixed blocks (no copy to grow)
-            self._kept = self._first_of_batch = 0
-            self._batch_signatures: dict[int, np.ndarray] = {}
+            self._kept = 0
 
     def check(self, pair: Pair) -> str | None:
         """None if the pair is new (and remember it), else why it is a duplicate."""
@@ -201,7 +141,6 @@ class Deduplicator:
         if signatures is not None:
             earlier = np.stack([b.lookup(bands[:, j]) for j, b in enumerate(self._buckets)], axis=1) if n else None
             batch_buckets: list[dict[int, int]] = [{} for _ in self._buckets]
-            self._batch_signatures = self._fetch(np.unique(earlier[earlier >= 0]) if n else [])
         for i, (pair_key, target_key) in enumerate(prepared.keys):
             if old_pair[i] or pair_key in new_pairs:
                 verdicts.append("duplicate pair")
@@ -226,24 +165,7 @@ class Deduplicator:
         if signatures is not None:
             for bucket, added in zip(self._buckets, batch_buckets, strict=True):
                 bucket.add(np.fromiter(added, dtype=np.uint64, count=len(added)), list(added.values()))
-            if self._db is not None:
-                rows = [(i, sig.tobytes()) for i, sig in self._batch_signatures.items() if i >= self._first_of_batch]
-                self._db.executemany("INSERT INTO signatures (idx, signature) VALUES (?, ?)", rows)
-            self._first_of_batch = self._kept
         return verdicts
-
-    def _fetch(self, indices) -> dict[int, np.ndarray]:
-        """Signatures of earlier kept pairs, by index (16-bit)."""
-        indices = [int(i) for i in indices]
-        if self._db is None:
-            return {i: self._blocks[i // SIGNATURE_BLOCK][i % SIGNATURE_BLOCK] for i in indices}
-        found = {}
-        for start in range(0, len(indices), 900):
-            chunk = indices[start : start + 900]
-            query = f"SELECT idx, signature FROM signatures WHERE idx IN ({','.join('?' * len(chunk))})"
-            for i, blob in self._db.execute(query, chunk):
-                found[i] = np.frombuffer(blob, dtype=np.uint16)
-        return found
 
     def signatures(self, texts: Sequence[str]) -> np.ndarray:
         """MinHash signatures (len(texts) x num_perm, uint32) of word 3-gram shingles."""
@@ -270,18 +192,15 @@ class Deduplicator:
             other = int(earlier[j]) if earlier[j] >= 0 else batch[j].get(key)
             if other is None:
                 continue
-            if (self._batch_signatures[other] == signature.astype(np.uint16)).mean() >= self.near_threshold:
+            kept = self._blocks[other // SIGNATURE_BLOCK][other % SIGNATURE_BLOCK]
+            if (kept == signature.astype(np.uint16)).mean() >= self.near_threshold:
                 return True
         return False
 
     def _store(self, signature: np.ndarray) -> int:
-        """Remember a kept signature (the low 16 bits: equal by chance once in 65,536; 128 bytes a pair)."""
-        low = signature.astype(np.uint16)
-        if self._db is None:
-            block, row = divmod(self._kept, SIGNATURE_BLOCK)
-            if block == len(self._blocks):
-                self._blocks.append(np.zeros((SIGNATURE_BLOCK, self.num_perm), dtype=np.uint16))
-            self._blocks[block][row] = low
-        self._batch_signatures[self._kept] = low
+        block, row = divmod(self._kept, SIGNATURE_BLOCK)
+        if block == len(self._blocks):
+            self._blocks.append(np.zeros((SIGNATURE_BLOCK, self.num_perm), dtype=np.uint16))
+        self._blocks[block][row] = signature  # the low 16 bits: equal by chance once in 65,536, 128 bytes a pair
         self._kept += 1
         return self._kept - 1

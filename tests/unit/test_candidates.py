@@ -274,23 +274,3 @@ def test_keyset_with_values_keeps_the_first_value_of_each_key():
     for _ in range(5):  # merges keep the pairing of keys and values
         index.add(np.arange(100, 140, dtype=np.uint64) + np.uint64(_ * 40), list(range(40)))
     assert index.lookup(np.array([5, 9, 7, 8, 101], dtype=np.uint64)).tolist() == [1, 2, 5, -1, 1]
-
-
-@pytest.mark.parametrize("near", [None, 0.5])
-def test_dedup_on_disk_decides_exactly_like_in_memory(near):
-    import random
-
-    rng = random.Random(11)
-    words = ["uno", "dos", "tres", "cuatro", "cinco", "seis", "siete", "ocho", "nueve", "diez", "once", "doce"]
-    pairs = []
-    for i in range(3000):
-        text = " ".join(rng.choice(words) for _ in range(rng.randint(3, 9)))
-        pairs.append(Pair(f"source {i % 700}", text if i % 5 else f"{text} {i}"))
-    memory = Deduplicator(near_threshold=near, num_perm=64)
-    disk = Deduplicator(near_threshold=near, num_perm=64, store="disk")
-    for start in range(0, len(pairs), 256):
-        batch = pairs[start : start + 256]
-        assert disk.check_batch(batch) == memory.check_batch(batch)
-    assert len(disk.pairs_seen) == len(memory.pairs_seen) > 100
-    with pytest.raises(ValueError, match="dedup.store must be memory or disk"):
-        Deduplicator(store="cloud")
