@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import unicodedata
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 def normalise(text: str) -> str:
@@ -28,3 +32,10 @@ class Pair:
         """Deterministic record id from the normalised pair: logging the same pair twice updates one record."""
         key = f"{normalise(self.source)}\t{normalise(self.target)}"
         return "pair-" + hashlib.sha1(key.encode()).hexdigest()[:20]
+
+
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Lists of `size` items (the last one shorter), read lazily: what every stage streams in."""
+    iterator = iter(items)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch

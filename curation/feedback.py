@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from curation import schema
 from curation.client import ArgillaUnavailable
+from curation.data import batched
 from curation.labels import Judgment
 
 FILTER_SCORE = "filter_score"  # probability that the pair is good, from the latest model
@@ -108,7 +109,7 @@ def write_suggestions(
     question_id = str(next(q.id for q in dataset.settings.questions if q.name == schema.QUALITY))
     http = client.api.http_client
     sent = 0
-    for batch in _batches(list(zip(rows, scores, strict=True)), batch_size):
+    for batch in batched(zip(rows, scores, strict=True), batch_size):
         items = []
         for row, score in batch:
             score = float(score)
@@ -145,8 +146,3 @@ def write_suggestions(
         if progress:
             progress(len(items))
     return sent
-
-
-def _batches(items: list, size: int) -> Iterator[list]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

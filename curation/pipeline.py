@@ -14,7 +14,7 @@ from pathlib import Path
 from curation import filters as filters_module
 from curation import pii
 from curation.config import Config
-from curation.data import Pair
+from curation.data import Pair, batched
 from curation.dedup import Deduplicator
 from curation.filters import FilterCounts
 from curation.loaders import LoadStats, load
@@ -73,7 +73,7 @@ def clean(config: Config, report: Report, rejected: list | None = None) -> Itera
     state = (config.filter_entries(), config.pii, config.dedup.near_threshold, config.dedup.num_perm)
     _init(*state)  # a bad filter config fails here, before anything is read
     dedup = Deduplicator(config.dedup.near_threshold, config.dedup.num_perm)
-    chunks = _chunks(load(config.input, report.load), CHUNK)
+    chunks = batched(load(config.input, report.load), CHUNK)
     head: list[list[Pair]] = []
     for chunk in chunks:  # small inputs are done before a pool would have started
         head.append(chunk)
@@ -100,11 +100,6 @@ def _ordered(pool, fn, items, window: int) -> Iterator:
             yield pending.popleft().get()
     while pending:
         yield pending.popleft().get()
-
-
-def _chunks(pairs: Iterator[Pair], size: int) -> Iterator[list[Pair]]:
-    while chunk := list(itertools.islice(pairs, size)):
-        yield chunk
 
 
 _STATE: tuple = ()

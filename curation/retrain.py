@@ -14,6 +14,7 @@ import numpy as np
 
 from curation import feedback, labels, learn, modeldir, report
 from curation.config import Config
+from curation.data import batched
 from curation.encoder import PairEncoder, default_batch_size, device, load_body
 from curation.scoring import Filter
 
@@ -157,8 +158,7 @@ class _Clock:
 
 def _score_all(flt: Filter, pairs: list[tuple[str, str]], bar) -> np.ndarray:
     out = []
-    for start in range(0, len(pairs), 512):
-        chunk = pairs[start : start + 512]
+    for chunk in batched(pairs, 512):
         out.append(flt.score(chunk))
         if bar:
             bar(len(chunk))

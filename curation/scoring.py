@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from curation import modeldir
-from curation.data import Pair
+from curation.data import batched
 from curation.encoder import ModelError, PairEncoder, default_batch_size, device, load_body
 from curation.loaders import InputSpec, LoadStats, load
 
@@ -62,17 +62,6 @@ def load_filter(path: str | Path, device_preference: str = "auto", batch_size: i
     return Filter(encoder, head, meta, path)
 
 
-def _chunks(pairs: Iterable[Pair], size: int) -> Iterator[list[Pair]]:
-    chunk: list[Pair] = []
-    for pair in pairs:
-        chunk.append(pair)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
 def output_format(path: str | Path) -> str:
     suffix = "".join(Path(path).suffixes).lower()
     for ending, fmt in ((".tsv", "tsv"), (".csv", "csv"), (".jsonl", "jsonl"), (".json", "jsonl")):
@@ -102,7 +91,7 @@ def score_file(
             f.write("source\ttarget\tscore\n")
         elif fmt == "csv":
             writer.writerow(["source", "target", "score"])
-        for chunk in _chunks(load(spec, stats), chunk_size):
+        for chunk in batched(load(spec, stats), chunk_size):
             scores = flt.score([(p.source, p.target) for p in chunk])
             for pair, value in zip(chunk, scores, strict=True):
                 if fmt == "jsonl":

@@ -18,7 +18,7 @@ import yaml
 
 from curation import pii, schema
 from curation.config import Config
-from curation.data import Pair
+from curation.data import Pair, batched
 from curation.private import write_private_json
 
 ROLES = ("annotator", "admin", "owner")
@@ -157,24 +157,13 @@ def _vectors(dataset, batch: list[Pair]):
 def log_pairs(dataset, pairs: Iterable[Pair], batch_size: int, progress: Callable[[int], None] | None = None) -> int:
     """Log pairs in batches (upserts by id: running twice adds nothing). Returns how many were sent."""
     sent = 0
-    for batch in _batches(pairs, batch_size):
+    for batch in batched(pairs, batch_size):
         records = [to_record(p, vector=v) for p, v in zip(batch, _vectors(dataset, batch), strict=True)]
         dataset.records.log(records, batch_size=batch_size)
         sent += len(batch)
         if progress:
             progress(len(batch))
     return sent
-
-
-def _batches(items: Iterable, size: int) -> Iterator[list]:
-    batch = []
-    for item in items:
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def read_labels(path: str | Path) -> Iterator[tuple[Pair, str]]:
@@ -205,7 +194,7 @@ def import_labels(client, dataset, path: str | Path, workspace, passwords_path, 
     ensure_users(client, [Member(CURATOR, "Curator", "admin")], workspace, passwords_path)
     curator = client.users(CURATOR)
     count = 0
-    for batch in _batches(read_labels(path), batch_size):
+    for batch in batched(read_labels(path), batch_size):
         pairs = [pair for pair, _ in batch]
         for pair in pairs:
             pii.mask(pair)
