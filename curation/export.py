@@ -55,26 +55,22 @@ def read(client, dataset) -> list[Judged]:
     for item in feedback.iter_records(client, dataset, include="responses,suggestions"):
         votes, corrections = {}, {}
         stamps = [item.get("updated_at") or ""]
-        for r in item.get("responses") or []:
-            if r["status"] != "submitted":
-                continue
-            who = names.get(str(r["user_id"]), str(r["user_id"]))
-            values = r.get("values") or {}
+        for who, values, updated_at in feedback.submitted(item, names):
             quality = (values.get(schema.QUALITY) or {}).get("value")
             if quality in labels.LABELS:
                 votes[who] = quality
             correction = ((values.get(schema.CORRECTION) or {}).get("value") or "").strip()
             if correction:
                 corrections[who] = correction
-            stamps.append(r.get("updated_at") or "")
+            stamps.append(updated_at)
         suggestions = item.get("suggestions") or []
         agent = next(
             (s.get("agent") for s in suggestions if question_ids.get(str(s["question_id"])) == schema.QUALITY), None
         )
-        score = (item.get("metadata") or {}).get("filter_score")
+        score = (item.get("metadata") or {}).get(feedback.FILTER_SCORE)
         out.append(
             Judged(
-                id=str(item.get("external_id") or item["id"]),
+                id=feedback.record_id(item),
                 source=item["fields"]["source"],
                 target=item["fields"]["target"],
                 votes=votes,

@@ -51,23 +51,35 @@ def usernames(client) -> dict[str, str]:
     return {str(u.id): u.username for u in client.users}
 
 
-def read_dataset(client, dataset) -> tuple[list[Row], list[Judgment], dict[str, tuple[str, str]]]:
+def record_id(item: dict) -> str:
+    """Our id of a listed record (the external id set by setup), else Argilla's."""
+    return str(item.get("external_id") or item["id"])
+
+
+def submitted(item: dict, names: dict[str, str]) -> Iterator[tuple[str, dict, str]]:
+    """(username, values, updated_at) of each submitted response of a listed record."""
+    for r in item.get("responses") or []:
+        if r["status"] == "submitted":
+            yield names.get(str(r["user_id"]), str(r["user_id"])), r.get("values") or {}, r.get("updated_at") or ""
+
+
+def read_dataset(client, dataset) -> tuple[list[Row], list[Judgment]]:
     """Every record (with whether anyone submitted it) and the submitted `quality` judgments by username."""
     names = usernames(client)
-    rows, judgments, texts = [], [], {}
+    rows, judgments = [], []
     for item in iter_records(client, dataset):
-        rid = str(item.get("external_id") or item["id"])
-        submitted = False
-        for r in item.get("responses") or []:
-            value = ((r.get("values") or {}).get(schema.QUALITY) or {}).get("value")
-            if r["status"] != "submitted" or value is None:
-                continue
-            submitted = True
-            judgments.append(Judgment(rid, names.get(str(r["user_id"]), str(r["user_id"])), str(value)))
-        source, target = item["fields"].get("source", ""), item["fields"].get("target", "")
-        rows.append(Row(rid, source, target, dict(item.get("metadata") or {}), submitted))
-        texts[rid] = (source, target)
-    return rows, judgments, texts
+        rid = record_id(item)
+        judged = False
+        for who, values, _ in submitted(item, names):
+            value = (values.get(schema.QUALITY) or {}).get("value")
+            if value is not None:
+                judged = True
+                judgments.append(Judgment(rid, who, str(value)))
+        fields = item["fields"]
+        rows.append(
+            Row(rid, fields.get("source", ""), fields.get("target", ""), dict(item.get("metadata") or {}), judged)
+        )
+    return rows, judgments
 
 
 def ensure_properties(dataset) -> None:

@@ -64,28 +64,32 @@ def fit_and_save(
     trained = learn.train(pairs, y, encoder, config.train)
     ev = trained.evaluation
 
+    meta: dict = {}
+
     def write(tmp: Path, version: str) -> None:
         joblib.dump(trained.head, tmp / "head.joblib")
         if trained.finetuned:
             encoder.body.save(str(tmp / "body"))
-        meta = {
-            "version": version,
-            "created": datetime.now(UTC).isoformat(timespec="seconds"),
-            "base_model": config.train.base_model,
-            "finetuned": trained.finetuned,
-            "setfit_steps": trained.setfit_steps,
-            "layer": encoder.layer,
-            "max_length": encoder.max_length,
-            "features": list(learn.FEATURES),
-            "label_counts": trained.counts,
-            "labels_from": labels_from,
-            "labels_sha256": modeldir.labels_hash([(s, t, int(v)) for (s, t), v in zip(pairs, y, strict=True)]),
-            "metrics": ev.summary(),
-            "threshold": ev.threshold,
-            "device": encoder.device,
-            "libraries": modeldir.library_versions(),
-            "config": vars(config.train),
-        }
+        meta.update(
+            {
+                "version": version,
+                "created": datetime.now(UTC).isoformat(timespec="seconds"),
+                "base_model": config.train.base_model,
+                "finetuned": trained.finetuned,
+                "setfit_steps": trained.setfit_steps,
+                "layer": encoder.layer,
+                "max_length": encoder.max_length,
+                "features": list(learn.FEATURES),
+                "label_counts": trained.counts,
+                "labels_from": labels_from,
+                "labels_sha256": modeldir.labels_hash([(s, t, int(v)) for (s, t), v in zip(pairs, y, strict=True)]),
+                "metrics": ev.summary(),
+                "threshold": ev.threshold,
+                "device": encoder.device,
+                "libraries": modeldir.library_versions(),
+                "config": dict(vars(config.train)),
+            }
+        )
         (tmp / "metadata.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
         (tmp / "cv_scores.json").write_text(
             json.dumps({"scores": ev.oof_scores, "labels": ev.labels}), encoding="utf-8"
@@ -95,7 +99,6 @@ def fit_and_save(
         (tmp / "README.md").write_text(report.model_card(meta), encoding="utf-8")
 
     stored = modeldir.save(config.train.models_dir, write)
-    meta = modeldir.read_metadata(stored.path)
     return Filter(encoder, trained.head, meta, stored.path), trained, stored
 
 
@@ -112,14 +115,14 @@ def from_file(path: str | Path, config: Config, log: Log = print) -> Result:
 def from_argilla(client, dataset, config: Config, log: Log = print, progress=None) -> Result:
     """The full cycle against a dataset: submitted labels in, a new model, suggestions on every unjudged pair."""
     clock = _Clock()
-    rows, judgments, texts = feedback.read_dataset(client, dataset)
+    rows, judgments = feedback.read_dataset(client, dataset)
     clock.lap("read")
     agg = labels.aggregate(judgments)
     agreement = labels.agreement_report(agg)
     log(labels.format_report(agreement))
-    ids = sorted(agg.labels)
-    pairs = [texts[i] for i in ids]
-    y = [1 if agg.labels[i] == "good" else 0 for i in ids]
+    judged = sorted((r for r in rows if r.id in agg.labels), key=lambda r: r.id)
+    pairs = [(r.source, r.target) for r in judged]
+    y = [1 if agg.labels[r.id] == "good" else 0 for r in judged]
     flt, trained, stored = fit_and_save(pairs, y, config, f"argilla {dataset.workspace.name}/{dataset.name}", log=log)
     clock.lap("train")
 

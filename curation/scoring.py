@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from curation import modeldir
+from curation import learn, modeldir
 from curation.data import batched
 from curation.encoder import ModelError, PairEncoder, default_batch_size, device, load_body
 from curation.loaders import InputSpec, LoadStats, load
@@ -33,9 +33,7 @@ class Filter:
 
     def score(self, pairs: list[tuple[str, str]]) -> np.ndarray:
         """Probability that each (source, target) is good."""
-        if not pairs:
-            return np.zeros(0)
-        return self.head.predict_proba(self.encoder.signals(pairs))[:, 1]
+        return learn.score(self.head, self.encoder, pairs)
 
 
 def load_filter(path: str | Path, device_preference: str = "auto", batch_size: int | None = None) -> Filter:

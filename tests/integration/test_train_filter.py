@@ -9,6 +9,7 @@ import uuid
 
 import httpx
 import pytest
+from conftest import RunningArgilla
 from tiny_model import GOOD as ALL_GOOD
 
 from curation import feedback, retrain, schema
@@ -80,6 +81,21 @@ def responses_of(http: httpx.Client, dataset) -> dict:
         offset += 500
 
 
+def retrain_in_background(client, dataset, config) -> tuple[threading.Thread, list[BaseException]]:
+    """train_filter's cycle in a thread; what it raised is collected in the list."""
+    errors: list[BaseException] = []
+
+    def run():
+        try:
+            retrain.from_argilla(client, dataset, config, log=lambda m: None)
+        except BaseException as e:
+            errors.append(e)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, errors
+
+
 def suggestions_of(dataset) -> dict[str, object]:
     return {
         r.id: s
@@ -149,26 +165,14 @@ def test_annotators_submitting_while_suggestions_are_written_lose_nothing(argill
         respond(ana, sid[pair], "good")
     for pair in BAD:
         respond(ana, sid[pair], "bad")
-    done = threading.Event()
-    errors: list[BaseException] = []
-
-    def write():
-        try:
-            retrain.from_argilla(client, dataset, config, log=lambda m: None)
-        except BaseException as e:
-            errors.append(e)
-        finally:
-            done.set()
-
-    writer = threading.Thread(target=write)
-    writer.start()
+    writer, errors = retrain_in_background(client, dataset, config)
     submitted = []
     for i, pair in enumerate(POOL):  # ben works through the queue meanwhile
         respond(ben, sid[pair], "good" if i % 2 else "bad")
         submitted.append(sid[pair])
         time.sleep(0.05)
     writer.join(timeout=300)
-    assert done.is_set() and not errors, errors
+    assert not writer.is_alive() and not errors, errors
     by_record = {rid: v for (rid, _), v in responses_of(argilla_stack.http(), dataset).items()}
     for i, rid in enumerate(submitted):
         status, values, _ = by_record[rid]
@@ -183,7 +187,6 @@ def own_stack(tmp_path, unused_port):
 
 
 def test_argilla_going_away_halfway_then_a_rerun_completes_without_duplicates(own_stack, tiny_model, tmp_path):
-    import json
 
     import argilla as rg
 
@@ -192,35 +195,13 @@ def test_argilla_going_away_halfway_then_a_rerun_completes_without_duplicates(ow
     config = make_config(tiny_model, tmp_path, "ws", "pairs")
     config.argilla.batch_size = 1
     dataset, space, sid = make_dataset(client, config)
-    http = httpx.Client(base_url=own_stack.url, headers={"X-Argilla-Api-Key": credentials.api_key}, timeout=30)
-    annotator = ws.Member("rater", "Rater", "annotator")
-    ws.ensure_users(client, [annotator], space, tmp_path / "passwords.json")
-    password = json.loads((tmp_path / "passwords.json").read_text())["rater"]
-    rater = httpx.Client(
-        base_url=own_stack.url,
-        timeout=30,
-        headers={
-            "Authorization": "Bearer "
-            + httpx.post(f"{own_stack.url}/api/v1/token", data={"username": "rater", "password": password}).json()[
-                "access_token"
-            ]
-        },
-    )
+    ((_, rater),) = annotators(client, space, RunningArgilla(own_stack, credentials).login, ["rater"]).values()
     for pair in GOOD:
         respond(rater, sid[pair], "good")
     for pair in BAD:
         respond(rater, sid[pair], "bad")
 
-    failure: list[BaseException] = []
-
-    def write():
-        try:
-            retrain.from_argilla(client, dataset, config, log=lambda m: None)
-        except BaseException as e:
-            failure.append(e)
-
-    writer = threading.Thread(target=write)
-    writer.start()
+    writer, failure = retrain_in_background(client, dataset, config)
     db = own_stack.data_dir / "argilla.db"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -245,4 +226,3 @@ def test_argilla_going_away_halfway_then_a_rerun_completes_without_duplicates(ow
     assert len(per_record) == len(POOL) and {n for _, n in per_record} == {1}
     got = suggestions_of(dataset)
     assert {s.agent for s in got.values()} == {f"curation-filter {result.model.version}"}
-    http.close()
