@@ -399,7 +399,7 @@ def export_command(
     data = _dataset(client, config)
     records = export.read(client, data)
     if model is not None:
-        _score_missing(records, model_dir, model)
+        export.score_unscored(records, model_dir, model, log=click.echo)
     selection = export.select(records, threshold, model["version"] if model else None, config.export.validation)
     settings = {
         "workspace": config.argilla.workspace,
@@ -437,17 +437,3 @@ def _dataset(client, config):
             "run setup_workspace.py first, or pass --workspace/--dataset"
         )
     return data
-
-
-def _score_missing(records, model_dir, model) -> None:
-    """Unjudged records not yet scored by this model version get scored now, so the threshold means one thing."""
-    from curation.scoring import load_filter
-
-    agent = f"curation-filter {model['version']}"
-    todo = [r for r in records if not r.votes and r.filter_agent != agent]
-    if not todo:
-        return
-    click.echo(f"scoring {len(todo)} unjudged pairs with {model['version']} (not scored by it in Argilla)")
-    flt = load_filter(model_dir)
-    for r, s in zip(todo, flt.score([(r.source, r.target) for r in todo]), strict=True):
-        r.filter_score, r.filter_agent = round(float(s), 6), agent

@@ -83,6 +83,20 @@ def read(client, dataset) -> list[Judged]:
     return out
 
 
+def score_unscored(records: list[Judged], model_dir, model: dict, log=print) -> None:
+    """Unjudged records not yet scored by this model version get scored now, so the threshold means one thing."""
+    from curation.scoring import load_filter
+
+    agent = feedback.agent(model["version"])
+    todo = [r for r in records if not r.votes and r.filter_agent != agent]
+    if not todo:
+        return
+    log(f"scoring {len(todo)} unjudged pairs with {model['version']} (not scored by it in Argilla)")
+    flt = load_filter(model_dir)
+    for r, s in zip(todo, flt.score([(r.source, r.target) for r in todo]), strict=True):
+        r.filter_score, r.filter_agent = round(float(s), 6), agent
+
+
 def split_of(record_id: str, validation: float) -> str:
     """Deterministic split: the record id's hash, so a pair keeps its split across exports."""
     bucket = int(hashlib.sha256(record_id.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
@@ -95,7 +109,7 @@ def select(records: list[Judged], threshold: float | None, model_version: str | 
     if not agg.votes:
         raise ExportError("no submitted labels yet: annotators must judge some pairs in Argilla before an export")
     rows, rejected = [], []
-    agent = f"curation-filter {model_version}" if model_version else None
+    agent = feedback.agent(model_version) if model_version else None
     for r in sorted(records, key=lambda r: r.id):
         base = {"id": r.id, "source": r.source}
         if r.votes:

@@ -96,6 +96,11 @@ def ensure_properties(dataset) -> None:
         dataset.settings.update()
 
 
+def agent(version: str) -> str:
+    """The suggestions' agent: which model version wrote them."""
+    return f"curation-filter {version}"
+
+
 def priority(score: float) -> float:
     """1 when the model cannot tell (0.5), 0 when it is certain either way."""
     return round(1 - 2 * abs(score - 0.5), 6)

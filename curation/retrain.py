@@ -136,7 +136,7 @@ def from_argilla(client, dataset, config: Config, log: Log = print, progress=Non
         dataset,
         pending,
         scores,
-        agent=f"curation-filter {stored.version}",
+        agent=feedback.agent(stored.version),
         batch_size=config.argilla.batch_size,
         progress=bar,
     )
