@@ -92,6 +92,8 @@ class PairEncoder:
         transformer = self.body[0]
         self.model, self.tokenizer = transformer.auto_model, transformer.tokenizer
         self.prompt = (getattr(self.body, "prompts", None) or {}).get("query", "")
+        # leading tokens that are not the text: the start token and the prompt's own tokens
+        self._skip = 1 + (len(self.tokenizer(self.prompt, add_special_tokens=False)["input_ids"]) if self.prompt else 0)
         self.layer = min(self.layer, self.model.config.num_hidden_layers)
         self.device = str(self.body.device)
 
@@ -142,7 +144,6 @@ class PairEncoder:
             max_length=self.max_length,
             return_tensors="pt",
         ).to(self.device)
-        skip = len(self.tokenizer(self.prompt, add_special_tokens=False)["input_ids"]) + 1 if self.prompt else 1
         self.model.eval()  # no dropout, whatever training left behind
         autocast = torch.autocast("cuda", dtype=torch.float16) if self.device.startswith("cuda") else nullcontext()
         with torch.inference_mode(), autocast:
@@ -153,4 +154,4 @@ class PairEncoder:
         mean = torch.nn.functional.normalize(mean, dim=-1).cpu().numpy()
         layer = hidden[self.layer].float().cpu().numpy()
         lengths = batch["attention_mask"].sum(1).tolist()
-        return [layer[k, skip : n - 1] for k, n in enumerate(lengths)], mean
+        return [layer[k, self._skip : n - 1] for k, n in enumerate(lengths)], mean
