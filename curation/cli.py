@@ -302,35 +302,101 @@ def train(config_path, workspace, dataset, labels, models_dir, base_model, devic
 
 
 @main.command()
-@click.option("--model", "model_dir", required=True, help="A model version folder, or a models folder (its latest).")
-@click.option("--input", "input_path", required=True, help="Pairs to score: tsv/csv/jsonl/parquet, a.en,a.es, Hub id.")
-@click.option("--output", required=True, type=click.Path(dir_okay=False), help="Scores: .jsonl, .csv or .tsv.")
+@click.option("--model", "model_dir", help="A model version folder, or a models folder (its latest).")
+@click.option(
+    "--input",
+    "input_path",
+    required=True,
+    help="Pairs: a file (tsv/csv/jsonl/parquet, a.en,a.es, Hub id), or shards: a folder or a glob pattern.",
+)
+@click.option(
+    "--output",
+    required=True,
+    type=click.Path(),
+    help="A .jsonl/.csv/.tsv file, or a folder of Parquet shards (needed with shards, --clean or --engine ray).",
+)
+@click.option(
+    "--clean",
+    is_flag=True,
+    help="Heuristic filters and dedup first (config: filters, pii, dedup); "
+    "dropped pairs are written with their reason and no score.",
+)
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True)
+@click.option("--ray-address", help="Ray cluster (ray://host:10001); default RAY_ADDRESS, else a local Ray.")
+@click.option("--replicas", type=int, help="Ray: model replicas (default one per GPU, else one per 4 CPUs).")
+@click.option("--gpus-per-replica", type=float, help="Ray: GPUs per model replica (default 1 when there are GPUs).")
+@click.option("--cpus-per-replica", type=float, default=1, show_default=True, help="Ray: CPUs per model replica.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML config (see README).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --output folder.")
 @click.option("--source-column", default="source", show_default=True)
 @click.option("--target-column", default="target", show_default=True)
 @click.option("--quoting", default="none", show_default=True, help="csv/tsv input: none or minimal.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
 @click.option("--batch-size", type=int, help="Encoder batch size (default 32 on CPU, 256 on GPU).")
 @friendly
-def score(model_dir, input_path, output, source_column, target_column, quoting, device, batch_size):
-    """Score a file of any size with a trained filter: one row per pair, in input order, with P(good).
+def score(
+    model_dir,
+    input_path,
+    output,
+    clean,
+    engine,
+    ray_address,
+    replicas,
+    gpus_per_replica,
+    cpus_per_replica,
+    config_path,
+    overwrite,
+    source_column,
+    target_column,
+    quoting,
+    device,
+    batch_size,
+):
+    """Score pairs with a trained filter: one row per pair, in input order, with P(good).
 
     \b
-    Example:
+    Examples:
         curation score --model models/latest --input candidates.tsv --output scored.jsonl
+        curation score --model models/latest --input shards/ --output scored/ --clean --engine ray
     """
     from tqdm import tqdm
 
+    from curation import scale
+    from curation.config import Config
     from curation.loaders import InputSpec
     from curation.scoring import load_filter, output_format, score_file
 
-    output_format(output)  # a bad output name fails before the model loads
+    if not model_dir and not clean:
+        raise click.UsageError("give --model (to score), --clean (to filter and dedup), or both")
+    config = Config.load(config_path)
     spec = InputSpec(path=input_path, source_column=source_column, target_column=target_column, quoting=quoting)
-    flt = load_filter(model_dir, device, batch_size)
-    with tqdm(desc="scoring", unit=" pairs", disable=None) as bar:
-        written, stats = score_file(flt, spec, output, progress=bar.update)
-    click.echo(f"{written} pairs scored with {flt.version} -> {output}")
-    if stats.malformed:
-        click.echo(f"{stats.malformed} malformed rows skipped, e.g. {stats.examples[0]}")
+    config.input = spec
+    folder = not Path(output).suffix
+    if not folder and (clean or engine == "ray"):
+        raise click.UsageError(f"with --clean or --engine ray, --output is a folder (Parquet shards), not {output}")
+    if not folder:  # one file in, one file out
+        output_format(output)  # a bad output name fails before the model loads
+        flt = load_filter(model_dir, device, batch_size)
+        with tqdm(desc="scoring", unit=" pairs", disable=None) as bar:
+            written, stats = score_file(flt, spec, output, progress=bar.update)
+        click.echo(f"{written} pairs scored with {flt.version} -> {output}")
+        if stats.malformed:
+            click.echo(f"{stats.malformed} malformed rows skipped, e.g. {stats.examples[0]}")
+        return
+    job = scale.Job(scale.find_shards(input_path), Path(output), config, model_dir, clean, device, batch_size)
+    if engine == "ray":
+        summary = scale.run_ray(job, ray_address, overwrite, replicas, gpus_per_replica, cpus_per_replica)
+    else:
+        with tqdm(desc="scoring", unit=" pairs", disable=None) as bar:
+            summary = scale.run_local(job, overwrite, progress=bar.update)
+    click.echo(
+        f"{summary.rows:,} pairs from {len(job.shards)} shards in {summary.seconds:.0f} s "
+        f"({summary.pairs_per_s:,.0f} pairs/s, {engine}): {summary.kept:,} kept -> {summary.output}"
+    )
+    for reason, n in summary.reasons.items():
+        click.echo(f"  dropped {n:,}: {reason}")
+    for failure in summary.failed:
+        click.echo(f"  shard FAILED, skipped: {failure['shard']} ({failure['error']})", err=True)
 
 
 @main.command("export")

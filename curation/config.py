@@ -20,6 +20,19 @@ class ConfigError(ValueError):
 class DedupConfig:
     near_threshold: float | None = 0.8
     num_perm: int = 64
+    memory_mb: float | None = 32  # fixed memory of the dedup state, the rest in temporary files; null: all in memory
+
+    def __post_init__(self):
+        if self.near_threshold is not None and not (_number(self.near_threshold) and 0 < self.near_threshold <= 1):
+            raise ConfigError(f"dedup.near_threshold must be a number in (0, 1] or null, not {self.near_threshold!r}")
+        if not (isinstance(self.num_perm, int) and self.num_perm >= 2):
+            raise ConfigError(f"dedup.num_perm must be a whole number of at least 2, not {self.num_perm!r}")
+        if self.memory_mb is not None and not (_number(self.memory_mb) and self.memory_mb > 0):
+            raise ConfigError(f"dedup.memory_mb must be a positive number of megabytes or null, not {self.memory_mb!r}")
+
+
+def _number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 @dataclass

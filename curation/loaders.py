@@ -68,8 +68,8 @@ def guess_format(path: str) -> str:
     )
 
 
-def load(spec: InputSpec, stats: LoadStats | None = None) -> Iterator[Pair]:
-    """Stream the pairs of an input."""
+def load(spec: InputSpec, stats: LoadStats | None = None, allow_empty: bool = False) -> Iterator[Pair]:
+    """Stream the pairs of an input (an input with no pairs is an error unless `allow_empty`, as for a shard)."""
     stats = stats if stats is not None else LoadStats()
     fmt = spec.format or guess_format(spec.path)
     readers = {"tsv": _delimited, "csv": _delimited, "jsonl": _jsonl, "parquet": _parquet, "moses": _moses, "hub": _hub}
@@ -83,7 +83,7 @@ def load(spec: InputSpec, stats: LoadStats | None = None) -> Iterator[Pair]:
     for pair in readers[fmt](spec, fmt, stats):
         empty = False
         yield pair
-    if empty and stats.malformed == 0:
+    if empty and stats.malformed == 0 and not allow_empty:
         raise InputError(f"the input {spec.path} holds no pairs")
 
 

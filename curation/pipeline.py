@@ -72,7 +72,7 @@ def clean(config: Config, report: Report, rejected: list | None = None) -> Itera
     """
     state = (config.filter_entries(), config.pii, config.dedup.near_threshold, config.dedup.num_perm)
     _init(*state)  # a bad filter config fails here, before anything is read
-    dedup = Deduplicator(config.dedup.near_threshold, config.dedup.num_perm)
+    dedup = Deduplicator(config.dedup.near_threshold, config.dedup.num_perm, memory_mb=config.dedup.memory_mb)
     chunks = batched(load(config.input, report.load), CHUNK)
     head: list[list[Pair]] = []
     for chunk in chunks:  # small inputs are done before a pool would have started

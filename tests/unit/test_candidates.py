@@ -127,6 +127,9 @@ def test_dedup_keeps_the_first_of_exact_target_and_near_duplicates():
     )
     assert dedup.check(near) == "near-duplicate pair"
     assert dedup.check(Pair("The museum is closed on Mondays.", "El museo cierra los lunes.")) is None
+    # exact dedup comes first and depends only on first occurrences: a copy of the near-duplicate repeats it
+    assert dedup.check(near) == "duplicate pair"
+    assert dedup.check(Pair("Is the station near?", near.target)) == "duplicate target"
 
 
 def test_record_ids_are_deterministic_from_the_normalised_pair():
@@ -148,6 +151,14 @@ def test_config_rejects_unknown_keys_and_reads_sections(tmp_path):
         Config.load(path)
     with pytest.raises(ConfigError, match="does not exist"):
         Config.load(tmp_path / "nope.yaml")
+    path.write_text("dedup: {memory_mb: 0}\n")
+    with pytest.raises(ConfigError, match="dedup.memory_mb must be a positive number of megabytes or null, not 0"):
+        Config.load(path)
+    path.write_text("dedup: {near_threshold: 80}\n")
+    with pytest.raises(ConfigError, match="dedup.near_threshold must be a number in"):
+        Config.load(path)
+    path.write_text("dedup: {memory_mb: null, near_threshold: null}\n")
+    assert Config.load(path).dedup.memory_mb is None
 
 
 def test_the_pipeline_counts_every_decision_and_keeps_the_rejects(tmp_path):
@@ -274,3 +285,72 @@ def test_keyset_with_values_keeps_the_first_value_of_each_key():
     for _ in range(5):  # merges keep the pairing of keys and values
         index.add(np.arange(100, 140, dtype=np.uint64) + np.uint64(_ * 40), list(range(40)))
     assert index.lookup(np.array([5, 9, 7, 8, 101], dtype=np.uint64)).tolist() == [1, 2, 5, -1, 1]
+
+
+def test_keyset_spilled_to_files_answers_like_a_python_set(tmp_path):
+    import numpy as np
+
+    from curation.dedup import KeySet
+
+    rng = np.random.default_rng(5)
+    keys, reference = KeySet(memory=2048, directory=lambda: tmp_path), {}
+    keys.SPILL = 50  # a file every 50 keys: many spills and streamed merges
+    for _ in range(80):
+        batch = rng.integers(0, 4000, size=rng.integers(0, 120), dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+        values = rng.integers(0, 1000, size=len(batch))
+        expected = [reference.get(int(k), -1) for k in batch]
+        assert keys.lookup(batch).tolist() == expected
+        keys.add(batch, values)
+        for k, v in zip(batch.tolist(), values.tolist(), strict=True):
+            reference.setdefault(k, v)
+    assert len(keys) == len(reference) > 2000
+    assert 1 < len(keys.disk) <= 8 and sum(len(k) for k, _ in keys.runs) <= 50
+    assert len(list(tmp_path.glob("*.keys"))) == len(keys.disk)  # merged files are removed
+
+
+def test_dedup_decisions_do_not_change_when_its_state_goes_to_files(monkeypatch):
+    import random
+
+    import curation.dedup as dedup_module
+    from curation.dedup import KeySet
+
+    rng = random.Random(2)
+    words = [
+        "the",
+        "a",
+        "station",
+        "train",
+        "museum",
+        "ticket",
+        "hotel",
+        "room",
+        "open",
+        "closed",
+        "near",
+        "far",
+        "city",
+        "river",
+        "bridge",
+    ]
+    pairs = []
+    for _ in range(3000):
+        if pairs and rng.random() < 0.3:  # exact, target-only and near repeats of earlier pairs
+            s, t = rng.choice(pairs)
+            pairs.append(rng.choice([(s, t), (s + " now", t), (s, t + " ya"), (s.upper(), t)]))
+        else:
+            sentence = " ".join(rng.choice(words) for _ in range(rng.randint(4, 12)))
+            pairs.append((sentence, sentence[::-1]))
+    monkeypatch.setattr(KeySet, "SPILL", 64)
+    monkeypatch.setattr(dedup_module, "SIGNATURE_BLOCK", 128)
+    in_memory = Deduplicator(near_threshold=0.7, memory_mb=None)
+    on_disk = Deduplicator(near_threshold=0.7, memory_mb=0.05)
+    for start in range(0, len(pairs), 100):
+        batch = [Pair(s, t) for s, t in pairs[start : start + 100]]
+        assert on_disk.check_batch(batch) == in_memory.check_batch(batch)
+    folder = on_disk._spill.path
+    assert on_disk.pairs_seen.disk and on_disk._buckets[0].disk and (folder / "signatures.u16").stat().st_size > 0
+    assert not in_memory.pairs_seen.disk and in_memory._spill is None
+    verdicts = set(in_memory.check_batch([Pair(s, t) for s, t in pairs[:50]]))
+    assert verdicts <= {"duplicate pair", "duplicate target", "near-duplicate pair"}
+    del on_disk
+    assert not folder.exists()  # the spilled state goes with the Deduplicator

@@ -1,0 +1,454 @@
+"""Score a corpus of shards: read → heuristics → exact dedup → near-dedup → model, here or on a Ray cluster.
+
+Both engines run the same functions on the same rows and write the same table: one row per input pair, with
+`shard`, `row`, `source`, `target` (PII masked when cleaning), `reason` (why it was dropped; null when kept) and
+`score` (P(good) from the filter; null when dropped or without a model).
+
+- `local`: this process, shards in order, one Parquet file.
+- `ray`: a Ray Data pipeline. Tasks read and clean the shards; exact duplicates are found by hash partitioning
+  (group by the pair key, then by the target key: the first occurrence stays); near-duplicates are decided in one
+  ordered pass on the driver over the MinHash signatures of what is left (a pair is a near-duplicate of an
+  earlier *kept* pair, a sequential rule); the model runs in an actor pool (one replica per GPU when the cluster
+  has GPUs); the table is written as Parquet shards.
+
+A shard that cannot be read is recorded (`_failed/NNNNNN.json` in the output: path, rows read, error) and the
+run goes on; an empty shard just adds no rows.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import re
+import shutil
+import socket
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from curation import filters as filters_module
+from curation import pii
+from curation.config import Config
+from curation.data import Pair, batched
+from curation.dedup import Deduplicator
+from curation.loaders import InputError, InputSpec, LoadStats, load
+
+SHARD_ENDINGS = (".parquet", ".jsonl", ".json", ".tsv", ".csv", ".jsonl.gz", ".tsv.gz", ".csv.gz")
+ROWS = 4096  # rows per batch
+ROW_BITS = 40  # ordinal = shard index << ROW_BITS | row: the global input order, up to 2**40 rows a shard
+FAILED = "_failed"
+OUTPUT = pa.schema(
+    [
+        ("shard", pa.string()),
+        ("row", pa.int64()),
+        ("source", pa.string()),
+        ("target", pa.string()),
+        ("reason", pa.string()),
+        ("score", pa.float64()),
+    ]
+)
+
+
+class ScaleError(ValueError):
+    """The run cannot start or go on as asked; the message says what to do."""
+
+
+@dataclass
+class Job:
+    shards: list[str]
+    output: Path
+    config: Config = field(default_factory=Config)
+    model: str | None = None  # a trained filter's folder; None: no scoring
+    clean: bool = True  # heuristics and dedup before the model
+    device: str = "auto"
+    batch_size: int | None = None
+
+
+@dataclass
+class Summary:
+    rows: int
+    kept: int
+    reasons: dict[str, int]
+    failed: list[dict]
+    seconds: float
+    output: Path
+
+    @property
+    def pairs_per_s(self) -> float:
+        return self.rows / self.seconds if self.seconds else 0.0
+
+
+def find_shards(path: str) -> list[str]:
+    """The shard files of an input, in order: a file, a folder (searched recursively) or a glob pattern."""
+    p = Path(path)
+    if p.is_dir():
+        files = sorted(str(f) for f in p.rglob("*") if f.is_file() and f.name.lower().endswith(SHARD_ENDINGS))
+    elif any(ch in path for ch in "*?["):
+        files = sorted(f for f in glob.glob(path, recursive=True) if Path(f).is_file())
+    elif p.exists():
+        files = [path]
+    else:
+        raise InputError(f"input {path} does not exist: give a shard file, a folder of shards or a glob pattern")
+    if not files:
+        raise InputError(f"no shards in {path}: expected {', '.join(SHARD_ENDINGS[:4])} files")
+    return files
+
+
+def read_shard(index: int, path: str, spec: InputSpec, failed_dir: str) -> Iterator[pd.DataFrame]:
+    """The rows of one shard, `ROWS` at a time. A shard that cannot be read ends there (rows before it stay) and
+    is recorded in `failed_dir`."""
+    row = 0
+    try:
+        for chunk in batched(load(replace(spec, path=path), LoadStats(), allow_empty=True), ROWS):
+            rows = np.arange(row, row + len(chunk), dtype=np.int64)
+            yield pd.DataFrame(
+                {
+                    "ordinal": (index << ROW_BITS) | rows,
+                    "shard": path,
+                    "row": rows,
+                    "source": [p.source for p in chunk],
+                    "target": [p.target for p in chunk],
+                }
+            )
+            row += len(chunk)
+    except Exception as e:  # any parse failure of this shard: recorded, the others go on
+        os.makedirs(failed_dir, exist_ok=True)
+        record = {"shard": path, "index": index, "rows_read": row, "error": f"{type(e).__name__}: {e}"}
+        Path(failed_dir, f"{index:06d}.json").write_text(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def settings_of(config: Config) -> str:
+    """What the cleaning stage needs, as a string (cheap to ship to workers, a key for their cache)."""
+    d = config.dedup
+    return json.dumps(
+        {"filters": config.filter_entries(), "pii": config.pii, "near": d.near_threshold, "num_perm": d.num_perm}
+    )
+
+
+_TOOLS: dict[str, tuple] = {}
+
+
+def _tools(settings: str) -> tuple:
+    if settings not in _TOOLS:  # built once per worker process
+        s = json.loads(settings)
+        chain = [filters_module.build(name, params) for name, params in s["filters"]]
+        _TOOLS[settings] = (chain, s["pii"], Deduplicator(s["near"], s["num_perm"], memory_mb=None))
+    return _TOOLS[settings]
+
+
+def clean_batch(frame: pd.DataFrame, settings: str) -> pd.DataFrame:
+    """PII masked, filters applied (`reason`), and the dedup fingerprints of the rows kept: `pair_key`,
+    `target_key` (int64), `signature` and `bands` (bytes; None without near-dedup)."""
+    chain, pii_on, fingerprints = _tools(settings)
+    pairs = [Pair(s, t) for s, t in zip(frame["source"], frame["target"], strict=True)]
+    counts: dict = {}
+    reasons = []
+    for pair in pairs:
+        if pii_on:
+            pii.mask(pair)
+        reasons.append(filters_module.apply(chain, pair, counts))
+    kept = [i for i, r in enumerate(reasons) if r is None]
+    prepared = fingerprints.prepare([pairs[i] for i in kept])
+    n = len(pairs)
+    pair_key, target_key = np.zeros(n, dtype=np.uint64), np.zeros(n, dtype=np.uint64)
+    pair_key[kept] = [p for p, _ in prepared.keys]
+    target_key[kept] = [t for _, t in prepared.keys]
+    signature: list[bytes | None] = [None] * n
+    bands: list[bytes | None] = [None] * n
+    if prepared.signatures is not None:
+        for j, i in enumerate(kept):
+            signature[i] = prepared.signatures[j].tobytes()
+            bands[i] = prepared.bands[j].tobytes()
+    out = frame.copy()
+    out["source"] = [p.source for p in pairs]
+    out["target"] = [p.target for p in pairs]
+    out["reason"] = pd.Series(reasons, dtype=object)
+    out["pair_key"] = pair_key.view(np.int64)
+    out["target_key"] = target_key.view(np.int64)
+    out["signature"] = signature
+    out["bands"] = bands
+    return out
+
+
+def _near_arrays(frame: pd.DataFrame, num_perm: int) -> tuple[np.ndarray, np.ndarray]:
+    signatures = np.frombuffer(b"".join(frame["signature"]), dtype=np.uint32).reshape(len(frame), num_perm)
+    bands = np.frombuffer(b"".join(frame["bands"]), dtype=np.uint64).reshape(len(frame), -1)
+    return signatures, bands
+
+
+def dedup_in_order(frame: pd.DataFrame, dedup: Deduplicator) -> pd.DataFrame:
+    """The local engine's dedup: exact, then near among the rest, with the state of all earlier batches."""
+    reasons = frame["reason"].tolist()
+    passed = [i for i, r in enumerate(reasons) if r is None]
+    keys = [
+        (int(p), int(t))
+        for p, t in zip(
+            frame["pair_key"].to_numpy()[passed].view(np.uint64),
+            frame["target_key"].to_numpy()[passed].view(np.uint64),
+            strict=True,
+        )
+    ]
+    for i, verdict in zip(passed, dedup.decide_exact(keys), strict=True):
+        reasons[i] = None if verdict is None else f"dedup: {verdict}"
+    if dedup.near_threshold is not None:
+        rest = [i for i in passed if reasons[i] is None]
+        signatures, bands = _near_arrays(frame.iloc[rest], dedup.num_perm)
+        for i, verdict in zip(rest, dedup.decide_near(signatures, bands), strict=True):
+            reasons[i] = None if verdict is None else f"dedup: {verdict}"
+    frame = frame.copy()
+    frame["reason"] = pd.Series(reasons, dtype=object, index=frame.index)
+    return frame
+
+
+class Scorer:
+    """The model stage: a trained filter, loaded once (per Ray actor), scoring the rows still kept."""
+
+    def __init__(self, model: str, device: str = "auto", batch_size: int | None = None, threads: int | None = None):
+        from curation.scoring import load_filter
+
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
+        self.filter = load_filter(model, device, batch_size)
+
+    def __call__(self, frame: pd.DataFrame) -> pd.DataFrame:
+        keep = frame["reason"].isna().to_numpy() if "reason" in frame else np.ones(len(frame), dtype=bool)
+        score = np.full(len(frame), np.nan)
+        if keep.any():
+            pairs = list(zip(frame["source"][keep], frame["target"][keep], strict=True))
+            score[keep] = self.filter.score(pairs)
+        frame = frame.copy()
+        frame["score"] = score
+        return frame
+
+
+def to_output(frame: pd.DataFrame) -> pa.Table:
+    """The written table: the output columns only, typed (NaN scores become nulls)."""
+    columns = {}
+    for name in OUTPUT.names:
+        values = frame[name] if name in frame else pd.Series([None] * len(frame), dtype=object)
+        columns[name] = pa.array(values, type=OUTPUT.field(name).type, from_pandas=True)
+    return pa.table(columns, schema=OUTPUT)
+
+
+def _prepare_output(output: Path, overwrite: bool) -> Path:
+    if output.exists() and not overwrite:
+        raise ScaleError(f"{output} exists: pass --overwrite to replace it, or choose another --output")
+    partial = output.with_name(output.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    return partial
+
+
+def _finish(partial: Path, output: Path, started: float) -> Summary:
+    """Rename the finished folder into place and count what it holds."""
+    failed = [json.loads(p.read_text()) for p in sorted((partial / FAILED).glob("*.json"))]
+    if failed:
+        (partial / "_failed_shards.json").write_text(json.dumps(failed, indent=2, ensure_ascii=False) + "\n")
+    reasons: Counter = Counter()
+    rows = 0
+    for file in sorted(partial.glob("*.parquet")):
+        column = pq.read_table(file, columns=["reason"]).column("reason").to_pylist()
+        rows += len(column)
+        reasons.update(r if r.startswith("dedup:") else r.split(":")[0] for r in column if r)  # by filter
+    if output.exists():
+        shutil.rmtree(output)
+    partial.rename(output)
+    kept = rows - sum(reasons.values())
+    return Summary(rows, kept, dict(reasons.most_common()), failed, time.perf_counter() - started, output)
+
+
+def run_local(job: Job, overwrite: bool = False, progress: Callable[[int], None] | None = None) -> Summary:
+    """The local engine: every shard in order, in this process."""
+    started = time.perf_counter()
+    scorer = Scorer(job.model, job.device, job.batch_size) if job.model else None
+    partial = _prepare_output(job.output, overwrite)
+    settings = settings_of(job.config) if job.clean else ""
+    d = job.config.dedup
+    dedup = Deduplicator(d.near_threshold, d.num_perm, memory_mb=d.memory_mb) if job.clean else None
+    with pq.ParquetWriter(partial / "part-00000.parquet", OUTPUT) as writer:
+        for index, path in enumerate(job.shards):
+            path = str(Path(path).resolve())  # as the Ray engine names it
+            for frame in read_shard(index, path, job.config.input, str(partial / FAILED)):
+                if job.clean:
+                    frame = dedup_in_order(clean_batch(frame, settings), dedup)
+                if scorer:
+                    frame = scorer(frame)
+                writer.write_table(to_output(frame))
+                if progress:
+                    progress(len(frame))
+    return _finish(partial, job.output, started)
+
+
+# --- the Ray engine -------------------------------------------------------------------------------------------
+
+
+def connect(address: str | None, num_cpus: int | None = None) -> None:
+    """Join the Ray cluster at `address` (ray://host:port or host:port), or start one on this machine when None.
+
+    An address that cannot be reached fails within seconds with what to do (ray.init itself may wait minutes)."""
+    import ray
+
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    if address and address not in ("auto", "local"):
+        parts = urlsplit(address if "://" in address else f"ray://{address}")
+        host, port = parts.hostname, parts.port or (10001 if parts.scheme == "ray" else 6379)
+        try:
+            socket.create_connection((host, port), timeout=5).close()
+        except OSError as e:
+            raise ScaleError(
+                f"cannot reach Ray at {address} ({e.strerror or e}): start the cluster (`ray start --head` on the "
+                "head node) or fix --ray-address / RAY_ADDRESS"
+            ) from None
+    if ray.is_initialized():
+        return
+    ray.init(
+        address=None if address == "local" else address,
+        num_cpus=num_cpus if not address or address == "local" else None,
+        include_dashboard=False,
+        log_to_driver=False,
+        ignore_reinit_error=True,
+    )
+
+
+def _read_batch(items: pd.DataFrame, spec: InputSpec, failed_dir: str) -> Iterator[pd.DataFrame]:
+    for index, path in zip(items["index"], items["path"], strict=True):
+        yield from read_shard(int(index), str(path), spec, failed_dir)
+
+
+def _select(frame: pd.DataFrame, kept: bool) -> pd.DataFrame:
+    mask = frame["reason"].isna()
+    return frame[mask if kept else ~mask]
+
+
+def _repeats(group: pd.DataFrame, reason: str) -> pd.DataFrame:
+    """One hash group (same key): the first occurrence stays, the others repeat it."""
+    group = group.sort_values("ordinal")
+    group["reason"] = pd.Series([None] + [reason] * (len(group) - 1), dtype=object, index=group.index)
+    return group
+
+
+def _mark(frame: pd.DataFrame, ordinals: np.ndarray, reason: str) -> pd.DataFrame:
+    frame = frame.copy()
+    hit = np.isin(frame["ordinal"].to_numpy(), ordinals)
+    reasons = np.array(frame["reason"].tolist(), dtype=object)
+    reasons[hit] = reason
+    frame["reason"] = pd.Series(reasons, dtype=object, index=frame.index)
+    return frame
+
+
+def _near_pass(exact, config: Config) -> np.ndarray:
+    """Ordinals of the near-duplicates, decided in input order on the driver (memory fixed by dedup.memory_mb)."""
+    d = config.dedup
+    dedup = Deduplicator(d.near_threshold, d.num_perm, memory_mb=d.memory_mb)
+    dropped: list[np.ndarray] = []
+    ordered = exact.select_columns(["ordinal", "signature", "bands"]).sort("ordinal")
+    for batch in ordered.iter_batches(batch_size=ROWS, batch_format="pandas"):
+        signatures, bands = _near_arrays(batch, d.num_perm)
+        verdicts = np.array([v is not None for v in dedup.decide_near(signatures, bands)], dtype=bool)
+        dropped.append(batch["ordinal"].to_numpy()[verdicts])
+    return np.sort(np.concatenate(dropped)) if dropped else np.empty(0, dtype=np.int64)
+
+
+def _table(frame: pd.DataFrame) -> pa.Table:
+    return to_output(frame.sort_values("ordinal"))
+
+
+def run_ray(
+    job: Job,
+    address: str | None = None,
+    overwrite: bool = False,
+    replicas: int | None = None,
+    gpus_per_replica: float | None = None,
+    cpus_per_replica: float = 1,
+    num_cpus: int | None = None,
+) -> Summary:
+    """The Ray engine (see the module docstring). `replicas` model actors (default: one per GPU, else one per 4
+    CPUs), each with `gpus_per_replica` GPUs (default 1 when the cluster has GPUs)."""
+    import ray
+    import ray.data
+
+    from curation import modeldir
+
+    started = time.perf_counter()
+    if job.model:
+        modeldir.resolve(job.model)  # a model missing here fails before the cluster does any work
+    connect(address, num_cpus)
+    context = ray.data.DataContext.get_current()
+    context.execution_options.preserve_order = True  # the same input gives the same blocks
+    partial = _prepare_output(job.output, overwrite)
+    failed_dir = str(partial.resolve() / FAILED)  # workers write here: on a cluster, shared storage
+    items = [{"index": i, "path": str(Path(s).resolve())} for i, s in enumerate(job.shards)]
+    rows = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
+        _read_batch, batch_size=1, batch_format="pandas", fn_kwargs={"spec": job.config.input, "failed_dir": failed_dir}
+    )
+    if job.clean:
+        settings = settings_of(job.config)
+        rows = rows.map_batches(clean_batch, batch_format="pandas", fn_kwargs={"settings": settings}).materialize()
+        parts = [rows.map_batches(_select, batch_format="pandas", fn_kwargs={"kept": False})]
+        passed = rows.map_batches(_select, batch_format="pandas", fn_kwargs={"kept": True})
+        partitions = max(2, 2 * int(ray.cluster_resources().get("CPU", 1)))  # hash partitions of the keys
+        for key, reason in (("pair_key", "dedup: duplicate pair"), ("target_key", "dedup: duplicate target")):
+            grouped = passed.groupby(key, num_partitions=partitions).map_groups(
+                _repeats, batch_format="pandas", fn_kwargs={"reason": reason}
+            )
+            grouped = grouped.materialize()
+            parts.append(grouped.map_batches(_select, batch_format="pandas", fn_kwargs={"kept": False}))
+            passed = grouped.map_batches(_select, batch_format="pandas", fn_kwargs={"kept": True})
+        if job.config.dedup.near_threshold is not None:
+            passed = passed.materialize()
+            near = _near_pass(passed, job.config)
+            passed = passed.map_batches(
+                _mark, batch_format="pandas", fn_kwargs={"ordinals": near, "reason": "dedup: near-duplicate pair"}
+            )
+    else:
+        parts, passed = [], rows
+    if job.model:
+        gpus = ray.cluster_resources().get("GPU", 0)
+        per = gpus_per_replica if gpus_per_replica is not None else (1 if gpus else 0)
+        count = replicas or (max(1, int(gpus // per)) if per else max(1, int(ray.cluster_resources()["CPU"] // 4)))
+        passed = passed.map_batches(
+            Scorer,
+            fn_constructor_kwargs={
+                "model": str(Path(job.model).resolve()),
+                "device": job.device if job.device != "auto" or per else "cpu",
+                "batch_size": job.batch_size,
+                "threads": max(1, int(cpus_per_replica)),
+            },
+            batch_format="pandas",
+            batch_size=job.batch_size * 8 if job.batch_size else (2048 if per else 256),
+            concurrency=count,
+            num_gpus=per,
+            num_cpus=cpus_per_replica,
+        )
+    table = passed.union(*parts) if parts else passed
+    try:
+        table.sort("ordinal").map_batches(_table, batch_format="pandas").write_parquet(str(partial))
+    except Exception as e:  # Ray wraps what failed on a worker; say it in one line
+        raise ScaleError(_worker_error(e, job)) from None
+    return _finish(partial, job.output, started)
+
+
+def _worker_error(error: Exception, job: Job) -> str:
+    """One line from what Ray reports: the user code's own exception, not Ray's wrappers."""
+    text = str(error)
+    lines = [line.strip() for line in text.splitlines()]
+    causes = [line for line in lines if re.match(r"^[\w.]*(Error|Exception): ", line) and "ray." not in line[:30]]
+    cause = causes[0] if causes else (lines[0] if lines else type(error).__name__)
+    if "ModelError" in text:
+        cause = next((line for line in lines if re.search(r"ModelError: ", line)), cause)
+        return (
+            f"the model could not be loaded on a Ray worker ({cause}): every node needs {job.model} at the same "
+            "path (shared storage, or copy it to each node)"
+        )
+    return f"the Ray run failed: {cause}"

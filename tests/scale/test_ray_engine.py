@@ -1,0 +1,178 @@
+"""`curation score --engine ray` against the local engine, on a real local Ray runtime (2 CPUs) and a tiny model.
+
+Input: a few thousand pairs in many shards (JSONL, Parquet, TSV), with repeats across shards, near-duplicates,
+pairs the filters drop, PII, an empty shard and a shard that cannot be parsed.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import socket
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from tiny_model import COPIES, GOOD
+
+from curation.config import Config
+from curation.retrain import fit_and_save
+from curation.scale import Job, ScaleError, find_shards, run_local, run_ray
+
+ray = pytest.importorskip("ray")
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def model(tiny_model, tmp_path_factory):
+    from curation.encoder import PairEncoder, load_body
+
+    config = Config()
+    config.train.base_model = str(tiny_model)
+    config.train.layer = 1
+    config.train.min_per_class = 4
+    config.train.models_dir = str(tmp_path_factory.mktemp("models"))
+    encoder = PairEncoder(load_body(str(tiny_model), "cpu"), layer=1, batch_size=16)
+    _, _, stored = fit_and_save(GOOD + COPIES, [1] * 16 + [0] * 16, config, "test", encoder=encoder, log=lambda m: None)
+    return str(stored.path)
+
+
+def corpus(rows: int, seed: int = 0) -> list[tuple[str, str]]:
+    rng = random.Random(seed)
+    pairs: list[tuple[str, str]] = []
+    for i in range(rows):
+        source, target = GOOD[i % len(GOOD)]
+        kind = rng.random()
+        if kind < 0.55:
+            pair = (f"{source} ({i})", f"{target} ({i})")
+        elif kind < 0.65 and pairs:
+            pair = rng.choice(pairs)  # an exact repeat, often from another shard
+        elif kind < 0.7 and pairs:
+            s, t = rng.choice(pairs)
+            pair = (s + " Thanks.", t)  # same target
+        elif kind < 0.8:
+            pair = (f"{source} Room {i}, floor two please", f"{target} Habitación {i}, segundo piso por favor")
+        elif kind < 0.85:
+            pair = (f"{source} ({i})", f"{source} ({i})")  # untranslated
+        elif kind < 0.9:
+            pair = (f"Write to guest{i}@example.com ({i})", f"Escriba a guest{i}@example.com ({i})")
+        else:
+            pair = (source, target)  # the base pairs again
+        pairs.append(pair)
+    return pairs
+
+
+def write_shards(folder, pairs, shards: int) -> None:
+    folder.mkdir()
+    size = -(-len(pairs) // shards)
+    for n in range(shards):
+        part = pairs[n * size : (n + 1) * size]
+        if n % 3 == 0:
+            pq.write_table(
+                pa.table({"source": [s for s, _ in part], "target": [t for _, t in part]}),
+                folder / f"part-{n:03d}.parquet",
+            )
+        elif n % 3 == 1:
+            lines = "".join(json.dumps({"source": s, "target": t}, ensure_ascii=False) + "\n" for s, t in part)
+            (folder / f"part-{n:03d}.jsonl").write_text(lines, encoding="utf-8")
+        else:
+            (folder / f"part-{n:03d}.tsv").write_text(
+                "source\ttarget\n" + "".join(f"{s}\t{t}\n" for s, t in part), encoding="utf-8"
+            )
+    (folder / "part-500-empty.jsonl").write_text("")
+    (folder / "part-501-broken.parquet").write_bytes(b"PAR1 this is not parquet")
+
+
+def table(folder) -> list[dict]:
+    rows = pq.read_table(folder).to_pylist()
+    return sorted(rows, key=lambda r: (r["shard"], r["row"]))
+
+
+def test_ray_engine_writes_what_the_local_engine_writes(local_ray, model, tmp_path):
+    pairs = corpus(3000)
+    write_shards(tmp_path / "in", pairs, shards=14)
+    shards = find_shards(str(tmp_path / "in"))
+    assert len(shards) == 16
+    config = Config()
+    config.dedup.near_threshold = 0.7
+    local = run_local(Job(shards, tmp_path / "local", config, model=model))
+    on_ray = run_ray(Job(shards, tmp_path / "ray", config, model=model))
+
+    a, b = table(tmp_path / "local"), table(tmp_path / "ray")
+    assert len(a) == len(b) == len(pairs) == local.rows == on_ray.rows  # every readable row, nothing lost
+    for x, y in zip(a, b, strict=True):
+        assert (x["shard"], x["row"], x["source"], x["target"], x["reason"]) == (
+            y["shard"],
+            y["row"],
+            y["source"],
+            y["target"],
+            y["reason"],
+        )
+        assert (x["score"] is None) == (y["score"] is None) == (x["reason"] is not None)
+        if x["score"] is not None:
+            assert abs(x["score"] - y["score"]) < 1e-5
+    assert local.reasons == on_ray.reasons and local.kept == on_ray.kept
+    # the run did real work: every dedup kind, filter drops, PII masked, a spread of scores
+    for reason in ("dedup: duplicate pair", "dedup: duplicate target", "dedup: near-duplicate pair", "identical"):
+        assert local.reasons.get(reason, 0) > 20, local.reasons
+    assert not any("@example.com" in r["source"] + r["target"] for r in a)
+    scores = np.array([r["score"] for r in a if r["score"] is not None])
+    assert len(scores) == local.kept > 1000 and scores.std() > 0.01
+    # the broken shard is listed (path and error) by both engines; the empty one is not a failure
+    for summary in (local, on_ray):
+        assert [f["shard"].split("/")[-1] for f in summary.failed] == ["part-501-broken.parquet"]
+        assert summary.failed[0]["rows_read"] == 0 and summary.failed[0]["error"]
+    failed = json.loads((tmp_path / "ray" / "_failed_shards.json").read_text())
+    assert failed[0]["shard"].endswith("part-501-broken.parquet")
+
+
+def test_the_local_engine_keeps_what_setup_workspace_keeps(tmp_path):
+    """The cleaning of `curation score --clean` is the cleaning of setup_workspace (pipeline.clean)."""
+    from curation.loaders import InputSpec
+    from curation.pipeline import Report, clean
+
+    pairs = corpus(1500, seed=1)
+    (tmp_path / "all.jsonl").write_text(
+        "".join(json.dumps({"source": s, "target": t}, ensure_ascii=False) + "\n" for s, t in pairs), encoding="utf-8"
+    )
+    config = Config(input=InputSpec(str(tmp_path / "all.jsonl")))
+    config.workers = 1
+    expected = [(p.source, p.target) for p in clean(config, Report())]
+    summary = run_local(Job([str(tmp_path / "all.jsonl")], tmp_path / "out", config))
+    rows = table(tmp_path / "out")
+    assert [(r["source"], r["target"]) for r in rows if r["reason"] is None] == expected
+    assert summary.kept == len(expected) and all(r["score"] is None for r in rows)
+
+
+def test_an_unreachable_ray_address_fails_fast_with_what_to_do(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens there once closed
+    (tmp_path / "a.jsonl").write_text(json.dumps({"source": "Hello there.", "target": "Hola."}) + "\n")
+    with pytest.raises(ScaleError, match=rf"cannot reach Ray at ray://127.0.0.1:{port} .*ray start --head"):
+        run_ray(Job([str(tmp_path / "a.jsonl")], tmp_path / "out"), address=f"ray://127.0.0.1:{port}")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_model_missing_on_the_workers_is_one_clear_error(local_ray, tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from curation import modeldir
+
+    # the driver believes the model is there (as on a cluster whose head node has it); the workers, separate
+    # processes that import curation afresh, look for it for real and do not find it
+    monkeypatch.setattr(modeldir, "resolve", lambda path: Path(path))
+    (tmp_path / "in").mkdir()
+    pairs = corpus(50, seed=2)
+    (tmp_path / "in" / "a.jsonl").write_text("".join(json.dumps({"source": s, "target": t}) + "\n" for s, t in pairs))
+    job = Job(find_shards(str(tmp_path / "in")), tmp_path / "out", Config(), model=str(tmp_path / "models-here-only"))
+    with pytest.raises(ScaleError, match="model could not be loaded on a Ray worker.*models-here-only does not exist"):
+        run_ray(job)
+    assert not (tmp_path / "out").exists()
