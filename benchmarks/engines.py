@@ -116,7 +116,7 @@ def main() -> int:
                 with CpuShare() as share:
                     summary = run_local(job)
             else:
-                summary = run_ray(job, replicas=max(1, cpus // 2), cpus_per_replica=1)
+                summary = run_ray(job, replicas=cpus, cpus_per_replica=1)
             results[stage, engine] = summary
             print(
                 f"{stage:<16} {engine:<6} {summary.rows:9,} {summary.kept:9,} {summary.seconds:8.1f} "

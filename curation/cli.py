@@ -399,6 +399,32 @@ def score(
         click.echo(f"  shard FAILED, skipped: {failure['shard']} ({failure['error']})", err=True)
 
 
+@main.command("slice")
+@click.option("--scored", required=True, type=click.Path(exists=True), help="The output folder of `curation score`.")
+@click.option("--output", required=True, type=click.Path(dir_okay=False), help="Parquet (or .jsonl) for setup.")
+@click.option("--uncertain", default=1000, show_default=True, help="Rows of the uncertain band, closest to 0.5 first.")
+@click.option("--band", nargs=2, type=float, default=(0.3, 0.7), show_default=True, help="The uncertain band.")
+@click.option("--per-stratum", default=100, show_default=True, help="Sampled rows per score range.")
+@click.option("--strata", default=10, show_default=True, help="Equal score ranges over [0, 1].")
+@friendly
+def slice_command(scored, output, uncertain, band, per_stratum, strata):
+    """The slice of a scored corpus worth human time: the uncertain band plus a stratified sample.
+
+    \b
+    Example:
+        curation slice --scored scored/ --output to_label.parquet
+        python setup_workspace.py --input to_label.parquet
+    """
+    from collections import Counter
+
+    from curation import worth
+
+    table = worth.select(scored, uncertain, band[0], band[1], per_stratum, strata)
+    path = worth.write(table, output)
+    parts = Counter(p.split(" ")[0] for p in table.column("part").to_pylist())
+    click.echo(f"{len(table):,} pairs -> {path} (uncertain {parts['uncertain']:,}, stratified {parts['stratum']:,})")
+
+
 @main.command("export")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML config (see README).")
 @click.option("--workspace", help="Argilla workspace (config: argilla.workspace).")

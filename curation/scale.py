@@ -6,7 +6,8 @@ Both engines run the same functions on the same rows and write the same table: o
 
 - `local`: this process, shards in order, one Parquet file.
 - `ray`: a Ray Data pipeline. Tasks read and clean the shards; exact duplicates are found by hash partitioning
-  (group by the pair key, then by the target key: the first occurrence stays); near-duplicates are decided in one
+  (the first occurrence of each pair key, then of each target key, by a hash aggregation joined back to the rows
+  by a hash join: only the first occurrence stays); near-duplicates are decided in one
   ordered pass on the driver over the MinHash signatures of what is left (a pair is a near-duplicate of an
   earlier *kept* pair, a sequential rule); the model runs in an actor pool (one replica per GPU when the cluster
   has GPUs); the table is written as Parquet shards.
@@ -331,11 +332,13 @@ def _select(frame: pd.DataFrame, kept: bool) -> pd.DataFrame:
     return frame[mask if kept else ~mask]
 
 
-def _repeats(group: pd.DataFrame, reason: str) -> pd.DataFrame:
-    """One hash group (same key): the first occurrence stays, the others repeat it."""
-    group = group.sort_values("ordinal")
-    group["reason"] = pd.Series([None] + [reason] * (len(group) - 1), dtype=object, index=group.index)
-    return group
+def _not_first(frame: pd.DataFrame, reason: str) -> pd.DataFrame:
+    """Rows joined with the first ordinal of their key: all but the first occurrence repeat it."""
+    reasons = np.array(frame["reason"].tolist(), dtype=object)
+    reasons[frame["ordinal"].to_numpy() != frame["first"].to_numpy()] = reason
+    frame = frame.drop(columns=["first"])
+    frame["reason"] = pd.Series(reasons, dtype=object, index=frame.index)
+    return frame
 
 
 def _mark(frame: pd.DataFrame, ordinals: np.ndarray, reason: str) -> pd.DataFrame:
@@ -377,6 +380,7 @@ def run_ray(
     CPUs), each with `gpus_per_replica` GPUs (default 1 when the cluster has GPUs)."""
     import ray
     import ray.data
+    from ray.data.aggregate import Min
 
     from curation import modeldir
 
@@ -399,12 +403,12 @@ def run_ray(
         passed = rows.map_batches(_select, batch_format="pandas", fn_kwargs={"kept": True})
         partitions = max(2, 2 * int(ray.cluster_resources().get("CPU", 1)))  # hash partitions of the keys
         for key, reason in (("pair_key", "dedup: duplicate pair"), ("target_key", "dedup: duplicate target")):
-            grouped = passed.groupby(key, num_partitions=partitions).map_groups(
-                _repeats, batch_format="pandas", fn_kwargs={"reason": reason}
-            )
-            grouped = grouped.materialize()
-            parts.append(grouped.map_batches(_select, batch_format="pandas", fn_kwargs={"kept": False}))
-            passed = grouped.map_batches(_select, batch_format="pandas", fn_kwargs={"kept": True})
+            # the first occurrence of each key (a hash aggregation), joined back to every row (a hash join)
+            first = passed.groupby(key, num_partitions=partitions).aggregate(Min("ordinal", alias_name="first"))
+            joined = passed.join(first, join_type="inner", num_partitions=partitions, on=(key,))
+            marked = joined.map_batches(_not_first, batch_format="pandas", fn_kwargs={"reason": reason}).materialize()
+            parts.append(marked.map_batches(_select, batch_format="pandas", fn_kwargs={"kept": False}))
+            passed = marked.map_batches(_select, batch_format="pandas", fn_kwargs={"kept": True})
         if job.config.dedup.near_threshold is not None:
             passed = passed.materialize()
             near = _near_pass(passed, job.config)

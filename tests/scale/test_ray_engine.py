@@ -14,13 +14,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import ray
 from tiny_model import COPIES, GOOD
 
 from curation.config import Config
 from curation.retrain import fit_and_save
 from curation.scale import Job, ScaleError, find_shards, run_local, run_ray
-
-ray = pytest.importorskip("ray")
 
 
 @pytest.fixture(scope="module")
@@ -176,3 +175,27 @@ def test_a_model_missing_on_the_workers_is_one_clear_error(local_ray, tmp_path, 
     with pytest.raises(ScaleError, match="model could not be loaded on a Ray worker.*models-here-only does not exist"):
         run_ray(job)
     assert not (tmp_path / "out").exists()
+
+
+def test_score_command_cleans_shards_into_a_folder_and_says_what_is_wrong(tmp_path):
+    from click.testing import CliRunner
+
+    from curation.cli import main
+
+    write_shards(tmp_path / "in", corpus(400, seed=3), shards=3)
+    run = CliRunner().invoke
+    out = tmp_path / "out"
+    result = run(main, ["score", "--input", str(tmp_path / "in"), "--output", str(out), "--clean"])
+    assert result.exit_code == 0, result.output
+    assert "400 pairs from 5 shards" in result.output and "dropped" in result.output
+    assert "shard FAILED, skipped: " in result.output and "part-501-broken.parquet" in result.output
+    assert pq.read_table(out).num_rows == 400
+    again = run(main, ["score", "--input", str(tmp_path / "in"), "--output", str(out), "--clean"])
+    assert again.exit_code != 0 and "exists: pass --overwrite" in again.output
+    assert pq.read_table(out).num_rows == 400  # the earlier result is untouched
+    wrong = run(main, ["score", "--input", str(tmp_path / "in"), "--output", str(tmp_path / "x.jsonl"), "--clean"])
+    assert wrong.exit_code != 0 and "--output is a folder" in wrong.output
+    neither = run(main, ["score", "--input", str(tmp_path / "in"), "--output", str(out)])
+    assert neither.exit_code != 0 and "give --model" in neither.output
+    nothing = run(main, ["score", "--input", str(tmp_path / "none"), "--output", str(tmp_path / "o"), "--clean"])
+    assert nothing.exit_code != 0 and "does not exist" in nothing.output
