@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curation import filters as filters_module
@@ -259,9 +260,11 @@ def _finish(partial: Path, output: Path, started: float) -> Summary:
     reasons: Counter = Counter()
     rows = 0
     for file in sorted(partial.glob("*.parquet")):
-        column = pq.read_table(file, columns=["reason"]).column("reason").to_pylist()
+        column = pq.read_table(file, columns=["reason"]).column("reason")
         rows += len(column)
-        reasons.update(r if r.startswith("dedup:") else r.split(":")[0] for r in column if r)  # by filter
+        for item in pc.value_counts(column.drop_null()).to_pylist():
+            reason = item["values"]
+            reasons[reason if reason.startswith("dedup:") else reason.split(":")[0]] += item["counts"]  # by filter
     if output.exists():
         shutil.rmtree(output)
     partial.rename(output)
