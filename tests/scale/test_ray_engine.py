@@ -199,3 +199,23 @@ def test_score_command_cleans_shards_into_a_folder_and_says_what_is_wrong(tmp_pa
     assert neither.exit_code != 0 and "give --model" in neither.output
     nothing = run(main, ["score", "--input", str(tmp_path / "none"), "--output", str(tmp_path / "o"), "--clean"])
     assert nothing.exit_code != 0 and "does not exist" in nothing.output
+
+
+def test_score_command_on_ray_without_cleaning_scores_every_pair_like_the_local_engine(local_ray, model, tmp_path):
+    from click.testing import CliRunner
+
+    from curation.cli import main
+
+    write_shards(tmp_path / "in", corpus(300, seed=4), shards=3)
+    outputs = {}
+    for engine in ("local", "ray"):
+        out = tmp_path / engine
+        args = ["score", "--model", model, "--input", str(tmp_path / "in"), "--output", str(out), "--engine", engine]
+        result = CliRunner().invoke(main, [*args, "--replicas", "1"] if engine == "ray" else args)
+        assert result.exit_code == 0, result.output
+        assert "300 pairs from 5 shards" in result.output and f"pairs/s, {engine})" in result.output
+        outputs[engine] = table(out)
+    a, b = outputs["local"], outputs["ray"]
+    assert len(a) == len(b) == 300 and all(r["reason"] is None for r in a + b)  # no cleaning: every pair scored
+    assert all(abs(x["score"] - y["score"]) < 1e-5 for x, y in zip(a, b, strict=True))
+    assert [(r["shard"], r["row"]) for r in a] == [(r["shard"], r["row"]) for r in b]
