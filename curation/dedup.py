@@ -52,9 +52,7 @@ class Bloom:
     def __init__(self, nbytes: int):
         self.bits = np.zeros(max(1024, min(nbytes, 1 << 29)), dtype=np.uint8)  # at most 2**32 bits
         self._size = np.uint64(len(self.bits) * 8)
-        self._mult = np.random.default_rng(7).integers(1, 2**62, self.HASHES, dtype=np.uint64) * np.uint64(
-            2
-        ) + np.uint64(1)
+        self._mult = np.random.default_rng(7).integers(1, 2**63, self.HASHES, dtype=np.uint64) | np.uint64(1)
 
     def _positions(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         high = (keys[:, None] * self._mult[None, :]) >> np.uint64(32)  # wraps modulo 2**64, then 32 bits
@@ -332,8 +330,7 @@ class Deduplicator:
         rng = np.random.default_rng(self.seed)
         self._a = rng.integers(1, PRIME, self.num_perm, dtype=np.uint64)
         self._b = rng.integers(0, PRIME, self.num_perm, dtype=np.uint64)
-        spill = None if self.memory_mb is None else SpillFolder(self.spill_dir)
-        self._spill = spill
+        self._spill = spill = None if self.memory_mb is None else SpillFolder(self.spill_dir)
         sets = 2
         if self.near_threshold is not None:
             self._bands, self._rows = bands_for(self.near_threshold, self.num_perm)
@@ -412,7 +409,7 @@ class Deduplicator:
             if self._near(signatures[i], earlier[i], keys, batch_buckets):
                 verdicts.append("near-duplicate pair")
                 continue
-            index = self._store(signatures[i])
+            index = self._kept.append(signatures[i])
             for j, key in enumerate(keys):
                 if earlier[i, j] < 0:
                     batch_buckets[j].setdefault(key, index)
@@ -450,6 +447,3 @@ class Deduplicator:
             if (self._kept[other] == signature.astype(np.uint16)).mean() >= self.near_threshold:
                 return True
         return False
-
-    def _store(self, signature: np.ndarray) -> int:
-        return self._kept.append(signature)

@@ -70,7 +70,7 @@ def clean(config: Config, report: Report, rejected: list | None = None) -> Itera
     core) once the input is larger than a few chunks; the dedup decisions stay in this process, in input order,
     so the result is the same whatever the number of workers.
     """
-    state = (config.filter_entries(), config.pii, config.dedup.near_threshold, config.dedup.num_perm)
+    state = screening(config)
     _init(*state)  # a bad filter config fails here, before anything is read
     dedup = Deduplicator(config.dedup.near_threshold, config.dedup.num_perm, memory_mb=config.dedup.memory_mb)
     chunks = batched(load(config.input, report.load), CHUNK)
@@ -102,14 +102,35 @@ def _ordered(pool, fn, items, window: int) -> Iterator:
         yield pending.popleft().get()
 
 
+def screening(config: Config) -> tuple:
+    """What screening chunks needs, as plain values: (filter entries, PII on, near threshold, permutations)."""
+    return config.filter_entries(), config.pii, config.dedup.near_threshold, config.dedup.num_perm
+
+
+def screeners(entries, pii_on: bool, near_threshold, num_perm: int) -> tuple:
+    """(filters, PII on, fingerprinting) from `screening`'s values: built once per process."""
+    chain = [filters_module.build(name, params) for name, params in entries]
+    return chain, pii_on, Deduplicator(near_threshold, num_perm, memory_mb=None)  # it only fingerprints
+
+
+def screen(tools: tuple, pairs: list[Pair], counts: dict[str, FilterCounts]) -> tuple[int, list[str | None]]:
+    """Mask each pair (in place) and run the filters: the values masked, and each pair's drop reason or None."""
+    chain, pii_on, _ = tools
+    masked, reasons = 0, []
+    for pair in pairs:
+        if pii_on:
+            masked += pii.mask(pair)
+        reasons.append(filters_module.apply(chain, pair, counts))
+    return masked, reasons
+
+
 _STATE: tuple = ()
 
 
-def _init(entries, pii_on: bool, near_threshold, num_perm: int) -> None:
+def _init(*state) -> None:
     """Each worker (or this process) builds its own filters and fingerprinting once."""
     global _STATE
-    chain = [filters_module.build(name, params) for name, params in entries]
-    _STATE = (chain, pii_on, Deduplicator(near_threshold, num_perm))
+    _STATE = screeners(*state)
 
 
 def _check_rows(rows: list[tuple[str, str, str]]):
@@ -118,18 +139,11 @@ def _check_rows(rows: list[tuple[str, str, str]]):
 
 def _check(pairs: list[Pair]):
     """Mask, filter and fingerprint one chunk: (masked count, filter counts, kept, prepared dedup, dropped)."""
-    chain, pii_on, fingerprints = _STATE
     counts: dict[str, FilterCounts] = {}
-    masked, kept, dropped = 0, [], []
-    for pair in pairs:
-        if pii_on:
-            masked += pii.mask(pair)
-        reason = filters_module.apply(chain, pair, counts)
-        if reason is None:
-            kept.append(pair)
-        else:
-            dropped.append((pair, reason))
-    return masked, counts, kept, fingerprints.prepare(kept), dropped
+    masked, reasons = screen(_STATE, pairs, counts)
+    kept = [pair for pair, reason in zip(pairs, reasons, strict=True) if reason is None]
+    dropped = [(pair, reason) for pair, reason in zip(pairs, reasons, strict=True) if reason is not None]
+    return masked, counts, kept, _STATE[2].prepare(kept), dropped
 
 
 def _merge(results, dedup: Deduplicator, report: Report, rejected: list | None) -> Iterator[Pair]:

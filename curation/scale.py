@@ -37,12 +37,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from curation import filters as filters_module
-from curation import pii
 from curation.config import Config
 from curation.data import Pair, batched
-from curation.dedup import Deduplicator
+from curation.dedup import Deduplicator, Prepared
 from curation.loaders import InputError, InputSpec, LoadStats, load
+from curation.pipeline import screen, screeners, screening
 
 SHARD_ENDINGS = (".parquet", ".jsonl", ".json", ".tsv", ".csv", ".jsonl.gz", ".tsv.gz", ".csv.gz")
 ROWS = 4096  # rows per batch
@@ -130,36 +129,22 @@ def read_shard(index: int, path: str, spec: InputSpec, failed_dir: str) -> Itera
 
 def settings_of(config: Config) -> str:
     """What the cleaning stage needs, as a string (cheap to ship to workers, a key for their cache)."""
-    d = config.dedup
-    return json.dumps(
-        {"filters": config.filter_entries(), "pii": config.pii, "near": d.near_threshold, "num_perm": d.num_perm}
-    )
+    return json.dumps(screening(config))
 
 
 _TOOLS: dict[str, tuple] = {}
 
 
-def _tools(settings: str) -> tuple:
-    if settings not in _TOOLS:  # built once per worker process
-        s = json.loads(settings)
-        chain = [filters_module.build(name, params) for name, params in s["filters"]]
-        _TOOLS[settings] = (chain, s["pii"], Deduplicator(s["near"], s["num_perm"], memory_mb=None))
-    return _TOOLS[settings]
-
-
 def clean_batch(frame: pd.DataFrame, settings: str) -> pd.DataFrame:
     """PII masked, filters applied (`reason`), and the dedup fingerprints of the rows kept: `pair_key`,
     `target_key` (int64), `signature` and `bands` (bytes; None without near-dedup)."""
-    chain, pii_on, fingerprints = _tools(settings)
+    if settings not in _TOOLS:  # built once per worker process
+        _TOOLS[settings] = screeners(*json.loads(settings))
+    tools = _TOOLS[settings]
     pairs = [Pair(s, t) for s, t in zip(frame["source"], frame["target"], strict=True)]
-    counts: dict = {}
-    reasons = []
-    for pair in pairs:
-        if pii_on:
-            pii.mask(pair)
-        reasons.append(filters_module.apply(chain, pair, counts))
+    _, reasons = screen(tools, pairs, {})
     kept = [i for i, r in enumerate(reasons) if r is None]
-    prepared = fingerprints.prepare([pairs[i] for i in kept])
+    prepared = tools[2].prepare([pairs[i] for i in kept])
     n = len(pairs)
     pair_key, target_key = np.zeros(n, dtype=np.uint64), np.zeros(n, dtype=np.uint64)
     pair_key[kept] = [p for p, _ in prepared.keys]
@@ -188,24 +173,22 @@ def _near_arrays(frame: pd.DataFrame, num_perm: int) -> tuple[np.ndarray, np.nda
 
 
 def dedup_in_order(frame: pd.DataFrame, dedup: Deduplicator) -> pd.DataFrame:
-    """The local engine's dedup: exact, then near among the rest, with the state of all earlier batches."""
+    """The local engine's dedup (`Deduplicator.decide` on the rows the filters kept), with the state of all
+    earlier batches."""
     reasons = frame["reason"].tolist()
     passed = [i for i, r in enumerate(reasons) if r is None]
-    keys = [
-        (int(p), int(t))
-        for p, t in zip(
-            frame["pair_key"].to_numpy()[passed].view(np.uint64),
-            frame["target_key"].to_numpy()[passed].view(np.uint64),
+    keys = list(
+        zip(
+            frame["pair_key"].to_numpy()[passed].view(np.uint64).tolist(),
+            frame["target_key"].to_numpy()[passed].view(np.uint64).tolist(),
             strict=True,
         )
-    ]
-    for i, verdict in zip(passed, dedup.decide_exact(keys), strict=True):
-        reasons[i] = None if verdict is None else f"dedup: {verdict}"
+    )
+    signatures = bands = None
     if dedup.near_threshold is not None:
-        rest = [i for i in passed if reasons[i] is None]
-        signatures, bands = _near_arrays(frame.iloc[rest], dedup.num_perm)
-        for i, verdict in zip(rest, dedup.decide_near(signatures, bands), strict=True):
-            reasons[i] = None if verdict is None else f"dedup: {verdict}"
+        signatures, bands = _near_arrays(frame.iloc[passed], dedup.num_perm)
+    for i, verdict in zip(passed, dedup.decide(Prepared(keys, signatures, bands)), strict=True):
+        reasons[i] = None if verdict is None else f"dedup: {verdict}"
     frame = frame.copy()
     frame["reason"] = pd.Series(reasons, dtype=object, index=frame.index)
     return frame
