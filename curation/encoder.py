@@ -1,5 +1,6 @@
 """The multilingual encoder under the learned filter: device choice, loading (Hub id, folder, or offline build),
-and one pass over source and target that yields every signal of `curation.signals` for a batch of pairs.
+and one pass over source and target that yields every signal of `curation.signals` for a batch of pairs
+(the fluency and adequacy columns come from Apertium and wordfreq, beside the encoder).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from curation import signals
+from curation import adequacy, fluency, signals
 
 DEFAULT_MODEL = "intfloat/multilingual-e5-small"
 OFFLINE_DIR = Path(os.environ.get("CURATION_MODELS_DIR", Path.home() / ".cache" / "curation")) / "multilingual-e5-small"
@@ -119,6 +120,10 @@ class PairEncoder:
         out = np.zeros((len(pairs), len(signals.NAMES)), dtype=np.float32)
         if not pairs:
             return out
+        # the linguistic signals need no encoder: one Apertium process each over all the pairs
+        width = len(signals.SURFACE) + len(signals.ALIGNMENT)
+        out[:, width : width + len(fluency.NAMES)] = fluency.signals([t for _, t in pairs])
+        out[:, width + len(fluency.NAMES) :] = adequacy.signals(pairs)
         # length-sorted batches keep padding small; results go back to input order
         order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]) + len(pairs[i][1]))
         for start in range(0, len(order), self.batch_size):
@@ -128,7 +133,7 @@ class PairEncoder:
             cos = (src_vec * tgt_vec).sum(1)
             for k, i in enumerate(idx):
                 source, target = pairs[i]
-                out[i] = signals.surface(source, target) + signals.alignment(
+                out[i, :width] = signals.surface(source, target) + signals.alignment(
                     src_tokens[k], tgt_tokens[k], float(cos[k])
                 )
         return out

@@ -25,7 +25,17 @@ from curation.encoder import ModelError
 
 REQUIRED = ("metadata.json", "head.joblib")
 VERSION = re.compile(r"^v(\d{4,})-")
-LIBRARIES = ("curation", "setfit", "sentence-transformers", "transformers", "torch", "scikit-learn", "argilla")
+LIBRARIES = (
+    "curation",
+    "setfit",
+    "sentence-transformers",
+    "transformers",
+    "torch",
+    "scikit-learn",
+    "argilla",
+    "wordfreq",  # Spanish word frequencies (fluency signals)
+    "py3langid",  # language identification (adequacy signals)
+)
 
 
 def labels_hash(rows: list[tuple[str, str, int]]) -> str:
@@ -37,7 +47,10 @@ def labels_hash(rows: list[tuple[str, str, int]]) -> str:
 
 
 def library_versions() -> dict[str, str | None]:
-    versions = {}
+    """Versions of the Python packages and of the system data (Apertium) a model's signals came from."""
+    from curation import apertium
+
+    versions: dict[str, str | None] = {"apertium-eng-spa (Debian)": apertium.version()}
     for name in LIBRARIES:
         try:
             versions[name] = importlib_metadata.version(name)

@@ -42,6 +42,11 @@ def load_filter(path: str | Path, device_preference: str = "auto", batch_size: i
 
     path = modeldir.resolve(path)
     meta = modeldir.read_metadata(path)
+    if meta.get("features") != list(learn.FEATURES):
+        raise ModelError(
+            f"model {path.name} reads {len(meta.get('features') or [])} signals, this version of curation computes "
+            f"{len(learn.FEATURES)}: train it again with train_filter.py"
+        )
     dev = device(device_preference)
     body_ref = str(path / "body") if meta.get("finetuned") else meta["base_model"]
     if meta.get("finetuned") and not (path / "body" / "modules.json").exists():

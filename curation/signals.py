@@ -1,12 +1,16 @@
 """What makes a translation bad, as numbers the learned filter reads next to the encoder's view of the pair.
 
-Two families, both computed per pair:
+Four families, all computed per pair (`NAMES` is the order the head reads them in):
 - surface signals (here, pure Python): length ratios, source words copied into the target, capitalisation
   carried over from English, determiner/noun agreement slips, English number formats, article use;
 - alignment signals (`alignment`): source and target tokens are encoded separately by the same multilingual
   encoder and aligned by mutual nearest neighbours; literal machine translation aligns almost one-to-one and
   in source order, a human translation restructures. Measured on newstest2013 (README): these carry most of
-  the signal that separates references from rule-based MT, where plain sentence cosine ranks MT *higher*.
+  the signal that separates references from rule-based MT, where plain sentence cosine ranks MT *higher*;
+- fluency of the target (`curation.fluency`): agreement slips and unknown words from Apertium's Spanish
+  dictionary, word frequencies from wordfreq;
+- adequacy (`curation.adequacy`): Apertium round trip against the source, numbers and names carried over,
+  language identification.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ import re
 
 import numpy as np
 
-WORD = re.compile(r"[^\W\d_]+(?:[-'][^\W\d_]+)*")
+from curation import adequacy, fluency
+from curation.fluency import WORD
+
 FEMININE_ENDING = re.compile(r"(ción|sión|dad|tad|tud|umbre)s?$")
 SINGULAR_S_ENDING = re.compile(r"(is|us|ás|és|ís|ós|ús|es)$")
 ENGLISH_NUMBER = re.compile(r"\d,\d{3}\b|\$\d")
@@ -36,7 +42,7 @@ ALIGNMENT = (
     "best_match_target",
     "cosine",
 )
-NAMES = SURFACE + ALIGNMENT
+NAMES = SURFACE + ALIGNMENT + fluency.NAMES + adequacy.NAMES
 
 
 def surface(source: str, target: str) -> list[float]:

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(redis-server chromium)
+APT_PACKAGES=(redis-server chromium apertium-eng-spa)  # apertium-eng-spa: the learned filter's fluency and adequacy signals
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
