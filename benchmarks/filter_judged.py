@@ -1,0 +1,149 @@
+"""The learned filter on human-judged data, in-pool: label a sample of a pool, rank the rest.
+
+    .venv/bin/python benchmarks/filter_judged.py            # about 6 minutes on 2 CPU cores (signals cached in /tmp)
+
+Data (read at run time, never copied; ../shared/data/README.md):
+- paracrawl-v3.en-es.judged.tsv: V/F good, A/E/L/T bad, MT (correct but machine-looking) left out. The judged
+  pairs are split in half at random; N = 100 and 400 labels are drawn from one half (5 draws), the filter is
+  trained as train_filter.py trains it and ranks the other half: AUC over all, and V/F against each bad kind,
+  with Bicleaner's AUC on the same test pairs beside it.
+- newstest2013 reference vs Apertium, N=100 (the protocol of benchmarks/filter_quality.py).
+- fluency-minimal-pairs.tsv: the filter trained on this project's data/sample/judged.tsv; the share of the 40
+  pairs whose good target scores higher than the bad one.
+Each row of the table is one set of signals (`--ablation` adds a row per signal family left out).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import roc_auc_score
+
+from curation import adequacy, fluency, signals
+from curation.config import TrainConfig
+from curation.encoder import DEFAULT_MODEL, PairEncoder, load_body
+from curation.learn import new_head
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+FAMILIES = {
+    "surface + alignment (before)": signals.SURFACE + signals.ALIGNMENT,
+    "+ fluency": signals.SURFACE + signals.ALIGNMENT + fluency.NAMES,
+    "+ adequacy": signals.SURFACE + signals.ALIGNMENT + adequacy.NAMES,
+    "all (the filter now)": signals.NAMES,
+}
+
+
+def read_tsv(path: Path) -> list[dict]:
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+
+
+def fmt(values) -> str:
+    return f"{np.mean(values):.3f} ± {np.std(values):.3f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=DEFAULT_MODEL)
+    parser.add_argument("--draws", type=int, default=5)
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/curation-filter-judged.npz"))
+    args = parser.parse_args()
+    config = TrainConfig()
+    pc = read_tsv(SHARED / "paracrawl-v3.en-es.judged.tsv")
+    news = read_tsv(SHARED / "newstest2013.en-es.apertium.tsv")
+    minimal = read_tsv(SHARED / "fluency-minimal-pairs.tsv")
+    sample = read_tsv(ROOT / "data" / "sample" / "judged.tsv")
+    sets = {
+        "pc": [(r["source"], r["target"]) for r in pc],
+        "ref": [(r["source_en"], r["reference_es"]) for r in news],
+        "mt": [(r["source_en"], r["apertium_es"]) for r in news],
+        "good": [(r["source"], r["good"]) for r in minimal],
+        "bad": [(r["source"], r["bad"]) for r in minimal],
+        "sample": [(r["source"], r["target"]) for r in sample],
+    }
+    key = f"{args.model}|{'|'.join(signals.NAMES)}|{'|'.join(str(len(v)) for v in sets.values())}"
+    if args.cache.exists() and str(np.load(args.cache)["key"]) == key:
+        x = {k: v for k, v in np.load(args.cache).items() if k != "key"}
+        print(f"signals from cache {args.cache}")
+    else:
+        encoder = PairEncoder(load_body(args.model, "cpu"), layer=config.layer, batch_size=32)
+        t = time.perf_counter()
+        x = {k: encoder.signals(v) for k, v in sets.items()}
+        print(f"signals of {sum(len(v) for v in sets.values())} pairs in {time.perf_counter() - t:.0f} s")
+        np.savez(args.cache, key=key, **x)
+
+    t = time.perf_counter()
+    fluency.signals([t_ for _, t_ in sets["pc"]])
+    adequacy.signals(sets["pc"])
+    seconds = time.perf_counter() - t
+    print(f"fluency + adequacy signals alone: {len(sets['pc']) / seconds:.0f} pairs/s ({len(sets['pc'])} pairs)")
+
+    judged = np.array([r["label"] in ("0", "1") for r in pc])
+    y = np.array([int(r["label"] or -1) for r in pc])
+    kind = np.array([r["judgment"] for r in pc])
+    bicleaner = np.array([float(r["bicleaner"]) for r in pc])
+    perm = np.random.default_rng(0).permutation(np.where(judged)[0])
+    pool, test = perm[: len(perm) // 2], perm[len(perm) // 2 :]
+    yt, kt = y[test], kind[test]
+    bad_kinds = [k for k in "AELT" if (kt == k).sum() >= 10]
+
+    def by_kind(scores) -> dict[str, float]:
+        out = {"all": roc_auc_score(yt, scores)}
+        for k in bad_kinds:
+            m = (yt == 1) | (kt == k)
+            out[k] = roc_auc_score(yt[m], scores[m])
+        return out
+
+    n = len(news)
+    nperm = np.random.default_rng(0).permutation(n)
+    npool, ntest = nperm[: n // 2], nperm[n // 2 :]
+    y_news = np.r_[np.ones(len(ntest)), np.zeros(len(ntest))]
+    y_sample = np.array([r["label"] == "good" for r in sample], dtype=int)
+
+    print(
+        f"\nParaCrawl v3 judged, in-pool: {len(pool)} pool / {len(test)} test pairs "
+        f"({(yt == 1).sum()} good V/F; bad: {', '.join(f'{k} {(kt == k).sum()}' for k in 'AELT')}); "
+        f"MT left out. AUC, mean ± sd over {args.draws} draws."
+    )
+    bic = by_kind(bicleaner[test])
+    header = ["signals", "N=100 all", "N=400 all", *(f"N=100 {k}" for k in bad_kinds), "news N=100", "minimal"]
+    print(" | ".join(header))
+    print(
+        " | ".join(
+            ["Bicleaner (same test pairs)", f"{bic['all']:.3f}", f"{bic['all']:.3f}"]
+            + [f"{bic[k]:.3f}" for k in bad_kinds]
+            + ["", ""]
+        )
+    )
+    for label, names in FAMILIES.items():
+        cols = [signals.NAMES.index(name) for name in names]
+        cells: dict[str, list[float]] = {}
+        for size in (100, 400):
+            for d in range(args.draws):
+                train = np.random.default_rng(100 + d).choice(pool, size, replace=False)
+                head = new_head(config).fit(x["pc"][train][:, cols], y[train])
+                result = by_kind(head.predict_proba(x["pc"][test][:, cols])[:, 1])
+                cells.setdefault(f"{size} all", []).append(result["all"])
+                if size == 100:
+                    for k in bad_kinds:
+                        cells.setdefault(k, []).append(result[k])
+        x_test = np.vstack([x["ref"][ntest], x["mt"][ntest]])[:, cols]
+        for d in range(args.draws):
+            r = np.random.default_rng(100 + d)
+            lines, good = r.choice(npool, 100, replace=False), r.random(100) < 0.5
+            xs = np.vstack([x["ref"][lines[good]], x["mt"][lines[~good]]])[:, cols]
+            head = new_head(config).fit(xs, np.r_[np.ones(good.sum()), np.zeros((~good).sum())])
+            cells.setdefault("news", []).append(roc_auc_score(y_news, head.predict_proba(x_test)[:, 1]))
+        head = new_head(config).fit(x["sample"][:, cols], y_sample)
+        better = head.predict_proba(x["good"][:, cols])[:, 1] > head.predict_proba(x["bad"][:, cols])[:, 1]
+        row = [label, fmt(cells["100 all"]), fmt(cells["400 all"]), *(fmt(cells[k]) for k in bad_kinds)]
+        print(" | ".join([*row, fmt(cells["news"]), f"{better.sum()}/{len(better)}"]))
+
+
+if __name__ == "__main__":
+    main()
