@@ -16,11 +16,11 @@ Each row of the table is one set of signals (`--ablation` adds a row per signal 
 from __future__ import annotations
 
 import argparse
-import csv
 import time
 from pathlib import Path
 
 import numpy as np
+from filter_quality import SHARED, fmt, read_tsv  # the same data readers (benchmarks/ is on the path)
 from sklearn.metrics import roc_auc_score
 
 from curation import adequacy, fluency, signals
@@ -29,22 +29,12 @@ from curation.encoder import DEFAULT_MODEL, PairEncoder, load_body
 from curation.learn import new_head
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data"
 FAMILIES = {
     "surface + alignment (before)": signals.SURFACE + signals.ALIGNMENT,
     "+ fluency": signals.SURFACE + signals.ALIGNMENT + fluency.NAMES,
     "+ adequacy": signals.SURFACE + signals.ALIGNMENT + adequacy.NAMES,
     "all (the filter now)": signals.NAMES,
 }
-
-
-def read_tsv(path: Path) -> list[dict]:
-    with open(path, newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
-
-
-def fmt(values) -> str:
-    return f"{np.mean(values):.3f} ± {np.std(values):.3f}"
 
 
 def main() -> None:

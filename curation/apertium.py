@@ -20,6 +20,7 @@ INSTALL = "install it with: apt-get install apertium-eng-spa"
 _RESERVED = re.compile(r"([\^$@/<>{}\[\]\\])")  # lttoolbox's stream syntax
 _UNIT = re.compile(r"\^(.*?)\$")
 _TAG = re.compile(r"<([^>]+)>")
+_SENTENCE_END = set(".!?…")
 
 
 class ApertiumError(RuntimeError):
@@ -94,7 +95,14 @@ def _parse(line: str) -> list[Token]:
 
 
 def to_english(texts: Sequence[str]) -> list[str]:
-    """Apertium's Spanish→English translation of each text; words it does not know keep a leading `*`."""
+    """Apertium's Spanish→English translation of each text; words it does not know keep a leading `*`.
+
+    Apertium's tagger reads across lines until a sentence ends, so a text without final punctuation would be
+    translated differently after different neighbours: each such text gets a closing period (removed from the
+    translation), which makes every text's translation the same in any batch."""
     if not texts:
         return []
-    return _run(["apertium", "-f", "line", "spa-eng"], texts, escape=False)
+    closed = [t.rstrip()[-1:] in _SENTENCE_END for t in texts]
+    lines = [t if c else f"{t} ." for t, c in zip(texts, closed, strict=True)]
+    out = _run(["apertium", "-f", "line", "spa-eng"], lines, escape=False)
+    return [e if c else e.rstrip().removesuffix(".").rstrip() for e, c in zip(out, closed, strict=True)]

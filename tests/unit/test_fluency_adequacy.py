@@ -73,3 +73,10 @@ def test_missing_apertium_is_one_clear_error(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(apertium.ApertiumError, match="apt-get install apertium-eng-spa"):
         apertium.to_english(["Hola."])
+
+
+def test_a_translation_does_not_depend_on_the_texts_beside_it():
+    texts = ["aviones de cuerda (8)", "Configure su Porsche Buscar un concesionario", "Sector médico / Farmacéutico"]
+    together = apertium.to_english(texts)
+    assert together == [apertium.to_english([t])[0] for t in texts]
+    assert together[0] == "Aeroplanes of rope (8)"  # the closing period added for the tagger is not kept
