@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+import numpy as np
+
 from curation import schema
 from curation.client import ArgillaUnavailable
 from curation.data import batched
@@ -64,7 +66,8 @@ def submitted(item: dict, names: dict[str, str]) -> Iterator[tuple[str, dict, st
 
 
 def read_dataset(client, dataset) -> tuple[list[Row], list[Judgment]]:
-    """Every record (with whether anyone submitted it) and the submitted `quality` judgments by username."""
+    """Every record (with whether anyone submitted it) and the submitted `quality` judgments by username, with
+    the `errors` each annotator ticked."""
     names = usernames(client)
     rows, judgments = [], []
     for item in iter_records(client, dataset):
@@ -74,7 +77,8 @@ def read_dataset(client, dataset) -> tuple[list[Row], list[Judgment]]:
             value = (values.get(schema.QUALITY) or {}).get("value")
             if value is not None:
                 judged = True
-                judgments.append(Judgment(rid, who, str(value)))
+                errors = frozenset((values.get(schema.ERRORS) or {}).get("value") or ())
+                judgments.append(Judgment(rid, who, str(value), errors))
         fields = item["fields"]
         rows.append(
             Row(rid, fields.get("source", ""), fields.get("target", ""), dict(item.get("metadata") or {}), judged)
@@ -114,8 +118,11 @@ def write_suggestions(
     agent: str,
     batch_size: int = 256,
     progress: Callable[[int], None] | None = None,
+    errors: dict[str, np.ndarray] | None = None,
 ) -> int:
-    """A `quality` suggestion (label, confidence, agent) and filter_score/priority metadata for each row.
+    """A `quality` suggestion (label, confidence, agent) and filter_score/priority metadata for each row; with
+    `errors` (P(type) per error type and row), an `errors` suggestion on the rows suggested bad: the types with
+    P ≥ 0.5, likeliest first, each with its score.
 
     Sent as Argilla's bulk upsert keyed by record id with neither fields nor responses in it, so the record's
     text and every response stay exactly as they are.
@@ -123,26 +130,40 @@ def write_suggestions(
     import httpx
 
     ensure_properties(dataset)
-    question_id = str(next(q.id for q in dataset.settings.questions if q.name == schema.QUALITY))
+    question_ids = {q.name: str(q.id) for q in dataset.settings.questions}
+    errors = errors or {}
     http = client.api.http_client
     sent = 0
-    for batch in batched(zip(rows, scores, strict=True), batch_size):
+    for batch in batched(enumerate(zip(rows, scores, strict=True)), batch_size):
         items = []
-        for row, score in batch:
+        for i, (row, score) in batch:
             score = float(score)
+            suggestions = [
+                {
+                    "question_id": question_ids[schema.QUALITY],
+                    "value": "good" if score >= 0.5 else "bad",
+                    "score": round(max(score, 1 - score), 6),
+                    "agent": agent,
+                    "type": "model",
+                }
+            ]
+            likely = sorted(((float(p[i]), name) for name, p in errors.items()), reverse=True)
+            likely = [(p, name) for p, name in likely if p >= 0.5]
+            if score < 0.5 and likely:
+                suggestions.append(
+                    {
+                        "question_id": question_ids[schema.ERRORS],
+                        "value": [name for _, name in likely],
+                        "score": [round(p, 6) for p, _ in likely],
+                        "agent": agent,
+                        "type": "model",
+                    }
+                )
             items.append(
                 {
                     "external_id": row.id,
                     "metadata": {**row.metadata, FILTER_SCORE: round(score, 6), PRIORITY: priority(score)},
-                    "suggestions": [
-                        {
-                            "question_id": question_id,
-                            "value": "good" if score >= 0.5 else "bad",
-                            "score": round(max(score, 1 - score), 6),
-                            "agent": agent,
-                            "type": "model",
-                        }
-                    ],
+                    "suggestions": suggestions,
                 }
             )
         try:

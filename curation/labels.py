@@ -19,6 +19,7 @@ class Judgment:
     record_id: str
     annotator: str
     label: str  # good | bad
+    errors: frozenset[str] = frozenset()  # error types the annotator ticked (the `errors` question)
 
 
 @dataclass
@@ -29,6 +30,15 @@ class Aggregated:
 
     def counts(self) -> dict[str, int]:
         return dict(sorted(Counter(self.labels.values()).items()))
+
+
+def error_tags(judgments: Iterable[Judgment], agg: Aggregated) -> dict[str, frozenset[str]]:
+    """Per record whose majority is bad: the error types that any annotator who voted bad ticked."""
+    tags: dict[str, set[str]] = defaultdict(set)
+    for j in judgments:
+        if j.label == "bad" and agg.labels.get(j.record_id) == "bad":
+            tags[j.record_id] |= j.errors
+    return {rid: frozenset(t) for rid, t in tags.items() if t}
 
 
 def aggregate(judgments: Iterable[Judgment]) -> Aggregated:

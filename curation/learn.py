@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from curation import negatives, signals
+from curation import error_types, negatives, signals
 from curation.config import TrainConfig
 from curation.encoder import PairEncoder
+from curation.error_types import ErrorTypes
 
 
 class TrainingError(ValueError):
@@ -156,14 +157,22 @@ class Trained:
     evaluation: Evaluation
     setfit_steps: int  # 0: the encoder was used as it is
     counts: dict[str, int]
+    error_types: ErrorTypes = field(default_factory=ErrorTypes)
 
     @property
     def finetuned(self) -> bool:
         return self.setfit_steps > 0
 
 
-def train(pairs: Sequence[tuple[str, str]], y: Sequence[int], encoder: PairEncoder, config: TrainConfig) -> Trained:
-    """Fit the filter on labelled (source, target) pairs (1 good, 0 bad)."""
+def train(
+    pairs: Sequence[tuple[str, str]],
+    y: Sequence[int],
+    encoder: PairEncoder,
+    config: TrainConfig,
+    tags: Sequence[frozenset[str]] | None = None,
+) -> Trained:
+    """Fit the filter on labelled (source, target) pairs (1 good, 0 bad); with `tags` (the error types of each
+    pair, empty for good or untagged ones), also one head per error type (`curation.error_types`)."""
     y_arr = np.asarray(y, dtype=int)
     check_labels(y_arr, config.min_per_class)
     seed_everything(config.seed)
@@ -180,7 +189,12 @@ def train(pairs: Sequence[tuple[str, str]], y: Sequence[int], encoder: PairEncod
         extra = encoder.signals(negatives.make(good, config.synthetic_negatives, config.seed))
     evaluation = cross_validate(x, y_arr, config, extra)
     head = new_head(config).fit(*_with_extra(x, y_arr, extra))
-    return Trained(head, evaluation, steps, {"good": int(y_arr.sum()), "bad": int(len(y_arr) - y_arr.sum())})
+    types = (
+        error_types.fit(x, [t if v == 0 else frozenset() for t, v in zip(tags, y_arr, strict=True)], config)
+        if tags
+        else ErrorTypes()
+    )
+    return Trained(head, evaluation, steps, {"good": int(y_arr.sum()), "bad": int(len(y_arr) - y_arr.sum())}, types)
 
 
 def score(head, encoder: PairEncoder, pairs: Sequence[tuple[str, str]]) -> np.ndarray:

@@ -138,6 +138,7 @@ def model_card(meta: dict) -> str:
         "",
         "![calibration](calibration.png) ![scores](scores.png)",
         "",
+        *_error_types_card(meta.get("error_types") or {}),
         "## Versions",
         *(f"- {k}: {v}" for k, v in meta["libraries"].items()),
         f"- device used for training: {meta['device']}",
@@ -149,3 +150,24 @@ def model_card(meta: dict) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _error_types_card(summary: dict) -> list[str]:
+    """The model card's lines on the error-type heads (none when no bad pair was tagged)."""
+    types = summary.get("types") or {}
+    if not types:
+        return []
+    rows = []
+    for name, v in types.items():
+        auc = "not learnt (too few)" if v["auc"] is None else f"{v['auc']:.3f}"
+        rows.append(f"| {name} | {v['examples']} | {auc} |")
+    return [
+        f"## Error types ({summary['tagged_pairs']} bad pairs tagged by annotators)",
+        "Suggested for the `errors` question of pairs the filter scores bad; AUC out-of-fold, each type against",
+        "the other tagged bad pairs.",
+        "",
+        "| type | tagged pairs | AUC |",
+        "|---|---|---|",
+        *rows,
+        "",
+    ]

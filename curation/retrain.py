@@ -12,11 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from curation import feedback, labels, learn, modeldir, report
+from curation import error_types, feedback, labels, learn, modeldir, report
 from curation.config import Config
 from curation.data import batched
 from curation.encoder import PairEncoder, default_batch_size, device, load_body
-from curation.scoring import Filter
+from curation.scoring import ERROR_TYPES_FILE, Filter
 
 Log = Callable[[str], None]
 
@@ -54,20 +54,31 @@ def fit_and_save(
     labels_from: str,
     encoder: PairEncoder | None = None,
     log: Log = print,
+    tags: list[frozenset[str]] | None = None,
 ) -> tuple[Filter, learn.Trained, modeldir.Stored]:
-    """Train on judged pairs and store a new model version (weights, metadata, card, plots)."""
+    """Train on judged pairs and store a new model version (weights, metadata, card, plots); `tags`, the error
+    types annotators gave each pair, add one head per type with enough examples."""
     import joblib
 
     learn.check_labels(y, config.train.min_per_class)  # before the encoder is loaded
     encoder = encoder or build_encoder(config)
     log(f"training on {sum(y)} good / {len(y) - sum(y)} bad pairs ({encoder.device})")
-    trained = learn.train(pairs, y, encoder, config.train)
+    trained = learn.train(pairs, y, encoder, config.train, tags)
     ev = trained.evaluation
+    types = trained.error_types
+    if types.tagged:
+        learnt = ", ".join(f"{t} (AUC {types.auc[t]:.2f})" for t in types.heads) or "none"
+        log(
+            f"error types from {types.tagged} tagged bad pairs: {learnt} "
+            f"(learnt with {error_types.MIN_EXAMPLES}+ tagged pairs with the type and as many without)"
+        )
 
     meta: dict = {}
 
     def write(tmp: Path, version: str) -> None:
         joblib.dump(trained.head, tmp / "head.joblib")
+        if types.heads:
+            joblib.dump(types, tmp / ERROR_TYPES_FILE)
         if trained.finetuned:
             encoder.body.save(str(tmp / "body"))
         meta.update(
@@ -84,6 +95,7 @@ def fit_and_save(
                 "labels_from": labels_from,
                 "labels_sha256": modeldir.labels_hash([(s, t, int(v)) for (s, t), v in zip(pairs, y, strict=True)]),
                 "metrics": ev.summary(),
+                "error_types": types.summary(),
                 "threshold": ev.threshold,
                 "device": encoder.device,
                 "libraries": modeldir.library_versions(),
@@ -99,16 +111,18 @@ def fit_and_save(
         (tmp / "README.md").write_text(report.model_card(meta), encoding="utf-8")
 
     stored = modeldir.save(config.train.models_dir, write)
-    return Filter(encoder, trained.head, meta, stored.path), trained, stored
+    return Filter(encoder, trained.head, meta, stored.path, trained.error_types), trained, stored
 
 
 def from_file(path: str | Path, config: Config, log: Log = print) -> Result:
-    """Train from a local judged file (source, target, label), no Argilla involved."""
+    """Train from a local judged file (source, target, label, optional errors), no Argilla involved."""
     from curation.workspace import read_labels
 
-    rows = [(pair.source, pair.target, 1 if label == "good" else 0) for pair, label in read_labels(path)]
-    pairs, y = [(s, t) for s, t, _ in rows], [v for *_, v in rows]
-    _, trained, stored = fit_and_save(pairs, y, config, f"file {Path(path).name}", log=log)
+    judged = list(read_labels(path))
+    pairs = [(pair.source, pair.target) for pair, *_ in judged]
+    y = [1 if label == "good" else 0 for _, label, _ in judged]
+    tags = [errors if label == "bad" else frozenset() for _, label, errors in judged]
+    _, trained, stored = fit_and_save(pairs, y, config, f"file {Path(path).name}", log=log, tags=tags)
     return Result(stored, trained.evaluation, trained.counts)
 
 
@@ -123,12 +137,16 @@ def from_argilla(client, dataset, config: Config, log: Log = print, progress=Non
     judged = sorted((r for r in rows if r.id in agg.labels), key=lambda r: r.id)
     pairs = [(r.source, r.target) for r in judged]
     y = [1 if agg.labels[r.id] == "good" else 0 for r in judged]
-    flt, trained, stored = fit_and_save(pairs, y, config, f"argilla {dataset.workspace.name}/{dataset.name}", log=log)
+    tagged = labels.error_tags(judgments, agg)
+    tags = [tagged.get(r.id, frozenset()) for r in judged]
+    flt, trained, stored = fit_and_save(
+        pairs, y, config, f"argilla {dataset.workspace.name}/{dataset.name}", log=log, tags=tags
+    )
     clock.lap("train")
 
     pending = [r for r in rows if not r.submitted]
     log(f"scoring {len(pending)} pairs nobody has judged yet")
-    scores = _score_all(flt, [(r.source, r.target) for r in pending], progress("scoring") if progress else None)
+    scores, types = _score_all(flt, [(r.source, r.target) for r in pending], progress("scoring") if progress else None)
     clock.lap("score")
     bar = progress("suggestions to Argilla") if progress else None
     sent = feedback.write_suggestions(
@@ -139,6 +157,7 @@ def from_argilla(client, dataset, config: Config, log: Log = print, progress=Non
         agent=feedback.agent(stored.version),
         batch_size=config.argilla.batch_size,
         progress=bar,
+        errors=types,
     )
     clock.lap("suggestions")
     order = np.argsort(-np.array([feedback.priority(s) for s in scores]), kind="stable")[: config.train.next_batch]
@@ -159,13 +178,20 @@ class _Clock:
         self._last = now
 
 
-def _score_all(flt: Filter, pairs: list[tuple[str, str]], bar) -> np.ndarray:
-    out = []
+def _score_all(flt: Filter, pairs: list[tuple[str, str]], bar) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """P(good) and P(type | bad) per learnt error type, for every pair."""
+    scores, types = [], []
     for chunk in batched(pairs, 512):
-        out.append(flt.score(chunk))
+        s, t = flt.predict(chunk)
+        scores.append(s)
+        types.append(t)
         if bar:
             bar(len(chunk))
-    return np.concatenate(out) if out else np.zeros(0)
+    names = flt.error_types.heads
+    return (
+        np.concatenate(scores) if scores else np.zeros(0),
+        {name: np.concatenate([t[name] for t in types]) if types else np.zeros(0) for name in names},
+    )
 
 
 def write_outputs(config, stored, ev, agreement, pending, scores, next_up) -> dict[str, Path]:

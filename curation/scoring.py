@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +13,10 @@ import numpy as np
 from curation import learn, modeldir
 from curation.data import batched
 from curation.encoder import ModelError, PairEncoder, default_batch_size, device, load_body
+from curation.error_types import ErrorTypes
 from curation.loaders import InputSpec, LoadStats, load
+
+ERROR_TYPES_FILE = "error_types.joblib"
 
 
 @dataclass
@@ -22,6 +25,7 @@ class Filter:
     head: object
     metadata: dict
     path: Path
+    error_types: ErrorTypes = field(default_factory=ErrorTypes)
 
     @property
     def version(self) -> str:
@@ -35,10 +39,16 @@ class Filter:
         """Probability that each (source, target) is good."""
         return learn.score(self.head, self.encoder, pairs)
 
+    def predict(self, pairs: list[tuple[str, str]]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """P(good) of each pair, and P(type | bad) for each error type the model learnt (one signals pass)."""
+        if not pairs:
+            return np.zeros(0), {name: np.zeros(0) for name in self.error_types.heads}
+        x = self.encoder.signals(pairs)
+        return self.head.predict_proba(x)[:, 1], self.error_types.predict(x)
+
 
 def load_filter(path: str | Path, device_preference: str = "auto", batch_size: int | None = None) -> Filter:
     """A trained filter from its folder (or a models folder's `latest`); clear errors when incomplete."""
-    import joblib
 
     path = modeldir.resolve(path)
     meta = modeldir.read_metadata(path)
@@ -52,17 +62,24 @@ def load_filter(path: str | Path, device_preference: str = "auto", batch_size: i
     if meta.get("finetuned") and not (path / "body" / "modules.json").exists():
         raise ModelError(f"model directory {path} is incomplete (missing body/): train again")
     body = load_body(body_ref, dev)
-    try:
-        head = joblib.load(path / "head.joblib")
-    except Exception as e:  # a truncated or foreign file
-        raise ModelError(f"{path / 'head.joblib'} cannot be read ({e.__class__.__name__}): train again") from None
+    head = _read(path / "head.joblib")
+    types = _read(path / ERROR_TYPES_FILE) if (path / ERROR_TYPES_FILE).exists() else ErrorTypes()
     encoder = PairEncoder(
         body,
         layer=meta["layer"],
         batch_size=batch_size or default_batch_size(dev),
         max_length=meta.get("max_length", 128),
     )
-    return Filter(encoder, head, meta, path)
+    return Filter(encoder, head, meta, path, types)
+
+
+def _read(file: Path):
+    import joblib
+
+    try:
+        return joblib.load(file)
+    except Exception as e:  # a truncated or foreign file
+        raise ModelError(f"{file} cannot be read ({e.__class__.__name__}): train again") from None
 
 
 def output_format(path: str | Path) -> str:

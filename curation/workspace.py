@@ -166,8 +166,9 @@ def log_pairs(dataset, pairs: Iterable[Pair], batch_size: int, progress: Callabl
     return sent
 
 
-def read_labels(path: str | Path) -> Iterator[tuple[Pair, str]]:
-    """Judged pairs (source, target, label: good/bad or 1/0) from TSV, CSV or JSONL."""
+def read_labels(path: str | Path) -> Iterator[tuple[Pair, str, frozenset[str]]]:
+    """Judged pairs (source, target, label: good/bad or 1/0) from TSV, CSV or JSONL, with the error types of an
+    optional `errors` column (names of the `errors` question, comma-separated)."""
     path = Path(path)
     if not path.exists():
         raise SetupError(f"labels file {path} does not exist")
@@ -184,24 +185,40 @@ def read_labels(path: str | Path) -> Iterator[tuple[Pair, str]]:
         label = {"1": "good", "0": "bad", "good": "good", "bad": "bad"}.get(str(row["label"]).strip().lower())
         if label is None:
             raise SetupError(f"labels file {path}, row {line}: label must be good/bad or 1/0, not {row['label']!r}")
-        yield Pair(row["source"], row["target"], origin=f"{path.name}:{line}"), label
+        errors = frozenset(e.strip() for e in str(row.get("errors") or "").split(",") if e.strip())
+        unknown = sorted(errors - set(schema.ERROR_LABELS))
+        if unknown:
+            raise SetupError(
+                f"labels file {path}, row {line}: unknown error type {', '.join(unknown)}"
+                f" (use {', '.join(schema.ERROR_LABELS)})"
+            )
+        yield Pair(row["source"], row["target"], origin=f"{path.name}:{line}"), label, errors
 
 
 def import_labels(client, dataset, path: str | Path, workspace, passwords_path, batch_size: int) -> int:
     """Judged pairs become records with a submitted `quality` response from the curator account."""
-    import argilla as rg
 
     ensure_users(client, [Member(CURATOR, "Curator", "admin")], workspace, passwords_path)
     curator = client.users(CURATOR)
     count = 0
     for batch in batched(read_labels(path), batch_size):
-        pairs = [pair for pair, _ in batch]
+        pairs = [pair for pair, *_ in batch]
         for pair in pairs:
             pii.mask(pair)
         records = [
-            to_record(pair, [rg.Response(schema.QUALITY, label, user_id=curator.id, status="submitted")], vector)
-            for (pair, label), vector in zip(batch, _vectors(dataset, pairs), strict=True)
+            to_record(pair, _responses(label, errors, curator.id), vector)
+            for (pair, label, errors), vector in zip(batch, _vectors(dataset, pairs), strict=True)
         ]
         dataset.records.log(records, batch_size=batch_size)
         count += len(records)
     return count
+
+
+def _responses(label: str, errors: frozenset[str], user_id) -> list:
+    """The curator's submitted answers of one judged pair: `quality`, and `errors` when the file tags it."""
+    import argilla as rg
+
+    answers = [rg.Response(schema.QUALITY, label, user_id=user_id, status="submitted")]
+    if errors:
+        answers.append(rg.Response(schema.ERRORS, sorted(errors), user_id=user_id, status="submitted"))
+    return answers

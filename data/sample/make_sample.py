@@ -155,9 +155,10 @@ def main(out: Path = Path(__file__).parent) -> None:
         rows.append((f"Your seat is {i}A.", f"Su asiento es el {i}A."))
     rng.shuffle(rows)
     write(out / "candidates.tsv", ["source", "target"], rows)
-    judged = [(s, t, "good") for s, t in GOOD[::3]] + [(s, t, "bad") for s, t in LITERAL[::2] + GRAMMAR[::2]]
-    judged += [(s, wrong, "bad") for s, _, wrong in TERMINOLOGY[::2]]
-    write(out / "judged.tsv", ["source", "target", "label"], judged)
+    judged = [(s, t, "good", "") for s, t in GOOD[::3]]
+    judged += [(s, t, "bad", "literal") for s, t in LITERAL[::2]] + [(s, t, "bad", "grammar") for s, t in GRAMMAR[::2]]
+    judged += [(s, wrong, "bad", "terminology") for s, _, wrong in TERMINOLOGY[::2]]
+    write(out / "judged.tsv", ["source", "target", "label", "errors"], judged)
     print(f"{len(rows)} candidates, {len(judged)} judged pairs written to {out}")
 
 

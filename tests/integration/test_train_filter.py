@@ -58,8 +58,10 @@ def annotators(client, space, login, names):
     return out
 
 
-def respond(http: httpx.Client, server_id: str, value: str | None, status: str = "submitted"):
+def respond(http: httpx.Client, server_id: str, value: str | None, status: str = "submitted", errors=()):
     values = {schema.QUALITY: {"value": value}} if value else None
+    if errors:
+        values[schema.ERRORS] = {"value": list(errors)}
     r = http.post(f"/api/v1/records/{server_id}/responses", json={"values": values, "status": status})
     assert r.status_code == 201, r.text
 
@@ -152,6 +154,48 @@ def test_labels_in_model_out_suggestions_on_every_unjudged_pair(argilla_stack, c
     got = suggestions_of(client.datasets(dataset.name, workspace=space.name))
     assert set(got) == pending and {s.agent for s in got.values()} == {f"curation-filter {again.model.version}"}
     assert responses_of(http, dataset) == before
+
+
+def test_error_types_annotators_tick_come_back_as_errors_suggestions_on_pairs_suggested_bad(
+    argilla_stack, client, tiny_model, tmp_path
+):
+    suffix = uuid.uuid4().hex[:6]
+    config = make_config(tiny_model, tmp_path, f"ws-{suffix}", f"pairs-{suffix}")
+    truncated = [(s, t.split()[0]) for s, t in ALL_GOOD]
+    space = ws.ensure_workspace(client, config.argilla.workspace)
+    dataset = ws.ensure_dataset(client, config, space)
+    pairs = [Pair(s, t, origin=f"test:{i}") for i, (s, t) in enumerate(GOOD + BAD + truncated + POOL)]
+    ws.log_pairs(dataset, pairs, 50)
+    sid = {(r.fields["source"], r.fields["target"]): str(r._server_id) for r in dataset.records}
+    ((_, ana),) = annotators(client, space, argilla_stack.login, ["ana"]).values()
+    for pair in GOOD:
+        respond(ana, sid[pair], "good")
+    for pair in BAD:
+        respond(ana, sid[pair], "bad", errors=["wrong_language"])
+    for pair in truncated[:10]:
+        respond(ana, sid[pair], "bad", errors=["omission_addition"])
+
+    result = retrain.from_argilla(client, dataset, config, log=lambda m: None)
+
+    meta = result.model.path / "metadata.json"
+    assert '"wrong_language"' in meta.read_text() and '"omission_addition"' in meta.read_text()
+    records = client.datasets(dataset.name, workspace=space.name).records(with_suggestions=True, with_responses=False)
+    by_text = {(r.fields["source"], r.fields["target"]): {s.question_name: s for s in r.suggestions} for r in records}
+    copies = [p for p in POOL if p[0] == p[1]]  # "Gate N closes soon." left in English
+    suggested = [by_text[p] for p in copies + truncated[10:]]
+    assert all(schema.QUALITY in s for s in suggested)
+    for got in suggested:
+        if got[schema.QUALITY].value == "good":
+            assert schema.ERRORS not in got  # types only where the model says bad
+        elif schema.ERRORS in got:
+            errors = got[schema.ERRORS]
+            assert set(errors.value) <= {"wrong_language", "omission_addition"}
+            assert len(errors.score) == len(errors.value) and all(0.5 <= v <= 1 for v in errors.score)
+            assert errors.agent == f"curation-filter {result.model.version}"
+    english = [by_text[p].get(schema.ERRORS) for p in copies]
+    assert sum(e is not None and e.value[0] == "wrong_language" for e in english) >= len(copies) // 2
+    cut = [by_text[p].get(schema.ERRORS) for p in truncated[10:]]
+    assert sum(e is not None and e.value[0] == "omission_addition" for e in cut) >= len(cut) // 2
 
 
 def test_annotators_submitting_while_suggestions_are_written_lose_nothing(argilla_stack, client, tiny_model, tmp_path):

@@ -1,0 +1,79 @@
+"""Which error, not only whether: error-type heads learnt from annotators' `errors` tags."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from tiny_model import COPIES, GOOD
+
+from curation.config import Config, TrainConfig
+from curation.error_types import MIN_EXAMPLES, fit
+from curation.labels import Judgment, aggregate, error_tags
+from curation.retrain import from_file
+from curation.scoring import load_filter
+from curation.workspace import SetupError, read_labels
+
+TRUNCATED = [(s, t.split()[0]) for s, t in GOOD]  # omissions: only the first word is left
+
+
+def test_a_type_is_learnt_with_enough_examples_and_its_auc_is_out_of_fold():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(30, 3))
+    x[:15, 0] += 4  # the first 15 rows are "literal", told by signal 0
+    tags = [frozenset({"literal"})] * 15 + [frozenset({"grammar"})] * 12 + [frozenset({"terminology"})] * 3
+    types = fit(x, tags, TrainConfig())
+    assert set(types.heads) == {"literal", "grammar"}  # terminology: 3 < MIN_EXAMPLES
+    assert types.examples == {"literal": 15, "grammar": 12, "terminology": 3} and MIN_EXAMPLES > 3
+    assert types.auc["literal"] > 0.9 and types.auc.get("terminology") is None
+    p = types.predict(np.array([[4.0, 0, 0], [0.0, 0, 0]]))["literal"]
+    assert p[0] > 0.5 > p[1]
+    assert fit(x, [frozenset()] * 30, TrainConfig()).heads == {}  # nothing tagged, nothing learnt
+
+
+def test_error_tags_come_from_annotators_who_voted_bad_on_a_bad_majority():
+    votes = [
+        Judgment("r1", "ana", "bad", frozenset({"literal"})),
+        Judgment("r1", "ben", "bad", frozenset({"grammar"})),
+        Judgment("r1", "eva", "good", frozenset({"other"})),  # a good vote's ticks do not count
+        Judgment("r2", "ana", "good"),
+        Judgment("r2", "ben", "good", frozenset({"literal"})),  # good majority: no types
+    ]
+    assert error_tags(votes, aggregate(votes)) == {"r1": frozenset({"literal", "grammar"})}
+
+
+def test_a_judged_file_with_errors_trains_type_heads_that_the_saved_filter_predicts(tiny_model, tmp_path):
+    judged = tmp_path / "judged.tsv"
+    rows = [(s, t, "good", "") for s, t in GOOD]
+    rows += [(s, t, "bad", "wrong_language") for s, t in COPIES] + [
+        (s, t, "bad", "omission_addition") for s, t in TRUNCATED
+    ]
+    judged.write_text("source\ttarget\tlabel\terrors\n" + "".join("\t".join(r) + "\n" for r in rows), encoding="utf-8")
+    config = Config()
+    config.train.base_model, config.train.layer, config.train.min_per_class = str(tiny_model), 1, 4
+    config.train.models_dir = str(tmp_path / "models")
+
+    result = from_file(judged, config, log=lambda m: None)
+
+    meta = json.loads((result.model.path / "metadata.json").read_text())
+    assert meta["error_types"]["tagged_pairs"] == 32
+    assert set(meta["error_types"]["types"]) == {"wrong_language", "omission_addition"}
+    assert "## Error types (32 bad pairs tagged by annotators)" in (result.model.path / "README.md").read_text()
+    flt = load_filter(result.model.path, "cpu")
+    scores, types = flt.predict([("Where is the exit?", "Where is the exit?"), ("The bus is late today.", "El")])
+    assert set(types) == {"wrong_language", "omission_addition"} and scores.shape == (2,)
+    assert types["wrong_language"][0] > 0.5 > types["wrong_language"][1]
+    assert types["omission_addition"][1] > 0.5 > types["omission_addition"][0]
+    np.testing.assert_allclose(
+        scores, flt.score([("Where is the exit?", "Where is the exit?"), ("The bus is late today.", "El")])
+    )
+
+
+def test_an_unknown_error_type_in_a_judged_file_is_one_clear_error(tmp_path):
+    judged = tmp_path / "judged.tsv"
+    judged.write_text("source\ttarget\tlabel\terrors\nHi.\tHola.\tbad\tliteral, typo\n", encoding="utf-8")
+    with pytest.raises(SetupError, match=r"row 2: unknown error type typo \(use mistranslation, "):
+        list(read_labels(judged))
+    judged.write_text("source\ttarget\tlabel\nHi.\tHola.\tgood\n", encoding="utf-8")
+    assert [errors for *_, errors in read_labels(judged)] == [frozenset()]  # the column is optional
