@@ -10,7 +10,8 @@ Data (read at run time, never copied; ../shared/data/README.md):
 - newstest2013 reference vs Apertium, N=100 (the protocol of benchmarks/filter_quality.py).
 - fluency-minimal-pairs.tsv: the filter trained on this project's data/sample/judged.tsv; the share of the 40
   pairs whose good target scores higher than the bad one.
-Each row of the table is one set of signals (`--ablation` adds a row per signal family left out).
+Each row of the table is one set of signals. Last, the error-type heads: each judgment kind (A, E, L, T) taken
+as an error type of the bad pairs among N=400 labels, ranked against the other bad kinds on the test half.
 """
 
 from __future__ import annotations
@@ -133,6 +134,30 @@ def main() -> None:
         better = head.predict_proba(x["good"][:, cols])[:, 1] > head.predict_proba(x["bad"][:, cols])[:, 1]
         row = [label, fmt(cells["100 all"]), fmt(cells["400 all"]), *(fmt(cells[k]) for k in bad_kinds)]
         print(" | ".join([*row, fmt(cells["news"]), f"{better.sum()}/{len(better)}"]))
+    error_type_table(x["pc"], kind, y, pool, test, args.draws, config)
+
+
+def error_type_table(x: np.ndarray, kind: np.ndarray, y: np.ndarray, pool, test, draws: int, config) -> None:
+    """Error-type heads (curation.error_types) learnt from the bad pairs among N=400 drawn labels, each judgment
+    kind a type; AUC of each type against the other bad kinds on the bad pairs of the test half."""
+    from curation.error_types import fit
+
+    bad_test = test[y[test] == 0]
+    cells: dict[str, list[float]] = {}
+    for d in range(draws):
+        train = np.random.default_rng(100 + d).choice(pool, 400, replace=False)
+        train = train[y[train] == 0]
+        types = fit(x[train], [frozenset({k}) for k in kind[train]], config)
+        p = types.predict(x[bad_test])
+        for name in "AELT":
+            truth = kind[bad_test] == name
+            ok = name in p and 0 < truth.sum() < len(truth)
+            cells.setdefault(name, []).append(roc_auc_score(truth, p[name]) if ok else np.nan)
+    print(f"\nerror types (N=400 labels, {draws} draws; AUC of each kind against the other bad kinds, test half):")
+    for name, values in cells.items():
+        learnt = [v for v in values if not np.isnan(v)]
+        what = fmt(learnt) if learnt else "not learnt (too few examples)"
+        print(f"  {name}: {what}  ({(kind[bad_test] == name).sum()} test pairs)")
 
 
 if __name__ == "__main__":
