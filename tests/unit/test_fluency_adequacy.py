@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from curation import adequacy, apertium, fluency
@@ -60,6 +62,8 @@ def test_numbers_names_and_languages_carried_over_or_not():
     english = ad("Where is the train station, please?", "Where is the train station, please?")
     assert english["target_is_en"] > 0.9 > same["target_is_en"]
     assert same["target_is_es"] > 0.5 > english["target_is_es"]
+    assert same["unknown_source"] > 0 == english["unknown_source"]  # "Hilton" is in no English dictionary
+    assert english["source_length"] == pytest.approx(math.log(len("Where is the train station, please?") + 1))
 
 
 def test_reserved_characters_and_odd_whitespace_keep_one_row_per_text():
