@@ -295,7 +295,9 @@ def train(config_path, workspace, dataset, labels, models_dir, base_model, devic
     click.echo(f"Model: {result.model.path} (card: README.md there)")
     if not labels:
         click.echo(
-            f"{result.suggested} unjudged pairs got a quality suggestion; sort by metadata priority to label next"
+            f"{result.suggested} of {result.scored} unjudged pairs got a quality suggestion (good at or above "
+            f"{ev.threshold:.3f}, bad at or below {ev.bad_threshold:.3f}; the uncertain rest get scores only); "
+            "sort by metadata priority to label next"
         )
         for name, path in result.outputs.items():
             click.echo(f"{name}: {path}")

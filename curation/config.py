@@ -61,7 +61,9 @@ class TrainConfig:
     seed: int = 42
     min_per_class: int = 8  # refuse to train with fewer good or fewer bad labels
     folds: int = 5  # stratified cross-validation folds (fewer when a class is small)
-    target_precision: float = 0.9  # auto-accept threshold: the lowest score whose precision reaches this
+    target_precision: float = 0.9  # thresholds: the lowest score whose good precision reaches this (auto-accept,
+    # suggested good) and the highest whose bad precision does (suggested bad); no label is suggested in between
+    suggest_min_auc: float = 0.6  # below this cross-validated AUC the retrain suggests no labels (scores only)
     regularisation: float = 0.1  # inverse strength C of the logistic head (README: measured 0.1 vs 1.0)
     spline_knots: int = 4  # knots of the per-signal spline before the logistic head
     layer: int = 4  # encoder layer whose token vectors are aligned (README: layers 2-12 measured)

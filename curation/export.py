@@ -67,7 +67,10 @@ def read(client, dataset) -> list[Judged]:
         agent = next(
             (s.get("agent") for s in suggestions if question_ids.get(str(s["question_id"])) == schema.QUALITY), None
         )
-        score = (item.get("metadata") or {}).get(feedback.FILTER_SCORE)
+        metadata = item.get("metadata") or {}
+        score = metadata.get(feedback.FILTER_SCORE)
+        if metadata.get(feedback.FILTER_MODEL):  # the scorer, also where no label was suggested
+            agent = feedback.agent(metadata[feedback.FILTER_MODEL])
         out.append(
             Judged(
                 id=feedback.record_id(item),

@@ -7,7 +7,7 @@ is stored once per record and question, so re-running replaces the previous mode
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -18,6 +18,7 @@ from curation.labels import Judgment
 
 FILTER_SCORE = "filter_score"  # probability that the pair is good, from the latest model
 PRIORITY = "priority"  # 1 = the model is least sure: label these next
+FILTER_MODEL = "filter_model"  # the model version behind filter_score (also where no label is suggested)
 
 
 @dataclass
@@ -27,6 +28,8 @@ class Row:
     target: str
     metadata: dict
     submitted: bool
+    server_id: str = ""  # Argilla's record id
+    ours: dict[str, str] = field(default_factory=dict)  # question id -> id of the filter's suggestion there
 
 
 def iter_records(client, dataset, include: str = "responses", page: int = 1000) -> Iterator[dict]:
@@ -70,7 +73,7 @@ def read_dataset(client, dataset) -> tuple[list[Row], list[Judgment]]:
     the `errors` each annotator ticked."""
     names = usernames(client)
     rows, judgments = [], []
-    for item in iter_records(client, dataset):
+    for item in iter_records(client, dataset, include="responses,suggestions"):
         rid = record_id(item)
         judged = False
         for who, values, _ in submitted(item, names):
@@ -80,8 +83,21 @@ def read_dataset(client, dataset) -> tuple[list[Row], list[Judgment]]:
                 errors = frozenset((values.get(schema.ERRORS) or {}).get("value") or ())
                 judgments.append(Judgment(rid, who, str(value), errors))
         fields = item["fields"]
+        ours = {
+            str(x["question_id"]): str(x["id"])
+            for x in item.get("suggestions") or []
+            if str(x.get("agent") or "").startswith(AGENT)
+        }
         rows.append(
-            Row(rid, fields.get("source", ""), fields.get("target", ""), dict(item.get("metadata") or {}), judged)
+            Row(
+                rid,
+                fields.get("source", ""),
+                fields.get("target", ""),
+                dict(item.get("metadata") or {}),
+                judged,
+                str(item["id"]),
+                ours,
+            )
         )
     return rows, judgments
 
@@ -91,18 +107,24 @@ def ensure_properties(dataset) -> None:
     import argilla as rg
 
     have = {m.name for m in dataset.settings.metadata}
-    added = False
-    for name, title in ((FILTER_SCORE, "filter score (P good)"), (PRIORITY, "label next (1 = model unsure)")):
-        if name not in have:
-            dataset.settings.metadata.add(rg.FloatMetadataProperty(name=name, title=title))
-            added = True
-    if added:
+    wanted = [
+        rg.FloatMetadataProperty(name=FILTER_SCORE, title="filter score (P good)"),
+        rg.FloatMetadataProperty(name=PRIORITY, title="priority: label next (1 = model unsure)"),
+        rg.TermsMetadataProperty(name=FILTER_MODEL, title="filter model version"),
+    ]
+    missing = [m for m in wanted if m.name not in have]
+    for prop in missing:
+        dataset.settings.metadata.add(prop)
+    if missing:
         dataset.settings.update()
+
+
+AGENT = "curation-filter"
 
 
 def agent(version: str) -> str:
     """The suggestions' agent: which model version wrote them."""
-    return f"curation-filter {version}"
+    return f"{AGENT} {version}"
 
 
 def priority(score: float) -> float:
@@ -116,40 +138,45 @@ def write_suggestions(
     rows: list[Row],
     scores,
     agent: str,
+    label: Callable[[float], str | None],
     batch_size: int = 256,
     progress: Callable[[int], None] | None = None,
     errors: dict[str, np.ndarray] | None = None,
 ) -> int:
-    """A `quality` suggestion (label, confidence, agent) and filter_score/priority metadata for each row; with
-    `errors` (P(type) per error type and row), an `errors` suggestion on the rows suggested bad: the types with
-    P ≥ 0.5, likeliest first, each with its score.
+    """filter_score/priority metadata for each row, and a `quality` suggestion (label, confidence, agent) where
+    `label(score)` names one (None: the model is not sure enough to pre-select anything); with `errors` (P(type)
+    per error type and row), an `errors` suggestion on the rows suggested bad: the types with P ≥ 0.5, likeliest
+    first, each with its score. A suggestion an earlier model version left where this one suggests nothing is
+    removed, so the form never shows a stale opinion.
 
     Sent as Argilla's bulk upsert keyed by record id with neither fields nor responses in it, so the record's
-    text and every response stay exactly as they are.
+    text and every response stay exactly as they are. Returns how many rows got a `quality` suggestion.
     """
-    import httpx
 
     ensure_properties(dataset)
     question_ids = {q.name: str(q.id) for q in dataset.settings.questions}
     errors = errors or {}
     http = client.api.http_client
-    sent = 0
+    sent = suggested = 0
     for batch in batched(enumerate(zip(rows, scores, strict=True)), batch_size):
-        items = []
+        items, stale = [], []
         for i, (row, score) in batch:
             score = float(score)
-            suggestions = [
-                {
-                    "question_id": question_ids[schema.QUALITY],
-                    "value": "good" if score >= 0.5 else "bad",
-                    "score": round(max(score, 1 - score), 6),
-                    "agent": agent,
-                    "type": "model",
-                }
-            ]
+            value = label(score)
+            suggestions = []
+            if value is not None:
+                suggestions.append(
+                    {
+                        "question_id": question_ids[schema.QUALITY],
+                        "value": value,
+                        "score": round(max(score, 1 - score), 6),
+                        "agent": agent,
+                        "type": "model",
+                    }
+                )
             likely = sorted(((float(p[i]), name) for name, p in errors.items()), reverse=True)
             likely = [(p, name) for p, name in likely if p >= 0.5]
-            if score < 0.5 and likely:
+            if value == "bad" and likely:
                 suggestions.append(
                     {
                         "question_id": question_ids[schema.ERRORS],
@@ -162,25 +189,47 @@ def write_suggestions(
             items.append(
                 {
                     "external_id": row.id,
-                    "metadata": {**row.metadata, FILTER_SCORE: round(score, 6), PRIORITY: priority(score)},
+                    "metadata": {
+                        **row.metadata,
+                        FILTER_SCORE: round(score, 6),
+                        PRIORITY: priority(score),
+                        FILTER_MODEL: agent.removeprefix(AGENT).strip(),
+                    },
                     "suggestions": suggestions,
                 }
             )
-        try:
-            response = http.put(f"/api/v1/datasets/{dataset.id}/records/bulk", json={"items": items})
-        except httpx.TransportError as e:
-            raise ArgillaUnavailable(
-                f"Argilla stopped answering while suggestions were written ({sent} of {len(rows)} done; "
-                f"{e.__class__.__name__}): start it again and re-run train_filter.py; nothing will be duplicated"
-            ) from None
-        if response.status_code >= 500:
-            raise ArgillaUnavailable(
-                f"Argilla answered HTTP {response.status_code} while suggestions were written ({sent} of {len(rows)} "
-                "done): see its logs, then re-run train_filter.py; nothing will be duplicated"
-            )
-        if response.status_code >= 400:
-            raise ValueError(f"Argilla refused the suggestions (HTTP {response.status_code}): {response.text[:300]}")
+            kept = {x["question_id"] for x in suggestions}
+            old = [sid for qid, sid in row.ours.items() if qid not in kept]
+            if old:
+                stale.append((row.server_id, old))
+            suggested += value is not None
+        _send(http, "PUT", f"/api/v1/datasets/{dataset.id}/records/bulk", (sent, len(rows)), json={"items": items})
+        for server_id, ids in stale:  # 404: already gone
+            url = f"/api/v1/records/{server_id}/suggestions"
+            _send(http, "DELETE", url, (sent, len(rows)), ok=(404,), params={"ids": ",".join(ids)})
         sent += len(items)
         if progress:
             progress(len(items))
-    return sent
+    return suggested
+
+
+def _send(http, method: str, url: str, progress: tuple[int, int], ok: tuple[int, ...] = (), **kwargs):
+    """One write of the suggestions; Argilla gone or failing is one clear error that says a re-run completes it."""
+    import httpx
+
+    done, total = progress
+    try:
+        response = http.request(method, url, **kwargs)
+    except httpx.TransportError as e:
+        raise ArgillaUnavailable(
+            f"Argilla stopped answering while suggestions were written ({done} of {total} done; "
+            f"{e.__class__.__name__}): start it again and re-run train_filter.py; nothing will be duplicated"
+        ) from None
+    if response.status_code >= 500:
+        raise ArgillaUnavailable(
+            f"Argilla answered HTTP {response.status_code} while suggestions were written ({done} of {total} "
+            "done): see its logs, then re-run train_filter.py; nothing will be duplicated"
+        )
+    if response.status_code >= 400 and response.status_code not in ok:
+        raise ValueError(f"Argilla refused the suggestions (HTTP {response.status_code}): {response.text[:300]}")
+    return response

@@ -34,11 +34,27 @@ class Evaluation:
     threshold_precision: float | None
     threshold_recall: float
     folds: int
+    bad_threshold: float = 0.0  # scores at or below it are "bad" with target_precision (0.0: never reached)
+    bad_threshold_precision: float | None = None
+    bad_threshold_recall: float = 0.0
     oof_scores: list[float] = field(repr=False, default_factory=list)  # out-of-fold score of each training pair
     labels: list[int] = field(repr=False, default_factory=list)
 
     def summary(self) -> dict:
         return {k: v for k, v in vars(self).items() if k not in ("oof_scores", "labels")}
+
+    def can_rank(self, min_auc: float) -> bool:
+        """Whether cross-validation says the model ranks pairs well enough for its labels to be suggested."""
+        return self.auc is not None and self.auc >= min_auc
+
+    def label(self, score: float) -> str | None:
+        """The label to pre-select for a score: good above the auto-accept threshold, bad below the bad threshold,
+        none in between (the uncertain band) or where a threshold was never reached."""
+        if self.threshold_precision is not None and score >= self.threshold:
+            return "good"
+        if self.bad_threshold_precision is not None and score <= self.bad_threshold:
+            return "bad"
+        return None
 
 
 def seed_everything(seed: int) -> None:
@@ -94,6 +110,7 @@ def cross_validate(x: np.ndarray, y: np.ndarray, config: TrainConfig, extra: np.
         oof[test] = new_head(config).fit(xt, yt).predict_proba(x[test])[:, 1]
     predicted = (oof >= 0.5).astype(int)
     threshold, precision_at, recall_at = pick_threshold(oof, y, config.target_precision)
+    bad_at, bad_precision, bad_recall = pick_threshold(1 - oof, 1 - y, config.target_precision)
     return Evaluation(
         auc=float(roc_auc_score(y, oof)),
         f1=float(f1_score(y, predicted, zero_division=0)),
@@ -103,6 +120,9 @@ def cross_validate(x: np.ndarray, y: np.ndarray, config: TrainConfig, extra: np.
         threshold_precision=precision_at,
         threshold_recall=recall_at,
         folds=k,
+        bad_threshold=0.0 if bad_precision is None else 1 - bad_at,
+        bad_threshold_precision=bad_precision,
+        bad_threshold_recall=bad_recall,
         oof_scores=[round(float(s), 6) for s in oof],
         labels=[int(v) for v in y],
     )

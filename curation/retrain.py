@@ -27,7 +27,8 @@ class Result:
     evaluation: learn.Evaluation
     counts: dict[str, int]
     agreement: dict | None = None
-    suggested: int = 0
+    suggested: int = 0  # unjudged pairs that got a suggested label
+    scored: int = 0  # unjudged pairs scored (every one gets filter_score and priority)
     next_to_label: list[tuple[str, float]] = field(default_factory=list)
     outputs: dict[str, Path] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)  # wall time of each step
@@ -148,6 +149,14 @@ def from_argilla(client, dataset, config: Config, log: Log = print, progress=Non
     log(f"scoring {len(pending)} pairs nobody has judged yet")
     scores, types = _score_all(flt, [(r.source, r.target) for r in pending], progress("scoring") if progress else None)
     clock.lap("score")
+    ev = trained.evaluation
+    label = ev.label
+    if not ev.can_rank(config.train.suggest_min_auc):
+        log(
+            f"cross-validated AUC {ev.auc:.3f} is below train.suggest_min_auc ({config.train.suggest_min_auc}): the "
+            "model cannot rank these pairs yet, so no label is suggested (scores and priority are written); label more"
+        )
+        label = _no_label
     bar = progress("suggestions to Argilla") if progress else None
     sent = feedback.write_suggestions(
         client,
@@ -155,6 +164,7 @@ def from_argilla(client, dataset, config: Config, log: Log = print, progress=Non
         pending,
         scores,
         agent=feedback.agent(stored.version),
+        label=label,
         batch_size=config.argilla.batch_size,
         progress=bar,
         errors=types,
@@ -164,7 +174,13 @@ def from_argilla(client, dataset, config: Config, log: Log = print, progress=Non
     next_up = [(pending[i].id, float(scores[i])) for i in order]
     outputs = write_outputs(config, stored, trained.evaluation, agreement, pending, scores, next_up)
     clock.lap("report")
-    return Result(stored, trained.evaluation, trained.counts, agreement, sent, next_up, outputs, clock.laps)
+    return Result(
+        stored, trained.evaluation, trained.counts, agreement, sent, len(pending), next_up, outputs, clock.laps
+    )
+
+
+def _no_label(score: float) -> None:
+    return None
 
 
 class _Clock:

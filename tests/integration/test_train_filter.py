@@ -134,25 +134,38 @@ def test_labels_in_model_out_suggestions_on_every_unjudged_pair(argilla_stack, c
     assert result.agreement["krippendorff_alpha"] is not None
     judged = {Pair(s, t).id for s, t in GOOD + BAD + [tie]}
     pending = {Pair(s, t).id for s, t in POOL} - judged
-    assert result.suggested == len(pending) == 39
+    assert result.scored == len(pending) == 39
 
     got = suggestions_of(client.datasets(dataset.name, workspace=space.name))
-    assert set(got) == pending  # every unjudged pair, and only those
-    for s in got.values():
-        assert (
-            s.value in ("good", "bad") and 0.5 <= s.score <= 1 and s.agent == f"curation-filter {result.model.version}"
-        )
+    assert set(got) <= pending and len(got) == result.suggested > 0  # unjudged pairs only, where the model is sure
     records = {r.id: r for r in client.datasets(dataset.name, workspace=space.name).records(with_responses=False)}
-    for rid in pending:
+    ev = result.evaluation
+    for rid in pending:  # every unjudged pair is scored; a label is pre-selected only outside the uncertain band
         meta = records[rid].metadata
         assert 0 <= meta[feedback.PRIORITY] <= 1 and 0 <= meta[feedback.FILTER_SCORE] <= 1
+        assert meta[feedback.FILTER_MODEL] == result.model.version
         assert meta["batch"] == "test"  # the setup's metadata is kept
+        expected = ev.label(meta[feedback.FILTER_SCORE])
+        assert (got[rid].value if rid in got else None) == expected
+        if rid in got:
+            assert 0.5 <= got[rid].score <= 1 and got[rid].agent == f"curation-filter {result.model.version}"
+    copies = {Pair(s, t).id for s, t in POOL if s == t} - judged  # known bad: left in English
+    for rid in copies:  # no bad pair the model scores below the auto-accept threshold is pre-selected good
+        assert (
+            got.get(rid) is None
+            or got[rid].value != "good"
+            or records[rid].metadata[feedback.FILTER_SCORE] >= ev.threshold
+        )
     assert responses_of(http, dataset) == before  # nothing submitted, drafted or discarded changed
     assert (tmp_path / "outputs" / "train_report.md").exists() and (tmp_path / "outputs" / "next_to_label.tsv").exists()
 
-    again = retrain.from_argilla(client, dataset, config, log=lambda m: None)
-    got = suggestions_of(client.datasets(dataset.name, workspace=space.name))
-    assert set(got) == pending and {s.agent for s in got.values()} == {f"curation-filter {again.model.version}"}
+    config.train.suggest_min_auc = 1.01  # a model that "cannot rank": scores only, and the old labels are removed
+    lines: list[str] = []
+    again = retrain.from_argilla(client, dataset, config, log=lines.append)
+    assert any("the model cannot rank these pairs yet, so no label is suggested" in line for line in lines)
+    assert again.suggested == 0 and suggestions_of(client.datasets(dataset.name, workspace=space.name)) == {}
+    records = {r.id: r for r in client.datasets(dataset.name, workspace=space.name).records(with_responses=False)}
+    assert {records[rid].metadata[feedback.FILTER_MODEL] for rid in pending} == {again.model.version}
     assert responses_of(http, dataset) == before
 
 

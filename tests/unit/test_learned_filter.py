@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -13,9 +14,9 @@ from tiny_model import GOOD
 
 from curation import modeldir, signals
 from curation.cli import main
-from curation.config import Config
+from curation.config import Config, TrainConfig
 from curation.encoder import ModelError, PairEncoder, device, load_body
-from curation.learn import TrainingError, check_labels, pick_threshold
+from curation.learn import TrainingError, check_labels, cross_validate, pick_threshold
 from curation.loaders import InputSpec
 from curation.retrain import fit_and_save
 from curation.scoring import load_filter, score_file
@@ -81,6 +82,20 @@ def test_threshold_is_the_lowest_score_reaching_the_target_precision():
     threshold, precision, recall = pick_threshold(scores, labels, 1.0)
     assert threshold == 0.8 and precision == 1.0 and recall == 0.75
     assert pick_threshold(np.array([0.9]), np.array([0]), 0.9) == (1.0, None, 0.0)
+
+
+def test_suggested_labels_follow_both_thresholds_and_leave_the_uncertain_band_empty():
+    rng = np.random.default_rng(0)
+    y = np.r_[np.ones(40), np.zeros(40)].astype(int)
+    x = np.c_[y * 2.0 + rng.normal(size=80), rng.normal(size=80)]
+    x[::10, 0] = 1.0  # a few pairs in between: the model cannot be sure of them
+    ev = cross_validate(x, y, TrainConfig())
+    assert ev.threshold_precision >= 0.9 and ev.bad_threshold_precision >= 0.9 and ev.bad_threshold < ev.threshold
+    assert ev.label(ev.threshold) == "good" and ev.label(ev.bad_threshold) == "bad"
+    assert ev.label((ev.threshold + ev.bad_threshold) / 2) is None
+    assert ev.can_rank(0.6) and not ev.can_rank(1.01)
+    never = replace(ev, threshold_precision=None, bad_threshold_precision=None)  # no threshold reached
+    assert never.label(0.99) is None and never.label(0.01) is None
 
 
 def test_train_saves_a_complete_version_that_loads_and_scores_the_same(tiny_model, tmp_path, encoder):
