@@ -257,7 +257,7 @@ def train(config_path, workspace, dataset, labels, models_dir, base_model, devic
 
     from tqdm import tqdm
 
-    from curation import retrain
+    from curation import feedback, report, retrain
     from curation.config import Config
 
     warnings.filterwarnings("ignore", category=UserWarning, module="argilla")
@@ -288,10 +288,9 @@ def train(config_path, workspace, dataset, labels, models_dir, base_model, devic
             for bar in bars:
                 bar.close()
     ev = result.evaluation
-    click.echo(
-        f"model {result.model.version}: AUC {ev.auc:.3f}  F1 {ev.f1:.3f}  precision {ev.precision:.3f}  "
-        f"recall {ev.recall:.3f}  ({ev.folds}-fold CV); auto-accept threshold {ev.threshold:.3f}"
-    )
+    click.echo(f"model {result.model.version}:")
+    for line in report.quality_lines(ev.summary()):
+        click.echo(f"  {line}")
     click.echo(f"Model: {result.model.path} (card: README.md there)")
     if not labels:
         click.echo(
@@ -301,6 +300,7 @@ def train(config_path, workspace, dataset, labels, models_dir, base_model, devic
         )
         for name, path in result.outputs.items():
             click.echo(f"{name}: {path}")
+        click.echo(f"Label next (pending pairs, least certain first): {feedback.queue_link(client.api_url, data)}")
 
 
 @main.command()

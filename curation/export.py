@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from curation import feedback, labels, schema
+from curation.report import quality_lines
 
 COLUMNS = ("id", "source", "target", "provenance", "score", "annotators", "agreement", "original_target")
 PROMPT = "Translate this English sentence into Spanish:\n\n{source}"
@@ -325,8 +326,7 @@ def card(selection: Selection, dataset_name: str, threshold: float | None, model
         lines += [
             f"- model `{model['version']}` on `{model['base_model']}`, trained on "
             f"{model['label_counts']['good']} good / {model['label_counts']['bad']} bad labels",
-            f"- cross-validated AUC {m['auc']:.3f}, F1 {m['f1']:.3f}, precision {m['precision']:.3f}, "
-            f"recall {m['recall']:.3f}",
+            *(f"- {line}" for line in (quality_lines(m) if "judged_good" in m else [f"AUC {m['auc']:.3f}"])),
             f"- auto-accept threshold used: {threshold:.3f} (stored with the model: {model['threshold']:.3f})",
         ]
     lines += [

@@ -122,6 +122,11 @@ def ensure_properties(dataset) -> None:
 AGENT = "curation-filter"
 
 
+def queue_link(api_url: str, dataset) -> str:
+    """The Argilla web UI's pending queue of `dataset`, least certain pair first (metadata priority, highest first)."""
+    return f"{api_url.rstrip('/')}/dataset/{dataset.id}/annotation-mode?sort=metadata.{PRIORITY}.desc"
+
+
 def agent(version: str) -> str:
     """The suggestions' agent: which model version wrote them."""
     return f"{AGENT} {version}"

@@ -27,13 +27,11 @@ class TrainingError(ValueError):
 @dataclass
 class Evaluation:
     auc: float | None
-    f1: float
-    precision: float
-    recall: float
     threshold: float  # auto-accept threshold for target_precision
     threshold_precision: float | None
     threshold_recall: float
     folds: int
+    target_precision: float = 0.9  # what both thresholds aim at
     bad_threshold: float = 0.0  # scores at or below it are "bad" with target_precision (0.0: never reached)
     bad_threshold_precision: float | None = None
     bad_threshold_recall: float = 0.0
@@ -41,7 +39,28 @@ class Evaluation:
     labels: list[int] = field(repr=False, default_factory=list)
 
     def summary(self) -> dict:
-        return {k: v for k, v in vars(self).items() if k not in ("oof_scores", "labels")}
+        """The figures, with the counts behind them (what metadata, cards and reports show)."""
+        out = {k: v for k, v in vars(self).items() if k not in ("oof_scores", "labels")}
+        return {**out, **self.counts()}
+
+    def counts(self) -> dict:
+        """Out-of-fold: how many judged pairs each suggested label would cover and how many of them it gets right,
+        how many fall in the uncertain band, and which class a 0.5 cut would give every pair (None: both occur)."""
+        y = np.asarray(self.labels, dtype=int)
+        given = [self.label(s) for s in self.oof_scores]
+        good = [v for g, v in zip(given, y, strict=True) if g == "good"]
+        bad = [v for g, v in zip(given, y, strict=True) if g == "bad"]
+        at_half = {s >= 0.5 for s in self.oof_scores}
+        return {
+            "judged_good": int(y.sum()),
+            "judged_bad": int(len(y) - y.sum()),
+            "suggested_good": len(good),
+            "suggested_good_correct": int(sum(good)),
+            "suggested_bad": len(bad),
+            "suggested_bad_correct": int(len(bad) - sum(bad)),
+            "uncertain": given.count(None),
+            "one_class_at_half": ("good" if True in at_half else "bad") if len(at_half) == 1 else None,
+        }
 
     def can_rank(self, min_auc: float) -> bool:
         """Whether cross-validation says the model ranks pairs well enough for its labels to be suggested."""
@@ -100,7 +119,7 @@ def cross_validate(x: np.ndarray, y: np.ndarray, config: TrainConfig, extra: np.
     """Out-of-fold scores from stratified folds, the metrics they give, and the auto-accept threshold.
 
     `extra` (synthetic bad pairs' signals) joins every training fold and is never scored."""
-    from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
+    from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedKFold
 
     k = max(2, min(config.folds, int(y.sum()), int(len(y) - y.sum())))
@@ -108,18 +127,15 @@ def cross_validate(x: np.ndarray, y: np.ndarray, config: TrainConfig, extra: np.
     for train, test in StratifiedKFold(k, shuffle=True, random_state=config.seed).split(x, y):
         xt, yt = _with_extra(x[train], y[train], extra)
         oof[test] = new_head(config).fit(xt, yt).predict_proba(x[test])[:, 1]
-    predicted = (oof >= 0.5).astype(int)
     threshold, precision_at, recall_at = pick_threshold(oof, y, config.target_precision)
     bad_at, bad_precision, bad_recall = pick_threshold(1 - oof, 1 - y, config.target_precision)
     return Evaluation(
         auc=float(roc_auc_score(y, oof)),
-        f1=float(f1_score(y, predicted, zero_division=0)),
-        precision=float(precision_score(y, predicted, zero_division=0)),
-        recall=float(recall_score(y, predicted, zero_division=0)),
         threshold=threshold,
         threshold_precision=precision_at,
         threshold_recall=recall_at,
         folds=k,
+        target_precision=config.target_precision,
         bad_threshold=0.0 if bad_precision is None else 1 - bad_at,
         bad_threshold_precision=bad_precision,
         bad_threshold_recall=bad_recall,

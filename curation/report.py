@@ -108,11 +108,38 @@ def drops_plot(filter_report: dict, path: Path) -> Path | None:
     return path
 
 
+def quality_lines(m: dict) -> list[str]:
+    """The cross-validated figures, in words, with the counts behind each: the terminal, the retrain report, the
+    model card and the export card all print these lines."""
+    auc = "n/a" if m["auc"] is None else f"{m['auc']:.3f}"
+    judged = m["judged_good"] + m["judged_bad"]
+    lines = [f"AUC {auc} ({m['folds']}-fold cross-validation, out-of-fold scores of {judged} judged pairs)"]
+    for side, at, reached, judged_side in (
+        ("good", f"≥ {m['threshold']:.3f}", m["threshold_precision"] is not None, m["judged_good"]),
+        ("bad", f"≤ {m['bad_threshold']:.3f}", m["bad_threshold_precision"] is not None, m["judged_bad"]),
+    ):
+        n, correct = m[f"suggested_{side}"], m[f"suggested_{side}_correct"]
+        if not reached or n == 0:
+            lines.append(f"suggested {side}: precision {m['target_precision']} is never reached, so never suggested")
+            continue
+        precision, recall = correct / n, correct / max(judged_side, 1)
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        lines.append(
+            f"suggested {side} (score {at}): precision {precision:.2f} ({correct} of {n} pairs), "
+            f"recall {recall:.2f} ({correct} of {judged_side} {side} pairs), F1 {f1:.2f}"
+        )
+    lines.append(f"uncertain band: {m['uncertain']} of {judged} judged pairs get no suggested label")
+    if m["one_class_at_half"]:
+        lines.append(
+            f"warning: cut at 0.5 the model would call every judged pair {m['one_class_at_half']}; "
+            "only the thresholds above carry information"
+        )
+    return lines
+
+
 def model_card(meta: dict) -> str:
     m, counts = meta["metrics"], meta["label_counts"]
     body = f"fine-tuned with SetFit ({meta['setfit_steps']} steps)" if meta["finetuned"] else "(frozen)"
-    auc = "n/a" if m["auc"] is None else f"{m['auc']:.3f}"
-    precision = "not reached" if m["threshold_precision"] is None else f"{m['threshold_precision']:.3f}"
     lines = [
         f"# Translation-pair filter {meta['version']}",
         "",
@@ -128,13 +155,10 @@ def model_card(meta: dict) -> str:
         f"- {counts['good']} good and {counts['bad']} bad judged pairs ({meta['labels_from']})",
         f"- labels sha256: `{meta['labels_sha256']}`",
         "",
-        f"## Quality ({m['folds']}-fold stratified cross-validation)",
-        "| AUC | F1 | precision | recall |",
-        "|---|---|---|---|",
-        f"| {auc} | {m['f1']:.3f} | {m['precision']:.3f} | {m['recall']:.3f} |",
+        "## Quality",
+        *(f"- {line}" for line in quality_lines(m)),
         "",
-        f"Auto-accept threshold: **{m['threshold']:.3f}** (target precision {meta['config']['target_precision']}: "
-        f"precision {precision}, recall {m['threshold_recall']:.3f} at that threshold, cross-validated).",
+        "Suggested good is also the auto-accept threshold of `curation export --auto-accept`.",
         "",
         "![calibration](calibration.png) ![scores](scores.png)",
         "",

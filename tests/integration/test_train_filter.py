@@ -12,7 +12,7 @@ import pytest
 from conftest import RunningArgilla
 from tiny_model import GOOD as ALL_GOOD
 
-from curation import feedback, retrain, schema
+from curation import feedback, report, retrain, schema
 from curation import workspace as ws
 from curation.client import ArgillaUnavailable
 from curation.config import Config
@@ -157,7 +157,10 @@ def test_labels_in_model_out_suggestions_on_every_unjudged_pair(argilla_stack, c
             or records[rid].metadata[feedback.FILTER_SCORE] >= ev.threshold
         )
     assert responses_of(http, dataset) == before  # nothing submitted, drafted or discarded changed
-    assert (tmp_path / "outputs" / "train_report.md").exists() and (tmp_path / "outputs" / "next_to_label.tsv").exists()
+    assert (tmp_path / "outputs" / "next_to_label.tsv").exists()
+    written = (tmp_path / "outputs" / "train_report.md").read_text() + (result.model.path / "README.md").read_text()
+    for line in report.quality_lines(ev.summary()):  # the report and the model card give the same figures
+        assert written.count(f"- {line}\n") == 2
 
     config.train.suggest_min_auc = 1.01  # a model that "cannot rank": scores only, and the old labels are removed
     lines: list[str] = []

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from tiny_model import COPIES as BAD
 from tiny_model import GOOD
 
-from curation import modeldir, signals
+from curation import modeldir, report, signals
 from curation.cli import main
 from curation.config import Config, TrainConfig
 from curation.encoder import ModelError, PairEncoder, device, load_body
@@ -98,6 +98,24 @@ def test_suggested_labels_follow_both_thresholds_and_leave_the_uncertain_band_em
     assert never.label(0.99) is None and never.label(0.01) is None
 
 
+def test_quality_lines_say_when_a_threshold_is_never_reached_and_when_a_05_cut_is_one_class():
+    from curation.learn import Evaluation
+
+    ev = Evaluation(
+        auc=0.66, threshold=0.69, threshold_precision=1.0, threshold_recall=0.15, folds=5,
+        bad_threshold=0.0, bad_threshold_precision=None,
+        oof_scores=[0.55, 0.6, 0.7, 0.72, 0.75, 0.58, 0.62], labels=[1, 0, 1, 1, 1, 0, 1],
+    )  # fmt: skip
+    lines = report.quality_lines(ev.summary())
+    assert (
+        lines[1]
+        == "suggested good (score ≥ 0.690): precision 1.00 (3 of 3 pairs), recall 0.60 (3 of 5 good pairs), F1 0.75"
+    )
+    assert lines[2] == "suggested bad: precision 0.9 is never reached, so never suggested"
+    assert lines[3] == "uncertain band: 4 of 7 judged pairs get no suggested label"
+    assert lines[4].startswith("warning: cut at 0.5 the model would call every judged pair good")
+
+
 def test_train_saves_a_complete_version_that_loads_and_scores_the_same(tiny_model, tmp_path, encoder):
     config = config_for(tiny_model, tmp_path)
     pairs, y = GOOD + BAD, [1] * len(GOOD) + [0] * len(BAD)
@@ -169,7 +187,14 @@ def test_train_filter_from_a_local_file_and_the_cli_errors(tiny_model, tmp_path)
     args = ["train", "--labels", str(judged), "--models-dir", str(models), "--base-model", str(tiny_model)]
     result = runner.invoke(main, [*args, "--config", str(config_file)])
     assert result.exit_code == 0, result.output
-    assert "auto-accept threshold" in result.output and (models / "latest" / "head.joblib").exists()
+    assert (models / "latest" / "head.joblib").exists()
+    # the terminal and the model card say the same figures, each with the counts behind it
+    meta = json.loads((models / "latest" / "metadata.json").read_text())
+    card = (models / "latest" / "README.md").read_text()
+    lines = report.quality_lines(meta["metrics"])
+    assert any(line.startswith("suggested good (score ≥ ") and " of " in line for line in lines)
+    for line in lines:
+        assert f"  {line}\n" in result.output and f"- {line}\n" in card
 
     few = tmp_path / "few.tsv"
     few.write_text("source\ttarget\tlabel\n" + "".join("\t".join(r) + "\n" for r in rows[:20]), encoding="utf-8")
