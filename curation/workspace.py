@@ -76,15 +76,29 @@ def ensure_workspace(client, name: str):
     return client.workspaces(name) or rg.Workspace(name=name, client=client).create()
 
 
+LEGACY_SERVER = "unknown server (stored before passwords were kept per server)"
+
+
+def read_passwords(path: str | Path) -> dict[str, dict[str, str]]:
+    """Generated passwords by Argilla URL, then username. A file of the old flat form (username -> password,
+    no server) is kept whole under `LEGACY_SERVER`, so nothing stored is lost."""
+    path = Path(path)
+    stored = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    if stored and all(isinstance(v, str) for v in stored.values()):
+        return {LEGACY_SERVER: stored}
+    return stored
+
+
 def ensure_users(client, members: Iterable[Member], workspace, passwords_path: str | Path) -> dict[str, str]:
-    """Create missing accounts (generated password, stored 0600), add everyone to the workspace.
+    """Create missing accounts (generated password, stored 0600 under this server's URL), add everyone to the
+    workspace. An account that exists keeps its password; other servers' entries are never touched.
 
     Returns what happened to each username: "created", "exists" or "exists (role X, roster says Y)".
     """
     import argilla as rg
 
-    passwords_path = Path(passwords_path)
-    passwords = json.loads(passwords_path.read_text()) if passwords_path.exists() else {}
+    all_passwords = read_passwords(passwords_path)
+    passwords = all_passwords.setdefault(client.api_url.rstrip("/"), {})
     members_now = {u.username for u in workspace.users}
     outcome = {}
     for member in members:
@@ -101,7 +115,7 @@ def ensure_users(client, members: Iterable[Member], workspace, passwords_path: s
                 client=client,
             ).create()
             passwords[member.username] = password
-            write_private_json(passwords_path, passwords)
+            write_private_json(Path(passwords_path), all_passwords)
             outcome[member.username] = "created"
         else:
             role = str(getattr(user.role, "value", user.role))

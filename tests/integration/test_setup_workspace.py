@@ -8,6 +8,7 @@ import shutil
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 from click.testing import CliRunner
 
@@ -59,7 +60,7 @@ def test_setup_twice_leaves_one_record_per_pair_and_keeps_responses(project, cli
     assert len(judged) == 31  # every judged pair carries the curator's submitted label
 
     # an annotator labels a pair, then the curator runs setup again (as after a crash, or with a new roster)
-    passwords = json.loads((path / "annotators" / "passwords.json").read_text())
+    passwords = json.loads((path / "annotators" / "passwords.json").read_text())[argilla_stack.url]
     annotator = argilla_stack.login(f"ana-{suffix}", passwords[f"ana-{suffix}"])
     target = next(r for r in first if not r.responses["quality"])
     answered = annotator.post(
@@ -131,3 +132,38 @@ def test_argilla_down_is_one_line_before_any_work(project, monkeypatch, unused_p
     assert result.exit_code == 1
     assert result.output.strip().startswith(f"Error: Argilla is not reachable at http://127.0.0.1:{unused_port}")
     assert not Path("outputs").exists()
+
+
+def test_the_roster_set_up_on_a_second_server_never_changes_the_first_servers_logins(
+    project, client, argilla_stack, tmp_path, unused_port
+):
+    import argilla as rg
+
+    from curation import workspace as ws
+    from curation.server.stack import Stack
+
+    _, _, _, suffix = project
+    legacy = {"old-user": "an-old-password"}  # a file written before passwords were kept per server
+    Path("annotators/passwords.json").write_text(json.dumps(legacy))
+    run()
+    first = json.loads(Path("annotators/passwords.json").read_text())
+    assert first[ws.LEGACY_SERVER] == legacy and f"ana-{suffix}" in first[argilla_stack.url]
+
+    other = Stack(tmp_path / "other", port=unused_port)
+    try:
+        credentials = other.start(log=lambda line: None)
+        second = rg.Argilla(api_url=other.url, api_key=credentials.api_key, timeout=30)
+        space = ws.ensure_workspace(second, "w")
+        members = [ws.Member(f"ana-{suffix}", "Ana"), ws.Member(f"ben-{suffix}", "Ben")]
+        assert set(ws.ensure_users(second, members, space, "annotators/passwords.json").values()) == {"created"}
+        both = json.loads(Path("annotators/passwords.json").read_text())
+        assert both[argilla_stack.url] == first[argilla_stack.url] and both[ws.LEGACY_SERVER] == legacy
+        assert set(both[other.url]) == {f"ana-{suffix}", f"ben-{suffix}"}
+        for url in (argilla_stack.url, other.url):  # each server's login works
+            password = both[url][f"ana-{suffix}"]
+            response = httpx.post(f"{url}/api/v1/token", data={"username": f"ana-{suffix}", "password": password})
+            assert response.status_code == 201, (url, response.text)
+        assert run().count(": exists") >= 2  # set up again on the first server: existing users keep their passwords
+        assert json.loads(Path("annotators/passwords.json").read_text()) == both
+    finally:
+        other.stop()
