@@ -62,6 +62,13 @@ class Evaluation:
             "one_class_at_half": ("good" if True in at_half else "bad") if len(at_half) == 1 else None,
         }
 
+    @property
+    def thresholds(self) -> tuple[float | None, float | None]:
+        """(suggested good at or above, suggested bad at or below); None where the precision is never reached."""
+        good = self.threshold if self.threshold_precision is not None else None
+        bad = self.bad_threshold if self.bad_threshold_precision is not None else None
+        return good, bad
+
     def can_rank(self, min_auc: float) -> bool:
         """Whether cross-validation says the model ranks pairs well enough for its labels to be suggested."""
         return self.auc is not None and self.auc >= min_auc

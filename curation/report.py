@@ -19,22 +19,21 @@ def _pyplot():
     return plt
 
 
-def calibration_plot(scores, labels, path: Path, bins: int = 10) -> Path:
-    """Reliability diagram of out-of-fold scores: predicted P(good) against the observed share of good."""
+MIN_PER_CALIBRATION_BIN = 10
+
+
+def calibration_plot(scores, labels, path: Path, bins: int = 10) -> Path | None:
+    """Reliability diagram of out-of-fold scores: predicted P(good) against the observed share of good, in bins of
+    equal size (at least `MIN_PER_CALIBRATION_BIN` pairs each, at most `bins`). None (no plot) below 3 bins."""
+    points = calibration_bins(scores, labels, bins)
+    if len(points) < 3:
+        return None
     plt = _pyplot()
-    scores, labels = np.asarray(scores), np.asarray(labels)
-    edges = np.linspace(0, 1, bins + 1)
-    which = np.clip(np.digitize(scores, edges) - 1, 0, bins - 1)
-    mids, observed, sizes = [], [], []
-    for b in range(bins):
-        inside = which == b
-        if inside.any():
-            mids.append(scores[inside].mean())
-            observed.append(labels[inside].mean())
-            sizes.append(int(inside.sum()))
+    mids, observed, sizes = zip(*points, strict=True)
+    bins = len(points)
     fig, ax = plt.subplots(figsize=(4.5, 4))
     ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1, label="perfectly calibrated")
-    ax.plot(mids, observed, marker="o", color="tab:blue", label="filter (cross-validated)")
+    ax.plot(mids, observed, marker="o", color="tab:blue", label=f"filter (cross-validated, {bins} bins)")
     for x, y, n in zip(mids, observed, sizes, strict=True):
         ax.annotate(str(n), (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7, color="grey")
     ax.set(xlabel="predicted P(good)", ylabel="share judged good", xlim=(0, 1), ylim=(0, 1), title="Calibration")
@@ -45,28 +44,42 @@ def calibration_plot(scores, labels, path: Path, bins: int = 10) -> Path:
     return path
 
 
-def histogram_plot(oof, labels, unlabelled, threshold: float, path: Path) -> Path:
-    """Scores of judged pairs (by their label, cross-validated) and of unlabelled pairs, with the threshold."""
+def calibration_bins(scores, labels, bins: int = 10) -> list[tuple[float, float, int]]:
+    """(mean score, share judged good, pairs) per bin of equal size, at most `bins`, at least
+    `MIN_PER_CALIBRATION_BIN` pairs each."""
+    scores, labels = np.asarray(scores), np.asarray(labels)
+    bins = min(bins, len(scores) // MIN_PER_CALIBRATION_BIN)
+    if bins < 1:
+        return []
+    groups = np.array_split(np.argsort(scores, kind="stable"), bins)
+    return [(float(scores[g].mean()), float(labels[g].mean()), len(g)) for g in groups]
+
+
+def histogram_plot(oof, labels, unlabelled, thresholds: tuple[float | None, float | None], path: Path) -> Path:
+    """Scores of judged pairs (by their label, cross-validated), and of unlabelled pairs when there are any, with
+    the thresholds (suggested good at or above the first, bad at or below the second; None: never reached)."""
     plt = _pyplot()
-    oof, labels = np.asarray(oof), np.asarray(labels)
+    oof, labels, unlabelled = np.asarray(oof), np.asarray(labels), np.asarray(unlabelled)
     bins = np.linspace(0, 1, 21)
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6, 4.5), sharex=True)
+    panels = 2 if len(unlabelled) else 1
+    fig, axes = plt.subplots(panels, 1, figsize=(6, 2.4 + 2.1 * panels), sharex=True, squeeze=False)
+    top = axes[0, 0]
     top.hist(oof[labels == 1], bins=bins, alpha=0.7, color="tab:green", label="judged good")
     top.hist(oof[labels == 0], bins=bins, alpha=0.7, color="tab:red", label="judged bad")
-    top.set(ylabel="judged pairs", title="Filter scores")
-    top.legend(fontsize=8)
-    bottom.hist(np.asarray(unlabelled), bins=bins, color="tab:blue", alpha=0.8, label="not yet judged")
-    bottom.set(xlabel="P(good)", ylabel="pairs")
-    bottom.legend(fontsize=8)
-    for ax in (top, bottom):
-        ax.axvline(threshold, color="black", ls="--", lw=1)
-    bottom.annotate(
-        f"auto-accept ≥ {threshold:.2f}",
-        (threshold, bottom.get_ylim()[1] * 0.85),
-        fontsize=8,
-        xytext=(3, 0),
-        textcoords="offset points",
-    )
+    top.set(ylabel="judged pairs", title="Filter scores (judged: cross-validated)", xlim=(0, 1))
+    if panels == 2:
+        bottom = axes[1, 0]
+        bottom.hist(unlabelled, bins=bins, color="tab:blue", alpha=0.8, label="not yet judged")
+        bottom.set(ylabel="pairs")
+        bottom.legend(fontsize=8)
+    axes[-1, 0].set(xlabel="P(good)")
+    good_at, bad_at = thresholds
+    for ax in axes[:, 0]:
+        if good_at is not None:
+            ax.axvline(good_at, color="tab:green", ls="--", lw=1, label=f"suggested good ≥ {good_at:.2f}")
+        if bad_at is not None:
+            ax.axvline(bad_at, color="tab:red", ls="--", lw=1, label=f"suggested bad ≤ {bad_at:.2f}")
+    top.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -94,13 +107,15 @@ def agreement_plot(report: dict, path: Path) -> Path | None:
 def drops_plot(filter_report: dict, path: Path) -> Path | None:
     """Pairs dropped by each heuristic filter (from setup_workspace.py's filter_report.json)."""
     drops = {name: c.get("dropped", 0) for name, c in (filter_report.get("filters") or {}).items()}
+    for reason, n in (filter_report.get("dedup") or {}).items():  # dedup's decisions, by kind
+        drops[f"dedup: {reason}"] = n
     if not drops:
         return None
     plt = _pyplot()
     names = sorted(drops, key=drops.get, reverse=True)
     fig, ax = plt.subplots(figsize=(5, 0.5 + 0.35 * len(names)))
     ax.barh(names, [drops[n] for n in names], color="tab:orange")
-    ax.set(xlabel="pairs dropped", title="Heuristic filters")
+    ax.set(xlabel="pairs dropped", title="Heuristic filters and dedup")
     ax.invert_yaxis()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -137,7 +152,7 @@ def quality_lines(m: dict) -> list[str]:
     return lines
 
 
-def model_card(meta: dict) -> str:
+def model_card(meta: dict, plots: list[str]) -> str:
     m, counts = meta["metrics"], meta["label_counts"]
     body = f"fine-tuned with SetFit ({meta['setfit_steps']} steps)" if meta["finetuned"] else "(frozen)"
     lines = [
@@ -160,7 +175,10 @@ def model_card(meta: dict) -> str:
         "",
         "Suggested good is also the auto-accept threshold of `curation export --auto-accept`.",
         "",
-        "![calibration](calibration.png) ![scores](scores.png)",
+        " ".join(f"![{Path(p).stem}]({p})" for p in plots),
+        ""
+        if "calibration.png" in plots
+        else f"(No calibration plot: fewer than {3 * MIN_PER_CALIBRATION_BIN} judged pairs.)",
         "",
         *_error_types_card(meta.get("error_types") or {}),
         "## Versions",

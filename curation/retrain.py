@@ -107,9 +107,12 @@ def fit_and_save(
         (tmp / "cv_scores.json").write_text(
             json.dumps({"scores": ev.oof_scores, "labels": ev.labels}), encoding="utf-8"
         )
-        report.calibration_plot(ev.oof_scores, ev.labels, tmp / "calibration.png")
-        report.histogram_plot(ev.oof_scores, ev.labels, [], ev.threshold, tmp / "scores.png")
-        (tmp / "README.md").write_text(report.model_card(meta), encoding="utf-8")
+        plots = [
+            report.calibration_plot(ev.oof_scores, ev.labels, tmp / "calibration.png"),
+            report.histogram_plot(ev.oof_scores, ev.labels, [], ev.thresholds, tmp / "scores.png"),
+        ]
+        card = report.model_card(meta, [p.name for p in plots if p])
+        (tmp / "README.md").write_text(card, encoding="utf-8")
 
     stored = modeldir.save(config.train.models_dir, write)
     return Filter(encoder, trained.head, meta, stored.path, trained.error_types), trained, stored
@@ -228,9 +231,11 @@ def write_outputs(config, stored, ev, agreement, pending, scores, next_up) -> di
         for rid, s in next_up:
             r = by_id[rid]
             w.writerow([rid, f"{s:.4f}", _flat(r.source), _flat(r.target)])
-    report.histogram_plot(ev.oof_scores, ev.labels, scores, ev.threshold, out / "scores.png")
-    report.calibration_plot(ev.oof_scores, ev.labels, out / "calibration.png")
-    plots = ["scores.png", "calibration.png"]
+    report.histogram_plot(ev.oof_scores, ev.labels, scores, ev.thresholds, out / "scores.png")
+    plots = ["scores.png"]
+    (out / "calibration.png").unlink(missing_ok=True)  # an older run's plot must not pass for this one's
+    if report.calibration_plot(ev.oof_scores, ev.labels, out / "calibration.png"):
+        plots.append("calibration.png")
     if report.agreement_plot(agreement, out / "agreement.png"):
         plots.append("agreement.png")
     filter_json = out / "filter_report.json"
