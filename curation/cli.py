@@ -194,7 +194,7 @@ def setup(config_path, input_path, workspace, dataset, labels, dry_run):
     warnings.filterwarnings("ignore", category=UserWarning, module="argilla")
     logging.getLogger("argilla.sdk").setLevel(logging.ERROR)
     from curation.config import Config
-    from curation.pipeline import Report, clean, write_outputs
+    from curation.pipeline import Report, cap_templates, clean, write_outputs
 
     config = Config.load(config_path)
     if input_path:
@@ -213,7 +213,7 @@ def setup(config_path, input_path, workspace, dataset, labels, dry_run):
     report, rejected = Report(), []
     with tqdm(desc="cleaning", unit=" pairs", disable=None) as bar:
         kept = []
-        for pair in clean(config, report, rejected):
+        for pair in cap_templates(clean(config, report, rejected), config.dedup.template_cap, report, rejected):
             kept.append(pair)
             bar.update(1)
     paths = write_outputs(config.output_dir, report, rejected)

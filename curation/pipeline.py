@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import multiprocessing
 import os
-from collections import deque
-from collections.abc import Iterator
+import re
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +29,8 @@ class Report:
     filters: dict[str, FilterCounts] = field(default_factory=dict)
     dedup: dict[str, int] = field(default_factory=dict)
     kept: int = 0
+    template_cap: int | None = None  # at most this many pairs of one template reach annotators (None: no cap)
+    templates_dropped: int = 0
 
     def table(self) -> str:
         """The filter table a curator reads: one row per stage, with its top reasons."""
@@ -40,7 +44,13 @@ class Report:
             lines.append(f"{name:16} {c.seen:9,} {c.kept:9,} {c.dropped:9,}  {reasons}")
         seen = sum(self.dedup.values()) + self.kept
         reasons = ", ".join(f"{r} ({n:,})" for r, n in self.dedup.items())
-        lines.append(f"{'dedup':16} {seen:9,} {self.kept:9,} {sum(self.dedup.values()):9,}  {reasons}")
+        after_dedup = self.kept + self.templates_dropped
+        lines.append(
+            f"{'dedup':16} {seen + self.templates_dropped:9,} {after_dedup:9,} {sum(self.dedup.values()):9,}  {reasons}"
+        )
+        if self.template_cap is not None:
+            why = f"more than {self.template_cap} differing only in numbers ({self.templates_dropped:,})"
+            lines.append(f"{'templates':16} {after_dedup:9,} {self.kept:9,} {self.templates_dropped:9,}  {why}")
         lines.append(f"PII values masked: {self.pii_masked:,}")
         return "\n".join(lines)
 
@@ -55,6 +65,7 @@ class Report:
                 for n, c in self.filters.items()
             },
             "dedup": self.dedup,
+            "templates": {"cap": self.template_cap, "dropped": self.templates_dropped},
             "kept": self.kept,
         }
 
@@ -165,6 +176,36 @@ def _merge(results, dedup: Deduplicator, report: Report, rejected: list | None) 
             report.dedup[duplicate] = report.dedup.get(duplicate, 0) + 1
             if rejected is not None:
                 rejected.append((pair, f"dedup: {duplicate}"))
+
+
+_NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
+
+
+def template_key(pair: Pair) -> int:
+    """The pair with every number blanked, case and spacing ignored, as a 64-bit hash: "Room 12 is ready." and
+    "Room 7 is ready." share one."""
+    text = " ".join(_NUMBER.sub("#", f"{pair.source}\t{pair.target}".lower()).split())
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
+
+
+def cap_templates(pairs: Iterable[Pair], cap: int | None, report: Report, rejected: list | None) -> Iterator[Pair]:
+    """At most `cap` pairs of one template go on to annotators (the first ones, in input order); the rest are
+    counted in the report and kept in `rejected` with their reason. Memory: 8 bytes and a count per template."""
+    report.template_cap = cap
+    if cap is None:
+        yield from pairs
+        return
+    seen: Counter[int] = Counter()
+    for pair in pairs:
+        key = template_key(pair)
+        seen[key] += 1
+        if seen[key] <= cap:
+            yield pair
+            continue
+        report.templates_dropped += 1
+        report.kept -= 1
+        if rejected is not None:
+            rejected.append((pair, f"templates: more than {cap} pairs differ only in numbers"))
 
 
 def write_outputs(out_dir: str | Path, report: Report, rejected: list) -> dict[str, Path]:

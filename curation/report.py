@@ -109,6 +109,8 @@ def drops_plot(filter_report: dict, path: Path) -> Path | None:
     drops = {name: c.get("dropped", 0) for name, c in (filter_report.get("filters") or {}).items()}
     for reason, n in (filter_report.get("dedup") or {}).items():  # dedup's decisions, by kind
         drops[f"dedup: {reason}"] = n
+    if (filter_report.get("templates") or {}).get("dropped"):
+        drops["templates (over the cap)"] = filter_report["templates"]["dropped"]
     if not drops:
         return None
     plt = _pyplot()

@@ -116,8 +116,10 @@ def test_find_similar_brings_up_pairs_worded_alike(project, client):
     run()
     ds = client.datasets(dataset, workspace=workspace)
     anchor = next(r for r in ds.records(with_vectors=True) if r.fields["source"].startswith("Room "))
-    similar = [record for record, _ in ds.records(query=rg.Query(similar=rg.Similar("embedding", anchor)), limit=5)]
-    assert len(similar) == 5 and all(r.fields["source"].startswith("Room ") for r in similar)
+    rooms = [r for r in ds.records() if r.fields["source"].startswith("Room ")]
+    assert len(rooms) == 5  # dedup.template_cap: 5 of the sample's 118 "Room N is ready." reach annotators
+    similar = [record for record, _ in ds.records(query=rg.Query(similar=rg.Similar("embedding", anchor)), limit=4)]
+    assert len(similar) == 4 and all(r.fields["source"].startswith("Room ") for r in similar)
 
 
 def test_dry_run_does_not_touch_argilla(project, client):

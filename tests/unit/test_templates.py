@@ -1,0 +1,38 @@
+"""Template cap: pairs that differ only in numbers reach annotators a few at a time."""
+
+from __future__ import annotations
+
+import pytest
+
+from curation.config import Config, ConfigError
+from curation.data import Pair
+from curation.pipeline import Report, cap_templates, template_key
+
+
+def test_pairs_differing_only_in_numbers_share_a_template_and_others_do_not():
+    a = Pair("Room 12 is ready.", "La habitación 12 está lista.")
+    assert template_key(a) == template_key(Pair("room 7 is  ready.", "La habitación 7 está lista."))
+    assert template_key(a) == template_key(Pair("Room 1.250 is ready.", "La habitación 1.250 está lista."))
+    assert template_key(a) != template_key(Pair("Room 12 is clean.", "La habitación 12 está limpia."))
+
+
+def test_only_the_first_pairs_of_a_template_go_on_and_the_rest_are_counted_with_their_reason():
+    rooms = [Pair(f"Room {i} is ready.", f"La habitación {i} está lista.") for i in range(8)]
+    other = Pair("Where is the station?", "¿Dónde está la estación?")
+    report, rejected = Report(kept=9), []
+    kept = list(cap_templates([*rooms[:4], other, *rooms[4:]], 3, report, rejected))
+    assert kept == [*rooms[:3], other]
+    assert report.templates_dropped == 5 and report.kept == 4 and [p for p, _ in rejected] == rooms[3:]
+    assert rejected[0][1] == "templates: more than 3 pairs differ only in numbers"
+    assert "templates" in report.table() and report.to_dict()["templates"] == {"cap": 3, "dropped": 5}
+    assert list(cap_templates(rooms, None, Report(), None)) == rooms  # no cap: everything goes on
+
+
+@pytest.mark.parametrize("value", [0, -2, 2.5, "3", True])
+def test_a_bad_template_cap_is_one_clear_config_error(tmp_path, value):
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        f"dedup:\n  template_cap: {value!r}\n" if not isinstance(value, str) else f"dedup:\n  template_cap: '{value}'\n"
+    )
+    with pytest.raises(ConfigError, match="dedup.template_cap must be a whole number of at least 1 or null"):
+        Config.load(path)
