@@ -53,7 +53,7 @@ def main() -> None:
     pc = read_tsv(SHARED / "paracrawl-v3.en-es.judged.tsv")
     news = read_tsv(SHARED / "newstest2013.en-es.apertium.tsv")
     minimal = read_tsv(SHARED / "fluency-minimal-pairs.tsv")
-    sample = read_tsv(ROOT / "data" / "sample" / "judged.tsv")
+    sample = sample_labels(ROOT / "data" / "sample" / "judged.tsv")
     sets = {
         "pc": [(r["source"], r["target"]) for r in pc],
         "ref": [(r["source_en"], r["reference_es"]) for r in news],
@@ -142,6 +142,18 @@ def main() -> None:
     error_type_table(x["pc"], kind, y, pool, test, args.draws, config)
     if args.setfit_steps:
         setfit_gain(args, config, sets["pc"], x["pc"], y, pool, test, by_kind)
+
+
+def sample_labels(path: Path) -> list[dict]:
+    """The sample's judged pairs as train_filter.py reads them: one row per pair, the annotators' majority, ties
+    left out."""
+    from curation.labels import Judgment, aggregate
+    from curation.workspace import read_labels
+
+    rows = list(read_labels(path))
+    agg = aggregate(Judgment(r.pair.id, r.annotator or "file", r.label) for r in rows)
+    pairs = {r.pair.id: r.pair for r in rows}
+    return [{"source": pairs[i].source, "target": pairs[i].target, "label": agg.labels[i]} for i in sorted(agg.labels)]
 
 
 def setfit_gain(args, config, pairs, x, y, pool, test, by_kind) -> None:

@@ -122,12 +122,20 @@ def from_file(path: str | Path, config: Config, log: Log = print) -> Result:
     """Train from a local judged file (source, target, label, optional errors), no Argilla involved."""
     from curation.workspace import read_labels
 
-    judged = list(read_labels(path))
-    pairs = [(pair.source, pair.target) for pair, *_ in judged]
-    y = [1 if label == "good" else 0 for _, label, _ in judged]
-    tags = [errors if label == "bad" else frozenset() for _, label, errors in judged]
+    rows = list(read_labels(path))
+    pairs_by_id = {row.pair.id: (row.pair.source, row.pair.target) for row in rows}
+    votes = [labels.Judgment(row.pair.id, row.annotator or "file", row.label, row.errors) for row in rows]
+    agg = labels.aggregate(votes)  # several annotators of one pair: majority, ties left out, as in Argilla
+    agreement = labels.agreement_report(agg)
+    if agg.ties or any(len(v) > 1 for v in agg.votes.values()):
+        log(labels.format_report(agreement))
+    judged = sorted(agg.labels)
+    pairs = [pairs_by_id[rid] for rid in judged]
+    y = [1 if agg.labels[rid] == "good" else 0 for rid in judged]
+    tagged = labels.error_tags(votes, agg)
+    tags = [tagged.get(rid, frozenset()) for rid in judged]
     _, trained, stored = fit_and_save(pairs, y, config, f"file {Path(path).name}", log=log, tags=tags)
-    return Result(stored, trained.evaluation, trained.counts)
+    return Result(stored, trained.evaluation, trained.counts, agreement)
 
 
 def from_argilla(client, dataset, config: Config, log: Log = print, progress=None) -> Result:

@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import yaml
 
@@ -180,9 +181,19 @@ def log_pairs(dataset, pairs: Iterable[Pair], batch_size: int, progress: Callabl
     return sent
 
 
-def read_labels(path: str | Path) -> Iterator[tuple[Pair, str, frozenset[str]]]:
+class Judged(NamedTuple):
+    """One row of a judged file."""
+
+    pair: Pair
+    label: str  # good | bad
+    errors: frozenset[str]  # types of the `errors` question
+    annotator: str | None  # who judged it (a roster username); None: the curator
+
+
+def read_labels(path: str | Path) -> Iterator[Judged]:
     """Judged pairs (source, target, label: good/bad or 1/0) from TSV, CSV or JSONL, with the error types of an
-    optional `errors` column (names of the `errors` question, comma-separated)."""
+    optional `errors` column (names of the `errors` question, comma-separated) and who judged each row in an
+    optional `annotator` column (a pair may appear once per annotator)."""
     path = Path(path)
     if not path.exists():
         raise SetupError(f"labels file {path} does not exist")
@@ -206,33 +217,43 @@ def read_labels(path: str | Path) -> Iterator[tuple[Pair, str, frozenset[str]]]:
                 f"labels file {path}, row {line}: unknown error type {', '.join(unknown)}"
                 f" (use {', '.join(schema.ERROR_LABELS)})"
             )
-        yield Pair(row["source"], row["target"], origin=f"{path.name}:{line}"), label, errors
+        annotator = str(row.get("annotator") or "").strip() or None
+        yield Judged(Pair(row["source"], row["target"], origin=f"{path.name}:{line}"), label, errors, annotator)
 
 
 def import_labels(client, dataset, path: str | Path, workspace, passwords_path, batch_size: int) -> int:
-    """Judged pairs become records with a submitted `quality` response from the curator account."""
-
+    """Judged pairs become records with submitted responses: from the row's annotator (a user that must exist,
+    e.g. from the roster), or from the curator account. Returns the number of judged pairs."""
     ensure_users(client, [Member(CURATOR, "Curator", "admin")], workspace, passwords_path)
-    curator = client.users(CURATOR)
-    count = 0
-    for batch in batched(read_labels(path), batch_size):
-        pairs = [pair for pair, *_ in batch]
-        for pair in pairs:
-            pii.mask(pair)
+    rows = list(read_labels(path))
+    users = {}
+    for name in sorted({r.annotator or CURATOR for r in rows}):
+        user = client.users(name)
+        if user is None:
+            raise SetupError(
+                f"labels file {path} names annotator {name!r}, who is not an Argilla user: add them "
+                f"to {Path('annotators/roster.yaml')} and run setup again"
+            )
+        users[name] = user.id
+    by_pair: dict[str, list[Judged]] = {}
+    for row in rows:
+        pii.mask(row.pair)
+        by_pair.setdefault(row.pair.id, []).append(row)  # one record per pair, a response per annotator
+    for batch in batched(list(by_pair.values()), batch_size):
+        pairs = [judged[0].pair for judged in batch]
         records = [
-            to_record(pair, _responses(label, errors, curator.id), vector)
-            for (pair, label, errors), vector in zip(batch, _vectors(dataset, pairs), strict=True)
+            to_record(pair, [a for j in judged for a in _responses(j, users[j.annotator or CURATOR])], vector)
+            for pair, judged, vector in zip(pairs, batch, _vectors(dataset, pairs), strict=True)
         ]
         dataset.records.log(records, batch_size=batch_size)
-        count += len(records)
-    return count
+    return len(by_pair)
 
 
-def _responses(label: str, errors: frozenset[str], user_id) -> list:
-    """The curator's submitted answers of one judged pair: `quality`, and `errors` when the file tags it."""
+def _responses(judged: Judged, user_id) -> list:
+    """One annotator's submitted answers to a judged pair: `quality`, and `errors` when the file tags it."""
     import argilla as rg
 
-    answers = [rg.Response(schema.QUALITY, label, user_id=user_id, status="submitted")]
-    if errors:
-        answers.append(rg.Response(schema.ERRORS, sorted(errors), user_id=user_id, status="submitted"))
+    answers = [rg.Response(schema.QUALITY, judged.label, user_id=user_id, status="submitted")]
+    if judged.errors:
+        answers.append(rg.Response(schema.ERRORS, sorted(judged.errors), user_id=user_id, status="submitted"))
     return answers

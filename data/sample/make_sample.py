@@ -105,6 +105,66 @@ GRAMMAR = [
     ("We have visited three museums.", "Nosotros ha visitado tres museo."),
     ("The beaches here are beautiful.", "La playas aquí es bonitas."),
 ]
+# more of what curators meet: slips a fluent reader stops at, words that look right and mean something else,
+# content left out, and natural translations to set against them
+AGREEMENT = [
+    ("The museum tickets are expensive.", "Las entradas del museo son caro."),
+    ("Our bags are heavy.", "Nuestras maletas es pesadas."),
+    ("The water in the pool is cold.", "El agua de la piscina está frío."),
+    ("These streets are very busy.", "Estas calles es muy concurridos."),
+    ("The new rooms are bigger.", "Las habitaciones nuevo son más grande."),
+    ("My sister booked the flights.", "Mi hermana reservaron los vuelos."),
+]
+ARTICLES = [
+    ("The bus to the airport is late.", "Autobús al aeropuerto llega tarde."),
+    ("The hotel is next to the beach.", "Hotel está junto a playa."),
+    ("The station is closed at night.", "Estación está cerrada por noche."),
+    ("We visited the cathedral yesterday.", "Visitamos catedral ayer."),
+]
+FALSE_FRIENDS = [
+    ("The guide was very sensible.", "El guía fue muy sensible."),
+    ("I am embarrassed about the delay.", "Estoy embarazado por el retraso."),
+    ("The museum has a large library.", "El museo tiene una gran librería."),
+    ("Actually, the room is quite small.", "Actualmente, la habitación es bastante pequeña."),
+    ("The tour was very exciting.", "La visita fue muy excitante."),
+    ("Is there a pharmacy nearby? I have a cold.", "¿Hay una farmacia cerca? Tengo un frío."),
+]
+OMISSIONS = [
+    ("The restaurant is closed on Mondays and Tuesdays.", "El restaurante cierra los lunes."),
+    ("Breakfast is served from seven to ten in the dining room.", "El desayuno se sirve en el comedor."),
+    ("Please leave the key at reception when you go out.", "Por favor, deje la llave."),
+    ("The museum is free for children under twelve.", "El museo es gratis."),
+    ("We need a taxi to the airport at six tomorrow.", "Necesitamos un taxi al aeropuerto."),
+]
+LITERAL_MORE = [
+    ("What time is it?", "¿Qué tiempo es?"),
+    ("I miss my family.", "Yo pierdo mi familia."),
+    ("It doesn't matter.", "No materia."),
+    ("Take your time.", "Tome su tiempo."),
+    ("I am thirty years old.", "Soy treinta años viejo."),
+]
+GOOD_MORE = [
+    ("Could you speak more slowly, please?", "¿Podría hablar más despacio, por favor?"),
+    ("We have a reservation under the name García.", "Tenemos una reserva a nombre de García."),
+    ("The museum is closed for renovation.", "El museo está cerrado por reformas."),
+    ("How much is a single room?", "¿Cuánto cuesta una habitación individual?"),
+    ("I'm allergic to shellfish.", "Soy alérgico al marisco."),
+    ("The view from the terrace is amazing.", "Las vistas desde la terraza son impresionantes."),
+    ("Where can I hire a bike?", "¿Dónde puedo alquilar una bici?"),
+    ("Is there a discount for students?", "¿Hay descuento para estudiantes?"),
+    ("The concert starts at nine.", "El concierto empieza a las nueve."),
+    ("Excuse me, is this the way to the beach?", "Perdone, ¿por aquí se va a la playa?"),
+    ("We'd like to sit outside.", "Nos gustaría sentarnos fuera."),
+    ("The heating in our room isn't working.", "La calefacción de nuestra habitación no funciona."),
+    ("Could I have the bill, please?", "¿Me trae la cuenta, por favor?"),
+    ("How far is the old town from here?", "¿A qué distancia está el casco antiguo?"),
+    ("I left my umbrella on the train.", "Me dejé el paraguas en el tren."),
+    ("The market is open every morning except Sunday.", "El mercado abre todas las mañanas menos los domingos."),
+    ("Do I need to book in advance?", "¿Hace falta reservar con antelación?"),
+    ("The tap in the bathroom is dripping.", "El grifo del baño gotea."),
+    ("Can we pay separately?", "¿Podemos pagar por separado?"),
+    ("Our flight has been cancelled.", "Han cancelado nuestro vuelo."),
+]
 CONTACT = [
     (
         "For bookings, write to info.reservas@hotel-sol.example.",
@@ -125,13 +185,16 @@ def write(path: Path, header: list[str], rows: list[tuple]) -> None:
 def main(out: Path = Path(__file__).parent) -> None:
     rng = random.Random(13)
     rows = []
-    good = GOOD + [(s, t) for s, t, _ in TERMINOLOGY]
+    good = GOOD + GOOD_MORE + [(s, t) for s, t, _ in TERMINOLOGY]
     rows += [(s, t) for s, t in good]
-    rows += LITERAL + GRAMMAR + [(s, wrong) for s, _, wrong in TERMINOLOGY] + CONTACT
-    rows += [(s, s) for s, _ in rng.sample(GOOD, 12)]  # untranslated copies
+    rows += LITERAL + LITERAL_MORE + GRAMMAR + AGREEMENT + ARTICLES + FALSE_FRIENDS + OMISSIONS + CONTACT
+    rows += [(s, wrong) for s, _, wrong in TERMINOLOGY]
+    copies = [(s, s) for s, _ in rng.sample(GOOD, 12)]  # untranslated copies
+    rows += copies
     rows += [(s, t.split(" ", 2)[0] + " " + t.split(" ", 2)[1]) for s, t in rng.sample(GOOD, 12)]  # truncated
     shuffled = rng.sample(GOOD, 12)
-    rows += [(a[0], b[1]) for a, b in zip(shuffled, shuffled[1:] + shuffled[:1], strict=True)]  # misaligned
+    misaligned = [(a[0], b[1]) for a, b in zip(shuffled, shuffled[1:] + shuffled[:1], strict=True)]
+    rows += misaligned
     rows += [
         ("The hotel is 5 km from the airport.", "El hotel está a 15 km del aeropuerto."),
         ("The bus leaves at 7:15.", "El autobús sale a las 17:15."),
@@ -155,11 +218,31 @@ def main(out: Path = Path(__file__).parent) -> None:
         rows.append((f"Your seat is {i}A.", f"Su asiento es el {i}A."))
     rng.shuffle(rows)
     write(out / "candidates.tsv", ["source", "target"], rows)
-    judged = [(s, t, "good", "") for s, t in GOOD[::3]]
-    judged += [(s, t, "bad", "literal") for s, t in LITERAL[::2]] + [(s, t, "bad", "grammar") for s, t in GRAMMAR[::2]]
-    judged += [(s, wrong, "bad", "terminology") for s, _, wrong in TERMINOLOGY[::2]]
-    write(out / "judged.tsv", ["source", "target", "label", "errors"], judged)
-    print(f"{len(rows)} candidates, {len(judged)} judged pairs written to {out}")
+    write(out / "judged.tsv", ["source", "target", "label", "errors", "annotator"], judgments(copies, misaligned))
+    print(f"{len(rows)} candidates, {len(judgments(copies, misaligned))} judgments written to {out}")
+
+
+def judgments(copies: list, misaligned: list) -> list[tuple[str, str, str, str, str]]:
+    """What two annotators answered: each judges every other pair, every fifth pair is judged by both (so their
+    agreement can be measured), and they disagree on two of those."""
+    labelled = [(s, t, "good", "") for s, t in GOOD[::3] + GOOD_MORE + [(s, t) for s, t, _ in TERMINOLOGY]]
+    labelled += [(s, t, "bad", "literal") for s, t in LITERAL + LITERAL_MORE]
+    labelled += [(s, t, "bad", "grammar") for s, t in GRAMMAR + AGREEMENT + ARTICLES]
+    labelled += [(s, t, "bad", "mistranslation") for s, t in FALSE_FRIENDS]
+    labelled += [(s, t, "bad", "omission_addition") for s, t in OMISSIONS]
+    labelled += [(s, wrong, "bad", "terminology") for s, _, wrong in TERMINOLOGY]
+    labelled += [(s, t, "bad", "wrong_language") for s, t in copies[:5]]
+    labelled += [(s, t, "bad", "other") for s, t in misaligned[:4]]
+    out, disagreements = [], 0
+    for i, (s, t, label, errors) in enumerate(labelled):
+        first = ("ana-lopez", "ben-carter")[i % 2]
+        out.append((s, t, label, errors, first))
+        if i % 5 == 0:
+            second = "ben-carter" if first == "ana-lopez" else "ana-lopez"
+            flip = label == "bad" and errors == "literal" and disagreements < 2  # "understandable, let it pass"
+            disagreements += flip
+            out.append((s, t, "good" if flip else label, "" if flip else errors, second))
+    return out
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from curation.cli import main
+from curation.workspace import read_labels
 
 pytestmark = pytest.mark.server
 REPO = Path(__file__).resolve().parents[2]
@@ -32,6 +33,11 @@ def project(tmp_path, argilla_stack, monkeypatch):
         "annotators:\n"
         + "".join(f"  - {{username: {n}-{suffix}, name: {n.title()} Test, role: annotator}}\n" for n in ("ana", "ben"))
         + "  - {username: curator, name: Curator, role: admin}\n"
+    )
+    judged = tmp_path / "sample" / "judged.tsv"  # the sample's two annotators are this test's
+    judged.write_text(
+        judged.read_text(encoding="utf-8").replace("ana-lopez", f"ana-{suffix}").replace("ben-carter", f"ben-{suffix}"),
+        encoding="utf-8",
     )
     (tmp_path / "config.yaml").write_text(
         f"input:\n  path: sample/candidates.tsv\nargilla:\n  workspace: ws-{suffix}\n  dataset: pairs-{suffix}\n"
@@ -57,7 +63,13 @@ def test_setup_twice_leaves_one_record_per_pair_and_keeps_responses(project, cli
     first = records(client, workspace, dataset)
     assert len(first) == len({r.id for r in first}) >= kept
     judged = {r.id for r in first if r.responses["quality"]}
-    assert len(judged) == 31  # every judged pair carries the curator's submitted label
+    rows = list(read_labels("sample/judged.tsv"))
+    assert len(judged) == len({r.pair.id for r in rows}) == 103  # every judged pair carries its submitted labels
+    overlap = [r for r in first if len(r.responses["quality"]) == 2]  # both annotators' answers, as submitted
+    assert len(overlap) == 21 and {str(x.user_id) for r in overlap for x in r.responses["quality"]} == {
+        str(client.users(f"ana-{suffix}").id),
+        str(client.users(f"ben-{suffix}").id),
+    }
 
     # an annotator labels a pair, then the curator runs setup again (as after a crash, or with a new roster)
     passwords = json.loads((path / "annotators" / "passwords.json").read_text())[argilla_stack.url]
@@ -120,6 +132,13 @@ def test_find_similar_brings_up_pairs_worded_alike(project, client):
     assert len(rooms) == 5  # dedup.template_cap: 5 of the sample's 118 "Room N is ready." reach annotators
     similar = [record for record, _ in ds.records(query=rg.Query(similar=rg.Similar("embedding", anchor)), limit=4)]
     assert len(similar) == 4 and all(r.fields["source"].startswith("Room ") for r in similar)
+
+
+def test_a_judged_file_naming_an_unknown_annotator_is_one_clear_error(project, client):
+    Path("sample/judged.tsv").write_text("source\ttarget\tlabel\tannotator\nHi.\tHola.\tgood\tnobody-here\n")
+    result = CliRunner().invoke(main, ["setup", "--config", "config.yaml", "--labels", "sample/judged.tsv"])
+    assert result.exit_code == 1
+    assert "names annotator 'nobody-here', who is not an Argilla user: add them to" in result.output
 
 
 def test_dry_run_does_not_touch_argilla(project, client):

@@ -75,6 +75,7 @@ def test_the_main_job_runs_end_to_end_on_the_embedded_default(offline_dir, tmp_p
     assert (tmp_path / "models" / "latest" / "metadata.json").exists()
     assert (tmp_path / "outputs" / "train_report.md").exists()
     # the sample's judged pairs carry error types: the one with enough examples is learnt and suggested
-    assert "error types from 11 tagged bad pairs: literal (AUC" in result.output
+    assert "error types from 55 tagged bad pairs: grammar (AUC" in result.output
     types = json.loads((tmp_path / "models" / "latest" / "metadata.json").read_text())["error_types"]["types"]
-    assert types["literal"]["auc"] is not None and types["grammar"]["auc"] is None
+    assert all(t["auc"] is not None for t in types.values()) and len(types) == 7
+    assert "pairs with 2+ annotators: 21" in result.output  # the sample's two annotators overlap

@@ -76,4 +76,21 @@ def test_an_unknown_error_type_in_a_judged_file_is_one_clear_error(tmp_path):
     with pytest.raises(SetupError, match=r"row 2: unknown error type typo \(use mistranslation, "):
         list(read_labels(judged))
     judged.write_text("source\ttarget\tlabel\nHi.\tHola.\tgood\n", encoding="utf-8")
-    assert [errors for *_, errors in read_labels(judged)] == [frozenset()]  # the column is optional
+    assert [(r.errors, r.annotator) for r in read_labels(judged)] == [(frozenset(), None)]  # both columns optional
+
+
+def test_a_judged_file_with_annotators_is_aggregated_like_votes_in_argilla(tiny_model, tmp_path):
+    judged = tmp_path / "judged.tsv"
+    rows = [(s, t, "good", "", "ana") for s, t in GOOD] + [(s, t, "bad", "", "ana") for s, t in COPIES]
+    rows += [(*GOOD[0], "good", "", "ben"), (*COPIES[0], "good", "", "ben")]  # agrees on one, splits the other
+    judged.write_text(
+        "source\ttarget\tlabel\terrors\tannotator\n" + "".join("\t".join(r) + "\n" for r in rows), encoding="utf-8"
+    )
+    config = Config()
+    config.train.base_model, config.train.layer, config.train.min_per_class = str(tiny_model), 1, 4
+    config.train.models_dir = str(tmp_path / "models")
+    lines: list[str] = []
+    result = from_file(judged, config, log=lines.append)
+    assert result.counts == {"good": 16, "bad": 15}  # the split pair is a tie, left out
+    assert len(result.agreement["ties"]) == 1 and result.agreement["records_with_2plus_annotators"] == 2
+    assert any("ties left out: 1" in line for line in lines)
