@@ -162,7 +162,6 @@ def demo(ctx, data_dir: Path, port: int):
     click.echo(f"Argilla web UI: {stack.url}  (owner login in {stack.credentials_path})")
     click.echo("Annotator logins: annotators/passwords.json   Filter report: outputs/filter_report.txt")
     click.echo("Retrain report: outputs/train_report.md   Model: models/latest/README.md")
-    click.echo("Curated set: outputs/curated/ (card: outputs/curated/README.md)")
     click.echo(f"Use it from Python: export ARGILLA_API_URL={stack.url} ARGILLA_API_KEY=<api_key from that file>")
     click.echo("Stop it with: .venv/bin/curation server stop")
 
@@ -222,15 +221,18 @@ def setup(config_path, input_path, workspace, dataset, labels, dry_run):
     if dry_run:
         return
     space = ws.ensure_workspace(client, config.argilla.workspace)
-    for username, outcome in ws.ensure_users(client, members, space, config.annotators.passwords).items():
-        click.echo(f"user {username}: {outcome}")
+    outcomes = ws.ensure_users(client, members, space, config.annotators.passwords)
+    by_outcome: dict[str, list[str]] = {}
+    for username, outcome in outcomes.items():
+        by_outcome.setdefault(outcome, []).append(username)
+    click.echo("Users: " + "; ".join(f"{', '.join(names)}: {outcome}" for outcome, names in by_outcome.items()))
     data = ws.ensure_dataset(client, config, space)
     with tqdm(total=len(kept), desc="logging to Argilla", unit=" records", disable=None) as bar:
         sent = ws.log_pairs(data, kept, config.argilla.batch_size, bar.update)
     click.echo(f"{sent} records in {config.argilla.workspace}/{config.argilla.dataset}")
     if labels:
         n = ws.import_labels(client, data, labels, space, config.annotators.passwords, config.argilla.batch_size)
-        click.echo(f"{n} judged pairs imported as submitted responses of {ws.CURATOR!r}")
+        click.echo(f"{n} judged pairs imported with their annotators' submitted responses")
     click.echo(f"New annotators' passwords: {config.annotators.passwords} (keep it private)")
 
 
@@ -288,18 +290,18 @@ def train(config_path, workspace, dataset, labels, models_dir, base_model, devic
             for bar in bars:
                 bar.close()
     ev = result.evaluation
-    click.echo(f"model {result.model.version}:")
+    click.echo(f"Model {result.model.version} (card: {result.model.path / 'README.md'}):")
     for line in report.quality_lines(ev.summary()):
         click.echo(f"  {line}")
-    click.echo(f"Model: {result.model.path} (card: README.md there)")
     if not labels:
+        good_at, bad_at = ev.thresholds
+        bands = [f"good at or above {good_at:.3f}" if good_at is not None else "never good"]
+        bands.append(f"bad at or below {bad_at:.3f}" if bad_at is not None else "never bad")
         click.echo(
-            f"{result.suggested} of {result.scored} unjudged pairs got a quality suggestion (good at or above "
-            f"{ev.threshold:.3f}, bad at or below {ev.bad_threshold:.3f}; the uncertain rest get scores only); "
-            "sort by metadata priority to label next"
+            f"{result.suggested} of {result.scored} unjudged pairs got a quality suggestion ({', '.join(bands)}; "
+            "the uncertain rest get scores only)"
         )
-        for name, path in result.outputs.items():
-            click.echo(f"{name}: {path}")
+        click.echo("Outputs: " + ", ".join(f"{name} {path}" for name, path in result.outputs.items()))
         click.echo(f"Label next (pending pairs, least certain first): {feedback.queue_link(client.api_url, data)}")
 
 

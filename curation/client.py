@@ -59,4 +59,16 @@ def connect(api_url: str | None = None, api_key: str | None = None, data_dir: Pa
 
     api_url, api_key = resolve(api_url, api_key, data_dir)
     check(api_url, api_key)
+    _quiet_sdk_progress()
     return rg.Argilla(api_url=api_url, api_key=api_key, timeout=120)
+
+
+def _quiet_sdk_progress() -> None:
+    """The SDK draws a "Sending records..." bar on stderr for every `records.log`, however small (and offers no
+    switch); our commands draw their own bars for long work, so the SDK's are turned off."""
+    import functools
+
+    import argilla.records._dataset_records as sdk_records
+    from tqdm import tqdm
+
+    sdk_records.tqdm = functools.partial(tqdm, disable=True)

