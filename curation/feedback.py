@@ -102,11 +102,12 @@ def read_dataset(client, dataset) -> tuple[list[Row], list[Judgment]]:
     return rows, judgments
 
 
-def ensure_properties(dataset) -> None:
-    """Add the filter's metadata properties to a dataset created before the filter existed."""
+def ensure_properties(client, dataset) -> None:
+    """Add the filter's metadata properties to a dataset created before the filter existed, and give those of an
+    older version today's titles (the UI's sort menu finds a property by its title)."""
     import argilla as rg
 
-    have = {m.name for m in dataset.settings.metadata}
+    have = {m.name: m for m in dataset.settings.metadata}
     wanted = [
         rg.FloatMetadataProperty(name=FILTER_SCORE, title="filter score (P good)"),
         rg.FloatMetadataProperty(name=PRIORITY, title="priority: label next (1 = model unsure)"),
@@ -117,6 +118,11 @@ def ensure_properties(dataset) -> None:
         dataset.settings.metadata.add(prop)
     if missing:
         dataset.settings.update()
+    for prop in wanted:
+        old = have.get(prop.name)
+        if old is not None and old.title != prop.title:
+            url = f"/api/v1/metadata-properties/{old.id}"
+            _send(client.api.http_client, "PATCH", url, (0, 0), json={"title": prop.title})
 
 
 AGENT = "curation-filter"
@@ -158,7 +164,7 @@ def write_suggestions(
     text and every response stay exactly as they are. Returns how many rows got a `quality` suggestion.
     """
 
-    ensure_properties(dataset)
+    ensure_properties(client, dataset)
     question_ids = {q.name: str(q.id) for q in dataset.settings.questions}
     errors = errors or {}
     http = client.api.http_client

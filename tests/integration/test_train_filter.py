@@ -126,8 +126,14 @@ def test_labels_in_model_out_suggestions_on_every_unjudged_pair(argilla_stack, c
     respond(eva, sid[POOL[2]], None, status="discarded")
     http = argilla_stack.http()
     before = responses_of(http, dataset)
+    import argilla as rg  # a dataset an older version prepared: its priority had a title the sort menu hid
+
+    dataset.settings.metadata.add(rg.FloatMetadataProperty(name=feedback.PRIORITY, title="label next (1 = unsure)"))
+    dataset.settings.update()
 
     result = retrain.from_argilla(client, dataset, config, log=lambda m: None)
+    titles = {m.name: m.title for m in client.datasets(dataset.name, workspace=space.name).settings.metadata}
+    assert titles[feedback.PRIORITY].startswith("priority")  # findable by that word
 
     assert result.counts == {"good": 10, "bad": 10}
     assert result.agreement["ties"] == [Pair(*tie).id]
