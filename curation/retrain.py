@@ -125,15 +125,11 @@ def from_file(path: str | Path, config: Config, log: Log = print) -> Result:
     rows = list(read_labels(path))
     pairs_by_id = {row.pair.id: (row.pair.source, row.pair.target) for row in rows}
     votes = [labels.Judgment(row.pair.id, row.annotator or "file", row.label, row.errors) for row in rows]
-    agg = labels.aggregate(votes)  # several annotators of one pair: majority, ties left out, as in Argilla
+    agg, ids, y, tags = labels.training_set(votes)  # several annotators of a pair: majority, ties left out
     agreement = labels.agreement_report(agg)
     if agg.ties or any(len(v) > 1 for v in agg.votes.values()):
         log(labels.format_report(agreement))
-    judged = sorted(agg.labels)
-    pairs = [pairs_by_id[rid] for rid in judged]
-    y = [1 if agg.labels[rid] == "good" else 0 for rid in judged]
-    tagged = labels.error_tags(votes, agg)
-    tags = [tagged.get(rid, frozenset()) for rid in judged]
+    pairs = [pairs_by_id[rid] for rid in ids]
     _, trained, stored = fit_and_save(pairs, y, config, f"file {Path(path).name}", log=log, tags=tags)
     return Result(stored, trained.evaluation, trained.counts, agreement)
 
@@ -143,14 +139,11 @@ def from_argilla(client, dataset, config: Config, log: Log = print, progress=Non
     clock = _Clock()
     rows, judgments = feedback.read_dataset(client, dataset)
     clock.lap("read")
-    agg = labels.aggregate(judgments)
+    agg, ids, y, tags = labels.training_set(judgments)
     agreement = labels.agreement_report(agg)
     log(labels.format_report(agreement))
-    judged = sorted((r for r in rows if r.id in agg.labels), key=lambda r: r.id)
-    pairs = [(r.source, r.target) for r in judged]
-    y = [1 if agg.labels[r.id] == "good" else 0 for r in judged]
-    tagged = labels.error_tags(judgments, agg)
-    tags = [tagged.get(r.id, frozenset()) for r in judged]
+    by_id = {r.id: r for r in rows}
+    pairs = [(by_id[rid].source, by_id[rid].target) for rid in ids]
     flt, trained, stored = fit_and_save(
         pairs, y, config, f"argilla {dataset.workspace.name}/{dataset.name}", log=log, tags=tags
     )
@@ -169,7 +162,7 @@ def from_argilla(client, dataset, config: Config, log: Log = print, progress=Non
         )
         label = _no_label
     bar = progress("suggestions to Argilla") if progress else None
-    sent = feedback.write_suggestions(
+    suggested = feedback.write_suggestions(
         client,
         dataset,
         pending,
@@ -186,7 +179,7 @@ def from_argilla(client, dataset, config: Config, log: Log = print, progress=Non
     outputs = write_outputs(config, stored, trained.evaluation, agreement, pending, scores, next_up)
     clock.lap("report")
     return Result(
-        stored, trained.evaluation, trained.counts, agreement, sent, len(pending), next_up, outputs, clock.laps
+        stored, trained.evaluation, trained.counts, agreement, suggested, len(pending), next_up, outputs, clock.laps
     )
 
 
