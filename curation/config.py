@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,8 @@ from typing import Any
 import yaml
 
 from curation.loaders import InputSpec
+
+DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
 
 class ConfigError(ValueError):
@@ -42,6 +45,31 @@ def _number(value) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# what each value may be, said the way the error says it: (description, test)
+WHOLE_1 = ("a whole number of at least 1", lambda v: _whole(v) and v >= 1)
+WHOLE_0 = ("a whole number of at least 0", lambda v: _whole(v) and v >= 0)
+WHOLE_2 = ("a whole number of at least 2", lambda v: _whole(v) and v >= 2)
+TEXT = ("a non-empty text", lambda v: isinstance(v, str) and v.strip() != "")
+FLAG = ("true or false", lambda v: isinstance(v, bool))
+SHARE = ("a number from 0 to 1", lambda v: _number(v) and 0 <= v <= 1)
+
+
+def _or_null(rule: tuple) -> tuple:
+    return (f"{rule[0]} or null", lambda v: v is None or rule[1](v))
+
+
+def _check(section: str, obj, rules: dict[str, tuple]) -> None:
+    """One clear error for the first value of `obj` that breaks its rule: the key, the value, what is allowed."""
+    for name, (allowed, ok) in rules.items():
+        value = getattr(obj, name)
+        if not ok(value):
+            raise ConfigError(f"{section + '.' if section else ''}{name} must be {allowed}, not {value!r}")
+
+
 @dataclass
 class ArgillaConfig:
     workspace: str = "curation"
@@ -50,6 +78,14 @@ class ArgillaConfig:
     batch_size: int = 256
     vectors: bool = True  # a vector field for "find similar" (hashed character n-grams, see curation/vectors.py)
     vector_dimensions: int = 256
+
+    def __post_init__(self):
+        rules = {"workspace": TEXT, "dataset": TEXT, "min_submitted": WHOLE_1, "batch_size": WHOLE_1}
+        rules |= {
+            "vectors": FLAG,
+            "vector_dimensions": ("a whole number of at least 2", lambda v: _whole(v) and v >= 2),
+        }
+        _check("argilla", self, rules)
 
 
 @dataclass
@@ -80,6 +116,18 @@ class TrainConfig:
     next_batch: int = 50  # the least certain unlabelled pairs listed as the next ones to label
     models_dir: str = "models"
 
+    def __post_init__(self):
+        positive = ("a number above 0", lambda v: _number(v) and v > 0)
+        device = ("auto, cpu, cuda, cuda:N or mps", lambda v: isinstance(v, str) and bool(DEVICE.fullmatch(v)))
+        rules = {"base_model": TEXT, "device": device, "seed": WHOLE_0, "min_per_class": WHOLE_1}
+        rules |= {"folds": WHOLE_2}
+        rules |= {"target_precision": ("a number above 0, at most 1", lambda v: _number(v) and 0 < v <= 1)}
+        rules |= {"suggest_min_auc": SHARE, "regularisation": positive, "spline_knots": WHOLE_2}
+        rules |= {"layer": WHOLE_1, "batch_size": _or_null(WHOLE_1), "setfit_steps": _or_null(WHOLE_0)}
+        rules |= {"synthetic_negatives": ("a number of at least 0", lambda v: _number(v) and v >= 0)}
+        rules |= {"next_batch": WHOLE_0, "models_dir": TEXT}
+        _check("train", self, rules)
+
 
 @dataclass
 class ExportConfig:
@@ -88,6 +136,10 @@ class ExportConfig:
     validation: float = 0.1  # share of rows in the validation split (by a hash of the record id)
     chat: bool = False  # also write a `messages` view (user asks for the translation, assistant answers)
     private: bool = True  # Hub repos are created private
+
+    def __post_init__(self):
+        below_1 = ("a number from 0 up to (not including) 1", lambda v: _number(v) and 0 <= v < 1)
+        _check("export", self, {"validation": below_1, "chat": FLAG, "private": FLAG})
 
 
 @dataclass
@@ -102,6 +154,9 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
     output_dir: str = "outputs"
+
+    def __post_init__(self):
+        _check("", self, {"pii": FLAG, "workers": _or_null(WHOLE_1), "output_dir": TEXT})
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> Config:

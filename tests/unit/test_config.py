@@ -1,0 +1,48 @@
+"""Every config value is checked when the config is read, before any work: one line with the key, the value and
+what is allowed."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from curation.cli import main
+from curation.config import Config, ConfigError
+
+BAD = [
+    ({"argilla": {"batch_size": 0}}, "argilla.batch_size must be a whole number of at least 1, not 0"),
+    ({"argilla": {"batch_size": -3}}, "argilla.batch_size must be a whole number of at least 1, not -3"),
+    ({"argilla": {"batch_size": "abc"}}, "argilla.batch_size must be a whole number of at least 1, not 'abc'"),
+    ({"argilla": {"vector_dimensions": -10}}, "argilla.vector_dimensions must be a whole number of at least 2"),
+    ({"argilla": {"min_submitted": -1}}, "argilla.min_submitted must be a whole number of at least 1, not -1"),
+    ({"argilla": {"vectors": "yes"}}, "argilla.vectors must be true or false, not 'yes'"),
+    ({"train": {"folds": 1}}, "train.folds must be a whole number of at least 2, not 1"),
+    ({"train": {"device": "gpu"}}, "train.device must be auto, cpu, cuda, cuda:N or mps, not 'gpu'"),
+    ({"train": {"target_precision": 0}}, "train.target_precision must be a number above 0, at most 1, not 0"),
+    ({"train": {"suggest_min_auc": 1.5}}, "train.suggest_min_auc must be a number from 0 to 1, not 1.5"),
+    ({"train": {"batch_size": 0}}, "train.batch_size must be a whole number of at least 1 or null, not 0"),
+    ({"train": {"regularisation": -1}}, "train.regularisation must be a number above 0, not -1"),
+    ({"export": {"validation": 1}}, "export.validation must be a number from 0 up to (not including) 1, not 1"),
+    ({"workers": 0}, "workers must be a whole number of at least 1 or null, not 0"),
+    ({"pii": "no"}, "pii must be true or false, not 'no'"),
+]
+
+
+@pytest.mark.parametrize(("raw", "message"), BAD)
+def test_a_bad_value_is_one_error_naming_the_key_the_value_and_what_is_allowed(tmp_path, raw, message):
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError) as caught:
+        Config.load(path)
+    assert str(caught.value).startswith(message)
+
+
+def test_the_defaults_pass_and_a_bad_value_stops_setup_before_any_work(tmp_path, monkeypatch):
+    Config()  # every default is allowed
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "config.yaml").write_text("argilla:\n  batch_size: 0\n")
+    result = CliRunner().invoke(main, ["setup", "--config", "config.yaml", "--dry-run"])
+    assert result.exit_code == 1
+    assert result.output.strip() == "Error: argilla.batch_size must be a whole number of at least 1, not 0"
+    assert not (tmp_path / "outputs").exists()  # nothing was cleaned or written
