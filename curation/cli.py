@@ -331,7 +331,7 @@ def train(config_path, workspace, dataset, labels, models_dir, base_model, devic
 @click.option("--gpus-per-replica", type=float, help="Ray: GPUs per model replica (default 1 when there are GPUs).")
 @click.option("--cpus-per-replica", type=float, default=1, show_default=True, help="Ray: CPUs per model replica.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML config (see README).")
-@click.option("--overwrite", is_flag=True, help="Replace an existing --output folder.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --output file or folder.")
 @click.option("--source-column", default="source", show_default=True)
 @click.option("--target-column", default="target", show_default=True)
 @click.option("--quoting", default="none", show_default=True, help="csv/tsv input: none or minimal.")
@@ -380,6 +380,8 @@ def score(
         raise click.UsageError(f"with --clean or --engine ray, --output is a folder (Parquet shards), not {output}")
     if not folder:  # one file in, one file out
         output_format(output)  # a bad output name fails before the model loads
+        if Path(output).exists() and not overwrite:
+            raise ValueError(f"{output} exists: pass --overwrite to replace it, or choose another --output")
         flt = load_filter(model_dir, device, batch_size)
         with tqdm(desc="scoring", unit=" pairs", disable=None) as bar:
             written, stats = score_file(flt, spec, output, progress=bar.update)
@@ -438,7 +440,7 @@ def slice_command(scored, output, uncertain, band, per_stratum, strata):
 @click.option("--model", "model_dir", help="Trained filter (version folder or models folder) for --auto-accept.")
 @click.option("--auto-accept", is_flag=True, help="Add unjudged pairs whose filter score clears the threshold.")
 @click.option("--threshold", type=float, help="Auto-accept threshold (default: the one stored with the model).")
-@click.option("--overwrite", is_flag=True, help="Replace an existing --output folder.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --output file or folder.")
 @click.option("--include-rejected", is_flag=True, help="Also write rejected.jsonl (pairs left out, with reasons).")
 @click.option("--chat", is_flag=True, default=None, help="Also write a chat `messages` view (config: export.chat).")
 @click.option("--public", is_flag=True, help="Create the Hub repo public (default private).")

@@ -105,6 +105,17 @@ def score_file(
     output = Path(output)
     partial = output.with_name(output.name + ".partial")
     stats, written = LoadStats(), 0
+    try:
+        written = _write_scores(flt, spec, partial, fmt, chunk_size, stats, progress)
+    except BaseException:  # an unreadable input or an interrupt: no half-written file is left behind
+        partial.unlink(missing_ok=True)
+        raise
+    partial.replace(output)
+    return written, stats
+
+
+def _write_scores(flt, spec, partial: Path, fmt: str, chunk_size: int, stats: LoadStats, progress) -> int:
+    written = 0
     with partial.open("w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f, lineterminator="\n") if fmt == "csv" else None
         if fmt == "tsv":
@@ -124,8 +135,7 @@ def score_file(
             written += len(chunk)
             if progress:
                 progress(len(chunk))
-    partial.replace(output)
-    return written, stats
+    return written
 
 
 def _flat(text: str) -> str:

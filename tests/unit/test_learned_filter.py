@@ -202,6 +202,23 @@ def test_train_filter_from_a_local_file_and_the_cli_errors(tiny_model, tmp_path)
     assert result.exit_code == 1
     assert "Error: too few labels: 16 good and 4 bad, at least 8 of each" in result.output
 
+    scored = tmp_path / "scored.jsonl"
+    args = ["score", "--model", str(models), "--input", str(judged), "--output", str(scored)]
+    assert runner.invoke(main, args).exit_code == 0
+    first = scored.read_text()
+    scored.write_text("mine")  # an existing file is never replaced without --overwrite
+    result = runner.invoke(main, args)
+    assert result.exit_code == 1 and "scored.jsonl exists: pass --overwrite to replace it" in result.output
+    assert scored.read_text() == "mine"
+    assert runner.invoke(main, [*args, "--overwrite"]).exit_code == 0 and scored.read_text() == first
+    empty = tmp_path / "empty.tsv"
+    empty.write_text("")
+    result = runner.invoke(
+        main, ["score", "--model", str(models), "--input", str(empty), "--output", str(tmp_path / "e.jsonl")]
+    )
+    assert result.exit_code == 1 and result.output.startswith("Error:")
+    assert not list(tmp_path.glob("e.jsonl*"))  # neither a result nor a .partial is left behind
+
     out = tmp_path / "scores.txt"
     result = runner.invoke(main, ["score", "--model", str(models), "--input", str(judged), "--output", str(out)])
     assert result.exit_code == 1 and "name it .jsonl, .csv or .tsv" in result.output
