@@ -244,8 +244,9 @@ def setup(config_path, input_path, workspace, dataset, labels, dry_run):
 @click.option("--models-dir", help="Where model versions go (config: train.models_dir).")
 @click.option("--base-model", help="Encoder: Hub id or folder (config: train.base_model).")
 @click.option("--device", help="auto, cpu, cuda, cuda:N or mps (config: train.device).")
+@click.option("--force", is_flag=True, help="Make the new model latest even if it ranks backwards (AUC < 0.5).")
 @friendly
-def train(config_path, workspace, dataset, labels, models_dir, base_model, device):
+def train(config_path, workspace, dataset, labels, models_dir, base_model, device, force):
     """Train the learned filter on judged pairs and pre-rank the rest in Argilla (train_filter.py).
 
     \b
@@ -271,7 +272,7 @@ def train(config_path, workspace, dataset, labels, models_dir, base_model, devic
     config.train.base_model = base_model or config.train.base_model
     config.train.device = device or config.train.device
     if labels:
-        result = retrain.from_file(labels, config, log=click.echo)
+        result = retrain.from_file(labels, config, log=click.echo, force=force)
     else:
         from curation.client import connect
 
@@ -285,7 +286,7 @@ def train(config_path, workspace, dataset, labels, models_dir, base_model, devic
             return bar.update
 
         try:
-            result = retrain.from_argilla(client, data, config, log=click.echo, progress=progress)
+            result = retrain.from_argilla(client, data, config, log=click.echo, progress=progress, force=force)
         finally:
             for bar in bars:
                 bar.close()

@@ -69,10 +69,12 @@ def next_version(models_dir: Path) -> str:
 class Stored:
     path: Path
     version: str
+    latest: bool = True  # whether `latest` points at it
 
 
-def save(models_dir: str | Path, write) -> Stored:
-    """Create a new version: `write(tmp_dir, version)` fills it, then it is renamed in and `latest` updated."""
+def save(models_dir: str | Path, write, make_latest=lambda: True) -> Stored:
+    """Create a new version: `write(tmp_dir, version)` fills it, then it is renamed in and `latest` updated
+    (unless `make_latest()`, asked once the version is written, says no)."""
     models_dir = Path(models_dir)
     models_dir.mkdir(parents=True, exist_ok=True)
     version = next_version(models_dir)
@@ -85,6 +87,8 @@ def save(models_dir: str | Path, write) -> Stored:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    if not make_latest():
+        return Stored(final, version, latest=False)
     link = models_dir / f".latest-{version}"
     link.unlink(missing_ok=True)
     link.symlink_to(version)

@@ -56,9 +56,12 @@ def fit_and_save(
     encoder: PairEncoder | None = None,
     log: Log = print,
     tags: list[frozenset[str]] | None = None,
+    force: bool = False,
 ) -> tuple[Filter, learn.Trained, modeldir.Stored]:
     """Train on judged pairs and store a new model version (weights, metadata, card, plots); `tags`, the error
-    types annotators gave each pair, add one head per type with enough examples."""
+    types annotators gave each pair, add one head per type with enough examples. A model whose cross-validated
+    AUC is below 0.5 (it ranks backwards) is stored but not made `latest`, and `TrainingError` says so, unless
+    `force`."""
     import joblib
 
     learn.check_labels(y, config.train.min_per_class)  # before the encoder is loaded
@@ -114,27 +117,39 @@ def fit_and_save(
         card = report.model_card(meta, [p.name for p in plots if p])
         (tmp / "README.md").write_text(card, encoding="utf-8")
 
-    stored = modeldir.save(config.train.models_dir, write)
+    backwards = ev.auc is not None and ev.auc < 0.5 and not force
+    stored = modeldir.save(config.train.models_dir, write, make_latest=lambda: not backwards)
+    if not stored.latest:
+        raise learn.TrainingError(
+            f"cross-validated AUC {ev.auc:.3f} is below 0.5: the model ranks pairs backwards (contradictory or "
+            f"swapped labels?); it is saved as {stored.path} but not made latest; check the labels, or pass --force"
+        )
     return Filter(encoder, trained.head, meta, stored.path, trained.error_types), trained, stored
 
 
-def from_file(path: str | Path, config: Config, log: Log = print) -> Result:
+def from_file(path: str | Path, config: Config, log: Log = print, force: bool = False) -> Result:
     """Train from a local judged file (source, target, label, optional errors), no Argilla involved."""
     from curation.workspace import read_labels
 
     rows = list(read_labels(path))
     pairs_by_id = {row.pair.id: (row.pair.source, row.pair.target) for row in rows}
-    votes = [labels.Judgment(row.pair.id, row.annotator or "file", row.label, row.errors) for row in rows]
-    agg, ids, y, tags = labels.training_set(votes)  # several annotators of a pair: majority, ties left out
+    # each row is a vote (its annotator's, or its own when the file names none): a pair judged good on one row and
+    # bad on another is a tie, left out, as in Argilla
+    votes = [labels.Judgment(row.pair.id, row.annotator or row.pair.origin, row.label, row.errors) for row in rows]
+    agg, ids, y, tags = labels.training_set(votes)
     agreement = labels.agreement_report(agg)
-    if agg.ties or any(len(v) > 1 for v in agg.votes.values()):
+    if any(row.annotator for row in rows):
         log(labels.format_report(agreement))
+    elif agg.ties:
+        shown = ", ".join(sorted(v for rid in agg.ties for v in agg.votes[rid])[:6])
+        n = len(agg.ties)
+        log(f"{n} pair{'s' if n > 1 else ''} judged both good and bad in {Path(path).name} left out (rows {shown})")
     pairs = [pairs_by_id[rid] for rid in ids]
-    _, trained, stored = fit_and_save(pairs, y, config, f"file {Path(path).name}", log=log, tags=tags)
+    _, trained, stored = fit_and_save(pairs, y, config, f"file {Path(path).name}", log=log, tags=tags, force=force)
     return Result(stored, trained.evaluation, trained.counts, agreement)
 
 
-def from_argilla(client, dataset, config: Config, log: Log = print, progress=None) -> Result:
+def from_argilla(client, dataset, config: Config, log: Log = print, progress=None, force: bool = False) -> Result:
     """The full cycle against a dataset: submitted labels in, a new model, suggestions on every unjudged pair."""
     clock = _Clock()
     rows, judgments = feedback.read_dataset(client, dataset)
@@ -145,7 +160,7 @@ def from_argilla(client, dataset, config: Config, log: Log = print, progress=Non
     by_id = {r.id: r for r in rows}
     pairs = [(by_id[rid].source, by_id[rid].target) for rid in ids]
     flt, trained, stored = fit_and_save(
-        pairs, y, config, f"argilla {dataset.workspace.name}/{dataset.name}", log=log, tags=tags
+        pairs, y, config, f"argilla {dataset.workspace.name}/{dataset.name}", log=log, tags=tags, force=force
     )
     clock.lap("train")
 

@@ -229,6 +229,32 @@ def test_train_filter_from_a_local_file_and_the_cli_errors(tiny_model, tmp_path)
     assert result.exit_code == 1 and "does not exist: train one with train_filter.py" in result.output
 
 
+def test_contradictory_rows_are_ties_and_a_backwards_model_is_not_made_latest_without_force(tiny_model, tmp_path):
+    runner, models = CliRunner(), tmp_path / "models"
+    base = ["train", "--models-dir", str(models), "--base-model", str(tiny_model)]
+    config_file = tmp_path / "config.yaml"
+    config_file.write_text("train:\n  min_per_class: 4\n  layer: 1\n", encoding="utf-8")
+    judged = tmp_path / "judged.tsv"
+    rows = [(s, t, "good") for s, t in GOOD] + [(s, t, "bad") for s, t in BAD] + [(*GOOD[0], "bad")]
+    judged.write_text("source\ttarget\tlabel\n" + "".join("\t".join(r) + "\n" for r in rows), encoding="utf-8")
+    result = runner.invoke(main, [*base, "--labels", str(judged), "--config", str(config_file)])
+    assert result.exit_code == 0, result.output
+    assert "1 pair judged both good and bad in judged.tsv left out (rows judged.tsv:2, judged.tsv:34)" in result.output
+    assert json.loads((models / "latest" / "metadata.json").read_text())["label_counts"] == {"good": 15, "bad": 16}
+
+    # near-twins with opposite labels: whatever a fold learns, it gets the other fold backwards
+    twisted = tmp_path / "twisted.tsv"
+    rows = [(s, t, "good") for s, t in GOOD] + [(s, t.rstrip("?.") + "!", "bad") for s, t in GOOD]
+    twisted.write_text("source\ttarget\tlabel\n" + "".join("\t".join(r) + "\n" for r in rows), encoding="utf-8")
+    before = (models / "latest").resolve()
+    result = runner.invoke(main, [*base, "--labels", str(twisted), "--config", str(config_file)])
+    assert result.exit_code == 1 and "is below 0.5: the model ranks pairs backwards" in result.output
+    assert (models / "latest").resolve() == before
+    assert len(list(models.glob("v0002-*"))) == 1  # saved, for a look, but not used
+    result = runner.invoke(main, [*base, "--labels", str(twisted), "--config", str(config_file), "--force"])
+    assert result.exit_code == 0 and (models / "latest").resolve().name.startswith("v0003-")
+
+
 def test_synthetic_negatives_are_bad_versions_of_good_pairs():
     from curation import negatives
 
