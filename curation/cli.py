@@ -335,7 +335,7 @@ def train(config_path, workspace, dataset, labels, models_dir, base_model, devic
 @click.option("--overwrite", is_flag=True, help="Replace an existing --output file or folder.")
 @click.option("--source-column", default="source", show_default=True)
 @click.option("--target-column", default="target", show_default=True)
-@click.option("--quoting", default="none", show_default=True, help="csv/tsv input: none or minimal.")
+@click.option("--quoting", help="csv/tsv input: none or minimal (default: minimal for .csv, none for .tsv).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
 @click.option("--batch-size", type=int, help="Encoder batch size (default 32 on CPU, 256 on GPU).")
 @friendly

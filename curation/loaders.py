@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ class LoadStats:
     read: int = 0
     malformed: int = 0
     examples: list[str] = field(default_factory=list)  # the first few malformed rows, for the report
+    control_stripped: int = 0  # pairs whose text held control characters (NUL and the like), removed on reading
 
     def bad(self, where: str) -> None:
         self.malformed += 1
@@ -43,7 +45,8 @@ class InputSpec:
     format: str | None = None  # tsv, csv, jsonl, parquet, moses, hub; guessed from the path when None
     source_column: str = "source"
     target_column: str = "target"
-    quoting: str = "none"  # csv/tsv: none (as in ../shared/data), minimal (standard "quoted" fields)
+    quoting: str | None = None  # csv/tsv: none (as in ../shared/data) or minimal (standard "quoted" fields);
+    # None: minimal for .csv, none for .tsv
     split: str = "train"  # hub
     config_name: str | None = None  # hub
 
@@ -68,6 +71,9 @@ def guess_format(path: str) -> str:
     )
 
 
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # control characters, tab and newlines aside
+
+
 def load(spec: InputSpec, stats: LoadStats | None = None, allow_empty: bool = False) -> Iterator[Pair]:
     """Stream the pairs of an input (an input with no pairs is an error unless `allow_empty`, as for a shard)."""
     stats = stats if stats is not None else LoadStats()
@@ -82,6 +88,10 @@ def load(spec: InputSpec, stats: LoadStats | None = None, allow_empty: bool = Fa
     empty = True
     for pair in readers[fmt](spec, fmt, stats):
         empty = False
+        source, target = CONTROL.sub("", pair.source), CONTROL.sub("", pair.target)
+        if (source, target) != (pair.source, pair.target):
+            pair.source, pair.target = source, target
+            stats.control_stripped += 1
         yield pair
     if empty and stats.malformed == 0 and not allow_empty:
         raise InputError(f"the input {spec.path} holds no pairs")
@@ -122,7 +132,8 @@ def _decode_guard(path: str, reader):
 
 def _delimited(spec: InputSpec, fmt: str, stats: LoadStats) -> Iterator[Pair]:
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
-    quoting = {"none": csv.QUOTE_NONE, "minimal": csv.QUOTE_MINIMAL}.get(spec.quoting)
+    chosen = spec.quoting or ("minimal" if fmt == "csv" else "none")  # standard CSV is quoted; our TSVs are not
+    quoting = {"none": csv.QUOTE_NONE, "minimal": csv.QUOTE_MINIMAL}.get(chosen)
     if quoting is None:
         raise InputError(f"input.quoting must be 'none' or 'minimal', not {spec.quoting!r}")
     with _open_text(spec.path) as f:

@@ -52,6 +52,8 @@ class Report:
             why = f"more than {self.template_cap} differing only in numbers ({self.templates_dropped:,})"
             lines.append(f"{'templates':16} {after_dedup:9,} {self.kept:9,} {self.templates_dropped:9,}  {why}")
         lines.append(f"PII values masked: {self.pii_masked:,}")
+        if self.load.control_stripped:
+            lines.append(f"Pairs with control characters (NUL and the like) removed: {self.load.control_stripped:,}")
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
@@ -59,6 +61,7 @@ class Report:
             "read": self.load.read,
             "malformed": self.load.malformed,
             "malformed_examples": self.load.examples,
+            "control_stripped": self.load.control_stripped,
             "pii_masked": self.pii_masked,
             "filters": {
                 n: {"seen": c.seen, "kept": c.kept, "dropped": c.dropped, "reasons": c.reasons}

@@ -61,6 +61,27 @@ def test_missing_columns_name_what_was_found_and_the_config_key(tmp_path):
     assert pairs(InputSpec(str(tmp_path / "a.tsv"), source_column="en", target_column="es")) == [("Hello", "Hola")]
 
 
+def test_a_csv_reads_standard_quoting_by_default_and_a_tsv_reads_none(tmp_path):
+    (tmp_path / "q.csv").write_text(
+        'source,target\n"Excuse me, where is the\ntrain station?","Perdone, ¿dónde está la\nestación de tren?"\n'
+    )
+    assert pairs(InputSpec(str(tmp_path / "q.csv"))) == [
+        ("Excuse me, where is the\ntrain station?", "Perdone, ¿dónde está la\nestación de tren?")
+    ]  # commas and newlines inside quotes stay in their field: no fragment pair reaches annotators
+    (tmp_path / "q.tsv").write_text('source\ttarget\n"Hi"\t"Hola"\n')
+    assert pairs(InputSpec(str(tmp_path / "q.tsv"))) == [('"Hi"', '"Hola"')]
+    assert pairs(InputSpec(str(tmp_path / "q.tsv"), quoting="minimal")) == [("Hi", "Hola")]  # config overrides
+
+
+def test_control_characters_are_removed_on_reading_and_counted(tmp_path):
+    (tmp_path / "n.jsonl").write_text(json.dumps({"source": "Hi\u0000 there\u0007", "target": "Hola\u0000"}) + "\n")
+    stats = LoadStats()
+    assert pairs(InputSpec(str(tmp_path / "n.jsonl")), stats) == [("Hi there", "Hola")]
+    assert stats.control_stripped == 1
+    report = Report(load=stats)
+    assert "control characters (NUL and the like) removed: 1" in report.table()
+
+
 def test_malformed_rows_are_skipped_and_counted(tmp_path):
     (tmp_path / "a.tsv").write_text("source\ttarget\nHello\tHola\nonly one field\nBye\tAdiós\textra\nYes\tSí\n")
     stats = LoadStats()
