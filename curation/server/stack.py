@@ -151,10 +151,24 @@ class Stack:
         return creds
 
     def start(self, timeout: float = 180.0, log=print) -> Credentials:
-        """Start whatever is not running yet and wait until the API answers. Safe to call twice."""
+        """Start whatever is not running yet and wait until the API answers. Safe to call twice.
+
+        The data directory holds every user's API key (in the database) and the owner's login: it is made 0700
+        and every file in it 0600 (also what an older version left readable), and the stack runs with umask 077
+        so what it writes later is private too."""
+        old = os.umask(0o077)
+        try:
+            return self._start(timeout, log)
+        finally:
+            os.umask(old)
+
+    def _start(self, timeout: float, log) -> Credentials:
+        if self.data_dir.exists():
+            _make_private(self.data_dir)
         if self.pid("api") and self.is_up():
             return Credentials.load(self.credentials_path)
         self._check_data_dir()
+        _make_private(self.data_dir)
         if self.pid("api") is None:
             self._check_port()
         redis_server = find_redis_server()
@@ -351,6 +365,21 @@ def _tail(path: Path, size: int = 4000) -> str:
             return f.read().decode(errors="replace")
     except OSError:
         return ""
+
+
+def _make_private(root: Path) -> None:
+    """Folders 0700, files 0600, under `root` (links are not followed)."""
+    root.chmod(0o700)
+    for folder, dirs, files in os.walk(root):
+        for name in dirs:
+            path = Path(folder) / name
+            if not path.is_symlink():
+                path.chmod(0o700)
+        for name in files:
+            path = Path(folder) / name
+            if not path.is_symlink():
+                with contextlib.suppress(FileNotFoundError):  # a WAL file can vanish while we walk
+                    path.chmod(0o600)
 
 
 def _last_line(text: str) -> str:

@@ -46,3 +46,25 @@ def test_the_status_endpoint_names_the_embedded_engine(argilla_stack):
     with argilla_stack.http() as http:
         status = http.get("/api/v1/status").json()
     assert status["search_engine"]["distribution"] == "curation-embedded-sqlite"
+
+
+def test_the_data_directory_and_everything_in_it_is_private(tmp_path, unused_port):
+    """It holds every user's API key: 0700, files 0600, also what an older version left readable."""
+    import stat
+
+    from curation.server.stack import Stack
+
+    data = tmp_path / "argilla"
+    (data / "logs").mkdir(parents=True)
+    (data / "logs" / "api.log").write_text("from an older version\n")
+    data.chmod(0o755)
+    (data / "logs" / "api.log").chmod(0o644)
+    stack = Stack(data, port=unused_port)
+    try:
+        stack.start(log=lambda line: None)
+        found = [(p, stat.S_IMODE(p.lstat().st_mode)) for p in [data, *data.rglob("*")] if not p.is_socket()]
+        assert any(p.name == "argilla.db" for p, _ in found) and any(p.suffix == ".pid" for p, _ in found)
+        loose = [(str(p), oct(m)) for p, m in found if m != (0o700 if p.is_dir() else 0o600)]
+        assert not loose, loose
+    finally:
+        stack.stop()
