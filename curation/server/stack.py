@@ -165,6 +165,13 @@ class Stack:
     def _start(self, timeout: float, log) -> Credentials:
         if self.data_dir.exists():
             _make_private(self.data_dir)
+        if self.pid("api") and self.credentials_path.exists():
+            running = Credentials.load(self.credentials_path).url
+            if running.rstrip("/") != self.url.rstrip("/"):  # nothing is rewritten: clients keep the right URL
+                raise StackError(
+                    f"the stack in {self.data_dir} already runs at {running}: use it as it is, or stop it first "
+                    "(curation server stop) and start it again on the new port"
+                )
         if self.pid("api") and self.is_up():
             return Credentials.load(self.credentials_path)
         self._check_data_dir()

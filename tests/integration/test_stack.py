@@ -68,3 +68,18 @@ def test_the_data_directory_and_everything_in_it_is_private(tmp_path, unused_por
         assert not loose, loose
     finally:
         stack.stop()
+
+
+def test_starting_on_another_port_while_running_is_one_line_and_rewrites_nothing(argilla_stack, unused_port):
+    import time
+
+    import pytest
+
+    from curation.server.stack import Stack, StackError
+
+    creds = argilla_stack.stack.credentials_path
+    before = creds.read_text()
+    started = time.monotonic()
+    with pytest.raises(StackError, match=f"already runs at {argilla_stack.url}: use it as it is, or stop it first"):
+        Stack(argilla_stack.stack.data_dir, port=unused_port).start(log=lambda line: None)
+    assert time.monotonic() - started < 10 and creds.read_text() == before  # at once, and clients keep their URL
