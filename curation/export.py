@@ -196,6 +196,8 @@ def write_folder(selection: Selection, out: Path, card: str, chat: bool, include
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    if out.exists():
+        _check_ours(out)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
         (tmp / "data").mkdir()
@@ -227,6 +229,25 @@ def write_folder(selection: Selection, out: Path, card: str, chat: bool, include
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+OURS = {"README.md", "rejected.jsonl", "data"} | {
+    f"data/{prefix}{split}.{ext}"
+    for split in ("train", "validation")
+    for prefix, ext in (("", "parquet"), ("", "jsonl"), ("chat-", "jsonl"))
+}
+
+
+def _check_ours(out: Path) -> None:
+    """An export replaces only an earlier export: a folder with anything else in it is refused, not deleted."""
+    if not out.is_dir():
+        raise ExportError(f"{out} exists and is not a folder: choose another --output")
+    foreign = sorted(str(p.relative_to(out)) for p in out.rglob("*") if str(p.relative_to(out)) not in OURS)
+    if foreign:
+        raise ExportError(
+            f"{out} holds files an export did not write ({', '.join(foreign[:3])}{', …' if len(foreign) > 3 else ''}):"
+            " --overwrite replaces only an earlier export; choose another --output or move them"
+        )
 
 
 def _schema():

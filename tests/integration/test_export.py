@@ -161,6 +161,11 @@ def test_export_twice_is_byte_identical_and_refuses_to_overwrite_silently(export
     second = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert first == second and len(first) >= 6
 
+    (out / "data" / "my-notes.txt").write_text("not the tool's")  # --overwrite never deletes what it did not write
+    refused = run(config, *args, "--overwrite")
+    assert refused.exit_code == 1 and "holds files an export did not write (data/my-notes.txt)" in refused.output
+    assert (out / "data" / "my-notes.txt").read_text() == "not the tool's" and (out / "README.md").exists()
+
 
 def test_errors_are_caught_before_any_work(exported_dataset, tmp_path, monkeypatch):
     config, _, stored = exported_dataset
