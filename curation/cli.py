@@ -271,6 +271,8 @@ def train(config_path, workspace, dataset, labels, models_dir, base_model, devic
     config.train.models_dir = models_dir or config.train.models_dir
     config.train.base_model = base_model or config.train.base_model
     config.train.device = device or config.train.device
+    _folder_to_write(config.train.models_dir, "--models-dir (train.models_dir)")  # before any model loads
+    _folder_to_write(config.output_dir, "output_dir")
     if labels:
         result = retrain.from_file(labels, config, log=click.echo, force=force)
     else:
@@ -383,6 +385,8 @@ def score(
         output_format(output)  # a bad output name fails before the model loads
         if Path(output).exists() and not overwrite:
             raise ValueError(f"{output} exists: pass --overwrite to replace it, or choose another --output")
+        if not Path(output).resolve().parent.is_dir():
+            raise ValueError(f"the folder of --output {output} does not exist: create it or choose another --output")
         flt = load_filter(model_dir, device, batch_size)
         with tqdm(desc="scoring", unit=" pairs", disable=None) as bar:
             written, stats = score_file(flt, spec, output, progress=bar.update)
@@ -526,6 +530,17 @@ def export_command(
         if repo_id:
             url = export.push(folder, repo_id, token, private=config.export.private and not public)
             click.echo(f"Pushed to the Hub: {repo_id} ({url})")
+
+
+def _folder_to_write(path: str | Path, what: str) -> None:
+    """A folder a command will write to: created now, so a bad path fails before the expensive work."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{what} {path} is a file, not a folder: choose a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ValueError(f"{what} {path} cannot be created ({e.strerror}): choose a folder you can write to") from None
 
 
 def _dataset(client, config):

@@ -219,6 +219,17 @@ def test_train_filter_from_a_local_file_and_the_cli_errors(tiny_model, tmp_path)
     assert result.exit_code == 1 and result.output.startswith("Error:")
     assert not list(tmp_path.glob("e.jsonl*"))  # neither a result nor a .partial is left behind
 
+    nowhere = tmp_path / "no" / "such" / "scored.jsonl"
+    result = runner.invoke(main, ["score", "--model", str(models), "--input", str(judged), "--output", str(nowhere)])
+    assert (
+        result.exit_code == 1 and "scored.jsonl does not exist: create it or choose another --output" in result.output
+    )
+    a_file = tmp_path / "models.txt"
+    a_file.write_text("")
+    result = runner.invoke(main, ["train", "--labels", str(judged), "--models-dir", str(a_file)])
+    assert result.exit_code == 1 and "models.txt is a file, not a folder: choose a folder" in result.output
+    assert "Loading" not in result.output  # before any model loads
+
     out = tmp_path / "scores.txt"
     result = runner.invoke(main, ["score", "--model", str(models), "--input", str(judged), "--output", str(out)])
     assert result.exit_code == 1 and "name it .jsonl, .csv or .tsv" in result.output
