@@ -18,6 +18,7 @@ from typing import NamedTuple
 import yaml
 
 from curation import pii, schema
+from curation.client import ArgillaUnavailable
 from curation.config import Config
 from curation.data import Pair, batched
 from curation.private import write_private_json
@@ -174,7 +175,7 @@ def log_pairs(dataset, pairs: Iterable[Pair], batch_size: int, progress: Callabl
     sent = 0
     for batch in batched(pairs, batch_size):
         records = [to_record(p, vector=v) for p, v in zip(batch, _vectors(dataset, batch), strict=True)]
-        dataset.records.log(records, batch_size=batch_size)
+        _log(dataset, records, batch_size, f"{sent} records logged")
         sent += len(batch)
         if progress:
             progress(len(batch))
@@ -245,8 +246,22 @@ def import_labels(client, dataset, path: str | Path, workspace, passwords_path, 
             to_record(pair, [a for j in judged for a in _responses(j, users[j.annotator or CURATOR])], vector)
             for pair, judged, vector in zip(pairs, batch, _vectors(dataset, pairs), strict=True)
         ]
-        dataset.records.log(records, batch_size=batch_size)
+        _log(dataset, records, batch_size, "judged pairs being imported")
     return len(by_pair)
+
+
+def _log(dataset, records: list, batch_size: int, done: str) -> None:
+    """`records.log`, with Argilla going away or failing turned into one line that says a re-run completes it."""
+    import httpx
+    from argilla._exceptions import InternalServerError
+
+    try:
+        dataset.records.log(records, batch_size=batch_size)
+    except (httpx.TransportError, InternalServerError) as e:
+        raise ArgillaUnavailable(
+            f"Argilla stopped answering or failed ({e.__class__.__name__}) with {done}: start it again (curation "
+            "server start) and run setup_workspace.py again; records are keyed by pair, so nothing is duplicated"
+        ) from None
 
 
 def _responses(judged: Judged, user_id) -> list:

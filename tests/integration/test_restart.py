@@ -157,3 +157,44 @@ def test_records_missing_from_the_index_come_back_on_start_and_reindex(own_stack
     assert result.exit_code == 0, result.output
     assert "crash: 500 records indexed" in result.output
     assert_agrees(http, dataset.id, expected)
+
+
+def test_argilla_killed_while_setup_logs_is_one_line_that_says_a_rerun_completes_it(own_stack, tmp_path):
+    from curation import workspace as ws
+    from curation.client import ArgillaUnavailable
+    from curation.config import Config
+    from curation.data import Pair
+
+    credentials = own_stack.start(log=lambda line: None)
+    client = _client(own_stack, credentials)
+    config = Config()
+    space = ws.ensure_workspace(client, config.argilla.workspace)
+    dataset = ws.ensure_dataset(client, config, space)
+    pairs = [Pair(f"Good morning number {i}", f"Buenos días número {i}", origin=f"t:{i}") for i in range(N)]
+    failure: list[BaseException] = []
+
+    def log():
+        try:
+            ws.log_pairs(dataset, pairs, 100)
+        except BaseException as e:
+            failure.append(e)
+
+    writer = threading.Thread(target=log)
+    writer.start()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and dataset.progress()["total"] < 300:
+        time.sleep(0.2)
+    own_stack.kill()
+    writer.join(timeout=120)
+    assert failure, "the kill came too late: all records were logged before it"
+    assert isinstance(failure[0], ArgillaUnavailable), repr(failure[0])
+    message = str(failure[0])
+    assert "\n" not in message and "records logged: start it again" in message and "nothing is duplicated" in message
+
+    credentials = own_stack.start(log=lambda line: None)  # the re-run completes it, one record per pair
+    client = _client(own_stack, credentials)
+    dataset = client.datasets(config.argilla.dataset, workspace=config.argilla.workspace)
+    ws.log_pairs(dataset, pairs, 100)
+    http = httpx.Client(base_url=own_stack.url, headers={"X-Argilla-Api-Key": credentials.api_key}, timeout=30)
+    listed = db_ids(http, dataset.id)
+    assert len(listed) == len(set(listed)) == N
