@@ -6,10 +6,12 @@ touches their responses or suggestions), existing users are left alone, nothing 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import re
 import secrets
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,10 +74,35 @@ def load_roster(path: str | Path) -> list[Member]:
     return members
 
 
+def _create_or_fetch(create, fetch):
+    """(resource, created): create it, or, when another run created it meanwhile (Argilla answers 409, or 500 for
+    SQLite's UNIQUE violation), the one that exists."""
+    import httpx
+    from argilla._exceptions import ConflictError, InternalServerError
+
+    try:
+        return create(), True
+    except (ConflictError, InternalServerError):
+        for attempt in range(3):  # the server drops the connection after a 500: the first reuse of it may fail
+            try:
+                found = fetch()
+                break
+            except httpx.TransportError:
+                if attempt == 2:
+                    raise
+                time.sleep(0.2)
+        if found is None:
+            raise
+        return found, False
+
+
 def ensure_workspace(client, name: str):
     import argilla as rg
 
-    return client.workspaces(name) or rg.Workspace(name=name, client=client).create()
+    existing = client.workspaces(name)
+    if existing is not None:
+        return existing
+    return _create_or_fetch(lambda: rg.Workspace(name=name, client=client).create(), lambda: client.workspaces(name))[0]
 
 
 LEGACY_SERVER = "unknown server (stored before passwords were kept per server)"
@@ -98,6 +125,7 @@ def ensure_users(client, members: Iterable[Member], workspace, passwords_path: s
     Returns what happened to each username: "created", "exists" or "exists (role X, roster says Y)".
     """
     import argilla as rg
+    from argilla._exceptions import ConflictError, InternalServerError
 
     all_passwords = read_passwords(passwords_path)
     passwords = all_passwords.setdefault(client.api_url.rstrip("/"), {})
@@ -108,44 +136,55 @@ def ensure_users(client, members: Iterable[Member], workspace, passwords_path: s
         if user is None:
             password = secrets.token_urlsafe(12)
             first, _, last = member.name.partition(" ")
-            user = rg.User(
+            new = rg.User(
                 username=member.username,
                 first_name=first,
                 last_name=last or None,
                 role=member.role,
                 password=password,
                 client=client,
-            ).create()
-            passwords[member.username] = password
-            write_private_json(Path(passwords_path), all_passwords)
-            outcome[member.username] = "created"
+            )
+            user, created = _create_or_fetch(new.create, lambda name=member.username: client.users(name))
+            outcome[member.username] = "created" if created else "exists"  # else: the other run keeps its password
+            if created:
+                passwords[member.username] = password
+                write_private_json(Path(passwords_path), all_passwords)
         else:
             role = str(getattr(user.role, "value", user.role))
             outcome[member.username] = (
                 "exists" if role == member.role else f"exists (role {role}, roster says {member.role})"
             )
         if member.role != "owner" and member.username not in members_now:
-            user.add_to_workspace(workspace)
+            with contextlib.suppress(ConflictError, InternalServerError):  # another run added them meanwhile
+                user.add_to_workspace(workspace)
     return outcome
 
 
 def ensure_dataset(client, config: Config, workspace):
-    """The candidates dataset: created with `schema.settings`, or the existing one if its shape fits."""
+    """The candidates dataset: created with `schema.settings`, or the existing one if its shape fits. One that
+    another run is creating this moment (not yet published) is waited for, up to 10 s."""
     import argilla as rg
 
-    existing = client.datasets(config.argilla.dataset, workspace=workspace.name)
-    if existing is not None:
-        names = {f.name for f in existing.settings.fields} | {q.name for q in existing.settings.questions}
-        missing = {"source", "target", schema.QUALITY} - names
-        if missing:
-            raise SetupError(
-                f"dataset {config.argilla.dataset!r} in workspace {workspace.name!r} exists without "
-                f"{', '.join(sorted(missing))}: choose another name with --dataset"
-            )
-        return existing
-    return rg.Dataset(
-        name=config.argilla.dataset, workspace=workspace.name, settings=schema.settings(config), client=client
-    ).create()
+    name = config.argilla.dataset
+    existing = client.datasets(name, workspace=workspace.name)
+    if existing is None:
+        new = rg.Dataset(name=name, workspace=workspace.name, settings=schema.settings(config), client=client)
+        existing, created = _create_or_fetch(new.create, lambda: client.datasets(name, workspace=workspace.name))
+        if created:
+            return existing
+    for _ in range(20):
+        if existing._is_published():  # the SDK's own check: fields and questions are all there
+            break
+        time.sleep(0.5)
+        existing = client.datasets(name, workspace=workspace.name)
+    names = {f.name for f in existing.settings.fields} | {q.name for q in existing.settings.questions}
+    missing = {"source", "target", schema.QUALITY} - names
+    if missing or not existing._is_published():
+        raise SetupError(
+            f"dataset {name!r} in workspace {workspace.name!r} exists without "
+            f"{', '.join(sorted(missing)) or 'being published'}: choose another name with --dataset"
+        )
+    return existing
 
 
 def to_record(pair: Pair, responses: list | None = None, vector=None):
@@ -255,13 +294,19 @@ def _log(dataset, records: list, batch_size: int, done: str) -> None:
     import httpx
     from argilla._exceptions import InternalServerError
 
-    try:
-        dataset.records.log(records, batch_size=batch_size)
-    except (httpx.TransportError, InternalServerError) as e:
-        raise ArgillaUnavailable(
-            f"Argilla stopped answering or failed ({e.__class__.__name__}) with {done}: start it again (curation "
-            "server start) and run setup_workspace.py again; records are keyed by pair, so nothing is duplicated"
-        ) from None
+    for wait in (0.5, 1.0, 2.0, None):  # transient failures (a concurrent run's insert, a restart) are retried
+        try:
+            dataset.records.log(records, batch_size=batch_size)
+            return
+        except (httpx.TransportError, InternalServerError) as e:
+            if wait is not None:
+                time.sleep(wait)
+                continue
+            error = e
+    raise ArgillaUnavailable(
+        f"Argilla stopped answering or failed ({error.__class__.__name__}, 4 tries) with {done}: start it again "
+        "(curation server start) and run setup_workspace.py again; records are keyed by pair, so nothing is duplicated"
+    ) from None
 
 
 def _responses(judged: Judged, user_id) -> list:

@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from curation.cli import main
+from curation.data import Pair
 from curation.workspace import read_labels
 
 pytestmark = pytest.mark.server
@@ -189,3 +190,36 @@ def test_the_roster_set_up_on_a_second_server_never_changes_the_first_servers_lo
         assert json.loads(Path("annotators/passwords.json").read_text()) == both
     finally:
         other.stop()
+
+
+def test_two_setups_of_one_dataset_at_once_both_finish_with_one_record_per_pair(project, client, argilla_stack):
+    import threading
+
+    from curation import workspace as ws
+    from curation.client import connect
+    from curation.config import Config
+
+    _, workspace, dataset, suffix = project
+    config = Config.load("config.yaml")
+    members = ws.load_roster("annotators/roster.yaml")
+    pairs = [Pair(f"Gate {i} is open.", f"La puerta {i} está abierta.", origin=f"t:{i}") for i in range(600)]
+    errors: list[BaseException] = []
+
+    def one_run(passwords: str):  # as a second setup_workspace.py process would: its own client
+        try:
+            own = connect()
+            space = ws.ensure_workspace(own, workspace)
+            ws.ensure_users(own, members, space, passwords)
+            ws.log_pairs(ws.ensure_dataset(own, config, space), pairs, 20)
+        except BaseException as e:
+            errors.append(e)
+
+    runs = [threading.Thread(target=one_run, args=(f"annotators/p{i}.json",)) for i in range(2)]
+    for run_ in runs:
+        run_.start()
+    for run_ in runs:
+        run_.join(timeout=300)
+    if errors:
+        raise errors[0]
+    listed = [r.id for r in client.datasets(dataset, workspace=workspace).records()]
+    assert len(listed) == len(set(listed)) == len(pairs)
