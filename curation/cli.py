@@ -393,6 +393,8 @@ def score(
         click.echo(f"{written} pairs scored with {flt.version} -> {output}")
         if stats.malformed:
             click.echo(f"{stats.malformed} malformed rows skipped, e.g. {stats.examples[0]}")
+        for warning in stats.warnings():
+            click.echo(warning)
         return
     job = scale.Job(scale.find_shards(input_path), Path(output), config, model_dir, clean, device, batch_size)
     if engine == "ray":

@@ -30,6 +30,16 @@ class LoadStats:
     malformed: int = 0
     examples: list[str] = field(default_factory=list)  # the first few malformed rows, for the report
     control_stripped: int = 0  # pairs whose text held control characters (NUL and the like), removed on reading
+    quoted_looking: int = 0  # fields read with no quoting that start and end with '"' (a quoted file read wrong?)
+
+    def warnings(self) -> list[str]:
+        """What a curator should check about the input, one line each."""
+        if not self.quoted_looking:
+            return []
+        return [
+            f'warning: {self.quoted_looking:,} fields start and end with " but were read with no quoting: if the '
+            "file uses CSV quoting, set input.quoting: minimal (or --quoting minimal)"
+        ]
 
     def bad(self, where: str) -> None:
         self.malformed += 1
@@ -150,6 +160,8 @@ def _delimited(spec: InputSpec, fmt: str, stats: LoadStats) -> Iterator[Pair]:
                 stats.bad(f"{spec.path}:{line}: {len(row)} fields, expected {width}")
                 continue
             stats.read += 1
+            if quoting == csv.QUOTE_NONE:
+                stats.quoted_looking += sum(len(v) > 1 and v[0] == v[-1] == '"' for v in (row[s], row[t]))
             yield Pair(row[s], row[t], origin=f"{name}:{line}")
 
 

@@ -54,6 +54,7 @@ class Report:
         lines.append(f"PII values masked: {self.pii_masked:,}")
         if self.load.control_stripped:
             lines.append(f"Pairs with control characters (NUL and the like) removed: {self.load.control_stripped:,}")
+        lines += self.load.warnings()
         return "\n".join(lines)
 
     def to_dict(self) -> dict:

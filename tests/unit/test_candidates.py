@@ -69,7 +69,9 @@ def test_a_csv_reads_standard_quoting_by_default_and_a_tsv_reads_none(tmp_path):
         ("Excuse me, where is the\ntrain station?", "Perdone, ¿dónde está la\nestación de tren?")
     ]  # commas and newlines inside quotes stay in their field: no fragment pair reaches annotators
     (tmp_path / "q.tsv").write_text('source\ttarget\n"Hi"\t"Hola"\n')
-    assert pairs(InputSpec(str(tmp_path / "q.tsv"))) == [('"Hi"', '"Hola"')]
+    stats = LoadStats()
+    assert pairs(InputSpec(str(tmp_path / "q.tsv")), stats) == [('"Hi"', '"Hola"')]
+    assert stats.quoted_looking == 2 and "set input.quoting: minimal" in Report(load=stats).table()  # one warning
     assert pairs(InputSpec(str(tmp_path / "q.tsv"), quoting="minimal")) == [("Hi", "Hola")]  # config overrides
 
 
