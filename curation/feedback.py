@@ -122,7 +122,9 @@ def ensure_properties(client, dataset) -> None:
         old = have.get(prop.name)
         if old is not None and old.title != prop.title:
             url = f"/api/v1/metadata-properties/{old.id}"
-            _send(client.api.http_client, "PATCH", url, (0, 0), json={"title": prop.title})
+            _send(
+                client.api.http_client, "PATCH", url, "while metadata titles were updated", json={"title": prop.title}
+            )
 
 
 AGENT = "curation-filter"
@@ -148,13 +150,14 @@ def write_suggestions(
     dataset,
     rows: list[Row],
     scores,
-    agent: str,
+    version: str,
     label: Callable[[float], str | None],
     batch_size: int = 256,
     progress: Callable[[int], None] | None = None,
     errors: dict[str, np.ndarray] | None = None,
 ) -> int:
-    """filter_score/priority metadata for each row, and a `quality` suggestion (label, confidence, agent) where
+    """filter_score/priority/filter_model metadata for each row (`version`: the model's), and a `quality` suggestion
+    (label, confidence, agent `curation-filter <version>`) where
     `label(score)` names one (None: the model is not sure enough to pre-select anything); with `errors` (P(type)
     per error type and row), an `errors` suggestion on the rows suggested bad: the types with P ≥ 0.5, likeliest
     first, each with its score. A suggestion an earlier model version left where this one suggests nothing is
@@ -167,6 +170,7 @@ def write_suggestions(
     ensure_properties(client, dataset)
     question_ids = {q.name: str(q.id) for q in dataset.settings.questions}
     errors = errors or {}
+    by = agent(version)
     http = client.api.http_client
     sent = suggested = 0
     for batch in batched(enumerate(zip(rows, scores, strict=True)), batch_size):
@@ -181,19 +185,19 @@ def write_suggestions(
                         "question_id": question_ids[schema.QUALITY],
                         "value": value,
                         "score": round(max(score, 1 - score), 6),
-                        "agent": agent,
+                        "agent": by,
                         "type": "model",
                     }
                 )
-            likely = sorted(((float(p[i]), name) for name, p in errors.items()), reverse=True)
+            likely = sorted(((float(p[i]), name) for name, p in errors.items()), reverse=True) if value == "bad" else []
             likely = [(p, name) for p, name in likely if p >= 0.5]
-            if value == "bad" and likely:
+            if likely:
                 suggestions.append(
                     {
                         "question_id": question_ids[schema.ERRORS],
                         "value": [name for _, name in likely],
                         "score": [round(p, 6) for p, _ in likely],
-                        "agent": agent,
+                        "agent": by,
                         "type": "model",
                     }
                 )
@@ -204,7 +208,7 @@ def write_suggestions(
                         **row.metadata,
                         FILTER_SCORE: round(score, 6),
                         PRIORITY: priority(score),
-                        FILTER_MODEL: agent.removeprefix(AGENT).strip(),
+                        FILTER_MODEL: version,
                     },
                     "suggestions": suggestions,
                 }
@@ -214,32 +218,33 @@ def write_suggestions(
             if old:
                 stale.append((row.server_id, old))
             suggested += value is not None
-        _send(http, "PUT", f"/api/v1/datasets/{dataset.id}/records/bulk", (sent, len(rows)), json={"items": items})
+        stage = f"while suggestions were written ({sent} of {len(rows)} done)"
+        _send(http, "PUT", f"/api/v1/datasets/{dataset.id}/records/bulk", stage, json={"items": items})
         for server_id, ids in stale:  # 404: already gone
             url = f"/api/v1/records/{server_id}/suggestions"
-            _send(http, "DELETE", url, (sent, len(rows)), ok=(404,), params={"ids": ",".join(ids)})
+            _send(http, "DELETE", url, stage, ok=(404,), params={"ids": ",".join(ids)})
         sent += len(items)
         if progress:
             progress(len(items))
     return suggested
 
 
-def _send(http, method: str, url: str, progress: tuple[int, int], ok: tuple[int, ...] = (), **kwargs):
-    """One write of the suggestions; Argilla gone or failing is one clear error that says a re-run completes it."""
+def _send(http, method: str, url: str, stage: str, ok: tuple[int, ...] = (), **kwargs):
+    """One write of the retrain; Argilla gone or failing is one clear error (`stage`: when, how far) that says a
+    re-run completes it."""
     import httpx
 
-    done, total = progress
     try:
         response = http.request(method, url, **kwargs)
     except httpx.TransportError as e:
         raise ArgillaUnavailable(
-            f"Argilla stopped answering while suggestions were written ({done} of {total} done; "
-            f"{e.__class__.__name__}): start it again and re-run train_filter.py; nothing will be duplicated"
+            f"Argilla stopped answering {stage} ({e.__class__.__name__}): start it again and re-run "
+            "train_filter.py; nothing will be duplicated"
         ) from None
     if response.status_code >= 500:
         raise ArgillaUnavailable(
-            f"Argilla answered HTTP {response.status_code} while suggestions were written ({done} of {total} "
-            "done): see its logs, then re-run train_filter.py; nothing will be duplicated"
+            f"Argilla answered HTTP {response.status_code} {stage}: see its logs, then re-run train_filter.py; "
+            "nothing will be duplicated"
         )
     if response.status_code >= 400 and response.status_code not in ok:
         raise ValueError(f"Argilla refused the suggestions (HTTP {response.status_code}): {response.text[:300]}")

@@ -76,9 +76,10 @@ class Evaluation:
     def label(self, score: float) -> str | None:
         """The label to pre-select for a score: good above the auto-accept threshold, bad below the bad threshold,
         none in between (the uncertain band) or where a threshold was never reached."""
-        if self.threshold_precision is not None and score >= self.threshold:
+        good, bad = self.thresholds
+        if good is not None and score >= good:
             return "good"
-        if self.bad_threshold_precision is not None and score <= self.bad_threshold:
+        if bad is not None and score <= bad:
             return "bad"
         return None
 

@@ -42,12 +42,10 @@ class Report:
         for name, c in self.filters.items():
             reasons = ", ".join(f"{r} ({n:,})" for r, n in sorted(c.reasons.items(), key=lambda x: -x[1])[:3])
             lines.append(f"{name:16} {c.seen:9,} {c.kept:9,} {c.dropped:9,}  {reasons}")
-        seen = sum(self.dedup.values()) + self.kept
         reasons = ", ".join(f"{r} ({n:,})" for r, n in self.dedup.items())
-        after_dedup = self.kept + self.templates_dropped
-        lines.append(
-            f"{'dedup':16} {seen + self.templates_dropped:9,} {after_dedup:9,} {sum(self.dedup.values()):9,}  {reasons}"
-        )
+        after_dedup = self.kept + self.templates_dropped  # the template cap comes after dedup
+        dropped = sum(self.dedup.values())
+        lines.append(f"{'dedup':16} {dropped + after_dedup:9,} {after_dedup:9,} {dropped:9,}  {reasons}")
         if self.template_cap is not None:
             why = f"more than {self.template_cap} differing only in numbers ({self.templates_dropped:,})"
             lines.append(f"{'templates':16} {after_dedup:9,} {self.kept:9,} {self.templates_dropped:9,}  {why}")

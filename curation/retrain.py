@@ -182,7 +182,7 @@ def from_argilla(client, dataset, config: Config, log: Log = print, progress=Non
         dataset,
         pending,
         scores,
-        agent=feedback.agent(stored.version),
+        version=stored.version,
         label=label,
         batch_size=config.argilla.batch_size,
         progress=bar,

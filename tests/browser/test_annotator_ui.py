@@ -127,7 +127,7 @@ def test_the_printed_label_next_link_opens_the_least_certain_pair_with_no_label_
         dataset,
         [rows[p.id] for p in pairs.values()],
         list(scores.values()),
-        agent="curation-filter v0001-test",
+        version="v0001-test",
         label=lambda s: "good" if s >= 0.9 else "bad" if s <= 0.1 else None,  # thresholds 0.9 and 0.1
     )
     import argilla as rg

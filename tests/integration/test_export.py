@@ -79,7 +79,7 @@ def exported_dataset(argilla_stack, client, tiny_model, tmp_path, monkeypatch):
         dataset,
         [unjudged[pairs["high"].id], unjudged[pairs["low"].id]],
         [0.93, 0.31],
-        agent=f"curation-filter {stored.version}",
+        version=stored.version,
         label=lambda score: "good" if score >= 0.5 else "bad",
     )
     monkeypatch.setenv("ARGILLA_API_URL", argilla_stack.url)
