@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from curation.errors import ApertiumError
+
 DATA = Path("/usr/share/apertium/apertium-eng-spa")
 ANALYSERS = {"en": "eng-spa.automorf.bin", "es": "spa-eng.automorf.bin"}
 INSTALL = "install it with: apt-get install apertium-eng-spa"
@@ -21,10 +23,6 @@ _RESERVED = re.compile(r"([\^$@/<>{}\[\]\\])")  # lttoolbox's stream syntax
 _UNIT = re.compile(r"\^(.*?)\$")
 _TAG = re.compile(r"<([^>]+)>")
 _SENTENCE_END = set(".!?…")
-
-
-class ApertiumError(RuntimeError):
-    """Apertium is missing or failed; the message says how to install it."""
 
 
 @dataclass(frozen=True)

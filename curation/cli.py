@@ -3,27 +3,57 @@
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 
 import click
 
-from curation.client import ArgillaUnavailable
-from curation.config import ConfigError
-from curation.loaders import InputError
-from curation.server.stack import DEFAULT_PORT, Credentials, Stack, StackError, default_data_dir
+from curation.errors import CurationError, InputError, OutputError, StackError
+from curation.server.stack import DEFAULT_PORT, Credentials, Stack, default_data_dir
 
 
 def friendly(fn):
-    """Show library errors as one clean line, no traceback."""
+    """A command whose `CurationError`s (and faults of its surroundings: a path the system refuses, Argilla going
+    away) print as one `Error: ...` line; anything else is a bug and keeps its traceback. Adds `--debug`, which
+    (like CURATION_DEBUG=1) shows the traceback of every error."""
 
     @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args, debug: bool = False, **kwargs):
+        debug = debug or os.environ.get("CURATION_DEBUG", "") not in ("", "0")
         try:
             return fn(*args, **kwargs)
-        except (StackError, ArgillaUnavailable, ConfigError, InputError, ValueError, FileNotFoundError, OSError) as e:
-            raise click.ClickException(str(e)) from None
+        except Exception as e:
+            message = None if debug else _one_line(e)
+            if message is None:
+                raise
+            raise click.ClickException(message) from None
 
-    return wrapper
+    return click.option("--debug", is_flag=True, help="Show the full traceback of any error.")(wrapper)
+
+
+def _one_line(e: Exception) -> str | None:
+    """The one line for an error the user can act on; None for a bug."""
+    import httpx
+
+    if isinstance(e, CurationError):
+        return str(e)
+    if isinstance(e, OSError) and e.filename is not None:  # the system refused a path: not ours to trace
+        return f"{e.strerror or e.__class__.__name__}: {e.filename}"
+    if isinstance(e, httpx.TransportError) or (getattr(e, "status_code", 0) or 0) >= 500 and _from_argilla(e):
+        reason = getattr(e, "status_code", None) or e.__class__.__name__
+        return (
+            f"Argilla stopped answering or failed ({reason}): start it again (curation server start) and re-run the "
+            "command; what is stored stays as it is"
+        )
+    if getattr(e, "status_code", None) == 401 and _from_argilla(e):
+        return (
+            "Argilla refused the API key: set ARGILLA_API_KEY to a valid key (or unset it to use the embedded stack's)"
+        )
+    return None
+
+
+def _from_argilla(e: Exception) -> bool:
+    return type(e).__module__.startswith("argilla.")
 
 
 @click.group()
@@ -202,7 +232,7 @@ def setup(config_path, input_path, workspace, dataset, labels, dry_run):
     config.argilla.dataset = dataset or config.argilla.dataset
 
     if labels and not Path(labels).exists():
-        raise ValueError(f"labels file {labels} does not exist")
+        raise InputError(f"labels file {labels} does not exist: check the --labels path")
     client = None
     if not dry_run:  # check Argilla and the roster before any work
         from curation.client import connect
@@ -384,9 +414,9 @@ def score(
     if not folder:  # one file in, one file out
         output_format(output)  # a bad output name fails before the model loads
         if Path(output).exists() and not overwrite:
-            raise ValueError(f"{output} exists: pass --overwrite to replace it, or choose another --output")
+            raise OutputError(f"{output} exists: pass --overwrite to replace it, or choose another --output")
         if not Path(output).resolve().parent.is_dir():
-            raise ValueError(f"the folder of --output {output} does not exist: create it or choose another --output")
+            raise OutputError(f"the folder of --output {output} does not exist: create it or choose another --output")
         flt = load_filter(model_dir, device, batch_size)
         with tqdm(desc="scoring", unit=" pairs", disable=None) as bar:
             written, stats = score_file(flt, spec, output, progress=bar.update)
@@ -538,17 +568,17 @@ def _folder_to_write(path: str | Path, what: str) -> None:
     """A folder a command will write to: created now, so a bad path fails before the expensive work."""
     path = Path(path)
     if path.exists() and not path.is_dir():
-        raise ValueError(f"{what} {path} is a file, not a folder: choose a folder")
+        raise OutputError(f"{what} {path} is a file, not a folder: choose a folder")
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise ValueError(f"{what} {path} cannot be created ({e.strerror}): choose a folder you can write to") from None
+        raise OutputError(f"{what} {path} cannot be created ({e.strerror}): choose a folder you can write to") from None
 
 
 def _dataset(client, config):
     data = client.datasets(config.argilla.dataset, workspace=config.argilla.workspace)
     if data is None:
-        raise ValueError(
+        raise InputError(
             f"dataset {config.argilla.dataset!r} not found in workspace {config.argilla.workspace!r}: "
             "run setup_workspace.py first, or pass --workspace/--dataset"
         )

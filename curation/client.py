@@ -8,11 +8,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from curation.errors import ArgillaUnavailable
 from curation.server.stack import Credentials, default_data_dir
-
-
-class ArgillaUnavailable(RuntimeError):
-    """Argilla cannot be used as configured; the message says what to do."""
 
 
 def resolve(api_url: str | None = None, api_key: str | None = None, data_dir: Path | None = None) -> tuple[str, str]:
@@ -72,3 +69,11 @@ def _quiet_sdk_progress() -> None:
     from tqdm import tqdm
 
     sdk_records.tqdm = functools.partial(tqdm, disable=True)
+
+
+def transient(e: Exception) -> bool:
+    """A failure that may pass by itself: Argilla unreachable or the connection dropped, or a 5xx answer (the SDK's
+    errors and ours carry `status_code`). Worth retrying a write that is idempotent."""
+    import httpx
+
+    return isinstance(e, httpx.TransportError) or (getattr(e, "status_code", None) or 0) >= 500

@@ -10,13 +10,10 @@ from typing import Any
 
 import yaml
 
+from curation.errors import ConfigError
 from curation.loaders import InputSpec
 
 DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
-
-
-class ConfigError(ValueError):
-    """The configuration is wrong; the message names the key."""
 
 
 @dataclass
@@ -167,10 +164,18 @@ class Config:
         except FileNotFoundError:
             raise ConfigError(f"config file {path} does not exist") from None
         except yaml.YAMLError as e:
-            raise ConfigError(f"config file {path} is not valid YAML: {e}") from None
+            mark = getattr(e, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+            raise ConfigError(f"config file {path} is not valid YAML{where}: {problem}") from None
         if not isinstance(raw, dict):
             raise ConfigError(f"config file {path} must hold a mapping of sections, not {type(raw).__name__}")
-        return _build(cls, raw, "")
+        config = _build(cls, raw, "")
+        from curation.filters import build
+
+        for name, params in config.filter_entries():  # each filter's parameters, before any work
+            build(name, params)
+        return config
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

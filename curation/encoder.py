@@ -14,13 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from curation import adequacy, fluency, signals
+from curation.errors import ModelError
 
 DEFAULT_MODEL = "intfloat/multilingual-e5-small"
 OFFLINE_DIR = Path(os.environ.get("CURATION_MODELS_DIR", Path.home() / ".cache" / "curation")) / "multilingual-e5-small"
-
-
-class ModelError(ValueError):
-    """The encoder or a trained filter cannot be loaded; the message says what to do."""
 
 
 def device(preference: str = "auto") -> str:

@@ -17,14 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from curation import feedback, labels, schema
+from curation.errors import ExportError
 from curation.report import quality_lines
 
 COLUMNS = ("id", "source", "target", "provenance", "score", "annotators", "agreement", "original_target")
 PROMPT = "Translate this English sentence into Spanish:\n\n{source}"
-
-
-class ExportError(ValueError):
-    """The export cannot run as asked; the message says what to change."""
 
 
 @dataclass

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from curation import schema
-from curation.client import ArgillaUnavailable
+from curation.client import transient
 from curation.data import batched
+from curation.errors import WAITS, ArgillaRefused, ArgillaUnavailable, retried
 from curation.labels import Judgment
 
 FILTER_SCORE = "filter_score"  # probability that the pair is good, from the latest model
@@ -41,10 +42,10 @@ def iter_records(client, dataset, include: str = "responses", page: int = 1000) 
     http = client.api.http_client
     offset = 0
     while True:
-        response = http.get(
-            f"/api/v1/datasets/{dataset.id}/records", params={"include": include, "offset": offset, "limit": page}
+        url, params = f"/api/v1/datasets/{dataset.id}/records", {"include": include, "offset": offset, "limit": page}
+        response = send(
+            http, "GET", url, f"while records were read ({offset} read)", rerun="the command", params=params
         )
-        response.raise_for_status()
         items = response.json()["items"]
         yield from items
         if len(items) < page:
@@ -122,9 +123,7 @@ def ensure_properties(client, dataset) -> None:
         old = have.get(prop.name)
         if old is not None and old.title != prop.title:
             url = f"/api/v1/metadata-properties/{old.id}"
-            _send(
-                client.api.http_client, "PATCH", url, "while metadata titles were updated", json={"title": prop.title}
-            )
+            send(client.api.http_client, "PATCH", url, "while metadata titles were updated", json={"title": prop.title})
 
 
 AGENT = "curation-filter"
@@ -219,33 +218,47 @@ def write_suggestions(
                 stale.append((row.server_id, old))
             suggested += value is not None
         stage = f"while suggestions were written ({sent} of {len(rows)} done)"
-        _send(http, "PUT", f"/api/v1/datasets/{dataset.id}/records/bulk", stage, json={"items": items})
+        send(http, "PUT", f"/api/v1/datasets/{dataset.id}/records/bulk", stage, json={"items": items})
         for server_id, ids in stale:  # 404: already gone
             url = f"/api/v1/records/{server_id}/suggestions"
-            _send(http, "DELETE", url, stage, ok=(404,), params={"ids": ",".join(ids)})
+            send(http, "DELETE", url, stage, ok=(404,), params={"ids": ",".join(ids)})
         sent += len(items)
         if progress:
             progress(len(items))
     return suggested
 
 
-def _send(http, method: str, url: str, stage: str, ok: tuple[int, ...] = (), **kwargs):
-    """One write of the retrain; Argilla gone or failing is one clear error (`stage`: when, how far) that says a
-    re-run completes it."""
+def send(http, method: str, url: str, stage: str, ok: tuple[int, ...] = (), rerun="train_filter.py", **kwargs):
+    """One request that is safe to repeat (a read, an upsert keyed by record id, a delete), retried with backoff
+    while Argilla is unreachable or answers 5xx; then one clear error (`stage`: when, how far) that says re-running
+    (`rerun`) completes it. Another 4xx than `ok` is an `ArgillaRefused`."""
     import httpx
 
-    try:
+    def request():
         response = http.request(method, url, **kwargs)
+        if response.status_code >= 500:
+            raise _ServerError(response.status_code)
+        return response
+
+    tries = f"{len(WAITS) + 1} tries"
+    try:
+        response = retried(request, transient)
     except httpx.TransportError as e:
         raise ArgillaUnavailable(
-            f"Argilla stopped answering {stage} ({e.__class__.__name__}): start it again and re-run "
-            "train_filter.py; nothing will be duplicated"
-        ) from None
-    if response.status_code >= 500:
-        raise ArgillaUnavailable(
-            f"Argilla answered HTTP {response.status_code} {stage}: see its logs, then re-run train_filter.py; "
+            f"Argilla stopped answering {stage} ({e.__class__.__name__}, {tries}): start it again and re-run {rerun}; "
             "nothing will be duplicated"
-        )
+        ) from None
+    except _ServerError as e:
+        raise ArgillaUnavailable(
+            f"Argilla answered HTTP {e.status_code} {stage} ({tries}): see its logs, then re-run {rerun}; nothing "
+            "will be duplicated"
+        ) from None
     if response.status_code >= 400 and response.status_code not in ok:
-        raise ValueError(f"Argilla refused the suggestions (HTTP {response.status_code}): {response.text[:300]}")
+        raise ArgillaRefused(f"Argilla refused a request {stage} (HTTP {response.status_code}): {response.text[:300]}")
     return response
+
+
+class _ServerError(Exception):
+    def __init__(self, status_code: int):
+        super().__init__(status_code)
+        self.status_code = status_code

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 from curation.data import Pair, normalise
+from curation.errors import ConfigError
 
 REGISTRY: dict[str, type[PairFilter]] = {}
 
@@ -35,15 +36,37 @@ class PairFilter:
 def build(name: str, params: dict[str, Any] | None = None) -> PairFilter:
     """A filter from its config entry; unknown names and parameters are errors that list what exists."""
     if name not in REGISTRY:
-        raise ValueError(f"unknown filter {name!r} in the config: choose from {', '.join(sorted(REGISTRY))}")
+        raise ConfigError(f"unknown filter {name!r} in the config: choose from {', '.join(sorted(REGISTRY))}")
     cls = REGISTRY[name]
     allowed = {f.name for f in fields(cls)}
     unknown = set(params or {}) - allowed
     if unknown:
-        raise ValueError(
+        raise ConfigError(
             f"filter {name!r} has no parameter {', '.join(sorted(unknown))}: it takes {', '.join(sorted(allowed))}"
         )
+    defaults = {f.name: f.default for f in fields(cls)}
+    for key, value in (params or {}).items():
+        allowed = _allowed(defaults[key], value)
+        if allowed:
+            raise ConfigError(f"filter {name!r}: {key} must be {allowed}, not {value!r}")
     return cls(**(params or {}))
+
+
+def _allowed(default, value) -> str | None:
+    """What a parameter may be, judged by its default's type; None when `value` is allowed."""
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if isinstance(default, bool):
+        return None if isinstance(value, bool) else "true or false"
+    if isinstance(default, int):
+        return None if number and isinstance(value, int) and value >= 0 else "a whole number of at least 0"
+    if isinstance(default, float):
+        return None if number and value >= 0 else "a number of at least 0"
+    if isinstance(default, str):
+        return None if isinstance(value, str) and value.strip() else "a non-empty text"
+    if isinstance(default, tuple):
+        ok = isinstance(value, list | tuple) and value and all(isinstance(v, str) for v in value)
+        return None if ok else "a list of texts"
+    return None
 
 
 @register

@@ -11,6 +11,8 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from curation.errors import InputError
+
 LABELS = ("bad", "good")
 
 
@@ -55,7 +57,7 @@ def aggregate(judgments: Iterable[Judgment]) -> Aggregated:
     votes: dict[str, dict[str, str]] = defaultdict(dict)
     for j in judgments:
         if j.label not in LABELS:
-            raise ValueError(f"label {j.label!r} of record {j.record_id} by {j.annotator}: expected good or bad")
+            raise InputError(f"label {j.label!r} of record {j.record_id} by {j.annotator}: expected good or bad")
         votes[j.record_id][j.annotator] = j.label
     labels, ties = {}, []
     for rid, by in votes.items():

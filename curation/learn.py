@@ -18,10 +18,7 @@ from curation import error_types, negatives, signals
 from curation.config import TrainConfig
 from curation.encoder import PairEncoder
 from curation.error_types import ErrorTypes
-
-
-class TrainingError(ValueError):
-    """Training cannot start or cannot give a usable model; the message says what is missing."""
+from curation.errors import TrainingError
 
 
 @dataclass

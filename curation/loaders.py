@@ -16,12 +16,9 @@ from itertools import zip_longest
 from pathlib import Path
 
 from curation.data import Pair
+from curation.errors import InputError
 
 MAX_FIELD = 1_000_000  # characters; larger fields are still read, then dropped by the length filter
-
-
-class InputError(ValueError):
-    """The input cannot be read as configured; the message says what to change."""
 
 
 @dataclass

@@ -7,6 +7,8 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Sequence
 
+from curation.errors import ConfigError
+
 Pair = tuple[str, str]
 
 
@@ -50,7 +52,7 @@ def make(good: Sequence[Pair], per_good: float, seed: int = 0, kinds: Sequence[s
     """About `per_good` synthetic bad pairs for each good pair, cycling through `kinds`."""
     unknown = set(kinds) - set(KINDS)
     if unknown:
-        raise ValueError(f"unknown synthetic negative kind {', '.join(sorted(unknown))}: use {', '.join(KINDS)}")
+        raise ConfigError(f"unknown synthetic negative kind {', '.join(sorted(unknown))}: use {', '.join(KINDS)}")
     if not good or per_good <= 0 or not kinds:
         return []
     rng = random.Random(seed)

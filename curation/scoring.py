@@ -14,6 +14,7 @@ from curation import learn, modeldir
 from curation.data import batched
 from curation.encoder import ModelError, PairEncoder, default_batch_size, device, load_body
 from curation.error_types import ErrorTypes
+from curation.errors import OutputError
 from curation.loaders import InputSpec, LoadStats, load
 
 ERROR_TYPES_FILE = "error_types.joblib"
@@ -87,7 +88,7 @@ def output_format(path: str | Path) -> str:
     for ending, fmt in ((".tsv", "tsv"), (".csv", "csv"), (".jsonl", "jsonl"), (".json", "jsonl")):
         if suffix.endswith(ending):
             return fmt
-    raise ValueError(f"output {path}: name it .jsonl, .csv or .tsv so the format is clear")
+    raise OutputError(f"output {path}: name it .jsonl, .csv or .tsv so the format is clear")
 
 
 def score_file(

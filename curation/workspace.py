@@ -20,18 +20,15 @@ from typing import NamedTuple
 import yaml
 
 from curation import pii, schema
-from curation.client import ArgillaUnavailable
+from curation.client import transient
 from curation.config import Config
 from curation.data import Pair, batched
+from curation.errors import WAITS, ArgillaUnavailable, SetupError, retried
 from curation.private import write_private_json
 
 ROLES = ("annotator", "admin", "owner")
 USERNAME = re.compile(r"^(?!-|_)[a-z0-9-_]+$")
 CURATOR = "curator"  # the account that owns imported judgments (--labels)
-
-
-class SetupError(ValueError):
-    """Setup cannot go on; the message says what to fix."""
 
 
 @dataclass
@@ -83,14 +80,8 @@ def _create_or_fetch(create, fetch):
     try:
         return create(), True
     except (ConflictError, InternalServerError):
-        for attempt in range(3):  # the server drops the connection after a 500: the first reuse of it may fail
-            try:
-                found = fetch()
-                break
-            except httpx.TransportError:
-                if attempt == 2:
-                    raise
-                time.sleep(0.2)
+        # the server drops the connection after a 500: the first reuse of it may fail
+        found = retried(fetch, lambda e: isinstance(e, httpx.TransportError), waits=(0.2, 0.2))
         if found is None:
             raise
         return found, False
@@ -291,22 +282,16 @@ def import_labels(client, dataset, path: str | Path, workspace, passwords_path, 
 
 def _log(dataset, records: list, batch_size: int, done: str) -> None:
     """`records.log`, with Argilla going away or failing turned into one line that says a re-run completes it."""
-    import httpx
-    from argilla._exceptions import InternalServerError
-
-    for wait in (0.5, 1.0, 2.0, None):  # transient failures (a concurrent run's insert, a restart) are retried
-        try:
-            dataset.records.log(records, batch_size=batch_size)
-            return
-        except (httpx.TransportError, InternalServerError) as e:
-            if wait is not None:
-                time.sleep(wait)
-                continue
-            error = e
-    raise ArgillaUnavailable(
-        f"Argilla stopped answering or failed ({error.__class__.__name__}, 4 tries) with {done}: start it again "
-        "(curation server start) and run setup_workspace.py again; records are keyed by pair, so nothing is duplicated"
-    ) from None
+    try:  # transient failures (a concurrent run's insert, a restart, a dropped connection) are retried
+        retried(lambda: dataset.records.log(records, batch_size=batch_size), transient)
+    except Exception as e:
+        if not transient(e):
+            raise
+        raise ArgillaUnavailable(
+            f"Argilla stopped answering or failed ({e.__class__.__name__}, {len(WAITS) + 1} tries) with {done}: start "
+            "it again (curation server start) and run setup_workspace.py again; records are keyed by pair, so nothing "
+            "is duplicated"
+        ) from None
 
 
 def _responses(judged: Judged, user_id) -> list:

@@ -21,6 +21,8 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
+from curation.errors import InputError
+
 COLUMNS = ["shard", "row", "source", "target", "score"]
 
 
@@ -52,10 +54,16 @@ def select(
     strata: int = 10,
 ) -> pa.Table:
     """The slice (columns `COLUMNS` + `part`: "uncertain" or "stratum k/n"), uncertain rows first."""
-    dataset = pads.dataset(str(scored), format="parquet")
+    try:
+        dataset = pads.dataset(str(scored), format="parquet")
+    except (pa.ArrowInvalid, OSError) as e:
+        first = str(e).split(". ")[0]
+        raise InputError(
+            f"{scored} is not a folder of Parquet shards ({first}): give the output of `curation score`"
+        ) from None
     missing = {"reason", "score", "source", "target"} - set(dataset.schema.names)
     if missing:
-        raise ValueError(f"{scored} has no column {', '.join(sorted(missing))}: give the output of `curation score`")
+        raise InputError(f"{scored} has no column {', '.join(sorted(missing))}: give the output of `curation score`")
     band: pa.Table | None = None
     sample: list[pa.Table | None] = [None] * strata
     kept = pads.field("reason").is_null() & pads.field("score").is_valid()
@@ -88,7 +96,7 @@ def select(
         table = table.filter(fresh).sort_by([("priority", "ascending")])
         parts.append(table.append_column("part", pa.array([f"stratum {k + 1}/{strata}"] * len(table))))
     if not parts:
-        raise ValueError(f"{scored} has no kept, scored rows: run `curation score --model ...` on it first")
+        raise InputError(f"{scored} has no kept, scored rows: run `curation score --model ...` on it first")
     return pa.concat_tables(parts).drop_columns(["priority", "distance"])
 
 

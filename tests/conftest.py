@@ -81,6 +81,23 @@ def isolated_env(monkeypatch, tmp_path):
     return tmp_path
 
 
+# a test's folder is its tier; each tier's markers let a run pick tiers (`pytest -m "not scale"`, `pytest -m fault`)
+TIERS = {
+    "unit": ["unit"],
+    "integration": ["server"],
+    "browser": ["server", "browser"],
+    "model": ["model"],
+    "scale": ["scale"],
+    "fault": ["fault", "server"],
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for marker in TIERS.get(item.path.parent.name, []):
+            item.add_marker(marker)
+
+
 def pytest_sessionfinish(session, exitstatus):
     """A run in which no test passed is a failure, whatever pytest says (an empty or all-skipped run is exit 0)."""
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")

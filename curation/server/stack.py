@@ -21,16 +21,13 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from curation.errors import StackError
 from curation.private import write_private_json
 
 DEFAULT_PORT = 6900
 DEFAULT_HOST = "127.0.0.1"
 OWNER_USERNAME = "owner"
 COMPONENTS = ("redis", "worker", "api")
-
-
-class StackError(RuntimeError):
-    """A problem the user can fix; the message says how."""
 
 
 def default_data_dir() -> Path:
