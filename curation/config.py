@@ -73,11 +73,17 @@ class ArgillaConfig:
     dataset: str = "en-es-candidates"
     min_submitted: int = 1  # annotators per pair (overlap): >1 lets agreement be measured
     batch_size: int = 256
+    suggestion_batch_size: int = 32  # retrain: records per suggestion write (small: annotators' submits stay fast)
+    suggestion_pause: float = 1.0  # retrain: after each write, wait this many times as long as it took
     vectors: bool = True  # a vector field for "find similar" (hashed character n-grams, see curation/vectors.py)
     vector_dimensions: int = 256
 
     def __post_init__(self):
         rules = {"workspace": TEXT, "dataset": TEXT, "min_submitted": WHOLE_1, "batch_size": WHOLE_1}
+        rules |= {
+            "suggestion_batch_size": WHOLE_1,
+            "suggestion_pause": ("a number of at least 0", lambda v: _number(v) and v >= 0),
+        }
         rules |= {
             "vectors": FLAG,
             "vector_dimensions": ("a whole number of at least 2", lambda v: _whole(v) and v >= 2),

@@ -6,6 +6,7 @@ is stored once per record and question, so re-running replaces the previous mode
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -154,6 +155,7 @@ def write_suggestions(
     batch_size: int = 256,
     progress: Callable[[int], None] | None = None,
     errors: dict[str, np.ndarray] | None = None,
+    pause: float = 0.0,
 ) -> int:
     """filter_score/priority/filter_model metadata for each row (`version`: the model's), and a `quality` suggestion
     (label, confidence, agent `curation-filter <version>`) where
@@ -163,7 +165,9 @@ def write_suggestions(
     removed, so the form never shows a stale opinion.
 
     Sent as Argilla's bulk upsert keyed by record id with neither fields nor responses in it, so the record's
-    text and every response stay exactly as they are. Returns how many rows got a `quality` suggestion.
+    text and every response stay exactly as they are. After each batch the writer waits `pause` times as long as
+    the batch took, leaving the server to annotators' submissions meanwhile. Returns how many rows got a `quality`
+    suggestion.
     """
 
     ensure_properties(client, dataset)
@@ -217,12 +221,15 @@ def write_suggestions(
             if old:
                 stale.append((row.server_id, old))
             suggested += value is not None
+        started = time.perf_counter()
         stage = f"while suggestions were written ({sent} of {len(rows)} done)"
         send(http, "PUT", f"/api/v1/datasets/{dataset.id}/records/bulk", stage, json={"items": items})
         for server_id, ids in stale:  # 404: already gone
             url = f"/api/v1/records/{server_id}/suggestions"
             send(http, "DELETE", url, stage, ok=(404,), params={"ids": ",".join(ids)})
         sent += len(items)
+        if pause:
+            time.sleep(pause * (time.perf_counter() - started))
         if progress:
             progress(len(items))
     return suggested

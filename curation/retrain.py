@@ -184,7 +184,8 @@ def from_argilla(client, dataset, config: Config, log: Log = print, progress=Non
         scores,
         version=stored.version,
         label=label,
-        batch_size=config.argilla.batch_size,
+        batch_size=config.argilla.suggestion_batch_size,
+        pause=config.argilla.suggestion_pause,
         progress=bar,
         errors=types,
     )

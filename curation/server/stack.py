@@ -101,7 +101,17 @@ class Stack:
             CURATION_OWNER_PASSWORD=credentials.password,
             CURATION_OWNER_API_KEY=credentials.api_key,
         )
+        env.setdefault("ARGILLA_AUTH_SECRET_KEY", self.auth_secret())
         return env
+
+    def auth_secret(self) -> str:
+        """The key that signs web UI logins, one for every worker and kept across restarts (argilla-server draws a
+        new one per process otherwise: with --workers 2 every other request of a signed-in user got 401, and a
+        restart signed everyone out)."""
+        path = self.data_dir / "auth_secret.json"
+        if not path.exists():
+            write_private_json(path, {"secret_key": secrets.token_hex(32)})
+        return json.loads(path.read_text())["secret_key"]
 
     # -- state ----------------------------------------------------------------------------------------------
 

@@ -266,3 +266,25 @@ def test_bad_input_is_one_line_a_non_zero_exit_and_nothing_stored_changes(
     assert done.returncode != 0, lines
     assert len(lines) == 1 and lines[0].startswith("Error: ") and says in lines[0], lines
     assert after == before
+
+
+def test_labels_that_contradict_each_other_are_ties_and_a_backwards_model_never_becomes_latest(project):
+    root, env, _, _ = project
+    latest = (root / "models" / "latest").resolve()
+    # near-twins with opposite labels (whatever a fold learns, it gets the other fold backwards), and one pair
+    # judged both good and bad (trained anyway before)
+    rows = [(s, t, "good") for s, t in GOOD] + [(s, t.rstrip("?.") + "!", "bad") for s, t in GOOD]
+    (root / "twisted.tsv").write_text(judged_tsv([*rows, (*GOOD[0], "bad")]))
+    done = subprocess.run(
+        [sys.executable, str(REPO / "train_filter.py"), "--config", "config.yaml", "--labels", "twisted.tsv"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    out = done.stdout + done.stderr
+    assert done.returncode == 1 and "Traceback" not in out, out
+    assert "1 pair judged both good and bad in twisted.tsv left out (rows twisted.tsv:2, twisted.tsv:" in out
+    assert out.strip().splitlines()[-1].startswith("Error: ") and "ranks pairs backwards" in out
+    assert (root / "models" / "latest").resolve() == latest

@@ -192,6 +192,7 @@ def test_the_roster_set_up_on_a_second_server_never_changes_the_first_servers_lo
         other.stop()
 
 
+@pytest.mark.fault  # of the fault suite; here beside the flow it breaks
 def test_two_setups_of_one_dataset_at_once_both_finish_with_one_record_per_pair(project, client, argilla_stack):
     import threading
 

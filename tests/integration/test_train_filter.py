@@ -220,6 +220,7 @@ def test_error_types_annotators_tick_come_back_as_errors_suggestions_on_pairs_su
     assert sum(e is not None and e.value[0] == "omission_addition" for e in cut) >= len(cut) // 2
 
 
+@pytest.mark.fault  # of the fault suite; here beside the flow it breaks
 def test_annotators_submitting_while_suggestions_are_written_lose_nothing(argilla_stack, client, tiny_model, tmp_path):
     suffix = uuid.uuid4().hex[:6]
     config = make_config(tiny_model, tmp_path, f"ws-{suffix}", f"pairs-{suffix}")
@@ -252,6 +253,7 @@ def own_stack(tmp_path, unused_port):
     stack.stop()
 
 
+@pytest.mark.fault  # of the fault suite; here beside the flow it breaks
 def test_argilla_going_away_halfway_then_a_rerun_completes_without_duplicates(own_stack, tiny_model, tmp_path):
 
     import argilla as rg

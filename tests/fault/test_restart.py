@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from curation.cli import main
 from curation.server.stack import Stack
 
-pytestmark = [pytest.mark.server, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 N = 3000
 
