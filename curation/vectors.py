@@ -1,7 +1,7 @@
 """Vectors for Argilla's "find similar": hashed character n-grams of both sides, offline and instant.
 
-They find pairs worded alike (the same template, the same error repeated by an MT system). A sentence-embedding
-model can replace them once the learned filter has one loaded (train_filter.py).
+They find pairs worded alike (the same template, the same error repeated by an MT system). They are the only
+vectors setup writes: nothing replaces them with sentence embeddings today.
 """
 
 from __future__ import annotations

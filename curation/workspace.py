@@ -74,23 +74,28 @@ def load_roster(path: str | Path) -> list[Member]:
 def _create_or_fetch(create, fetch):
     """(resource, created): create it, or, when another run created it meanwhile (Argilla answers 409, or 500 for
     SQLite's UNIQUE violation), the one that exists."""
-    import httpx
     from argilla._exceptions import ConflictError, InternalServerError
 
     try:
         return create(), True
     except (ConflictError, InternalServerError):
         # the server drops the connection after a 500: the first reuse of it may fail
-        found = retried(fetch, lambda e: isinstance(e, httpx.TransportError), waits=(0.2, 0.2))
+        found = retried(fetch, transient, waits=(0.2, 0.5))
         if found is None:
             raise
         return found, False
 
 
+def _read(lookup):
+    """A lookup, retried when the connection drops (the server closes it after a 500, e.g. another run's insert
+    losing a UNIQUE race, and the next request on the pooled connection fails) or Argilla answers 5xx."""
+    return retried(lookup, transient)
+
+
 def ensure_workspace(client, name: str):
     import argilla as rg
 
-    existing = client.workspaces(name)
+    existing = _read(lambda: client.workspaces(name))
     if existing is not None:
         return existing
     return _create_or_fetch(lambda: rg.Workspace(name=name, client=client).create(), lambda: client.workspaces(name))[0]
@@ -120,10 +125,10 @@ def ensure_users(client, members: Iterable[Member], workspace, passwords_path: s
 
     all_passwords = read_passwords(passwords_path)
     passwords = all_passwords.setdefault(client.api_url.rstrip("/"), {})
-    members_now = {u.username for u in workspace.users}
+    members_now = {u.username for u in _read(lambda: workspace.users)}
     outcome = {}
     for member in members:
-        user = client.users(member.username)
+        user = _read(lambda name=member.username: client.users(name))
         if user is None:
             password = secrets.token_urlsafe(12)
             first, _, last = member.name.partition(" ")
@@ -157,7 +162,7 @@ def ensure_dataset(client, config: Config, workspace):
     import argilla as rg
 
     name = config.argilla.dataset
-    existing = client.datasets(name, workspace=workspace.name)
+    existing = _read(lambda: client.datasets(name, workspace=workspace.name))
     if existing is None:
         new = rg.Dataset(name=name, workspace=workspace.name, settings=schema.settings(config), client=client)
         existing, created = _create_or_fetch(new.create, lambda: client.datasets(name, workspace=workspace.name))
@@ -167,7 +172,7 @@ def ensure_dataset(client, config: Config, workspace):
         if existing._is_published():  # the SDK's own check: fields and questions are all there
             break
         time.sleep(0.5)
-        existing = client.datasets(name, workspace=workspace.name)
+        existing = _read(lambda: client.datasets(name, workspace=workspace.name))
     names = {f.name for f in existing.settings.fields} | {q.name for q in existing.settings.questions}
     missing = {"source", "target", schema.QUALITY} - names
     if missing or not existing._is_published():

@@ -1,7 +1,8 @@
 """Performance fixes for argilla-server 2.8.0, applied when the embedded stack's processes start.
 
-Profiling `records.log` (py-spy on the API process, benchmarks/argilla_ingest_and_query.py) showed most of the
-server's time going to two things that do no useful work here; each fix keeps argilla-server's behaviour:
+Profiling `records.log` and annotators' searches (py-spy on the API process, benchmarks/argilla_ingest_and_query.py)
+showed much of the server's time going to three things that do no useful work here; each fix keeps
+argilla-server's behaviour:
 
 1. `Question.parsed_settings` and `MetadataProperty.parsed_settings` build a new pydantic `TypeAdapter` for
    every record they validate. We build each adapter once; validation itself is unchanged.
