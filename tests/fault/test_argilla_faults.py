@@ -6,39 +6,26 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
+from curator_project import REPO, make_project
 from faulty_proxy import FaultyProxy
 
-REPO = Path(__file__).resolve().parents[2]
 SETUP = ("setup_workspace.py", "--config", "config.yaml", "--labels", "sample/judged.tsv")
 
 
 @pytest.fixture
 def project(tmp_path, argilla_stack, tiny_model):
-    shutil.copytree(REPO / "annotators", tmp_path / "annotators", ignore=shutil.ignore_patterns("passwords*"))
-    shutil.copytree(REPO / "data" / "sample", tmp_path / "sample")
-    suffix = uuid.uuid4().hex[:6]
-    (tmp_path / "annotators" / "roster.yaml").write_text(
-        "annotators:\n"
-        + "".join(f"  - {{username: {n}-{suffix}, name: {n.title()}, role: annotator}}\n" for n in ("ana", "ben"))
+    _, dataset = make_project(
+        tmp_path,
+        tiny_model,
+        argilla="  batch_size: 40\n",
+        train="  suggest_min_auc: 0\n  target_precision: 0.5\n",  # the tiny model suggests labels too
     )
-    judged = tmp_path / "sample" / "judged.tsv"
-    text = judged.read_text(encoding="utf-8")
-    judged.write_text(
-        text.replace("ana-lopez", f"ana-{suffix}").replace("ben-carter", f"ben-{suffix}"), encoding="utf-8"
-    )
-    (tmp_path / "config.yaml").write_text(
-        f"input:\n  path: sample/candidates.tsv\nargilla:\n  workspace: ws-{suffix}\n  dataset: pairs-{suffix}\n"
-        f"  batch_size: 40\ntrain:\n  base_model: {tiny_model}\n  layer: 1\n  min_per_class: 4\n"
-        "  suggest_min_auc: 0\n  target_precision: 0.5\n"  # the tiny model suggests labels too
-    )
-    return tmp_path, f"pairs-{suffix}"
+    return tmp_path, dataset
 
 
 def run(root: Path, url: str, key: str, *args: str) -> str:

@@ -6,17 +6,15 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import socket
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
+from curator_project import REPO, make_project
 from tiny_model import GOOD
 
-REPO = Path(__file__).resolve().parents[2]
 BAD = [(s, s) for s, _ in GOOD]
 
 
@@ -28,22 +26,7 @@ def judged_tsv(rows) -> str:
 def project(argilla_stack, tiny_model, tmp_path_factory):
     """A curator's project after setup (sample candidates and judgments in Argilla) and one trained filter."""
     root = tmp_path_factory.mktemp("project")
-    shutil.copytree(REPO / "annotators", root / "annotators", ignore=shutil.ignore_patterns("passwords*"))
-    shutil.copytree(REPO / "data" / "sample", root / "sample")
-    suffix = uuid.uuid4().hex[:6]
-    (root / "annotators" / "roster.yaml").write_text(
-        "annotators:\n"
-        + "".join(f"  - {{username: {n}-{suffix}, name: {n.title()}, role: annotator}}\n" for n in ("ana", "ben"))
-    )
-    judged = root / "sample" / "judged.tsv"
-    text = judged.read_text(encoding="utf-8")
-    judged.write_text(
-        text.replace("ana-lopez", f"ana-{suffix}").replace("ben-carter", f"ben-{suffix}"), encoding="utf-8"
-    )
-    (root / "config.yaml").write_text(
-        f"input:\n  path: sample/candidates.tsv\nargilla:\n  workspace: ws-{suffix}\n  dataset: pairs-{suffix}\n"
-        f"train:\n  base_model: {tiny_model}\n  layer: 1\n  min_per_class: 4\n"
-    )
+    workspace, dataset = make_project(root, tiny_model)
     (root / "few.tsv").write_text(judged_tsv([(s, t, "good") for s, t in GOOD[:5]] + [(*BAD[0], "bad")]))
     (root / "judged.tsv").write_text(judged_tsv([(s, t, "good") for s, t in GOOD] + [(s, t, "bad") for s, t in BAD]))
     env = {**os.environ, "ARGILLA_API_URL": argilla_stack.url, "ARGILLA_API_KEY": argilla_stack.credentials.api_key}
@@ -56,7 +39,7 @@ def project(argilla_stack, tiny_model, tmp_path_factory):
         done = subprocess.run([sys.executable, *_script(args)], cwd=root, env=env, capture_output=True, text=True)
         assert done.returncode == 0, done.stdout + done.stderr
     (root / "curated" / "my-notes.txt").write_text("not the tool's")
-    return root, env, f"ws-{suffix}", f"pairs-{suffix}"
+    return root, env, workspace, dataset
 
 
 def _script(args: list[str]) -> list[str]:
