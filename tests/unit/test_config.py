@@ -46,3 +46,28 @@ def test_the_defaults_pass_and_a_bad_value_stops_setup_before_any_work(tmp_path,
     assert result.exit_code == 1
     assert result.output.strip() == "Error: argilla.batch_size must be a whole number of at least 1, not 0"
     assert not (tmp_path / "outputs").exists()  # nothing was cleaned or written
+
+
+def test_the_readme_config_block_is_the_defaults(tmp_path):
+    """The README's annotated config is what `Config()` holds: every key, every default, the filters in order."""
+    import dataclasses
+    import re
+    from pathlib import Path
+
+    from curation.filters import REGISTRY
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```yaml\n(input:.*?)```", readme, re.S).group(1)
+    documented = yaml.safe_load(block)
+    defaults = Config().to_dict()
+    filters = documented.pop("filters")
+    assert defaults.pop("filters") is None  # None: every filter with its defaults, in registry order
+    assert documented == defaults
+    entries = [next(iter(e.items())) if isinstance(e, dict) else (e, {}) for e in filters]
+    assert [name for name, _ in entries] == list(REGISTRY)
+    for name, params in entries:
+        own = {f.name: f.default for f in dataclasses.fields(REGISTRY[name])}
+        assert params == {k: v for k, v in own.items() if k in params}, name  # what it shows is the default
+    path = tmp_path / "config.yaml"
+    path.write_text(block, encoding="utf-8")
+    assert Config.load(path).to_dict() | {"filters": None} == Config().to_dict()  # and it loads as it stands
