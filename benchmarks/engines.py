@@ -111,7 +111,12 @@ def main() -> int:
     results = {}
     for stage, inputs, with_model in (("clean", every, False), ("clean + model", some, True)):
         for engine in ("local", "ray"):
-            job = Job(inputs, work / f"out-{engine}-{with_model}", Config(), model if with_model else None)
+            job = Job(
+                shards=inputs,
+                output=work / f"out-{engine}-{with_model}",
+                config=Config(),
+                model=model if with_model else None,
+            )
             if engine == "local":
                 with CpuShare() as share:
                     summary = run_local(job)

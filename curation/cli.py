@@ -426,12 +426,27 @@ def score(
         for warning in stats.warnings():
             click.echo(warning)
         return
-    job = scale.Job(scale.find_shards(input_path), Path(output), config, model_dir, clean, device, batch_size)
+    job = scale.Job(
+        shards=scale.find_shards(input_path),
+        output=Path(output),
+        config=config,
+        model=model_dir,
+        clean=clean,
+        device=device,
+        batch_size=batch_size,
+    )
     if engine == "ray":
-        summary = scale.run_ray(job, ray_address, overwrite, replicas, gpus_per_replica, cpus_per_replica)
+        summary = scale.run_ray(
+            job,
+            address=ray_address,
+            overwrite=overwrite,
+            replicas=replicas,
+            gpus_per_replica=gpus_per_replica,
+            cpus_per_replica=cpus_per_replica,
+        )
     else:
         with tqdm(desc="scoring", unit=" pairs", disable=None) as bar:
-            summary = scale.run_local(job, overwrite, progress=bar.update)
+            summary = scale.run_local(job, overwrite=overwrite, progress=bar.update)
     click.echo(
         f"{summary.rows:,} pairs from {len(job.shards)} shards in {summary.seconds:.0f} s "
         f"({summary.pairs_per_s:,.0f} pairs/s, {engine}): {summary.kept:,} kept -> {summary.output}"

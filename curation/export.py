@@ -10,14 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from curation import feedback, labels, schema
 from curation.errors import ExportError
+from curation.files import staged_folder, write_jsonl
 from curation.report import quality_lines
 
 COLUMNS = ("id", "source", "target", "provenance", "score", "annotators", "agreement", "original_target")
@@ -195,8 +194,7 @@ def write_folder(selection: Selection, out: Path, card: str, chat: bool, include
 
     if out.exists():
         _check_ours(out)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    try:
+    with staged_folder(out, replace=True) as tmp:
         (tmp / "data").mkdir()
         for split in ("train", "validation"):
             rows = [{c: r[c] for c in COLUMNS} for r in selection.rows if r["split"] == split]
@@ -218,13 +216,6 @@ def write_folder(selection: Selection, out: Path, card: str, chat: bool, include
         if include_rejected:
             _jsonl(tmp / "rejected.jsonl", selection.rejected)
         (tmp / "README.md").write_text(card, encoding="utf-8")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-        out.chmod(0o755)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 
@@ -265,9 +256,7 @@ def _schema():
 
 
 def _jsonl(path: Path, rows: list[dict]) -> None:
-    with path.open("w", encoding="utf-8", newline="\n") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
+    write_jsonl(path, rows, sort_keys=True)
 
 
 def push(folder: Path, repo_id: str, token: str, private: bool = True, api=None) -> str:

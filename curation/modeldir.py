@@ -14,14 +14,13 @@ import hashlib
 import json
 import os
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
 from curation.encoder import ModelError
+from curation.files import staged_folder
 
 REQUIRED = ("metadata.json", "head.joblib")
 VERSION = re.compile(r"^v(\d{4,})-")
@@ -78,15 +77,9 @@ def save(models_dir: str | Path, write, make_latest=lambda: True) -> Stored:
     models_dir = Path(models_dir)
     models_dir.mkdir(parents=True, exist_ok=True)
     version = next_version(models_dir)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=models_dir))
-    tmp.chmod(0o755)
-    try:
+    final = models_dir / version
+    with staged_folder(final) as tmp:
         write(tmp, version)
-        final = models_dir / version
-        os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     if not make_latest():
         return Stored(final, version, latest=False)
     link = models_dir / f".latest-{version}"

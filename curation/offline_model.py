@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import struct
 import tempfile
 import unicodedata
@@ -17,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from curation.errors import ModelError
+from curation.files import staged_folder
 
 MAGIC = b"E5S1"
 F32, Q4 = 0, 1
@@ -210,8 +210,7 @@ def build(out_dir: str | Path, source: Path | None = None) -> Path:
     m = read(source)
     bert, tokenizer = _bert(m), _tokenizer(m)
     del m
-    tmp = Path(tempfile.mkdtemp(prefix=".e5-", dir=out_dir.parent if out_dir.parent.exists() else None))
-    with tempfile.TemporaryDirectory() as hf_dir:
+    with staged_folder(out_dir) as tmp, tempfile.TemporaryDirectory() as hf_dir:  # appears whole or not at all
         bert.to(torch.float16).save_pretrained(hf_dir)
         tokenizer.save_pretrained(hf_dir)
         transformer = st.Transformer(hf_dir, max_seq_length=512)
@@ -221,12 +220,10 @@ def build(out_dir: str | Path, source: Path | None = None) -> Path:
             device="cpu",
         )
         model.save(str(tmp))
-    config = json.loads((tmp / "config.json").read_text())
-    config["dtype"] = "float32"  # float16 on disk, float32 in memory
-    (tmp / "config.json").write_text(json.dumps(config, indent=2))
-    check(SentenceTransformer(str(tmp), device="cpu", local_files_only=True))
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(tmp, out_dir)  # appears whole or not at all
+        config = json.loads((tmp / "config.json").read_text())
+        config["dtype"] = "float32"  # float16 on disk, float32 in memory
+        (tmp / "config.json").write_text(json.dumps(config, indent=2))
+        check(SentenceTransformer(str(tmp), device="cpu", local_files_only=True))
     return out_dir
 
 

@@ -18,6 +18,7 @@ from curation import pii
 from curation.config import Config
 from curation.data import Pair, batched
 from curation.dedup import Deduplicator
+from curation.files import write_jsonl
 from curation.filters import FilterCounts
 from curation.loaders import LoadStats, load
 
@@ -120,30 +121,38 @@ def screening(config: Config) -> tuple:
     return config.filter_entries(), config.pii, config.dedup.near_threshold, config.dedup.num_perm
 
 
-def screeners(entries, pii_on: bool, near_threshold, num_perm: int) -> tuple:
-    """(filters, PII on, fingerprinting) from `screening`'s values: built once per process."""
-    chain = [filters_module.build(name, params) for name, params in entries]
-    return chain, pii_on, Deduplicator(near_threshold, num_perm, memory_mb=None)  # it only fingerprints
+@dataclass(frozen=True)
+class Screener:
+    """The screen step's tools in one process: the filter chain, PII masking on or off, and the dedup rule's
+    fingerprinting (it only fingerprints; deciding what is a duplicate stays with the main process)."""
+
+    chain: list[filters_module.PairFilter]
+    pii: bool
+    fingerprints: Deduplicator
+
+    @classmethod
+    def build(cls, entries, pii_on: bool, near_threshold, num_perm: int) -> Screener:
+        """From `screening`'s plain values: built once per process."""
+        chain = [filters_module.build(name, params) for name, params in entries]
+        return cls(chain, pii_on, Deduplicator(near_threshold, num_perm, memory_mb=None))
+
+    def screen(self, pairs: list[Pair], counts: dict[str, FilterCounts]) -> tuple[int, list[str | None]]:
+        """Mask each pair (in place) and run the filters: the values masked, and each pair's drop reason or None."""
+        masked, reasons = 0, []
+        for pair in pairs:
+            if self.pii:
+                masked += pii.mask(pair)
+            reasons.append(filters_module.apply(self.chain, pair, counts))
+        return masked, reasons
 
 
-def screen(tools: tuple, pairs: list[Pair], counts: dict[str, FilterCounts]) -> tuple[int, list[str | None]]:
-    """Mask each pair (in place) and run the filters: the values masked, and each pair's drop reason or None."""
-    chain, pii_on, _ = tools
-    masked, reasons = 0, []
-    for pair in pairs:
-        if pii_on:
-            masked += pii.mask(pair)
-        reasons.append(filters_module.apply(chain, pair, counts))
-    return masked, reasons
-
-
-_STATE: tuple = ()
+_SCREENER: Screener | None = None
 
 
 def _init(*state) -> None:
     """Each worker (or this process) builds its own filters and fingerprinting once."""
-    global _STATE
-    _STATE = screeners(*state)
+    global _SCREENER
+    _SCREENER = Screener.build(*state)
 
 
 def _check_rows(rows: list[tuple[str, str, str]]):
@@ -153,10 +162,10 @@ def _check_rows(rows: list[tuple[str, str, str]]):
 def _check(pairs: list[Pair]):
     """Mask, filter and fingerprint one chunk: (masked count, filter counts, kept, prepared dedup, dropped)."""
     counts: dict[str, FilterCounts] = {}
-    masked, reasons = screen(_STATE, pairs, counts)
+    masked, reasons = _SCREENER.screen(pairs, counts)
     kept = [pair for pair, reason in zip(pairs, reasons, strict=True) if reason is None]
     dropped = [(pair, reason) for pair, reason in zip(pairs, reasons, strict=True) if reason is not None]
-    return masked, counts, kept, _STATE[2].prepare(kept), dropped
+    return masked, counts, kept, _SCREENER.fingerprints.prepare(kept), dropped
 
 
 def _merge(results, dedup: Deduplicator, report: Report, rejected: list | None) -> Iterator[Pair]:
@@ -217,8 +226,8 @@ def write_outputs(out_dir: str | Path, report: Report, rejected: list) -> dict[s
     paths = {"report": out / "filter_report.json", "table": out / "filter_report.txt", "dropped": out / "dropped.jsonl"}
     paths["report"].write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n")
     paths["table"].write_text(report.table() + "\n")
-    with open(paths["dropped"], "w", encoding="utf-8") as f:
-        for pair, reason in rejected:
-            row = {"source": pair.source, "target": pair.target, "reason": reason, "origin": pair.origin}
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    write_jsonl(
+        paths["dropped"],
+        ({"source": p.source, "target": p.target, "reason": reason, "origin": p.origin} for p, reason in rejected),
+    )
     return paths

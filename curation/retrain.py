@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import time
 from collections.abc import Callable
@@ -16,6 +15,7 @@ from curation import error_types, feedback, labels, learn, modeldir, report
 from curation.config import Config
 from curation.data import batched
 from curation.encoder import PairEncoder, default_batch_size, device, load_body
+from curation.files import write_tsv
 from curation.scoring import ERROR_TYPES_FILE, Filter
 
 Log = Callable[[str], None]
@@ -242,12 +242,8 @@ def write_outputs(config, stored, ev, agreement, pending, scores, next_up) -> di
     paths["agreement"].write_text(json.dumps(agreement, indent=2), encoding="utf-8")
     (out / "agreement.txt").write_text(labels.format_report(agreement) + "\n", encoding="utf-8")
     by_id = {r.id: r for r in pending}
-    with paths["next"].open("w", encoding="utf-8", newline="") as f:
-        w = csv.writer(f, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_NONE, escapechar="\\")
-        w.writerow(["id", "score", "source", "target"])
-        for rid, s in next_up:
-            r = by_id[rid]
-            w.writerow([rid, f"{s:.4f}", _flat(r.source), _flat(r.target)])
+    rows = ([rid, f"{s:.4f}", by_id[rid].source, by_id[rid].target] for rid, s in next_up)
+    write_tsv(paths["next"], ["id", "score", "source", "target"], rows)
     report.histogram_plot(ev.oof_scores, ev.labels, scores, ev.thresholds, out / "scores.png")
     plots = ["scores.png"]
     (out / "calibration.png").unlink(missing_ok=True)  # an older run's plot must not pass for this one's
@@ -260,10 +256,6 @@ def write_outputs(config, stored, ev, agreement, pending, scores, next_up) -> di
         plots.append("filter_drops.png")
     paths["report"].write_text(_train_report(stored, ev, agreement, len(pending), scores, plots), encoding="utf-8")
     return paths
-
-
-def _flat(text: str) -> str:
-    return " ".join(text.split())
 
 
 def _train_report(stored, ev, agreement, n_pending, scores, plots) -> str:

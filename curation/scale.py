@@ -42,7 +42,7 @@ from curation.data import Pair, batched
 from curation.dedup import Deduplicator, Prepared
 from curation.errors import ScaleError
 from curation.loaders import InputError, InputSpec, LoadStats, load
-from curation.pipeline import screen, screeners, screening
+from curation.pipeline import Screener, screening
 
 SHARD_ENDINGS = (".parquet", ".jsonl", ".json", ".tsv", ".csv", ".jsonl.gz", ".tsv.gz", ".csv.gz")
 ROWS = 4096  # rows per batch
@@ -60,7 +60,7 @@ OUTPUT = pa.schema(
 )
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Job:
     shards: list[str]
     output: Path
@@ -129,19 +129,19 @@ def settings_of(config: Config) -> str:
     return json.dumps(screening(config))
 
 
-_TOOLS: dict[str, tuple] = {}
+_SCREENERS: dict[str, Screener] = {}
 
 
 def clean_batch(frame: pd.DataFrame, settings: str) -> pd.DataFrame:
     """PII masked, filters applied (`reason`), and the dedup fingerprints of the rows kept: `pair_key`,
     `target_key` (int64), `signature` and `bands` (bytes; None without near-dedup)."""
-    if settings not in _TOOLS:  # built once per worker process
-        _TOOLS[settings] = screeners(*json.loads(settings))
-    tools = _TOOLS[settings]
+    if settings not in _SCREENERS:  # built once per worker process
+        _SCREENERS[settings] = Screener.build(*json.loads(settings))
+    screener = _SCREENERS[settings]
     pairs = [Pair(s, t) for s, t in zip(frame["source"], frame["target"], strict=True)]
-    _, reasons = screen(tools, pairs, {})
+    _, reasons = screener.screen(pairs, {})
     kept = [i for i, r in enumerate(reasons) if r is None]
-    prepared = tools[2].prepare([pairs[i] for i in kept])
+    prepared = screener.fingerprints.prepare([pairs[i] for i in kept])
     n = len(pairs)
     pair_key, target_key = np.zeros(n, dtype=np.uint64), np.zeros(n, dtype=np.uint64)
     pair_key[kept] = [p for p, _ in prepared.keys]
@@ -252,7 +252,7 @@ def _finish(partial: Path, output: Path, started: float) -> Summary:
     return Summary(rows, kept, dict(reasons.most_common()), failed, time.perf_counter() - started, output)
 
 
-def run_local(job: Job, overwrite: bool = False, progress: Callable[[int], None] | None = None) -> Summary:
+def run_local(job: Job, *, overwrite: bool = False, progress: Callable[[int], None] | None = None) -> Summary:
     """The local engine: every shard in order, in this process."""
     started = time.perf_counter()
     scorer = Scorer(job.model, job.device, job.batch_size) if job.model else None
@@ -352,6 +352,7 @@ def _table(frame: pd.DataFrame) -> pa.Table:
 
 def run_ray(
     job: Job,
+    *,
     address: str | None = None,
     overwrite: bool = False,
     replicas: int | None = None,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +14,7 @@ from curation.data import batched
 from curation.encoder import ModelError, PairEncoder, default_batch_size, device, load_body
 from curation.error_types import ErrorTypes
 from curation.errors import OutputError
+from curation.files import jsonl_line, staged_file, tsv_field
 from curation.loaders import InputSpec, LoadStats, load
 
 ERROR_TYPES_FILE = "error_types.joblib"
@@ -104,14 +104,9 @@ def score_file(
     """
     fmt = output_format(output)
     output = Path(output)
-    partial = output.with_name(output.name + ".partial")
-    stats, written = LoadStats(), 0
-    try:
+    stats = LoadStats()
+    with staged_file(output) as partial:  # an unreadable input or an interrupt: no half-written file is left behind
         written = _write_scores(flt, spec, partial, fmt, chunk_size, stats, progress)
-    except BaseException:  # an unreadable input or an interrupt: no half-written file is left behind
-        partial.unlink(missing_ok=True)
-        raise
-    partial.replace(output)
     return written, stats
 
 
@@ -128,17 +123,12 @@ def _write_scores(flt, spec, partial: Path, fmt: str, chunk_size: int, stats: Lo
             for pair, value in zip(chunk, scores, strict=True):
                 if fmt == "jsonl":
                     row = {"source": pair.source, "target": pair.target, "score": round(float(value), 6)}
-                    f.write(json.dumps(row, ensure_ascii=False) + "\n")
+                    f.write(jsonl_line(row))
                 elif fmt == "tsv":  # no quoting, as the inputs in ../shared/data
-                    f.write(f"{_flat(pair.source)}\t{_flat(pair.target)}\t{value:.6f}\n")
+                    f.write(f"{tsv_field(pair.source)}\t{tsv_field(pair.target)}\t{value:.6f}\n")
                 else:
                     writer.writerow([pair.source, pair.target, f"{value:.6f}"])
             written += len(chunk)
             if progress:
                 progress(len(chunk))
     return written
-
-
-def _flat(text: str) -> str:
-    """TSV has no quoting: tabs and newlines inside a field become spaces so every row stays one line."""
-    return text.replace("\t", " ").replace("\n", " ").replace("\r", " ")

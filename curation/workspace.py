@@ -24,7 +24,7 @@ from curation.client import transient
 from curation.config import Config
 from curation.data import Pair, batched
 from curation.errors import WAITS, ArgillaUnavailable, SetupError, retried
-from curation.private import write_private_json
+from curation.files import write_private_json
 
 ROLES = ("annotator", "admin", "owner")
 USERNAME = re.compile(r"^(?!-|_)[a-z0-9-_]+$")

@@ -22,6 +22,7 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 from curation.errors import InputError
+from curation.files import write_jsonl
 
 COLUMNS = ["shard", "row", "source", "target", "score"]
 
@@ -105,11 +106,7 @@ def write(table: pa.Table, output: str | Path) -> Path:
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     if output.suffix == ".jsonl":
-        import json
-
-        with output.open("w", encoding="utf-8") as f:
-            for row in table.to_pylist():
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        write_jsonl(output, table.to_pylist())
     else:
         pq.write_table(table, output)
     return output

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from curation.errors import StackError
-from curation.private import write_private_json
+from curation.files import write_private_json
 
 DEFAULT_PORT = 6900
 DEFAULT_HOST = "127.0.0.1"

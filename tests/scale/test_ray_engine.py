@@ -101,8 +101,8 @@ def test_ray_engine_writes_what_the_local_engine_writes(local_ray, model, tmp_pa
     assert len(shards) == 16
     config = Config()
     config.dedup.near_threshold = 0.7
-    local = run_local(Job(shards, tmp_path / "local", config, model=model))
-    on_ray = run_ray(Job(shards, tmp_path / "ray", config, model=model))
+    local = run_local(Job(shards=shards, output=tmp_path / "local", config=config, model=model))
+    on_ray = run_ray(Job(shards=shards, output=tmp_path / "ray", config=config, model=model))
 
     a, b = table(tmp_path / "local"), table(tmp_path / "ray")
     assert len(a) == len(b) == len(pairs) == local.rows == on_ray.rows  # every readable row, nothing lost
@@ -144,7 +144,7 @@ def test_the_local_engine_keeps_what_setup_workspace_keeps(tmp_path):
     config = Config(input=InputSpec(str(tmp_path / "all.jsonl")))
     config.workers = 1
     expected = [(p.source, p.target) for p in clean(config, Report())]
-    summary = run_local(Job([str(tmp_path / "all.jsonl")], tmp_path / "out", config))
+    summary = run_local(Job(shards=[str(tmp_path / "all.jsonl")], output=tmp_path / "out", config=config))
     rows = table(tmp_path / "out")
     assert [(r["source"], r["target"]) for r in rows if r["reason"] is None] == expected
     assert summary.kept == len(expected) and all(r["score"] is None for r in rows)
@@ -156,7 +156,7 @@ def test_an_unreachable_ray_address_fails_fast_with_what_to_do(tmp_path):
         port = s.getsockname()[1]  # nothing listens there once closed
     (tmp_path / "a.jsonl").write_text(json.dumps({"source": "Hello there.", "target": "Hola."}) + "\n")
     with pytest.raises(ScaleError, match=rf"cannot reach Ray at ray://127.0.0.1:{port} .*ray start --head"):
-        run_ray(Job([str(tmp_path / "a.jsonl")], tmp_path / "out"), address=f"ray://127.0.0.1:{port}")
+        run_ray(Job(shards=[str(tmp_path / "a.jsonl")], output=tmp_path / "out"), address=f"ray://127.0.0.1:{port}")
     assert not (tmp_path / "out").exists()
 
 
@@ -171,7 +171,12 @@ def test_a_model_missing_on_the_workers_is_one_clear_error(local_ray, tmp_path, 
     (tmp_path / "in").mkdir()
     pairs = corpus(50, seed=2)
     (tmp_path / "in" / "a.jsonl").write_text("".join(json.dumps({"source": s, "target": t}) + "\n" for s, t in pairs))
-    job = Job(find_shards(str(tmp_path / "in")), tmp_path / "out", Config(), model=str(tmp_path / "models-here-only"))
+    job = Job(
+        shards=find_shards(str(tmp_path / "in")),
+        output=tmp_path / "out",
+        config=Config(),
+        model=str(tmp_path / "models-here-only"),
+    )
     with pytest.raises(ScaleError, match="model could not be loaded on a Ray worker.*models-here-only does not exist"):
         run_ray(job)
     assert not (tmp_path / "out").exists()

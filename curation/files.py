@@ -1,0 +1,84 @@
+"""The one way the tool writes files: whole or not at all (staged beside the target, renamed in at the end), JSONL
+with one spelling, and files only their owner may read (credentials, generated passwords)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+
+def write_private_json(path: Path, data: Any) -> None:
+    """Write JSON with mode 0600 from the first byte (never readable by others, even briefly)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=2)
+    os.chmod(path, 0o600)  # an existing file keeps its old mode through os.open
+
+
+@contextmanager
+def staged_file(path: str | Path) -> Iterator[Path]:
+    """`path.partial`, for the block to write; renamed to `path` when the block ends, removed if it fails: a crash
+    never leaves a file that looks complete."""
+    path = Path(path)
+    partial = path.with_name(path.name + ".partial")
+    try:
+        yield partial
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    partial.replace(path)
+
+
+@contextmanager
+def staged_folder(final: str | Path, replace: bool = False) -> Iterator[Path]:
+    """A new folder beside `final` (mode 0755), for the block to fill; renamed to `final` when the block ends
+    (an existing `final` is removed first when `replace`), removed if it fails: `final` appears whole or not at
+    all."""
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
+    tmp.chmod(0o755)
+    try:
+        yield tmp
+        if replace and final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def jsonl_line(row: dict, sort_keys: bool = False) -> str:
+    """One JSON Lines row: UTF-8 text as it is (no \\u escapes), newline-terminated."""
+    return json.dumps(row, ensure_ascii=False, sort_keys=sort_keys) + "\n"
+
+
+def write_jsonl(path: str | Path, rows: Iterable[dict], sort_keys: bool = False) -> Path:
+    """`rows` as JSON Lines, written whole or not at all."""
+    path = Path(path)
+    with staged_file(path) as partial, partial.open("w", encoding="utf-8", newline="\n") as f:
+        for row in rows:
+            f.write(jsonl_line(row, sort_keys))
+    return path
+
+
+def tsv_field(text: str) -> str:
+    """A field of a TSV without quoting (how the tool reads TSV): tabs and line breaks become spaces, so every row
+    stays one line and one field stays one field."""
+    return text.replace("\t", " ").replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
+
+
+def write_tsv(path: str | Path, header: list[str], rows: Iterable[list]) -> Path:
+    """A TSV without quoting, `header` first, written whole or not at all."""
+    path = Path(path)
+    with staged_file(path) as partial, partial.open("w", encoding="utf-8", newline="\n") as f:
+        for row in [header, *rows]:
+            f.write("\t".join(tsv_field(str(v)) for v in row) + "\n")
+    return path
