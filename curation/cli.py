@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from curation.errors import CurationError, InputError, OutputError, StackError
+from curation.errors import CurationError, OutputError
 from curation.server.stack import DEFAULT_PORT, Credentials, Stack, default_data_dir
 
 
@@ -133,21 +133,7 @@ def status(data_dir: Path, port: int):
 @friendly
 def reindex(data_dir: Path):
     """Rebuild the search index from Argilla's database (safe while the server runs)."""
-    import subprocess
-    import sys
-
-    stack = Stack(data_dir)
-    if not stack.credentials_path.exists():
-        raise StackError(f"no Argilla data in {stack.data_dir}: start it first with `curation server start`")
-    env = stack.environment(Credentials.load(stack.credentials_path))
-    result = subprocess.run(
-        [sys.executable, "-m", "curation.server.run", "reindex"], env=env, capture_output=True, text=True
-    )
-    if result.returncode != 0:
-        raise StackError(f"reindex failed: {result.stderr.strip().splitlines()[-1] if result.stderr else ''}")
-    import json
-
-    counts = json.loads(result.stdout.strip().splitlines()[-1])
+    counts = Stack(data_dir).reindex()
     for name, n in counts.items():
         click.echo(f"{name}: {n} records indexed")
     if not counts:
@@ -212,57 +198,25 @@ def setup(config_path, input_path, workspace, dataset, labels, dry_run):
         python setup_workspace.py --input data/sample/candidates.tsv --labels data/sample/judged.tsv
     The server comes from ARGILLA_API_URL / ARGILLA_API_KEY, else the embedded stack's credentials.
     """
-    import logging
-    import warnings
-
-    from tqdm import tqdm
-
     from curation import workspace as ws
-
-    # the SDK's "not found" warnings (for what setup is about to create) would bury the report
-    warnings.filterwarnings("ignore", category=UserWarning, module="argilla")
-    logging.getLogger("argilla.sdk").setLevel(logging.ERROR)
     from curation.config import Config
-    from curation.pipeline import Report, cap_templates, clean, write_outputs
 
-    config = Config.load(config_path)
+    _quiet_sdk()
+    config = Config.load(config_path).with_overrides(**{"argilla.workspace": workspace, "argilla.dataset": dataset})
     if input_path:
         config.input.path, config.input.format = input_path, None
-    config.argilla.workspace = workspace or config.argilla.workspace
-    config.argilla.dataset = dataset or config.argilla.dataset
-
-    if labels and not Path(labels).exists():
-        raise InputError(f"labels file {labels} does not exist: check the --labels path")
-    client = None
-    if not dry_run:  # check Argilla and the roster before any work
-        from curation.client import connect
-
-        client = connect()
-        members = ws.load_roster(config.annotators.roster)
-    report, rejected = Report(), []
-    with tqdm(desc="cleaning", unit=" pairs", disable=None) as bar:
-        kept = []
-        for pair in cap_templates(clean(config, report, rejected), config.dedup.template_cap, report, rejected):
-            kept.append(pair)
-            bar.update(1)
-    paths = write_outputs(config.output_dir, report, rejected)
-    click.echo(report.table())
-    click.echo(f"Dropped pairs with reasons: {paths['dropped']}  Report: {paths['report']}")
+    bars = _Bars()
+    result = ws.run_setup(config, labels, dry_run=dry_run, log=bars.echo, progress=bars.new)
+    bars.close()
     if dry_run:
         return
-    space = ws.ensure_workspace(client, config.argilla.workspace)
-    outcomes = ws.ensure_users(client, members, space, config.annotators.passwords)
     by_outcome: dict[str, list[str]] = {}
-    for username, outcome in outcomes.items():
+    for username, outcome in result.users.items():
         by_outcome.setdefault(outcome, []).append(username)
     click.echo("Users: " + "; ".join(f"{', '.join(names)}: {outcome}" for outcome, names in by_outcome.items()))
-    data = ws.ensure_dataset(client, config, space)
-    with tqdm(total=len(kept), desc="logging to Argilla", unit=" records", disable=None) as bar:
-        sent = ws.log_pairs(data, kept, config.argilla.batch_size, bar.update)
-    click.echo(f"{sent} records in {config.argilla.workspace}/{config.argilla.dataset}")
+    click.echo(f"{result.logged} records in {config.argilla.workspace}/{config.argilla.dataset}")
     if labels:
-        n = ws.import_labels(client, data, labels, space, config.annotators.passwords, config.argilla.batch_size)
-        click.echo(f"{n} judged pairs imported with their annotators' submitted responses")
+        click.echo(f"{result.imported} judged pairs imported with their annotators' submitted responses")
     click.echo(f"New annotators' passwords: {config.annotators.passwords} (keep it private)")
 
 
@@ -285,24 +239,22 @@ def train(config_path, workspace, dataset, labels, models_dir, base_model, devic
         python train_filter.py --labels judged.tsv    # a local judged file, no Argilla
     The server comes from ARGILLA_API_URL / ARGILLA_API_KEY, else the embedded stack's credentials.
     """
-    import logging
-    import warnings
-
-    from tqdm import tqdm
-
     from curation import feedback, report, retrain
     from curation.config import Config
+    from curation.files import writable_folder
 
-    warnings.filterwarnings("ignore", category=UserWarning, module="argilla")
-    logging.getLogger("argilla.sdk").setLevel(logging.ERROR)
-    config = Config.load(config_path)
-    config.argilla.workspace = workspace or config.argilla.workspace
-    config.argilla.dataset = dataset or config.argilla.dataset
-    config.train.models_dir = models_dir or config.train.models_dir
-    config.train.base_model = base_model or config.train.base_model
-    config.train.device = device or config.train.device
-    _folder_to_write(config.train.models_dir, "--models-dir (train.models_dir)")  # before any model loads
-    _folder_to_write(config.output_dir, "output_dir")
+    _quiet_sdk()
+    config = Config.load(config_path).with_overrides(
+        **{
+            "argilla.workspace": workspace,
+            "argilla.dataset": dataset,
+            "train.models_dir": models_dir,
+            "train.base_model": base_model,
+            "train.device": device,
+        }
+    )
+    writable_folder(config.train.models_dir, "--models-dir (train.models_dir)")  # before any model loads
+    writable_folder(config.output_dir, "output_dir")
     if labels:
         result = retrain.from_file(labels, config, log=click.echo, force=force)
     else:
@@ -310,18 +262,11 @@ def train(config_path, workspace, dataset, labels, models_dir, base_model, devic
 
         client = connect()
         data = _dataset(client, config)
-        bars = []
-
-        def progress(desc):
-            bar = tqdm(desc=desc, unit=" pairs", disable=None)
-            bars.append(bar)
-            return bar.update
-
+        bars = _Bars()
         try:
-            result = retrain.from_argilla(client, data, config, log=click.echo, progress=progress, force=force)
+            result = retrain.from_argilla(client, data, config, log=bars.echo, progress=bars.new, force=force)
         finally:
-            for bar in bars:
-                bar.close()
+            bars.close()
     ev = result.evaluation
     click.echo(f"Model {result.model.version} (card: {result.model.path / 'README.md'}):")
     for line in report.quality_lines(ev.summary()):
@@ -519,82 +464,70 @@ def export_command(
         curation export --output curated/ --model models --auto-accept --include-rejected
         HF_TOKEN=... curation export --to-hub me/en-es-curated --model models --auto-accept
     """
-    import tempfile
-
-    from curation import export, modeldir
+    from curation import export
     from curation.config import Config
 
-    config = Config.load(config_path)
-    config.argilla.workspace = workspace or config.argilla.workspace
-    config.argilla.dataset = dataset or config.argilla.dataset
-    chat = config.export.chat if chat is None else chat
-    # everything that can be checked without work is checked first
-    if not output and not repo_id:
-        raise export.ExportError("say where to: --output DIR and/or --to-hub namespace/name")
-    token = export.check_hub(repo_id) if repo_id else None
-    if output and output.exists() and not overwrite:
-        raise export.ExportError(f"{output} exists: pass --overwrite to replace it, or choose another --output")
-    model = None
-    if auto_accept or threshold is not None:
-        if not model_dir:
-            raise export.ExportError("--auto-accept needs the filter that scored the pairs: pass --model DIR")
-        model = modeldir.read_metadata(model_dir)
-        threshold = model["threshold"] if threshold is None else threshold
-    elif model_dir:
-        raise export.ExportError("--model is only used with --auto-accept (add it, or drop --model)")
-
-    from curation.client import connect
-
-    client = connect()
-    data = _dataset(client, config)
-    records = export.read(client, data)
-    if model is not None:
-        export.score_unscored(records, model_dir, model, log=click.echo)
-    selection = export.select(records, threshold, model["version"] if model else None, config.export.validation)
-    settings = {
-        "workspace": config.argilla.workspace,
-        "dataset": config.argilla.dataset,
-        "auto_accept": model is not None,
-        "threshold": threshold,
-        "model": model["version"] if model else None,
-        "validation": config.export.validation,
-        "chat": chat,
-        "include_rejected": include_rejected,
-    }
-    text = export.card(selection, config.argilla.dataset, threshold, model, settings)
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = output or Path(tmp) / "export"
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        export.write_folder(selection, folder, text, chat, include_rejected)
-        c = selection.counts
-        click.echo(
-            f"{len(selection.rows)} pairs: train {sum(c['train'].values())}, validation {sum(c['validation'].values())}"
-            f" (human {c['train']['human'] + c['validation']['human']}, model "
-            f"{c['train']['model'] + c['validation']['model']}); {len(selection.rejected)} left out"
-        )
-        if output:
-            click.echo(f"Curated set: {output} (card: {output / 'README.md'})")
-        if repo_id:
-            url = export.push(folder, repo_id, token, private=config.export.private and not public)
-            click.echo(f"Pushed to the Hub: {repo_id} ({url})")
+    config = Config.load(config_path).with_overrides(
+        **{"argilla.workspace": workspace, "argilla.dataset": dataset, "export.chat": chat}
+    )
+    result = export.run(
+        config,
+        output=output,
+        repo_id=repo_id,
+        model_dir=model_dir,
+        auto_accept=auto_accept,
+        threshold=threshold,
+        overwrite=overwrite,
+        include_rejected=include_rejected,
+        public=public,
+        log=click.echo,
+    )
+    c = result.selection.counts
+    click.echo(
+        f"{len(result.selection.rows)} pairs: train {sum(c['train'].values())}, validation "
+        f"{sum(c['validation'].values())} (human {c['train']['human'] + c['validation']['human']}, model "
+        f"{c['train']['model'] + c['validation']['model']}); {len(result.selection.rejected)} left out"
+    )
+    if output:
+        click.echo(f"Curated set: {output} (card: {output / 'README.md'})")
+    if repo_id:
+        click.echo(f"Pushed to the Hub: {repo_id} ({result.url})")
 
 
-def _folder_to_write(path: str | Path, what: str) -> None:
-    """A folder a command will write to: created now, so a bad path fails before the expensive work."""
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise OutputError(f"{what} {path} is a file, not a folder: choose a folder")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise OutputError(f"{what} {path} cannot be created ({e.strerror}): choose a folder you can write to") from None
+class _Bars:
+    """Progress bars a library function asks for by name (`progress(desc)` returns the bar's update)."""
+
+    def __init__(self):
+        self.bars: list = []
+
+    def new(self, desc: str):
+        from tqdm import tqdm
+
+        bar = tqdm(desc=desc, unit=" pairs", disable=None)
+        self.bars.append(bar)
+        return bar.update
+
+    def close(self) -> None:
+        for bar in self.bars:
+            bar.close()
+        self.bars = []
+
+    def echo(self, line: str) -> None:
+        """A line of the command's report: the bars before it are finished, so it never lands inside one."""
+        self.close()
+        click.echo(line)
+
+
+def _quiet_sdk() -> None:
+    """The SDK's "not found" warnings (for what a command is about to create) would bury its report."""
+    import logging
+    import warnings
+
+    warnings.filterwarnings("ignore", category=UserWarning, module="argilla")
+    logging.getLogger("argilla.sdk").setLevel(logging.ERROR)
 
 
 def _dataset(client, config):
-    data = client.datasets(config.argilla.dataset, workspace=config.argilla.workspace)
-    if data is None:
-        raise InputError(
-            f"dataset {config.argilla.dataset!r} not found in workspace {config.argilla.workspace!r}: "
-            "run setup_workspace.py first, or pass --workspace/--dataset"
-        )
-    return data
+    from curation.feedback import find_dataset
+
+    return find_dataset(client, config.argilla.workspace, config.argilla.dataset)

@@ -186,6 +186,25 @@ class Config:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def with_overrides(self, **flags: Any) -> Config:
+        """A copy with command-line flags over the config: keys are dotted config keys passed as
+        `**{"argilla.dataset": value}`; a flag left out (None) keeps the config's value. Each value is checked like
+        the config's own."""
+        import copy
+
+        config = copy.deepcopy(self)
+        for key, value in flags.items():
+            if value is None:
+                continue
+            section, _, name = key.rpartition(".")
+            owner = getattr(config, section) if section else config
+            if not dataclasses.is_dataclass(owner) or name not in {f.name for f in dataclasses.fields(owner)}:
+                raise ConfigError(f"unknown config key {key}")
+            setattr(owner, name, value)
+            if hasattr(owner, "__post_init__"):
+                owner.__post_init__()
+        return config
+
     def filter_entries(self) -> list[tuple[str, dict[str, Any]]]:
         """(name, params) of the configured filters, in order."""
         from curation.filters import REGISTRY

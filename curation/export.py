@@ -351,3 +351,72 @@ def card(selection: Selection, dataset_name: str, threshold: float | None, model
         "",
     ]
     return "\n".join(lines)
+
+
+@dataclass
+class Exported:
+    selection: Selection
+    card: str
+    url: str | None = None  # the Hub repo's, when pushed
+
+
+def run(
+    config,
+    *,
+    output: Path | None = None,
+    repo_id: str | None = None,
+    model_dir: str | None = None,
+    auto_accept: bool = False,
+    threshold: float | None = None,
+    overwrite: bool = False,
+    include_rejected: bool = False,
+    public: bool = False,
+    log=print,
+) -> Exported:
+    """`curation export`: human-approved pairs (plus, with `auto_accept`, unjudged ones the filter in `model_dir`
+    scores at or above `threshold`) with a dataset card, to the folder `output` and/or the Hub repo `repo_id`.
+    Everything that can be checked without work is checked first."""
+    import tempfile
+
+    from curation import modeldir
+    from curation.client import connect
+
+    if not output and not repo_id:
+        raise ExportError("say where to: --output DIR and/or --to-hub namespace/name")
+    token = check_hub(repo_id) if repo_id else None
+    if output and output.exists() and not overwrite:
+        raise ExportError(f"{output} exists: pass --overwrite to replace it, or choose another --output")
+    model = None
+    if auto_accept or threshold is not None:
+        if not model_dir:
+            raise ExportError("--auto-accept needs the filter that scored the pairs: pass --model DIR")
+        model = modeldir.read_metadata(model_dir)
+        threshold = model["threshold"] if threshold is None else threshold
+    elif model_dir:
+        raise ExportError("--model is only used with --auto-accept (add it, or drop --model)")
+
+    client = connect()
+    data = feedback.find_dataset(client, config.argilla.workspace, config.argilla.dataset)
+    records = read(client, data)
+    if model is not None:
+        score_unscored(records, model_dir, model, log=log)
+    selection = select(records, threshold, model["version"] if model else None, config.export.validation)
+    settings = {
+        "workspace": config.argilla.workspace,
+        "dataset": config.argilla.dataset,
+        "auto_accept": model is not None,
+        "threshold": threshold,
+        "model": model["version"] if model else None,
+        "validation": config.export.validation,
+        "chat": config.export.chat,
+        "include_rejected": include_rejected,
+    }
+    text = card(selection, config.argilla.dataset, threshold, model, settings)
+    result = Exported(selection, text)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = output or Path(tmp) / "export"
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        write_folder(selection, folder, text, config.export.chat, include_rejected)
+        if repo_id:
+            result.url = push(folder, repo_id, token, private=config.export.private and not public)
+    return result

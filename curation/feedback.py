@@ -15,7 +15,7 @@ import numpy as np
 from curation import schema
 from curation.client import transient
 from curation.data import batched
-from curation.errors import WAITS, ArgillaRefused, ArgillaUnavailable, retried
+from curation.errors import WAITS, ArgillaRefused, ArgillaUnavailable, InputError, retried
 from curation.labels import Judgment
 
 FILTER_SCORE = "filter_score"  # probability that the pair is good, from the latest model
@@ -52,6 +52,17 @@ def iter_records(client, dataset, include: str = "responses", page: int = 1000) 
         if len(items) < page:
             return
         offset += page
+
+
+def find_dataset(client, workspace: str, name: str):
+    """The curation dataset, or one clear error that says how to make it."""
+    data = client.datasets(name, workspace=workspace)
+    if data is None:
+        raise InputError(
+            f"dataset {name!r} not found in workspace {workspace!r}: run setup_workspace.py first, or pass "
+            "--workspace/--dataset"
+        )
+    return data
 
 
 def usernames(client) -> dict[str, str]:

@@ -12,6 +12,21 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from curation.errors import OutputError
+
+
+def writable_folder(path: str | Path, what: str) -> Path:
+    """A folder a command will write to, created now, so a bad path fails before the expensive work (`what`: how
+    the user named it)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"{what} {path} is a file, not a folder: choose a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"{what} {path} cannot be created ({e.strerror}): choose a folder you can write to") from None
+    return path
+
 
 def write_private_json(path: Path, data: Any) -> None:
     """Write JSON with mode 0600 from the first byte (never readable by others, even briefly)."""

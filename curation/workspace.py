@@ -23,7 +23,7 @@ from curation import pii, schema
 from curation.client import transient
 from curation.config import Config
 from curation.data import Pair, batched
-from curation.errors import WAITS, ArgillaUnavailable, SetupError, retried
+from curation.errors import WAITS, ArgillaUnavailable, InputError, SetupError, retried
 from curation.files import write_private_json
 
 ROLES = ("annotator", "admin", "owner")
@@ -307,3 +307,56 @@ def _responses(judged: Judged, user_id) -> list:
     if judged.errors:
         answers.append(rg.Response(schema.ERRORS, sorted(judged.errors), user_id=user_id, status="submitted"))
     return answers
+
+
+@dataclass
+class SetupResult:
+    report: object  # pipeline.Report: what cleaning kept and dropped, and why
+    paths: dict[str, Path]  # the filter report and the dropped pairs
+    users: dict[str, str]  # username -> "created", "exists", ...
+    logged: int = 0  # records in the dataset from this run
+    imported: int = 0  # judged pairs imported with their responses
+
+
+def run_setup(
+    config: Config,
+    labels: str | Path | None = None,
+    dry_run: bool = False,
+    log: Callable[[str], None] = print,
+    progress: Callable[[str], Callable[[int], None]] | None = None,
+) -> SetupResult:
+    """setup_workspace.py: clean the candidates, then (unless `dry_run`) the workspace, the roster's accounts, the
+    dataset, one record per kept pair, and the judged pairs in `labels` with their annotators' responses. Argilla
+    and the roster are checked before any work; the filter table is logged before anything is sent."""
+    from curation.client import connect
+    from curation.pipeline import Report, cap_templates, clean, write_outputs
+
+    if labels and not Path(labels).exists():
+        raise InputError(f"labels file {labels} does not exist: check the --labels path")
+    client = members = None
+    if not dry_run:
+        client = connect()
+        members = load_roster(config.annotators.roster)
+    report, rejected, kept = Report(), [], []
+    bar = progress("cleaning") if progress else None
+    for pair in cap_templates(clean(config, report, rejected), config.dedup.template_cap, report, rejected):
+        kept.append(pair)
+        if bar:
+            bar(1)
+    paths = write_outputs(config.output_dir, report, rejected)
+    log(report.table())
+    log(f"Dropped pairs with reasons: {paths['dropped']}  Report: {paths['report']}")
+    result = SetupResult(report, paths, {})
+    if dry_run:
+        return result
+    space = ensure_workspace(client, config.argilla.workspace)
+    result.users = ensure_users(client, members, space, config.annotators.passwords)
+    data = ensure_dataset(client, config, space)
+    result.logged = log_pairs(
+        data, kept, config.argilla.batch_size, progress("logging to Argilla") if progress else None
+    )
+    if labels:
+        result.imported = import_labels(
+            client, data, labels, space, config.annotators.passwords, config.argilla.batch_size
+        )
+    return result

@@ -113,6 +113,19 @@ class Stack:
             write_private_json(path, {"secret_key": secrets.token_hex(32)})
         return json.loads(path.read_text())["secret_key"]
 
+    def reindex(self) -> dict[str, int]:
+        """Rebuild the search index from Argilla's database (safe while the server runs): records indexed per
+        published dataset."""
+        if not self.credentials_path.exists():
+            raise StackError(f"no Argilla data in {self.data_dir}: start it first with `curation server start`")
+        env = self.environment(Credentials.load(self.credentials_path))
+        result = subprocess.run(
+            [sys.executable, "-m", "curation.server.run", "reindex"], env=env, capture_output=True, text=True
+        )
+        if result.returncode != 0:
+            raise StackError(f"reindex failed: {result.stderr.strip().splitlines()[-1] if result.stderr else ''}")
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
     # -- state ----------------------------------------------------------------------------------------------
 
     def pid(self, component: str) -> int | None:

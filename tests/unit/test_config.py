@@ -71,3 +71,15 @@ def test_the_readme_config_block_is_the_defaults(tmp_path):
     path = tmp_path / "config.yaml"
     path.write_text(block, encoding="utf-8")
     assert Config.load(path).to_dict() | {"filters": None} == Config().to_dict()  # and it loads as it stands
+
+
+def test_flags_over_the_config_are_checked_like_the_config_and_none_keeps_its_value():
+    config = Config()
+    config.argilla.dataset = "from-the-file"
+    out = config.with_overrides(**{"argilla.dataset": None, "argilla.workspace": "flag", "train.device": "cpu"})
+    assert (out.argilla.dataset, out.argilla.workspace, out.train.device) == ("from-the-file", "flag", "cpu")
+    assert config.argilla.workspace == "curation"  # a copy: the config itself is unchanged
+    with pytest.raises(ConfigError, match="train.device must be auto, cpu, cuda, cuda:N or mps, not 'gpu'"):
+        config.with_overrides(**{"train.device": "gpu"})
+    with pytest.raises(ConfigError, match="unknown config key argilla.datset"):
+        config.with_overrides(**{"argilla.datset": "x"})
