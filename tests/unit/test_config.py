@@ -83,3 +83,27 @@ def test_flags_over_the_config_are_checked_like_the_config_and_none_keeps_its_va
         config.with_overrides(**{"train.device": "gpu"})
     with pytest.raises(ConfigError, match="unknown config key argilla.datset"):
         config.with_overrides(**{"argilla.datset": "x"})
+
+
+def test_config_rejects_unknown_keys_and_reads_sections(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("input:\n  path: x.tsv\n  sourcecolumn: en\n")
+    with pytest.raises(ConfigError, match="unknown config key input.sourcecolumn: input takes .*source_column"):
+        Config.load(path)
+    path.write_text("argilla:\n  dataset: d\n  min_submitted: 2\nfilters:\n  - empty\n  - length: {max_chars: 50}\n")
+    config = Config.load(path)
+    assert config.argilla.dataset == "d" and config.argilla.min_submitted == 2
+    assert config.filter_entries() == [("empty", {}), ("length", {"max_chars": 50})]
+    path.write_text("colour: blue\n")
+    with pytest.raises(ConfigError, match="unknown config key colour"):
+        Config.load(path)
+    with pytest.raises(ConfigError, match="does not exist"):
+        Config.load(tmp_path / "nope.yaml")
+    path.write_text("dedup: {memory_mb: 0}\n")
+    with pytest.raises(ConfigError, match="dedup.memory_mb must be a positive number of megabytes or null, not 0"):
+        Config.load(path)
+    path.write_text("dedup: {near_threshold: 80}\n")
+    with pytest.raises(ConfigError, match="dedup.near_threshold must be a number in"):
+        Config.load(path)
+    path.write_text("dedup: {memory_mb: null, near_threshold: null}\n")
+    assert Config.load(path).dedup.memory_mb is None

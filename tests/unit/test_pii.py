@@ -1,0 +1,20 @@
+"""PII masking on both sides of a pair."""
+
+from __future__ import annotations
+
+from curation.data import Pair
+from curation.pii import mask, mask_text
+
+
+def test_pii_is_masked_on_both_sides_with_the_same_placeholder():
+    pair = Pair(
+        "Mail ana.garcia@example.com or call +34 612 345 678.",
+        "Escriba a ana.garcia@example.com o llame al +34 612 345 678.",
+    )
+    assert mask(pair) == 4
+    assert pair.source == "Mail <EMAIL> or call <PHONE>." and pair.target == "Escriba a <EMAIL> o llame al <PHONE>."
+    assert mask_text("Room 101 costs 80 euros, open 9:00-17:00 in 2024.") == (
+        "Room 101 costs 80 euros, open 9:00-17:00 in 2024.",
+        0,
+    )
+    assert mask_text("Card 4111 1111 1111 1111, server 10.0.0.12")[0] == "Card <CARD>, server <IP>"

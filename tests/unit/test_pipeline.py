@@ -1,0 +1,103 @@
+"""The cleaning pipeline: every decision counted, rejects kept, worker processes equal to one process."""
+
+from __future__ import annotations
+
+from curation.config import Config
+from curation.loaders import InputSpec
+from curation.pipeline import Report, clean
+
+
+def test_the_pipeline_counts_every_decision_and_keeps_the_rejects(tmp_path):
+    rows = [
+        ("Where is the train station?", "¿Dónde está la estación de tren?"),
+        ("Where is the train station?", "¿Dónde está la estación de tren?"),
+        ("Thank you very much, sir.", "Thank you very much, sir."),
+        ("Call me on +34 612 345 678.", "Llámeme al +34 612 345 678."),
+        ("x" * 2000, "y" * 2000),
+    ]
+    (tmp_path / "c.tsv").write_text("source\ttarget\n" + "".join(f"{s}\t{t}\n" for s, t in rows))
+    report, rejected = Report(), []
+    kept = list(clean(Config(input=InputSpec(str(tmp_path / "c.tsv"))), report, rejected))
+    assert [p.target for p in kept] == ["¿Dónde está la estación de tren?", "Llámeme al <PHONE>."]
+    assert sorted(reason for _, reason in rejected) == [
+        "dedup: duplicate pair",
+        "identical: target identical to source",
+        "length: too long (> 1000 chars)",
+    ]
+    assert report.pii_masked == 2 and report.kept == 2 and report.load.read == 5
+    assert "identical" in report.table() and kept[0].scores["length_ratio"] > 0
+
+
+def test_worker_processes_give_exactly_the_single_process_result(tmp_path, monkeypatch):
+    """Filters and fingerprints in 2 worker processes, dedup decisions in order: same kept, drops, counts."""
+    import random
+
+    rng = random.Random(7)
+    words = [
+        "the",
+        "a",
+        "train",
+        "station",
+        "hotel",
+        "museum",
+        "coffee",
+        "ticket",
+        "room",
+        "night",
+        "bus",
+        "beach",
+        "doctor",
+        "card",
+        "flight",
+        "car",
+    ]
+    palabras = [
+        "el",
+        "la",
+        "tren",
+        "estación",
+        "hotel",
+        "museo",
+        "café",
+        "billete",
+        "habitación",
+        "noche",
+        "autobús",
+        "playa",
+        "médico",
+    ]
+    rows = []
+    for i in range(12_000):  # more than PARALLEL_AFTER, so the pool starts
+        source = " ".join(rng.choice(words) for _ in range(rng.randint(3, 12))) + f" {i % 3000}"
+        target = " ".join(rng.choice(palabras) for _ in range(rng.randint(3, 12))) + f" {i % 3000}"
+        kind = i % 10
+        if kind == 0:
+            target = source  # untranslated
+        elif kind == 1:
+            target += " write to ana@example.com"
+        elif kind == 2:
+            target = "<b>" + target + "</b>"
+        rows.append(f"{source}\t{target}\n")
+    path = tmp_path / "many.tsv"
+    path.write_text("source\ttarget\n" + "".join(rows), encoding="utf-8")
+
+    def run(workers: int):
+        config = Config(input=InputSpec(str(path)))
+        config.workers = workers
+        config.filters = [name for name, _ in config.filter_entries() if name != "language"]
+        report, rejected = Report(), []
+        kept = [(p.source, p.target, p.origin, p.scores) for p in clean(config, report, rejected)]
+        return kept, report.to_dict(), [(p.origin, reason) for p, reason in rejected]
+
+    import curation.pipeline as pipeline
+
+    pools = []
+    real = pipeline.multiprocessing.get_context
+    monkeypatch.setattr(pipeline.multiprocessing, "get_context", lambda kind: pools.append(kind) or real(kind))
+    single = run(1)
+    assert pools == []
+    pooled = run(2)
+    assert pools == ["spawn"]
+    assert pooled[0] == single[0] and pooled[1] == single[1]
+    assert sorted(pooled[2]) == sorted(single[2])
+    assert 1000 < len(single[0]) < 12_000 and single[1]["pii_masked"] > 0
