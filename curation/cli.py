@@ -35,11 +35,13 @@ def _one_line(e: Exception) -> str | None:
     """The one line for an error the user can act on; None for a bug."""
     import httpx
 
+    from curation.client import transient
+
     if isinstance(e, CurationError):
         return str(e)
     if isinstance(e, OSError) and e.filename is not None:  # the system refused a path: not ours to trace
         return f"{e.strerror or e.__class__.__name__}: {e.filename}"
-    if isinstance(e, httpx.TransportError) or (getattr(e, "status_code", 0) or 0) >= 500 and _from_argilla(e):
+    if transient(e) and (isinstance(e, httpx.TransportError) or _from_argilla(e)):
         reason = getattr(e, "status_code", None) or e.__class__.__name__
         return (
             f"Argilla stopped answering or failed ({reason}): start it again (curation server start) and re-run the "

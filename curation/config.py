@@ -53,6 +53,7 @@ WHOLE_2 = ("a whole number of at least 2", lambda v: _whole(v) and v >= 2)
 TEXT = ("a non-empty text", lambda v: isinstance(v, str) and v.strip() != "")
 FLAG = ("true or false", lambda v: isinstance(v, bool))
 SHARE = ("a number from 0 to 1", lambda v: _number(v) and 0 <= v <= 1)
+NUMBER_0 = ("a number of at least 0", lambda v: _number(v) and v >= 0)
 
 
 def _or_null(rule: tuple) -> tuple:
@@ -80,14 +81,8 @@ class ArgillaConfig:
 
     def __post_init__(self):
         rules = {"workspace": TEXT, "dataset": TEXT, "min_submitted": WHOLE_1, "batch_size": WHOLE_1}
-        rules |= {
-            "suggestion_batch_size": WHOLE_1,
-            "suggestion_pause": ("a number of at least 0", lambda v: _number(v) and v >= 0),
-        }
-        rules |= {
-            "vectors": FLAG,
-            "vector_dimensions": ("a whole number of at least 2", lambda v: _whole(v) and v >= 2),
-        }
+        rules |= {"suggestion_batch_size": WHOLE_1, "suggestion_pause": NUMBER_0}
+        rules |= {"vectors": FLAG, "vector_dimensions": WHOLE_2}
         _check("argilla", self, rules)
 
 
@@ -127,7 +122,7 @@ class TrainConfig:
         rules |= {"target_precision": ("a number above 0, at most 1", lambda v: _number(v) and 0 < v <= 1)}
         rules |= {"suggest_min_auc": SHARE, "regularisation": positive, "spline_knots": WHOLE_2}
         rules |= {"layer": WHOLE_1, "batch_size": _or_null(WHOLE_1), "setfit_steps": _or_null(WHOLE_0)}
-        rules |= {"synthetic_negatives": ("a number of at least 0", lambda v: _number(v) and v >= 0)}
+        rules |= {"synthetic_negatives": NUMBER_0}
         rules |= {"next_batch": WHOLE_0, "models_dir": TEXT}
         _check("train", self, rules)
 

@@ -415,7 +415,6 @@ def run(
     result = Exported(selection, text)
     with tempfile.TemporaryDirectory() as tmp:
         folder = output or Path(tmp) / "export"
-        folder.parent.mkdir(parents=True, exist_ok=True)
         write_folder(selection, folder, text, config.export.chat, include_rejected)
         if repo_id:
             result.url = push(folder, repo_id, token, private=config.export.private and not public)

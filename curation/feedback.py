@@ -194,27 +194,13 @@ def write_suggestions(
             value = label(score)
             suggestions = []
             if value is not None:
-                suggestions.append(
-                    {
-                        "question_id": question_ids[schema.QUALITY],
-                        "value": value,
-                        "score": round(max(score, 1 - score), 6),
-                        "agent": by,
-                        "type": "model",
-                    }
-                )
+                confidence = round(max(score, 1 - score), 6)
+                suggestions.append(_suggestion(question_ids[schema.QUALITY], value, confidence, by))
             likely = sorted(((float(p[i]), name) for name, p in errors.items()), reverse=True) if value == "bad" else []
             likely = [(p, name) for p, name in likely if p >= 0.5]
             if likely:
-                suggestions.append(
-                    {
-                        "question_id": question_ids[schema.ERRORS],
-                        "value": [name for _, name in likely],
-                        "score": [round(p, 6) for p, _ in likely],
-                        "agent": by,
-                        "type": "model",
-                    }
-                )
+                types, type_scores = [name for _, name in likely], [round(p, 6) for p, _ in likely]
+                suggestions.append(_suggestion(question_ids[schema.ERRORS], types, type_scores, by))
             items.append(
                 {
                     "external_id": row.id,
@@ -244,6 +230,11 @@ def write_suggestions(
         if progress:
             progress(len(items))
     return suggested
+
+
+def _suggestion(question_id: str, value, score, by: str) -> dict:
+    """One model suggestion (agent `by`) as Argilla's bulk upsert takes it."""
+    return {"question_id": question_id, "value": value, "score": score, "agent": by, "type": "model"}
 
 
 def send(http, method: str, url: str, stage: str, ok: tuple[int, ...] = (), rerun="train_filter.py", **kwargs):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import json
 import re
 import secrets
@@ -95,10 +96,13 @@ def _read(lookup):
 def ensure_workspace(client, name: str):
     import argilla as rg
 
-    existing = _read(lambda: client.workspaces(name))
+    def fetch():
+        return client.workspaces(name)
+
+    existing = _read(fetch)
     if existing is not None:
         return existing
-    return _create_or_fetch(lambda: rg.Workspace(name=name, client=client).create(), lambda: client.workspaces(name))[0]
+    return _create_or_fetch(lambda: rg.Workspace(name=name, client=client).create(), fetch)[0]
 
 
 LEGACY_SERVER = "unknown server (stored before passwords were kept per server)"
@@ -128,7 +132,8 @@ def ensure_users(client, members: Iterable[Member], workspace, passwords_path: s
     members_now = {u.username for u in _read(lambda: workspace.users)}
     outcome = {}
     for member in members:
-        user = _read(lambda name=member.username: client.users(name))
+        fetch = functools.partial(client.users, member.username)
+        user = _read(fetch)
         if user is None:
             password = secrets.token_urlsafe(12)
             first, _, last = member.name.partition(" ")
@@ -140,7 +145,7 @@ def ensure_users(client, members: Iterable[Member], workspace, passwords_path: s
                 password=password,
                 client=client,
             )
-            user, created = _create_or_fetch(new.create, lambda name=member.username: client.users(name))
+            user, created = _create_or_fetch(new.create, fetch)
             outcome[member.username] = "created" if created else "exists"  # else: the other run keeps its password
             if created:
                 passwords[member.username] = password
@@ -162,17 +167,18 @@ def ensure_dataset(client, config: Config, workspace):
     import argilla as rg
 
     name = config.argilla.dataset
-    existing = _read(lambda: client.datasets(name, workspace=workspace.name))
+    fetch = functools.partial(client.datasets, name, workspace=workspace.name)
+    existing = _read(fetch)
     if existing is None:
         new = rg.Dataset(name=name, workspace=workspace.name, settings=schema.settings(config), client=client)
-        existing, created = _create_or_fetch(new.create, lambda: client.datasets(name, workspace=workspace.name))
+        existing, created = _create_or_fetch(new.create, fetch)
         if created:
             return existing
     for _ in range(20):
         if existing._is_published():  # the SDK's own check: fields and questions are all there
             break
         time.sleep(0.5)
-        existing = _read(lambda: client.datasets(name, workspace=workspace.name))
+        existing = _read(fetch)
     names = {f.name for f in existing.settings.fields} | {q.name for q in existing.settings.questions}
     missing = {"source", "target", schema.QUALITY} - names
     if missing or not existing._is_published():
