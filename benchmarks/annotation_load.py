@@ -6,7 +6,7 @@
 Each annotator does what the web UI does, over HTTP with its own login: fetch its next pending pairs
 (`POST /api/v1/me/datasets/{id}/records/search`, pending for this user, 10 at a time), then submit a label on
 each (`POST /api/v1/records/{id}/responses`), with a think time between submissions. Meanwhile the retrain's own
-write path (`feedback.write_suggestions`: bulk upserts of metadata and suggestions, `--batch` per request), in its
+write path (`write_suggestions`: bulk upserts of metadata and suggestions, `--batch` per request), in its
 own process, runs over every pair again and again, and a curator runs text searches and metadata filters.
 Afterwards every submission that got a 201 is looked up in Argilla's database.
 
@@ -28,10 +28,12 @@ from pathlib import Path
 
 import httpx
 
-from curation import feedback, schema
-from curation import workspace as ws
+from curation.annotation import schema
+from curation.annotation.records import iter_records, log_pairs, read_dataset
+from curation.annotation.setup import ensure_dataset, ensure_workspace
+from curation.annotation.suggestions import ensure_properties, write_suggestions
 from curation.config import Config
-from curation.data import Pair
+from curation.pair import Pair
 from curation.server.stack import Stack
 
 PASSWORD = "load-annotator-123"
@@ -95,9 +97,9 @@ def main() -> int:
             client = rg.Argilla(api_url=stack.url, api_key=credentials.api_key, timeout=120)
             config = Config()
             config.argilla.min_submitted = 3
-            space = ws.ensure_workspace(client, "load")
-            dataset = ws.ensure_dataset(client, config, space)
-            ws.log_pairs(dataset, pairs(args.pairs), 500)
+            space = ensure_workspace(client, "load")
+            dataset = ensure_dataset(client, config, space)
+            log_pairs(dataset, pairs(args.pairs), 500)
             print(f"{args.pairs} pairs in Argilla; {args.annotators} annotators x {args.each} submissions", flush=True)
             logins = []
             for i in range(args.annotators):
@@ -183,7 +185,7 @@ def run(stack, api_key, client, dataset, logins, args) -> int:
 
         own = rg.Argilla(api_url=stack.url, api_key=api_key, timeout=120)
         data = own.datasets(dataset.name, workspace=dataset.workspace.name)
-        rows, _ = feedback.read_dataset(own, data)
+        rows, _ = read_dataset(own, data)
         rnd = random.Random(0)
         version, laps, failures = 0, [], []
         while not stop.is_set():
@@ -191,7 +193,7 @@ def run(stack, api_key, client, dataset, logins, args) -> int:
             scores = [rnd.random() for _ in rows]
             clock = _Lap()
             try:
-                feedback.write_suggestions(
+                write_suggestions(
                     own, data, rows, scores, f"v{version:04d}-load", lambda s: "good" if s > 0.5 else "bad",
                     batch_size=args.batch,
                     pause=args.pause,
@@ -231,7 +233,7 @@ def run(stack, api_key, client, dataset, logins, args) -> int:
             time.sleep(0.5)
         http.close()
 
-    feedback.ensure_properties(client, dataset)  # the curator filters on filter_score from the start
+    ensure_properties(client, dataset)  # the curator filters on filter_score from the start
     started = time.perf_counter()
     context = multiprocessing.get_context("fork")  # before any thread starts
     stop, out = context.Event(), context.Queue()
@@ -256,7 +258,7 @@ def run(stack, api_key, client, dataset, logins, args) -> int:
     seconds = time.perf_counter() - started
 
     stored = {}
-    for item in feedback.iter_records(client, dataset):
+    for item in iter_records(client, dataset):
         for r in item.get("responses") or []:
             stored[(item["id"], r["user_id"])] = (r["status"], (r.get("values") or {}).get(schema.QUALITY, {}))
     lost = [a for a in accepted if stored.get((a[0], a[1])) != ("submitted", {"value": a[2]})]

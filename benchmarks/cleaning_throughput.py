@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from curation.filters import REGISTRY
+from curation.clean.filters import REGISTRY
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "newstest2013.en-es.apertium.tsv"
 NO_LANGUAGE = [name for name in REGISTRY if name != "language"]  # every heuristic but language ID
@@ -61,9 +61,9 @@ def build_input(path: Path, rows: int, seed: int = 0) -> None:
 
 
 def measure(path: str, language: bool, near: bool, workers: int) -> dict:
+    from curation.clean.pipeline import Report, clean
+    from curation.clean.readers import InputSpec
     from curation.config import Config
-    from curation.loaders import InputSpec
-    from curation.pipeline import Report, clean
 
     config = Config(input=InputSpec(path))
     config.workers = workers

@@ -30,10 +30,12 @@ from cleaning_throughput import SHARED, build_input  # noqa: E402
 from filter_speed import corpus  # noqa: E402
 
 from curation import signals  # noqa: E402
+from curation.clean.readers import InputSpec, load  # noqa: E402
 from curation.config import Config  # noqa: E402
-from curation.encoder import DEFAULT_MODEL  # noqa: E402
-from curation.loaders import InputSpec, load  # noqa: E402
-from curation.scale import Job, find_shards, run_local, run_ray  # noqa: E402
+from curation.corpus.local import run_local
+from curation.corpus.ray import run_ray
+from curation.corpus.shards import Job, find_shards  # noqa: E402
+from curation.model.encoder import DEFAULT_MODEL  # noqa: E402
 
 
 def shards(tsv: Path, folder: Path, count: int, limit: int | None = None) -> list[str]:
@@ -49,7 +51,7 @@ def shards(tsv: Path, folder: Path, count: int, limit: int | None = None) -> lis
 
 
 def train(work: Path, model: str) -> str:
-    from curation.retrain import fit_and_save
+    from curation.cycle import fit_and_save
 
     data = corpus()
     order = np.random.default_rng(0).permutation(len(data))[:100]

@@ -25,17 +25,17 @@ import numpy as np
 from filter_quality import SHARED, fmt, read_tsv  # the same data readers (benchmarks/ is on the path)
 from sklearn.metrics import roc_auc_score
 
-from curation import adequacy, fluency, signals
 from curation.config import TrainConfig
-from curation.encoder import DEFAULT_MODEL, PairEncoder, load_body
-from curation.learn import new_head
+from curation.model import adequacy, features, fluency
+from curation.model.encoder import DEFAULT_MODEL, PairEncoder, load_body
+from curation.model.train import new_head
 
 ROOT = Path(__file__).resolve().parents[1]
 FAMILIES = {
-    "surface + alignment (before)": signals.SURFACE + signals.ALIGNMENT,
-    "+ fluency": signals.SURFACE + signals.ALIGNMENT + fluency.NAMES,
-    "+ adequacy": signals.SURFACE + signals.ALIGNMENT + adequacy.NAMES,
-    "all (the filter now)": signals.NAMES,
+    "surface + alignment (before)": features.SURFACE + features.ALIGNMENT,
+    "+ fluency": features.SURFACE + features.ALIGNMENT + fluency.NAMES,
+    "+ adequacy": features.SURFACE + features.ALIGNMENT + adequacy.NAMES,
+    "all (the filter now)": features.NAMES,
 }
 
 
@@ -62,20 +62,20 @@ def main() -> None:
         "bad": [(r["source"], r["bad"]) for r in minimal],
         "sample": [(r["source"], r["target"]) for r in sample],
     }
-    key = f"{args.model}|{'|'.join(signals.NAMES)}|{'|'.join(str(len(v)) for v in sets.values())}"
+    key = f"{args.model}|{'|'.join(features.NAMES)}|{'|'.join(str(len(v)) for v in sets.values())}"
     if args.cache.exists() and str(np.load(args.cache)["key"]) == key:
         x = {k: v for k, v in np.load(args.cache).items() if k != "key"}
         print(f"signals from cache {args.cache}")
     else:
         encoder = PairEncoder(load_body(args.model, "cpu"), layer=config.layer, batch_size=32)
         t = time.perf_counter()
-        x = {k: encoder.signals(v) for k, v in sets.items()}
+        x = {k: encoder.features(v) for k, v in sets.items()}
         print(f"signals of {sum(len(v) for v in sets.values())} pairs in {time.perf_counter() - t:.0f} s")
         np.savez(args.cache, key=key, **x)
 
     t = time.perf_counter()
-    fluency.signals([t_ for _, t_ in sets["pc"]])
-    adequacy.signals(sets["pc"])
+    fluency.features([t_ for _, t_ in sets["pc"]])
+    adequacy.features(sets["pc"])
     seconds = time.perf_counter() - t
     print(f"fluency + adequacy signals alone: {len(sets['pc']) / seconds:.0f} pairs/s ({len(sets['pc'])} pairs)")
 
@@ -117,7 +117,7 @@ def main() -> None:
         )
     )
     for label, names in FAMILIES.items():
-        cols = [signals.NAMES.index(name) for name in names]
+        cols = [features.NAMES.index(name) for name in names]
         cells: dict[str, list[float]] = {}
         for size in (100, 400):
             for d in range(args.draws):
@@ -147,8 +147,8 @@ def main() -> None:
 def sample_labels(path: Path) -> list[dict]:
     """The sample's judged pairs as train_filter.py reads them: one row per pair, the annotators' majority, ties
     left out."""
-    from curation.labels import Judgment, aggregate
-    from curation.workspace import read_labels
+    from curation.annotation.agreement import Judgment, aggregate
+    from curation.annotation.records import read_labels
 
     rows = list(read_labels(path))
     agg = aggregate(Judgment(r.pair.id, r.annotator or "file", r.label) for r in rows)
@@ -160,8 +160,8 @@ def setfit_gain(args, config, pairs, x, y, pool, test, by_kind) -> None:
     """The filter with its body fine-tuned by SetFit's contrastive steps vs the frozen body, same labels (draw 0)."""
     from dataclasses import replace
 
-    from curation.encoder import default_batch_size, device
-    from curation.learn import score, train
+    from curation.model.encoder import default_batch_size, device
+    from curation.model.train import score, train
 
     dev = device(args.device)
     test_pairs = [pairs[i] for i in test]
@@ -182,9 +182,9 @@ def setfit_gain(args, config, pairs, x, y, pool, test, by_kind) -> None:
 
 
 def error_type_table(x: np.ndarray, kind: np.ndarray, y: np.ndarray, pool, test, draws: int, config) -> None:
-    """Error-type heads (curation.error_types) learnt from the bad pairs among N=400 drawn labels, each judgment
+    """Error-type heads (curation.model.error_types) learnt from the bad pairs among N=400 drawn labels, each judgment
     kind a type; AUC of each type against the other bad kinds on the bad pairs of the test half."""
-    from curation.error_types import fit
+    from curation.model.error_types import fit
 
     bad_test = test[y[test] == 0]
     cells: dict[str, list[float]] = {}

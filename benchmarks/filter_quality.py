@@ -21,11 +21,11 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from curation import negatives
 from curation.config import TrainConfig
-from curation.encoder import DEFAULT_MODEL, PairEncoder, load_body
-from curation.learn import new_head
-from curation.signals import NAMES
+from curation.model import negatives
+from curation.model.encoder import DEFAULT_MODEL, PairEncoder, load_body
+from curation.model.features import NAMES
+from curation.model.train import new_head
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -73,8 +73,8 @@ def main() -> None:
         print(f"signals from cache {args.cache}")
     else:
         t = time.perf_counter()
-        x_ref, x_mt = encoder.signals(ref_pairs), encoder.signals(mt_pairs)
-        x_dev = encoder.signals([(s, t_) for _, _, s, t_ in dev_bad])
+        x_ref, x_mt = encoder.features(ref_pairs), encoder.features(mt_pairs)
+        x_dev = encoder.features([(s, t_) for _, _, s, t_ in dev_bad])
         elapsed = time.perf_counter() - t
         print(f"signals of {2 * n + len(dev_bad)} pairs in {elapsed:.0f} s")
         np.savez(args.cache, ref=x_ref, mt=x_mt, dev=x_dev, key=key)
@@ -100,7 +100,7 @@ def main() -> None:
         y = np.r_[np.ones(good.sum()), np.zeros((~good).sum())]
         if synthetic:
             made = negatives.make([ref_pairs[i] for i in lines[good]], synthetic, seed=d)
-            x = np.vstack([x, encoder.signals(made)])
+            x = np.vstack([x, encoder.features(made)])
             y = np.r_[y, np.zeros(len(made))]
         return new_head(config).fit(x, y)
 
@@ -200,7 +200,7 @@ def finetune_comparison(rows, pool, test, args, config, drawn) -> tuple[float, f
     """The filter as train_filter.py trains it, with and without SetFit's contrastive steps on the body."""
     from dataclasses import replace
 
-    from curation.learn import score, train
+    from curation.model.train import score, train
 
     lines, good = drawn
     pairs = [
@@ -221,7 +221,7 @@ def finetune_comparison(rows, pool, test, args, config, drawn) -> tuple[float, f
 
 
 def load_body_path(model: str) -> Path:
-    from curation.encoder import OFFLINE_DIR
+    from curation.model.encoder import OFFLINE_DIR
 
     path = Path(model)
     return path if path.exists() else OFFLINE_DIR

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
+from curation.clean.readers import InputSpec
 from curation.config import Config
-from curation.data import Pair
-from curation.encoder import DEFAULT_MODEL, default_batch_size, load_body
-from curation.loaders import InputSpec
+from curation.model.encoder import DEFAULT_MODEL, default_batch_size, load_body
+from curation.pair import Pair
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "newstest2013.en-es.apertium.tsv"
 
@@ -50,7 +50,7 @@ def main() -> None:
     config.train.base_model, config.train.models_dir = args.model, str(work / "models")
     config.output_dir = str(work / "outputs")
 
-    from curation.retrain import fit_and_save
+    from curation.cycle import fit_and_save
 
     t = time.perf_counter()
     flt, _, stored = fit_and_save([(s, t_) for s, t_, _ in labelled], [v for *_, v in labelled], config, "bench")
@@ -67,7 +67,7 @@ def main() -> None:
     body.encode([t_ for _, t_, _ in sample], prompt="query: ", batch_size=batch)
     ceiling = len(sample) / (time.perf_counter() - t)
 
-    from curation.scoring import load_filter, score_file
+    from curation.model.predict import load_filter, score_file
 
     scorer = load_filter(stored.path, "cpu")
     t = time.perf_counter()
@@ -86,8 +86,9 @@ def cycle(args, data, order, config: Config, work: Path) -> None:
     """A real retrain + re-rank: dataset in the embedded Argilla, labels submitted, from_argilla timed."""
     import argilla as rg
 
-    from curation import retrain
-    from curation import workspace as ws
+    from curation import cycle
+    from curation.annotation.records import log_pairs
+    from curation.annotation.setup import Member, ensure_dataset, ensure_users, ensure_workspace
     from curation.server.stack import Stack
 
     stack = Stack(work / "argilla", port=_free_port())
@@ -95,8 +96,8 @@ def cycle(args, data, order, config: Config, work: Path) -> None:
     try:
         client = rg.Argilla(api_url=stack.url, api_key=credentials.api_key, timeout=300)
         config.argilla.workspace, config.argilla.dataset = "bench", "pairs"
-        space = ws.ensure_workspace(client, "bench")
-        dataset = ws.ensure_dataset(client, config, space)
+        space = ensure_workspace(client, "bench")
+        dataset = ensure_dataset(client, config, space)
         chosen, pairs, seen = [], [], set()
         for i in range(10 * args.dataset_pairs):  # unique pairs: newstest repeats a few sentences
             s, t, label = data[order[i % len(data)]]
@@ -108,9 +109,9 @@ def cycle(args, data, order, config: Config, work: Path) -> None:
             if len(pairs) == args.dataset_pairs:
                 break
         t = time.perf_counter()
-        ws.log_pairs(dataset, pairs, 500)
+        log_pairs(dataset, pairs, 500)
         print(f"\n{len(pairs)} pairs logged to the embedded Argilla in {time.perf_counter() - t:.0f} s")
-        ws.ensure_users(client, [ws.Member("rater", "Rater", "annotator")], space, work / "passwords.json")
+        ensure_users(client, [Member("rater", "Rater", "annotator")], space, work / "passwords.json")
         import httpx
 
         password = __import__("json").loads((work / "passwords.json").read_text())["rater"]
@@ -130,7 +131,7 @@ def cycle(args, data, order, config: Config, work: Path) -> None:
             label(args.labels, args.labels + more)
             args.labels += more
             t = time.perf_counter()
-            result = retrain.from_argilla(client, dataset, config, log=lambda m: None)
+            result = cycle.from_argilla(client, dataset, config, log=lambda m: None)
             total = time.perf_counter() - t
             print(f"retrain + re-rank, {len(pairs)} pairs ({args.labels} labelled), CPU, {name}: {total:.0f} s")
             for step, seconds in result.seconds.items():

@@ -35,7 +35,7 @@ def _one_line(e: Exception) -> str | None:
     """The one line for an error the user can act on; None for a bug."""
     import httpx
 
-    from curation.client import transient
+    from curation.annotation.connect import transient
 
     if isinstance(e, CurationError):
         return str(e)
@@ -200,7 +200,7 @@ def setup(config_path, input_path, workspace, dataset, labels, dry_run):
         python setup_workspace.py --input data/sample/candidates.tsv --labels data/sample/judged.tsv
     The server comes from ARGILLA_API_URL / ARGILLA_API_KEY, else the embedded stack's credentials.
     """
-    from curation import workspace as ws
+    from curation.annotation import setup as ws
     from curation.config import Config
 
     _quiet_sdk()
@@ -241,9 +241,11 @@ def train(config_path, workspace, dataset, labels, models_dir, base_model, devic
         python train_filter.py --labels judged.tsv    # a local judged file, no Argilla
     The server comes from ARGILLA_API_URL / ARGILLA_API_KEY, else the embedded stack's credentials.
     """
-    from curation import feedback, report, retrain
+    from curation import cycle
+    from curation.annotation.suggestions import queue_link
     from curation.config import Config
     from curation.files import writable_folder
+    from curation.model.card import quality_lines
 
     _quiet_sdk()
     config = Config.load(config_path).with_overrides(
@@ -258,20 +260,20 @@ def train(config_path, workspace, dataset, labels, models_dir, base_model, devic
     writable_folder(config.train.models_dir, "--models-dir (train.models_dir)")  # before any model loads
     writable_folder(config.output_dir, "output_dir")
     if labels:
-        result = retrain.from_file(labels, config, log=click.echo, force=force)
+        result = cycle.from_file(labels, config, log=click.echo, force=force)
     else:
-        from curation.client import connect
+        from curation.annotation.connect import connect
 
         client = connect()
         data = _dataset(client, config)
         bars = _Bars()
         try:
-            result = retrain.from_argilla(client, data, config, log=bars.echo, progress=bars.new, force=force)
+            result = cycle.from_argilla(client, data, config, log=bars.echo, progress=bars.new, force=force)
         finally:
             bars.close()
     ev = result.evaluation
     click.echo(f"Model {result.model.version} (card: {result.model.path / 'README.md'}):")
-    for line in report.quality_lines(ev.summary()):
+    for line in quality_lines(ev.summary()):
         click.echo(f"  {line}")
     if not labels:
         good_at, bad_at = ev.thresholds
@@ -282,7 +284,7 @@ def train(config_path, workspace, dataset, labels, models_dir, base_model, devic
             "the uncertain rest get scores only)"
         )
         click.echo("Outputs: " + ", ".join(f"{name} {path}" for name, path in result.outputs.items()))
-        click.echo(f"Label next (pending pairs, least certain first): {feedback.queue_link(client.api_url, data)}")
+        click.echo(f"Label next (pending pairs, least certain first): {queue_link(client.api_url, data)}")
 
 
 @main.command()
@@ -345,10 +347,12 @@ def score(
     """
     from tqdm import tqdm
 
-    from curation import scale
+    from curation.clean.readers import InputSpec
     from curation.config import Config
-    from curation.loaders import InputSpec
-    from curation.scoring import load_filter, output_format, score_file
+    from curation.corpus.local import run_local
+    from curation.corpus.ray import run_ray
+    from curation.corpus.shards import Job, find_shards
+    from curation.model.predict import load_filter, output_format, score_file
 
     if not model_dir and not clean:
         raise click.UsageError("give --model (to score), --clean (to filter and dedup), or both")
@@ -373,8 +377,8 @@ def score(
         for warning in stats.warnings():
             click.echo(warning)
         return
-    job = scale.Job(
-        shards=scale.find_shards(input_path),
+    job = Job(
+        shards=find_shards(input_path),
         output=Path(output),
         config=config,
         model=model_dir,
@@ -383,7 +387,7 @@ def score(
         batch_size=batch_size,
     )
     if engine == "ray":
-        summary = scale.run_ray(
+        summary = run_ray(
             job,
             address=ray_address,
             overwrite=overwrite,
@@ -393,7 +397,7 @@ def score(
         )
     else:
         with tqdm(desc="scoring", unit=" pairs", disable=None) as bar:
-            summary = scale.run_local(job, overwrite=overwrite, progress=bar.update)
+            summary = run_local(job, overwrite=overwrite, progress=bar.update)
     click.echo(
         f"{summary.rows:,} pairs from {len(job.shards)} shards in {summary.seconds:.0f} s "
         f"({summary.pairs_per_s:,.0f} pairs/s, {engine}): {summary.kept:,} kept -> {summary.output}"
@@ -422,10 +426,10 @@ def slice_command(scored, output, uncertain, band, per_stratum, strata):
     """
     from collections import Counter
 
-    from curation import worth
+    from curation.corpus.slice import select, write
 
-    table = worth.select(scored, uncertain, band[0], band[1], per_stratum, strata)
-    path = worth.write(table, output)
+    table = select(scored, uncertain, band[0], band[1], per_stratum, strata)
+    path = write(table, output)
     parts = Counter(p.split(" ")[0] for p in table.column("part").to_pylist())
     click.echo(f"{len(table):,} pairs -> {path} (uncertain {parts['uncertain']:,}, stratified {parts['stratum']:,})")
 
@@ -530,6 +534,6 @@ def _quiet_sdk() -> None:
 
 
 def _dataset(client, config):
-    from curation.feedback import find_dataset
+    from curation.annotation.records import find_dataset
 
     return find_dataset(client, config.argilla.workspace, config.argilla.dataset)

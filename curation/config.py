@@ -10,8 +10,8 @@ from typing import Any
 
 import yaml
 
+from curation.clean.readers import InputSpec
 from curation.errors import ConfigError
-from curation.loaders import InputSpec
 
 DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
@@ -76,7 +76,7 @@ class ArgillaConfig:
     batch_size: int = 256
     suggestion_batch_size: int = 32  # retrain: records per suggestion write (small: annotators' submits stay fast)
     suggestion_pause: float = 1.0  # retrain: after each write, wait this many times as long as it took
-    vectors: bool = True  # a vector field for "find similar" (hashed character n-grams, see curation/vectors.py)
+    vectors: bool = True  # a vector field for "find similar" (hashed character n-grams, curation/annotation/schema.py)
     vector_dimensions: int = 256
 
     def __post_init__(self):
@@ -106,7 +106,7 @@ class TrainConfig:
     # suggested good) and the highest whose bad precision does (suggested bad); no label is suggested in between
     suggest_min_auc: float = 0.6  # below this cross-validated AUC the retrain suggests no labels (scores only)
     regularisation: float = 0.1  # inverse strength C of the logistic head (README: measured 0.1 vs 1.0)
-    spline_knots: int = 4  # knots of the per-signal spline before the logistic head
+    spline_knots: int = 4  # knots of the per-feature spline before the logistic head
     layer: int = 4  # encoder layer whose token vectors are aligned (README: layers 2-12 measured)
     batch_size: int | None = None  # encoder batch; None: 32 on CPU, 256 on GPU
     setfit_steps: int | None = None  # SetFit contrastive steps on the body; None: 0 on CPU, 200 on GPU
@@ -172,7 +172,7 @@ class Config:
         if not isinstance(raw, dict):
             raise ConfigError(f"config file {path} must hold a mapping of sections, not {type(raw).__name__}")
         config = _build(cls, raw, "")
-        from curation.filters import build
+        from curation.clean.filters import build
 
         for name, params in config.filter_entries():  # each filter's parameters, before any work
             build(name, params)
@@ -202,7 +202,7 @@ class Config:
 
     def filter_entries(self) -> list[tuple[str, dict[str, Any]]]:
         """(name, params) of the configured filters, in order."""
-        from curation.filters import REGISTRY
+        from curation.clean.filters import REGISTRY
 
         if self.filters is None:
             return [(name, {}) for name in REGISTRY]

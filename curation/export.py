@@ -14,10 +14,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from curation import feedback, labels, schema
+from curation.annotation import schema
+from curation.annotation.agreement import LABELS, Judgment, aggregate, agreement_report
+from curation.annotation.records import find_dataset, iter_records, record_id, submitted, usernames
+from curation.annotation.suggestions import FILTER_MODEL, FILTER_SCORE, agent_for
 from curation.errors import ExportError
 from curation.files import staged_folder, write_jsonl
-from curation.report import quality_lines
+from curation.model.card import quality_lines
 
 COLUMNS = ("id", "source", "target", "provenance", "score", "annotators", "agreement", "original_target")
 PROMPT = "Translate this English sentence into Spanish:\n\n{source}"
@@ -46,15 +49,15 @@ class Selection:
 
 def read(client, dataset) -> list[Judged]:
     """Every record with its submitted quality votes, corrections and the filter's latest suggestion."""
-    names = feedback.usernames(client)
+    names = usernames(client)
     question_ids = {str(q.id): q.name for q in dataset.settings.questions}
     out = []
-    for item in feedback.iter_records(client, dataset, include="responses,suggestions"):
+    for item in iter_records(client, dataset, include="responses,suggestions"):
         votes, corrections = {}, {}
         stamps = [item.get("updated_at") or ""]
-        for who, values, updated_at in feedback.submitted(item, names):
+        for who, values, updated_at in submitted(item, names):
             quality = (values.get(schema.QUALITY) or {}).get("value")
-            if quality in labels.LABELS:
+            if quality in LABELS:
                 votes[who] = quality
             correction = ((values.get(schema.CORRECTION) or {}).get("value") or "").strip()
             if correction:
@@ -65,12 +68,12 @@ def read(client, dataset) -> list[Judged]:
             (s.get("agent") for s in suggestions if question_ids.get(str(s["question_id"])) == schema.QUALITY), None
         )
         metadata = item.get("metadata") or {}
-        score = metadata.get(feedback.FILTER_SCORE)
-        if metadata.get(feedback.FILTER_MODEL):  # the scorer, also where no label was suggested
-            agent = feedback.agent(metadata[feedback.FILTER_MODEL])
+        score = metadata.get(FILTER_SCORE)
+        if metadata.get(FILTER_MODEL):  # the scorer, also where no label was suggested
+            agent = agent_for(metadata[FILTER_MODEL])
         out.append(
             Judged(
-                id=feedback.record_id(item),
+                id=record_id(item),
                 source=item["fields"]["source"],
                 target=item["fields"]["target"],
                 votes=votes,
@@ -85,9 +88,9 @@ def read(client, dataset) -> list[Judged]:
 
 def score_unscored(records: list[Judged], model_dir, model: dict, log=print) -> None:
     """Unjudged records not yet scored by this model version get scored now, so the threshold means one thing."""
-    from curation.scoring import load_filter
+    from curation.model.predict import load_filter
 
-    agent = feedback.agent(model["version"])
+    agent = agent_for(model["version"])
     todo = [r for r in records if not r.votes and r.filter_agent != agent]
     if not todo:
         return
@@ -105,11 +108,11 @@ def split_of(record_id: str, validation: float) -> str:
 
 def select(records: list[Judged], threshold: float | None, model_version: str | None, validation: float) -> Selection:
     """Rows to export and rows rejected (with reasons). `threshold` None: human-approved pairs only."""
-    agg = labels.aggregate(labels.Judgment(r.id, who, v) for r in records for who, v in r.votes.items())
+    agg = aggregate(Judgment(r.id, who, v) for r in records for who, v in r.votes.items())
     if not agg.votes:
         raise ExportError("no submitted labels yet: annotators must judge some pairs in Argilla before an export")
     rows, rejected = [], []
-    agent = feedback.agent(model_version) if model_version else None
+    agent = agent_for(model_version) if model_version else None
     for r in sorted(records, key=lambda r: r.id):
         base = {"id": r.id, "source": r.source}
         if r.votes:
@@ -168,7 +171,7 @@ def select(records: list[Judged], threshold: float | None, model_version: str | 
         row["split"] = split_of(row["id"], validation)
         counts[row["split"]][row["provenance"]] += 1
     as_of = max((r.updated_at for r in records), default="")
-    return Selection(rows, rejected, labels.agreement_report(agg), counts, as_of)
+    return Selection(rows, rejected, agreement_report(agg), counts, as_of)
 
 
 def check_hub(repo_id: str) -> str:
@@ -378,8 +381,8 @@ def run(
     Everything that can be checked without work is checked first."""
     import tempfile
 
-    from curation import modeldir
-    from curation.client import connect
+    from curation.annotation.connect import connect
+    from curation.model import store
 
     if not output and not repo_id:
         raise ExportError("say where to: --output DIR and/or --to-hub namespace/name")
@@ -390,13 +393,13 @@ def run(
     if auto_accept or threshold is not None:
         if not model_dir:
             raise ExportError("--auto-accept needs the filter that scored the pairs: pass --model DIR")
-        model = modeldir.read_metadata(model_dir)
+        model = store.read_metadata(model_dir)
         threshold = model["threshold"] if threshold is None else threshold
     elif model_dir:
         raise ExportError("--model is only used with --auto-accept (add it, or drop --model)")
 
     client = connect()
-    data = feedback.find_dataset(client, config.argilla.workspace, config.argilla.dataset)
+    data = find_dataset(client, config.argilla.workspace, config.argilla.dataset)
     records = read(client, data)
     if model is not None:
         score_unscored(records, model_dir, model, log=log)

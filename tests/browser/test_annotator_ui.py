@@ -109,20 +109,21 @@ def test_annotator_signs_in_sees_queue_by_suggestion_score_and_submits(argilla_s
 def test_the_printed_label_next_link_opens_the_least_certain_pair_with_no_label_preselected(
     argilla_stack, client, browser, tiny_model, tmp_path
 ):
-    from curation import feedback
-    from curation import workspace as ws
+    from curation.annotation.records import log_pairs, read_dataset
+    from curation.annotation.setup import ensure_dataset, ensure_workspace
+    from curation.annotation.suggestions import queue_link, write_suggestions
     from curation.config import Config
-    from curation.data import Pair
+    from curation.pair import Pair
 
     config = Config()
     config.argilla.workspace = config.argilla.dataset = f"next-{uuid.uuid4().hex[:6]}"
-    space = ws.ensure_workspace(client, config.argilla.workspace)
-    dataset = ws.ensure_dataset(client, config, space)
+    space = ensure_workspace(client, config.argilla.workspace)
+    dataset = ensure_dataset(client, config, space)
     scores = {"sure-good": 0.97, "unsure": 0.52, "sure-bad": 0.04, "leaning": 0.7}
     pairs = {name: Pair(f"Pair {name} is here.", f"El par {name} está aquí.", origin="test:0") for name in scores}
-    ws.log_pairs(dataset, list(pairs.values()), 10)
-    rows = {r.id: r for r in feedback.read_dataset(client, dataset)[0]}
-    feedback.write_suggestions(
+    log_pairs(dataset, list(pairs.values()), 10)
+    rows = {r.id: r for r in read_dataset(client, dataset)[0]}
+    write_suggestions(
         client,
         dataset,
         [rows[p.id] for p in pairs.values()],
@@ -141,7 +142,7 @@ def test_the_printed_label_next_link_opens_the_least_certain_pair_with_no_label_
     page.get_by_role("button", name="Sign in").click()
     page.get_by_text(dataset.name).first.wait_for()  # signed in: the home page lists the dataset
 
-    page.goto(feedback.queue_link(argilla_stack.url, dataset))
+    page.goto(queue_link(argilla_stack.url, dataset))
     page.get_by_text("Pair unsure is here.").wait_for()  # priority 0.96: the least certain pending pair comes first
     page.get_by_text("Sort (1)").wait_for(state="visible", timeout=15_000)
     assert not page.locator("#quality_good").is_checked() and not page.locator("#quality_bad").is_checked()

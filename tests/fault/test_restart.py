@@ -160,22 +160,23 @@ def test_records_missing_from_the_index_come_back_on_start_and_reindex(own_stack
 
 
 def test_argilla_killed_while_setup_logs_is_one_line_that_says_a_rerun_completes_it(own_stack, tmp_path):
-    from curation import workspace as ws
-    from curation.client import ArgillaUnavailable
+    from curation.annotation.connect import ArgillaUnavailable
+    from curation.annotation.records import log_pairs
+    from curation.annotation.setup import ensure_dataset, ensure_workspace
     from curation.config import Config
-    from curation.data import Pair
+    from curation.pair import Pair
 
     credentials = own_stack.start(log=lambda line: None)
     client = _client(own_stack, credentials)
     config = Config()
-    space = ws.ensure_workspace(client, config.argilla.workspace)
-    dataset = ws.ensure_dataset(client, config, space)
+    space = ensure_workspace(client, config.argilla.workspace)
+    dataset = ensure_dataset(client, config, space)
     pairs = [Pair(f"Good morning number {i}", f"Buenos días número {i}", origin=f"t:{i}") for i in range(N)]
     failure: list[BaseException] = []
 
     def log():
         try:
-            ws.log_pairs(dataset, pairs, 100)
+            log_pairs(dataset, pairs, 100)
         except BaseException as e:
             failure.append(e)
 
@@ -194,7 +195,7 @@ def test_argilla_killed_while_setup_logs_is_one_line_that_says_a_rerun_completes
     credentials = own_stack.start(log=lambda line: None)  # the re-run completes it, one record per pair
     client = _client(own_stack, credentials)
     dataset = client.datasets(config.argilla.dataset, workspace=config.argilla.workspace)
-    ws.log_pairs(dataset, pairs, 100)
+    log_pairs(dataset, pairs, 100)
     http = httpx.Client(base_url=own_stack.url, headers={"X-Argilla-Api-Key": credentials.api_key}, timeout=30)
     listed = db_ids(http, dataset.id)
     assert len(listed) == len(set(listed)) == N

@@ -10,12 +10,14 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from curation import feedback, schema
-from curation import workspace as ws
+from curation.annotation import schema
+from curation.annotation.records import log_pairs, read_dataset
+from curation.annotation.setup import ensure_dataset, ensure_workspace
+from curation.annotation.suggestions import write_suggestions
 from curation.cli import main
 from curation.config import Config
-from curation.data import Pair
-from curation.retrain import fit_and_save
+from curation.cycle import fit_and_save
+from curation.pair import Pair
 
 pytestmark = pytest.mark.server
 
@@ -37,10 +39,10 @@ def exported_dataset(argilla_stack, client, tiny_model, tmp_path, monkeypatch):
     config.argilla.workspace, config.argilla.dataset = f"ws-{suffix}", f"pairs-{suffix}"
     config.train.base_model, config.train.layer, config.train.min_per_class = str(tiny_model), 1, 4
     config.train.models_dir, config.output_dir = str(tmp_path / "models"), str(tmp_path / "outputs")
-    space = ws.ensure_workspace(client, config.argilla.workspace)
-    dataset = ws.ensure_dataset(client, config, space)
+    space = ensure_workspace(client, config.argilla.workspace)
+    dataset = ensure_dataset(client, config, space)
     pairs = {k: Pair(s, t, origin="test:1") for k, (s, t) in PAIRS.items()}
-    ws.log_pairs(dataset, pairs.values(), 50)
+    log_pairs(dataset, pairs.values(), 50)
     sid = {r.id: str(r._server_id) for r in dataset.records(with_responses=False)}
     people = {}
     for name in ("ana", "ben"):
@@ -72,9 +74,9 @@ def exported_dataset(argilla_stack, client, tiny_model, tmp_path, monkeypatch):
     y = [1, 0] * 4
     train_pairs = [(s, t if i % 2 == 0 else s) for i, (s, t) in enumerate(TRAIN)]
     _, _, stored = fit_and_save(train_pairs, y, config, "test", log=lambda m: None)
-    rows, _ = feedback.read_dataset(client, dataset)
+    rows, _ = read_dataset(client, dataset)
     unjudged = {r.id: r for r in rows if r.id in (pairs["high"].id, pairs["low"].id)}
-    feedback.write_suggestions(
+    write_suggestions(
         client,
         dataset,
         [unjudged[pairs["high"].id], unjudged[pairs["low"].id]],

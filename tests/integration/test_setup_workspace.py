@@ -12,9 +12,9 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
+from curation.annotation.records import read_labels
 from curation.cli import main
-from curation.data import Pair
-from curation.workspace import read_labels
+from curation.pair import Pair
 
 pytestmark = pytest.mark.server
 REPO = Path(__file__).resolve().parents[2]
@@ -161,7 +161,12 @@ def test_the_roster_set_up_on_a_second_server_never_changes_the_first_servers_lo
 ):
     import argilla as rg
 
-    from curation import workspace as ws
+    from curation.annotation.setup import (
+        LEGACY_SERVER,
+        Member,
+        ensure_users,
+        ensure_workspace,
+    )
     from curation.server.stack import Stack
 
     _, _, _, suffix = project
@@ -169,17 +174,17 @@ def test_the_roster_set_up_on_a_second_server_never_changes_the_first_servers_lo
     Path("annotators/passwords.json").write_text(json.dumps(legacy))
     run()
     first = json.loads(Path("annotators/passwords.json").read_text())
-    assert first[ws.LEGACY_SERVER] == legacy and f"ana-{suffix}" in first[argilla_stack.url]
+    assert first[LEGACY_SERVER] == legacy and f"ana-{suffix}" in first[argilla_stack.url]
 
     other = Stack(tmp_path / "other", port=unused_port)
     try:
         credentials = other.start(log=lambda line: None)
         second = rg.Argilla(api_url=other.url, api_key=credentials.api_key, timeout=30)
-        space = ws.ensure_workspace(second, "w")
-        members = [ws.Member(f"ana-{suffix}", "Ana"), ws.Member(f"ben-{suffix}", "Ben")]
-        assert set(ws.ensure_users(second, members, space, "annotators/passwords.json").values()) == {"created"}
+        space = ensure_workspace(second, "w")
+        members = [Member(f"ana-{suffix}", "Ana"), Member(f"ben-{suffix}", "Ben")]
+        assert set(ensure_users(second, members, space, "annotators/passwords.json").values()) == {"created"}
         both = json.loads(Path("annotators/passwords.json").read_text())
-        assert both[argilla_stack.url] == first[argilla_stack.url] and both[ws.LEGACY_SERVER] == legacy
+        assert both[argilla_stack.url] == first[argilla_stack.url] and both[LEGACY_SERVER] == legacy
         assert set(both[other.url]) == {f"ana-{suffix}", f"ben-{suffix}"}
         for url in (argilla_stack.url, other.url):  # each server's login works
             password = both[url][f"ana-{suffix}"]
@@ -196,22 +201,28 @@ def test_the_roster_set_up_on_a_second_server_never_changes_the_first_servers_lo
 def test_two_setups_of_one_dataset_at_once_both_finish_with_one_record_per_pair(project, client, argilla_stack):
     import threading
 
-    from curation import workspace as ws
-    from curation.client import connect
+    from curation.annotation.connect import connect
+    from curation.annotation.records import log_pairs
+    from curation.annotation.setup import (
+        ensure_dataset,
+        ensure_users,
+        ensure_workspace,
+        load_roster,
+    )
     from curation.config import Config
 
     _, workspace, dataset, suffix = project
     config = Config.load("config.yaml")
-    members = ws.load_roster("annotators/roster.yaml")
+    members = load_roster("annotators/roster.yaml")
     pairs = [Pair(f"Gate {i} is open.", f"La puerta {i} está abierta.", origin=f"t:{i}") for i in range(600)]
     errors: list[BaseException] = []
 
     def one_run(passwords: str):  # as a second setup_workspace.py process would: its own client
         try:
             own = connect()
-            space = ws.ensure_workspace(own, workspace)
-            ws.ensure_users(own, members, space, passwords)
-            ws.log_pairs(ws.ensure_dataset(own, config, space), pairs, 20)
+            space = ensure_workspace(own, workspace)
+            ensure_users(own, members, space, passwords)
+            log_pairs(ensure_dataset(own, config, space), pairs, 20)
         except BaseException as e:
             errors.append(e)
 

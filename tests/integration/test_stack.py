@@ -1,12 +1,12 @@
-"""The running stack as a user meets it through `curation server ...` and `curation.client`."""
+"""The running stack as a user meets it through `curation server ...` and `curation.annotation.connect`."""
 
 from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
 
+from curation.annotation.connect import ArgillaUnavailable, check, connect
 from curation.cli import main
-from curation.client import ArgillaUnavailable, check, connect
 
 pytestmark = pytest.mark.server
 

@@ -12,11 +12,15 @@ import pytest
 from conftest import RunningArgilla
 from tiny_model import GOOD as ALL_GOOD
 
-from curation import feedback, report, retrain, schema
-from curation import workspace as ws
-from curation.client import ArgillaUnavailable
+from curation.annotation import schema
+from curation.annotation.connect import ArgillaUnavailable
+from curation.annotation.records import log_pairs
+from curation.annotation.setup import ensure_dataset, ensure_workspace
+from curation.annotation.suggestions import FILTER_MODEL, FILTER_SCORE, PRIORITY
 from curation.config import Config
-from curation.data import Pair
+from curation.cycle import from_argilla
+from curation.model.card import quality_lines
+from curation.pair import Pair
 from curation.server.stack import Stack
 
 pytestmark = pytest.mark.server
@@ -38,10 +42,10 @@ def make_config(tiny_model, tmp_path, workspace, dataset) -> Config:
 
 
 def make_dataset(client, config):
-    space = ws.ensure_workspace(client, config.argilla.workspace)
-    dataset = ws.ensure_dataset(client, config, space)
+    space = ensure_workspace(client, config.argilla.workspace)
+    dataset = ensure_dataset(client, config, space)
     pairs = [Pair(s, t, origin=f"test:{i}") for i, (s, t) in enumerate(GOOD + BAD + POOL)]
-    ws.log_pairs(dataset, pairs, 50)
+    log_pairs(dataset, pairs, 50)
     server_ids = {r.id: str(r._server_id) for r in dataset.records}
     return dataset, space, {(p.source, p.target): server_ids[p.id] for p in pairs}
 
@@ -89,7 +93,7 @@ def retrain_in_background(client, dataset, config) -> tuple[threading.Thread, li
 
     def run():
         try:
-            retrain.from_argilla(client, dataset, config, log=lambda m: None)
+            from_argilla(client, dataset, config, log=lambda m: None)
         except BaseException as e:
             errors.append(e)
 
@@ -128,12 +132,12 @@ def test_labels_in_model_out_suggestions_on_every_unjudged_pair(argilla_stack, c
     before = responses_of(http, dataset)
     import argilla as rg  # a dataset an older version prepared: its priority had a title the sort menu hid
 
-    dataset.settings.metadata.add(rg.FloatMetadataProperty(name=feedback.PRIORITY, title="label next (1 = unsure)"))
+    dataset.settings.metadata.add(rg.FloatMetadataProperty(name=PRIORITY, title="label next (1 = unsure)"))
     dataset.settings.update()
 
-    result = retrain.from_argilla(client, dataset, config, log=lambda m: None)
+    result = from_argilla(client, dataset, config, log=lambda m: None)
     titles = {m.name: m.title for m in client.datasets(dataset.name, workspace=space.name).settings.metadata}
-    assert titles[feedback.PRIORITY].startswith("priority")  # findable by that word
+    assert titles[PRIORITY].startswith("priority")  # findable by that word
 
     assert result.counts == {"good": 10, "bad": 10}
     assert result.agreement["ties"] == [Pair(*tie).id]
@@ -148,33 +152,29 @@ def test_labels_in_model_out_suggestions_on_every_unjudged_pair(argilla_stack, c
     ev = result.evaluation
     for rid in pending:  # every unjudged pair is scored; a label is pre-selected only outside the uncertain band
         meta = records[rid].metadata
-        assert 0 <= meta[feedback.PRIORITY] <= 1 and 0 <= meta[feedback.FILTER_SCORE] <= 1
-        assert meta[feedback.FILTER_MODEL] == result.model.version
+        assert 0 <= meta[PRIORITY] <= 1 and 0 <= meta[FILTER_SCORE] <= 1
+        assert meta[FILTER_MODEL] == result.model.version
         assert meta["batch"] == "test"  # the setup's metadata is kept
-        expected = ev.label(meta[feedback.FILTER_SCORE])
+        expected = ev.label(meta[FILTER_SCORE])
         assert (got[rid].value if rid in got else None) == expected
         if rid in got:
             assert 0.5 <= got[rid].score <= 1 and got[rid].agent == f"curation-filter {result.model.version}"
     copies = {Pair(s, t).id for s, t in POOL if s == t} - judged  # known bad: left in English
     for rid in copies:  # no bad pair the model scores below the auto-accept threshold is pre-selected good
-        assert (
-            got.get(rid) is None
-            or got[rid].value != "good"
-            or records[rid].metadata[feedback.FILTER_SCORE] >= ev.threshold
-        )
+        assert got.get(rid) is None or got[rid].value != "good" or records[rid].metadata[FILTER_SCORE] >= ev.threshold
     assert responses_of(http, dataset) == before  # nothing submitted, drafted or discarded changed
     assert (tmp_path / "outputs" / "next_to_label.tsv").exists()
     written = (tmp_path / "outputs" / "train_report.md").read_text() + (result.model.path / "README.md").read_text()
-    for line in report.quality_lines(ev.summary()):  # the report and the model card give the same figures
+    for line in quality_lines(ev.summary()):  # the report and the model card give the same figures
         assert written.count(f"- {line}\n") == 2
 
     config.train.suggest_min_auc = 1.01  # a model that "cannot rank": scores only, and the old labels are removed
     lines: list[str] = []
-    again = retrain.from_argilla(client, dataset, config, log=lines.append)
+    again = from_argilla(client, dataset, config, log=lines.append)
     assert any("the model cannot rank these pairs yet, so no label is suggested" in line for line in lines)
     assert again.suggested == 0 and suggestions_of(client.datasets(dataset.name, workspace=space.name)) == {}
     records = {r.id: r for r in client.datasets(dataset.name, workspace=space.name).records(with_responses=False)}
-    assert {records[rid].metadata[feedback.FILTER_MODEL] for rid in pending} == {again.model.version}
+    assert {records[rid].metadata[FILTER_MODEL] for rid in pending} == {again.model.version}
     assert responses_of(http, dataset) == before
 
 
@@ -184,10 +184,10 @@ def test_error_types_annotators_tick_come_back_as_errors_suggestions_on_pairs_su
     suffix = uuid.uuid4().hex[:6]
     config = make_config(tiny_model, tmp_path, f"ws-{suffix}", f"pairs-{suffix}")
     truncated = [(s, t.split()[0]) for s, t in ALL_GOOD]
-    space = ws.ensure_workspace(client, config.argilla.workspace)
-    dataset = ws.ensure_dataset(client, config, space)
+    space = ensure_workspace(client, config.argilla.workspace)
+    dataset = ensure_dataset(client, config, space)
     pairs = [Pair(s, t, origin=f"test:{i}") for i, (s, t) in enumerate(GOOD + BAD + truncated + POOL)]
-    ws.log_pairs(dataset, pairs, 50)
+    log_pairs(dataset, pairs, 50)
     sid = {(r.fields["source"], r.fields["target"]): str(r._server_id) for r in dataset.records}
     ((_, ana),) = annotators(client, space, argilla_stack.login, ["ana"]).values()
     for pair in GOOD:
@@ -197,7 +197,7 @@ def test_error_types_annotators_tick_come_back_as_errors_suggestions_on_pairs_su
     for pair in truncated[:10]:
         respond(ana, sid[pair], "bad", errors=["omission_addition"])
 
-    result = retrain.from_argilla(client, dataset, config, log=lambda m: None)
+    result = from_argilla(client, dataset, config, log=lambda m: None)
 
     meta = result.model.path / "metadata.json"
     assert '"wrong_language"' in meta.read_text() and '"omission_addition"' in meta.read_text()
@@ -288,7 +288,7 @@ def test_argilla_going_away_halfway_then_a_rerun_completes_without_duplicates(ow
     credentials = own_stack.start(log=lambda line: None)
     client = rg.Argilla(api_url=own_stack.url, api_key=credentials.api_key, timeout=30)
     dataset = client.datasets("pairs", workspace="ws")
-    result = retrain.from_argilla(client, dataset, config, log=lambda m: None)
+    result = from_argilla(client, dataset, config, log=lambda m: None)
     with sqlite3.connect(db) as con:
         per_record = con.execute("SELECT record_id, COUNT(*) FROM suggestions GROUP BY record_id").fetchall()
     assert len(per_record) == len(POOL) and {n for _, n in per_record} == {1}

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from curation import encoder
-from curation.offline_model import build
+from curation.model import encoder
+from curation.model.offline_e5 import build
 
 pytestmark = pytest.mark.slow
 
@@ -32,7 +32,7 @@ def test_the_default_hub_id_loads_offline_from_the_built_folder(offline_dir, mon
 def test_the_real_model_ranks_a_translation_above_a_copy_and_a_misaligned_pair(offline_dir):
     body = encoder.load_body(str(offline_dir), "cpu")
     pe = encoder.PairEncoder(body)
-    x = pe.signals(
+    x = pe.features(
         [
             ("Where is the train station?", "¿Dónde está la estación de tren?"),
             ("Where is the train station?", "Me gustaría un café con leche."),

@@ -18,8 +18,10 @@ import ray
 from tiny_model import COPIES, GOOD
 
 from curation.config import Config
-from curation.retrain import fit_and_save
-from curation.scale import Job, ScaleError, find_shards, run_local, run_ray
+from curation.corpus.local import run_local
+from curation.corpus.ray import run_ray
+from curation.corpus.shards import Job, ScaleError, find_shards
+from curation.cycle import fit_and_save
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +33,7 @@ def local_ray():
 
 @pytest.fixture(scope="module")
 def model(tiny_model, tmp_path_factory):
-    from curation.encoder import PairEncoder, load_body
+    from curation.model.encoder import PairEncoder, load_body
 
     config = Config()
     config.train.base_model = str(tiny_model)
@@ -134,8 +136,8 @@ def test_ray_engine_writes_what_the_local_engine_writes(local_ray, model, tmp_pa
 
 def test_the_local_engine_keeps_what_setup_workspace_keeps(tmp_path):
     """The cleaning of `curation score --clean` is the cleaning of setup_workspace (pipeline.clean)."""
-    from curation.loaders import InputSpec
-    from curation.pipeline import Report, clean
+    from curation.clean.pipeline import Report, clean
+    from curation.clean.readers import InputSpec
 
     pairs = corpus(1500, seed=1)
     (tmp_path / "all.jsonl").write_text(
@@ -163,11 +165,11 @@ def test_an_unreachable_ray_address_fails_fast_with_what_to_do(tmp_path):
 def test_a_model_missing_on_the_workers_is_one_clear_error(local_ray, tmp_path, monkeypatch):
     from pathlib import Path
 
-    from curation import modeldir
+    from curation.model import store
 
     # the driver believes the model is there (as on a cluster whose head node has it); the workers, separate
     # processes that import curation afresh, look for it for real and do not find it
-    monkeypatch.setattr(modeldir, "resolve", lambda path: Path(path))
+    monkeypatch.setattr(store, "resolve", lambda path: Path(path))
     (tmp_path / "in").mkdir()
     pairs = corpus(50, seed=2)
     (tmp_path / "in" / "a.jsonl").write_text("".join(json.dumps({"source": s, "target": t}) + "\n" for s, t in pairs))

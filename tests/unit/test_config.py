@@ -54,7 +54,7 @@ def test_the_readme_config_block_is_the_defaults(tmp_path):
     import re
     from pathlib import Path
 
-    from curation.filters import REGISTRY
+    from curation.clean.filters import REGISTRY
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     block = re.search(r"```yaml\n(input:.*?)```", readme, re.S).group(1)

@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 from tiny_model import COPIES, GOOD
 
+from curation.annotation.agreement import Judgment, aggregate, error_tags
+from curation.annotation.records import read_labels
+from curation.annotation.setup import SetupError
 from curation.config import Config, TrainConfig
-from curation.error_types import MIN_EXAMPLES, fit
-from curation.labels import Judgment, aggregate, error_tags
-from curation.retrain import from_file
-from curation.scoring import load_filter
-from curation.workspace import SetupError, read_labels
+from curation.cycle import from_file
+from curation.model.error_types import MIN_EXAMPLES, fit
+from curation.model.predict import load_filter
 
 TRUNCATED = [(s, t.split()[0]) for s, t in GOOD]  # omissions: only the first word is left
 

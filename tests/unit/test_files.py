@@ -7,8 +7,8 @@ import stat
 
 import pytest
 
+from curation.clean.readers import InputSpec, load
 from curation.files import staged_file, staged_folder, write_jsonl, write_private_json, write_tsv
-from curation.loaders import InputSpec, load
 
 
 def test_a_staged_file_appears_only_when_complete_and_a_failure_leaves_nothing(tmp_path):

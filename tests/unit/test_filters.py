@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from curation import filters
-from curation.data import Pair
+from curation.clean import filters
+from curation.pair import Pair
 
 
 def decide(name: str, source: str, target: str, **params) -> str | None:

@@ -6,15 +6,15 @@ import math
 
 import pytest
 
-from curation import adequacy, apertium, fluency
+from curation.model import adequacy, apertium, fluency
 
 
 def fl(target: str) -> dict[str, float]:
-    return dict(zip(fluency.NAMES, fluency.signals([target])[0].tolist(), strict=True))
+    return dict(zip(fluency.NAMES, fluency.features([target])[0].tolist(), strict=True))
 
 
 def ad(source: str, target: str) -> dict[str, float]:
-    return dict(zip(adequacy.NAMES, adequacy.signals([(source, target)])[0].tolist(), strict=True))
+    return dict(zip(adequacy.NAMES, adequacy.features([(source, target)])[0].tolist(), strict=True))
 
 
 @pytest.mark.parametrize(
@@ -70,7 +70,7 @@ def test_reserved_characters_and_odd_whitespace_keep_one_row_per_text():
     texts = ["x^y$z [a] <b> \\ @/ {c}", "dos\nlíneas\ten una", "", "Hola."]
     rows = apertium.analyse(texts, "es")
     assert len(rows) == 4 and [t.surface for t in rows[3]] == ["Hola", "."]
-    assert len(apertium.to_english(texts)) == 4 and fluency.signals(texts).shape == (4, len(fluency.NAMES))
+    assert len(apertium.to_english(texts)) == 4 and fluency.features(texts).shape == (4, len(fluency.NAMES))
 
 
 def test_missing_apertium_is_one_clear_error(monkeypatch, tmp_path):

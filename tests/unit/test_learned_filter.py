@@ -12,14 +12,15 @@ from click.testing import CliRunner
 from tiny_model import COPIES as BAD
 from tiny_model import GOOD
 
-from curation import modeldir, report, signals
+from curation.clean.readers import InputSpec
 from curation.cli import main
 from curation.config import Config, TrainConfig
-from curation.encoder import ModelError, PairEncoder, device, load_body
-from curation.learn import TrainingError, check_labels, cross_validate, pick_threshold
-from curation.loaders import InputSpec
-from curation.retrain import fit_and_save
-from curation.scoring import load_filter, score_file
+from curation.cycle import fit_and_save
+from curation.model import features, store
+from curation.model.card import quality_lines
+from curation.model.encoder import ModelError, PairEncoder, device, load_body
+from curation.model.predict import load_filter, score_file
+from curation.model.train import TrainingError, check_labels, cross_validate, pick_threshold
 
 
 def config_for(tiny_model, tmp_path) -> Config:
@@ -38,31 +39,31 @@ def encoder(tiny_model):
 
 
 def test_surface_signals_on_hand_made_pairs():
-    names = dict(zip(signals.SURFACE, signals.surface("the photo ID card", "la foto ID carta"), strict=True))
+    names = dict(zip(features.SURFACE, features.surface("the photo ID card", "la foto ID carta"), strict=True))
     assert names["copied_words"] == 0  # "ID" has 2 letters: short words are not counted as copies
-    copy = dict(zip(signals.SURFACE, signals.surface("Republican leaders", "Republican leaders"), strict=True))
+    copy = dict(zip(features.SURFACE, features.surface("Republican leaders", "Republican leaders"), strict=True))
     assert copy["copied_words"] == 1.0
-    slips = dict(zip(signals.SURFACE, signals.surface("the re-election", "el reelección y los casa"), strict=True))
+    slips = dict(zip(features.SURFACE, features.surface("the re-election", "el reelección y los casa"), strict=True))
     assert slips["agreement_slips"] == pytest.approx(2 / 5)  # el+reelección, los+casa
-    assert signals.surface("a", "b")[0] == 0.0  # equal lengths: log ratio 0
+    assert features.surface("a", "b")[0] == 0.0  # equal lengths: log ratio 0
 
 
 def test_alignment_signals_tell_monotone_from_reordered():
     rng = np.random.default_rng(0)
     tokens = rng.normal(size=(6, 16))
-    same = dict(zip(signals.ALIGNMENT, signals.alignment(tokens, tokens, 0.9), strict=True))
+    same = dict(zip(features.ALIGNMENT, features.alignment(tokens, tokens, 0.9), strict=True))
     assert same["aligned_source"] == 1.0 and same["order_tau"] == 1.0 and same["order_jumps"] == 0.0
-    flipped = dict(zip(signals.ALIGNMENT, signals.alignment(tokens, tokens[::-1], 0.9), strict=True))
+    flipped = dict(zip(features.ALIGNMENT, features.alignment(tokens, tokens[::-1], 0.9), strict=True))
     assert flipped["order_tau"] == -1.0 and flipped["order_reversals"] == 1.0
-    assert signals.alignment(tokens, tokens[:0], 0.3) == [0.0] * 7 + [0.3]
+    assert features.alignment(tokens, tokens[:0], 0.3) == [0.0] * 7 + [0.3]
     assert same["best_match_source"] == pytest.approx(1.0) and same["cosine"] == 0.9
 
 
 def test_encoder_signals_keep_input_order_whatever_the_batching(encoder):
     pairs = GOOD[:7] + BAD[:4]
-    together = encoder.signals(pairs)
-    one_by_one = np.vstack([encoder.signals([p]) for p in pairs])
-    assert together.shape == (11, len(signals.NAMES))
+    together = encoder.features(pairs)
+    one_by_one = np.vstack([encoder.features([p]) for p in pairs])
+    assert together.shape == (11, len(features.NAMES))
     np.testing.assert_allclose(together, one_by_one, rtol=1e-4, atol=1e-5)
 
 
@@ -99,14 +100,14 @@ def test_suggested_labels_follow_both_thresholds_and_leave_the_uncertain_band_em
 
 
 def test_quality_lines_say_when_a_threshold_is_never_reached_and_when_a_05_cut_is_one_class():
-    from curation.learn import Evaluation
+    from curation.model.train import Evaluation
 
     ev = Evaluation(
         auc=0.66, threshold=0.69, threshold_precision=1.0, threshold_recall=0.15, folds=5,
         bad_threshold=0.0, bad_threshold_precision=None,
         oof_scores=[0.55, 0.6, 0.7, 0.72, 0.75, 0.58, 0.62], labels=[1, 0, 1, 1, 1, 0, 1],
     )  # fmt: skip
-    lines = report.quality_lines(ev.summary())
+    lines = quality_lines(ev.summary())
     assert (
         lines[1]
         == "suggested good (score ≥ 0.690): precision 1.00 (3 of 3 pairs), recall 0.60 (3 of 5 good pairs), F1 0.75"
@@ -123,7 +124,7 @@ def test_train_saves_a_complete_version_that_loads_and_scores_the_same(tiny_mode
     assert trained.evaluation.auc > 0.9  # copies are easy: copied_words and cosine give them away
     meta = json.loads((stored.path / "metadata.json").read_text())
     assert meta["label_counts"] == {"good": 16, "bad": 16} and meta["finetuned"] is False
-    assert meta["labels_sha256"] == modeldir.labels_hash([(s, t, v) for (s, t), v in zip(pairs, y, strict=True)])
+    assert meta["labels_sha256"] == store.labels_hash([(s, t, v) for (s, t), v in zip(pairs, y, strict=True)])
     assert {"setfit", "torch", "sentence-transformers"} <= set(meta["libraries"])
     for name in ("head.joblib", "README.md", "calibration.png", "scores.png"):
         assert (stored.path / name).stat().st_size > 0
@@ -191,7 +192,7 @@ def test_train_filter_from_a_local_file_and_the_cli_errors(tiny_model, tmp_path)
     # the terminal and the model card say the same figures, each with the counts behind it
     meta = json.loads((models / "latest" / "metadata.json").read_text())
     card = (models / "latest" / "README.md").read_text()
-    lines = report.quality_lines(meta["metrics"])
+    lines = quality_lines(meta["metrics"])
     assert any(line.startswith("suggested good (score ≥ ") and " of " in line for line in lines)
     for line in lines:
         assert f"  {line}\n" in result.output and f"- {line}\n" in card
@@ -267,7 +268,7 @@ def test_contradictory_rows_are_ties_and_a_backwards_model_is_not_made_latest_wi
 
 
 def test_synthetic_negatives_are_bad_versions_of_good_pairs():
-    from curation import negatives
+    from curation.model import negatives
 
     made = negatives.make(GOOD, 1.0, seed=3)
     assert 12 <= len(made) <= 16 and all(pair not in GOOD for pair in made)
@@ -304,17 +305,17 @@ def test_setfit_fine_tuning_of_the_body_is_saved_with_the_version_and_reloads(ti
 
 
 def test_signal_cache_encodes_each_pair_once_and_returns_the_same_signals(tiny_model, tmp_path, monkeypatch):
-    from curation.signal_cache import SignalCache
+    from curation.model.feature_cache import FeatureCache
 
     enc = PairEncoder(load_body(str(tiny_model), "cpu"), layer=1, batch_size=4)
-    enc.cache = SignalCache(tmp_path / "cache.sqlite", len(signals.NAMES))
-    first = enc.signals(GOOD[:6])
+    enc.cache = FeatureCache(tmp_path / "cache.sqlite", len(features.NAMES))
+    first = enc.features(GOOD[:6])
     encoded = []
     original = enc._encode
     monkeypatch.setattr(enc, "_encode", lambda texts: encoded.append(len(texts)) or original(texts))
-    again = enc.signals(GOOD[:6] + BAD[:2])
+    again = enc.features(GOOD[:6] + BAD[:2])
     np.testing.assert_array_equal(again[:6], first)
     assert encoded == [2, 2]  # only the two new pairs: their sources, then their targets
-    reopened = PairEncoder(enc.body, layer=1, cache=SignalCache(tmp_path / "cache.sqlite", len(signals.NAMES)))
+    reopened = PairEncoder(enc.body, layer=1, cache=FeatureCache(tmp_path / "cache.sqlite", len(features.NAMES)))
     monkeypatch.setattr(reopened, "_encode", lambda texts: pytest.fail("a cached pair was encoded again"))
-    np.testing.assert_array_equal(reopened.signals(GOOD[:6]), first)
+    np.testing.assert_array_equal(reopened.features(GOOD[:6]), first)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from curation.data import Pair
-from curation.pii import mask, mask_text
+from curation.clean.pii import mask, mask_text
+from curation.pair import Pair
 
 
 def test_pii_is_masked_on_both_sides_with_the_same_placeholder():

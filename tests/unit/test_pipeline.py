@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from curation.clean.pipeline import Report, clean
+from curation.clean.readers import InputSpec
 from curation.config import Config
-from curation.loaders import InputSpec
-from curation.pipeline import Report, clean
 
 
 def test_the_pipeline_counts_every_decision_and_keeps_the_rejects(tmp_path):
@@ -89,7 +89,7 @@ def test_worker_processes_give_exactly_the_single_process_result(tmp_path, monke
         kept = [(p.source, p.target, p.origin, p.scores) for p in clean(config, report, rejected)]
         return kept, report.to_dict(), [(p.origin, reason) for p, reason in rejected]
 
-    import curation.pipeline as pipeline
+    import curation.clean.pipeline as pipeline
 
     pools = []
     real = pipeline.multiprocessing.get_context

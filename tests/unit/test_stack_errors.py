@@ -9,8 +9,8 @@ import sys
 import pytest
 from click.testing import CliRunner
 
+from curation.annotation.connect import ArgillaUnavailable, check, resolve
 from curation.cli import main
-from curation.client import ArgillaUnavailable, check, resolve
 from curation.server import stack as stack_module
 from curation.server.stack import Stack, StackError
 

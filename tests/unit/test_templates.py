@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from curation.clean.pipeline import Report, cap_templates, template_key
 from curation.config import Config, ConfigError
-from curation.data import Pair
-from curation.pipeline import Report, cap_templates, template_key
+from curation.pair import Pair
 
 
 def test_pairs_differing_only_in_numbers_share_a_template_and_others_do_not():

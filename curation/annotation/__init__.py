@@ -1,0 +1,1 @@
+"""Annotation in Argilla: connect, the dataset, setup (workspace, accounts), records, suggestions, agreement."""

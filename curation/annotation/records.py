@@ -1,0 +1,239 @@
+"""Records in Argilla: pairs in (with vectors), submitted judgments out, judged files read.
+
+The loop with Argilla: submitted judgments out, the filter's opinions back in as suggestions.
+
+Writing back never sends responses, so whatever annotators submit meanwhile is kept as it is; a suggestion
+is stored once per record and question, so re-running replaces the previous model's suggestion.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+from curation.annotation import schema
+from curation.annotation.agreement import Judgment
+from curation.annotation.connect import transient
+from curation.errors import WAITS, ArgillaRefused, ArgillaUnavailable, InputError, SetupError, retried
+from curation.pair import Pair, batched
+
+
+def to_record(pair: Pair, responses: list | None = None, vector=None):
+    import argilla as rg
+
+    return rg.Record(
+        id=pair.id,
+        fields={"source": pair.source, "target": pair.target},
+        metadata=schema.metadata(pair),
+        responses=responses or [],
+        vectors={schema.VECTOR: [round(float(x), 5) for x in vector]} if vector is not None else {},
+    )
+
+
+def vectors_for(dataset, batch: list[Pair]):
+    """Hashed n-gram vectors when the dataset has the vector field, else Nones."""
+    field = next((v for v in dataset.settings.vectors if v.name == schema.VECTOR), None)
+    if field is None:
+        return [None] * len(batch)
+    return list(schema.pair_vectors(batch, field.dimensions))
+
+
+def log_pairs(dataset, pairs: Iterable[Pair], batch_size: int, progress: Callable[[int], None] | None = None) -> int:
+    """Log pairs in batches (upserts by id: running twice adds nothing). Returns how many were sent."""
+    sent = 0
+    for batch in batched(pairs, batch_size):
+        records = [to_record(p, vector=v) for p, v in zip(batch, vectors_for(dataset, batch), strict=True)]
+        log_records(dataset, records, batch_size, f"{sent} records logged")
+        sent += len(batch)
+        if progress:
+            progress(len(batch))
+    return sent
+
+
+def log_records(dataset, records: list, batch_size: int, done: str) -> None:
+    """`records.log`, with Argilla going away or failing turned into one line that says a re-run completes it."""
+    try:  # transient failures (a concurrent run's insert, a restart, a dropped connection) are retried
+        retried(lambda: dataset.records.log(records, batch_size=batch_size), transient)
+    except Exception as e:
+        if not transient(e):
+            raise
+        raise ArgillaUnavailable(
+            f"Argilla stopped answering or failed ({e.__class__.__name__}, {len(WAITS) + 1} tries) with {done}: start "
+            "it again (curation server start) and run setup_workspace.py again; records are keyed by pair, so nothing "
+            "is duplicated"
+        ) from None
+
+
+class Judged(NamedTuple):
+    """One row of a judged file."""
+
+    pair: Pair
+    label: str  # good | bad
+    errors: frozenset[str]  # types of the `errors` question
+    annotator: str | None  # who judged it (a roster username); None: the curator
+
+
+def read_labels(path: str | Path) -> Iterator[Judged]:
+    """Judged pairs (source, target, label: good/bad or 1/0) from TSV, CSV or JSONL, with the error types of an
+    optional `errors` column (names of the `errors` question, comma-separated) and who judged each row in an
+    optional `annotator` column (a pair may appear once per annotator)."""
+    path = Path(path)
+    if not path.exists():
+        raise SetupError(f"labels file {path} does not exist")
+    if path.suffix.lower() in (".jsonl", ".json"):
+        rows = (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+    else:
+        delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+        quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
+        rows = csv.DictReader(path.open(encoding="utf-8", newline=""), delimiter=delimiter, quoting=quoting)
+    for line, row in enumerate(rows, start=2):
+        missing = [c for c in ("source", "target", "label") if c not in row]
+        if missing:
+            raise SetupError(f"labels file {path} has no column {', '.join(missing)} (found: {', '.join(row)})")
+        label = {"1": "good", "0": "bad", "good": "good", "bad": "bad"}.get(str(row["label"]).strip().lower())
+        if label is None:
+            raise SetupError(f"labels file {path}, row {line}: label must be good/bad or 1/0, not {row['label']!r}")
+        errors = frozenset(e.strip() for e in str(row.get("errors") or "").split(",") if e.strip())
+        unknown = sorted(errors - set(schema.ERROR_LABELS))
+        if unknown:
+            raise SetupError(
+                f"labels file {path}, row {line}: unknown error type {', '.join(unknown)}"
+                f" (use {', '.join(schema.ERROR_LABELS)})"
+            )
+        annotator = str(row.get("annotator") or "").strip() or None
+        yield Judged(Pair(row["source"], row["target"], origin=f"{path.name}:{line}"), label, errors, annotator)
+
+
+AGENT = "curation-filter"  # suggestions the filter wrote carry it, with the model version after it
+
+
+@dataclass
+class Row:
+    id: str
+    source: str
+    target: str
+    metadata: dict
+    submitted: bool
+    server_id: str = ""  # Argilla's record id
+    ours: dict[str, str] = field(default_factory=dict)  # question id -> id of the filter's suggestion there
+
+
+def iter_records(client, dataset, include: str = "responses", page: int = 1000) -> Iterator[dict]:
+    """Every record of the dataset as Argilla's REST listing returns it (with `include` relations), page by page.
+
+    The REST listing rather than the SDK's record objects: the SDK 2.8 fails on a discarded response that carries
+    no values, which the web UI can store.
+    """
+    http = client.api.http_client
+    offset = 0
+    while True:
+        url, params = f"/api/v1/datasets/{dataset.id}/records", {"include": include, "offset": offset, "limit": page}
+        response = send(
+            http, "GET", url, f"while records were read ({offset} read)", rerun="the command", params=params
+        )
+        items = response.json()["items"]
+        yield from items
+        if len(items) < page:
+            return
+        offset += page
+
+
+def find_dataset(client, workspace: str, name: str):
+    """The curation dataset, or one clear error that says how to make it."""
+    data = client.datasets(name, workspace=workspace)
+    if data is None:
+        raise InputError(
+            f"dataset {name!r} not found in workspace {workspace!r}: run setup_workspace.py first, or pass "
+            "--workspace/--dataset"
+        )
+    return data
+
+
+def usernames(client) -> dict[str, str]:
+    return {str(u.id): u.username for u in client.users}
+
+
+def record_id(item: dict) -> str:
+    """Our id of a listed record (the external id set by setup), else Argilla's."""
+    return str(item.get("external_id") or item["id"])
+
+
+def submitted(item: dict, names: dict[str, str]) -> Iterator[tuple[str, dict, str]]:
+    """(username, values, updated_at) of each submitted response of a listed record."""
+    for r in item.get("responses") or []:
+        if r["status"] == "submitted":
+            yield names.get(str(r["user_id"]), str(r["user_id"])), r.get("values") or {}, r.get("updated_at") or ""
+
+
+def read_dataset(client, dataset) -> tuple[list[Row], list[Judgment]]:
+    """Every record (with whether anyone submitted it) and the submitted `quality` judgments by username, with
+    the `errors` each annotator ticked."""
+    names = usernames(client)
+    rows, judgments = [], []
+    for item in iter_records(client, dataset, include="responses,suggestions"):
+        rid = record_id(item)
+        judged = False
+        for who, values, _ in submitted(item, names):
+            value = (values.get(schema.QUALITY) or {}).get("value")
+            if value is not None:
+                judged = True
+                errors = frozenset((values.get(schema.ERRORS) or {}).get("value") or ())
+                judgments.append(Judgment(rid, who, str(value), errors))
+        fields = item["fields"]
+        ours = {
+            str(x["question_id"]): str(x["id"])
+            for x in item.get("suggestions") or []
+            if str(x.get("agent") or "").startswith(AGENT)
+        }
+        rows.append(
+            Row(
+                rid,
+                fields.get("source", ""),
+                fields.get("target", ""),
+                dict(item.get("metadata") or {}),
+                judged,
+                str(item["id"]),
+                ours,
+            )
+        )
+    return rows, judgments
+
+
+def send(http, method: str, url: str, stage: str, ok: tuple[int, ...] = (), rerun="train_filter.py", **kwargs):
+    """One request that is safe to repeat (a read, an upsert keyed by record id, a delete), retried with backoff
+    while Argilla is unreachable or answers 5xx; then one clear error (`stage`: when, how far) that says re-running
+    (`rerun`) completes it. Another 4xx than `ok` is an `ArgillaRefused`."""
+    import httpx
+
+    def request():
+        response = http.request(method, url, **kwargs)
+        if response.status_code >= 500:
+            raise _ServerError(response.status_code)
+        return response
+
+    tries = f"{len(WAITS) + 1} tries"
+    try:
+        response = retried(request, transient)
+    except httpx.TransportError as e:
+        raise ArgillaUnavailable(
+            f"Argilla stopped answering {stage} ({e.__class__.__name__}, {tries}): start it again and re-run {rerun}; "
+            "nothing will be duplicated"
+        ) from None
+    except _ServerError as e:
+        raise ArgillaUnavailable(
+            f"Argilla answered HTTP {e.status_code} {stage} ({tries}): see its logs, then re-run {rerun}; nothing "
+            "will be duplicated"
+        ) from None
+    if response.status_code >= 400 and response.status_code not in ok:
+        raise ArgillaRefused(f"Argilla refused a request {stage} (HTTP {response.status_code}): {response.text[:300]}")
+    return response
+
+
+class _ServerError(Exception):
+    def __init__(self, status_code: int):
+        super().__init__(status_code)
+        self.status_code = status_code

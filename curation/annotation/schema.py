@@ -1,0 +1,126 @@
+"""The Argilla dataset annotators work in: fields, questions, metadata, guidelines, overlap.
+
+Vectors for Argilla's "find similar": hashed character n-grams of both sides, offline and instant.
+
+They find pairs worded alike (the same template, the same error repeated by an MT system). They are the only
+vectors setup writes: nothing replaces them with sentence embeddings today.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from curation.config import Config
+from curation.pair import Pair, normalise
+
+QUALITY = "quality"
+
+
+ERRORS = "errors"
+
+
+CORRECTION = "correction"
+
+
+ERROR_LABELS = {
+    "mistranslation": "mistranslation",
+    "omission_addition": "omission / addition",
+    "grammar": "grammar",
+    "literal": "literal / unnatural",
+    "terminology": "terminology",
+    "wrong_language": "untranslated / wrong language",
+    "other": "other",
+}
+
+
+# raw filter scores kept as float metadata; the language pair as terms
+FLOAT_SCORES = (
+    "length",
+    "length_ratio",
+    "special_chars",
+    "repeated_ngrams",
+    "markup",
+    "urls",
+    "numbers",
+)
+
+
+TERMS = ("source_lang", "target_lang", "batch")
+
+
+VECTOR = "embedding"
+
+
+def settings(config: Config):
+    """`argilla.Settings` for the candidates dataset."""
+    import argilla as rg
+
+    guidelines_path = Path(config.annotators.guidelines)
+    guidelines = guidelines_path.read_text(encoding="utf-8") if guidelines_path.exists() else None
+    return rg.Settings(
+        guidelines=guidelines,
+        fields=[
+            rg.TextField(name="source", title="English (source)", use_markdown=False),
+            rg.TextField(name="target", title="Spanish (candidate translation)", use_markdown=False),
+        ],
+        questions=[
+            rg.LabelQuestion(
+                name=QUALITY,
+                title="Is this a good translation to train on?",
+                labels={"good": "good", "bad": "bad"},
+                required=True,
+            ),
+            rg.MultiLabelQuestion(name=ERRORS, title="What is wrong with it?", labels=ERROR_LABELS, required=False),
+            rg.TextQuestion(
+                name=CORRECTION,
+                title="Corrected translation (optional)",
+                required=False,
+                use_markdown=False,
+            ),
+        ],
+        metadata=[
+            *(rg.FloatMetadataProperty(name=name, title=name.replace("_", " ")) for name in FLOAT_SCORES),
+            *(rg.TermsMetadataProperty(name=name, title=name.replace("_", " ")) for name in TERMS),
+        ],
+        vectors=[rg.VectorField(name=VECTOR, dimensions=config.argilla.vector_dimensions)]
+        if config.argilla.vectors
+        else [],
+        distribution=rg.TaskDistribution(min_submitted=config.argilla.min_submitted),
+        allow_extra_metadata=False,
+    )
+
+
+def metadata(pair: Pair) -> dict:
+    """A pair's filter scores and languages as the dataset's metadata."""
+    values: dict = {name: float(pair.scores[name]) for name in FLOAT_SCORES if name in pair.scores}
+    if isinstance(pair.scores.get("language"), str):
+        source, target = pair.scores["language"].split(">")
+        values["source_lang"], values["target_lang"] = source, target
+    batch = pair.origin.rsplit(":", 1)[0]
+    if batch:
+        values["batch"] = batch
+    return values
+
+
+def hashed_ngrams(texts: Sequence[str], dimensions: int = 256, n: int = 3) -> np.ndarray:
+    """L2-normalised counts of character n-grams hashed into `dimensions` buckets, one row per text."""
+    out = np.zeros((len(texts), dimensions), dtype=np.float32)
+    for row, text in enumerate(texts):
+        padded = f" {text} "
+        for i in range(max(1, len(padded) - n + 1)):
+            out[row, zlib.crc32(padded[i : i + n].encode()) % dimensions] += 1.0
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    return out / np.where(norms == 0, 1.0, norms)
+
+
+def pair_vectors(pairs: Sequence[Pair], dimensions: int = 256) -> np.ndarray:
+    """One vector per pair: source and target halves, each normalised, then the whole."""
+    half = dimensions // 2
+    source = hashed_ngrams([normalise(p.source) for p in pairs], half)
+    target = hashed_ngrams([normalise(p.target) for p in pairs], dimensions - half)
+    both = np.hstack([source, target])
+    return both / np.maximum(np.linalg.norm(both, axis=1, keepdims=True), 1e-12)

@@ -1,0 +1,284 @@
+"""Put cleaned candidates in front of annotators: workspace, accounts from the roster, dataset, records.
+
+Everything here is safe to run again: records have deterministic ids (re-logging updates them and never
+touches their responses or suggestions), existing users are left alone, nothing is deleted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import re
+import secrets
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from curation.annotation import schema
+from curation.annotation.connect import transient
+from curation.annotation.records import Judged, log_pairs, log_records, read_labels, to_record, vectors_for
+from curation.clean import pii
+from curation.config import Config
+from curation.errors import InputError, SetupError, retried
+from curation.files import write_private_json
+from curation.pair import batched
+
+ROLES = ("annotator", "admin", "owner")
+
+
+USERNAME = re.compile(r"^(?!-|_)[a-z0-9-_]+$")
+
+
+CURATOR = "curator"  # the account that owns imported judgments (--labels)
+
+
+@dataclass
+class Member:
+    username: str
+    name: str
+    role: str = "annotator"
+
+
+def load_roster(path: str | Path) -> list[Member]:
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise SetupError(f"roster {path} does not exist: list annotators there (username, name, role)") from None
+    entries = raw.get("annotators") if isinstance(raw, dict) else None
+    if not isinstance(entries, list):
+        raise SetupError(f"roster {path} must have a list under 'annotators:' of {{username, name, role}}")
+    members, seen = [], set()
+    for i, entry in enumerate(entries, start=1):
+        if not isinstance(entry, dict) or "username" not in entry:
+            raise SetupError(f"roster {path}, entry {i}: needs at least a username")
+        unknown = set(entry) - {"username", "name", "role"}
+        if unknown:
+            raise SetupError(
+                f"roster {path}, entry {i}: unknown key {', '.join(sorted(unknown))} (username, name, role)"
+            )
+        member = Member(
+            str(entry["username"]), str(entry.get("name") or entry["username"]), entry.get("role", "annotator")
+        )
+        if not USERNAME.match(member.username):
+            raise SetupError(f"roster {path}: username {member.username!r} must be lowercase letters, digits, - or _")
+        if member.role not in ROLES:
+            raise SetupError(
+                f"roster {path}: role {member.role!r} of {member.username} must be one of {', '.join(ROLES)}"
+            )
+        if member.username in seen:
+            raise SetupError(f"roster {path}: {member.username} is listed twice")
+        seen.add(member.username)
+        members.append(member)
+    return members
+
+
+def _create_or_fetch(create, fetch):
+    """(resource, created): create it, or, when another run created it meanwhile (Argilla answers 409, or 500 for
+    SQLite's UNIQUE violation), the one that exists."""
+    from argilla._exceptions import ConflictError, InternalServerError
+
+    try:
+        return create(), True
+    except (ConflictError, InternalServerError):
+        # the server drops the connection after a 500: the first reuse of it may fail
+        found = retried(fetch, transient, waits=(0.2, 0.5))
+        if found is None:
+            raise
+        return found, False
+
+
+def _read(lookup):
+    """A lookup, retried when the connection drops (the server closes it after a 500, e.g. another run's insert
+    losing a UNIQUE race, and the next request on the pooled connection fails) or Argilla answers 5xx."""
+    return retried(lookup, transient)
+
+
+def ensure_workspace(client, name: str):
+    import argilla as rg
+
+    def fetch():
+        return client.workspaces(name)
+
+    existing = _read(fetch)
+    if existing is not None:
+        return existing
+    return _create_or_fetch(lambda: rg.Workspace(name=name, client=client).create(), fetch)[0]
+
+
+LEGACY_SERVER = "unknown server (stored before passwords were kept per server)"
+
+
+def read_passwords(path: str | Path) -> dict[str, dict[str, str]]:
+    """Generated passwords by Argilla URL, then username. A file of the old flat form (username -> password,
+    no server) is kept whole under `LEGACY_SERVER`, so nothing stored is lost."""
+    path = Path(path)
+    stored = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    if stored and all(isinstance(v, str) for v in stored.values()):
+        return {LEGACY_SERVER: stored}
+    return stored
+
+
+def ensure_users(client, members: Iterable[Member], workspace, passwords_path: str | Path) -> dict[str, str]:
+    """Create missing accounts (generated password, stored 0600 under this server's URL), add everyone to the
+    workspace. An account that exists keeps its password; other servers' entries are never touched.
+
+    Returns what happened to each username: "created", "exists" or "exists (role X, roster says Y)".
+    """
+    import argilla as rg
+    from argilla._exceptions import ConflictError, InternalServerError
+
+    all_passwords = read_passwords(passwords_path)
+    passwords = all_passwords.setdefault(client.api_url.rstrip("/"), {})
+    members_now = {u.username for u in _read(lambda: workspace.users)}
+    outcome = {}
+    for member in members:
+        fetch = functools.partial(client.users, member.username)
+        user = _read(fetch)
+        if user is None:
+            password = secrets.token_urlsafe(12)
+            first, _, last = member.name.partition(" ")
+            new = rg.User(
+                username=member.username,
+                first_name=first,
+                last_name=last or None,
+                role=member.role,
+                password=password,
+                client=client,
+            )
+            user, created = _create_or_fetch(new.create, fetch)
+            outcome[member.username] = "created" if created else "exists"  # else: the other run keeps its password
+            if created:
+                passwords[member.username] = password
+                write_private_json(Path(passwords_path), all_passwords)
+        else:
+            role = str(getattr(user.role, "value", user.role))
+            outcome[member.username] = (
+                "exists" if role == member.role else f"exists (role {role}, roster says {member.role})"
+            )
+        if member.role != "owner" and member.username not in members_now:
+            with contextlib.suppress(ConflictError, InternalServerError):  # another run added them meanwhile
+                user.add_to_workspace(workspace)
+    return outcome
+
+
+def ensure_dataset(client, config: Config, workspace):
+    """The candidates dataset: created with `schema.settings`, or the existing one if its shape fits. One that
+    another run is creating this moment (not yet published) is waited for, up to 10 s."""
+    import argilla as rg
+
+    name = config.argilla.dataset
+    fetch = functools.partial(client.datasets, name, workspace=workspace.name)
+    existing = _read(fetch)
+    if existing is None:
+        new = rg.Dataset(name=name, workspace=workspace.name, settings=schema.settings(config), client=client)
+        existing, created = _create_or_fetch(new.create, fetch)
+        if created:
+            return existing
+    for _ in range(20):
+        if existing._is_published():  # the SDK's own check: fields and questions are all there
+            break
+        time.sleep(0.5)
+        existing = _read(fetch)
+    names = {f.name for f in existing.settings.fields} | {q.name for q in existing.settings.questions}
+    missing = {"source", "target", schema.QUALITY} - names
+    if missing or not existing._is_published():
+        raise SetupError(
+            f"dataset {name!r} in workspace {workspace.name!r} exists without "
+            f"{', '.join(sorted(missing)) or 'being published'}: choose another name with --dataset"
+        )
+    return existing
+
+
+def import_labels(client, dataset, path: str | Path, workspace, passwords_path, batch_size: int) -> int:
+    """Judged pairs become records with submitted responses: from the row's annotator (a user that must exist,
+    e.g. from the roster), or from the curator account. Returns the number of judged pairs."""
+    ensure_users(client, [Member(CURATOR, "Curator", "admin")], workspace, passwords_path)
+    rows = list(read_labels(path))
+    users = {}
+    for name in sorted({r.annotator or CURATOR for r in rows}):
+        user = client.users(name)
+        if user is None:
+            raise SetupError(
+                f"labels file {path} names annotator {name!r}, who is not an Argilla user: add them "
+                f"to {Path('annotators/roster.yaml')} and run setup again"
+            )
+        users[name] = user.id
+    by_pair: dict[str, list[Judged]] = {}
+    for row in rows:
+        pii.mask(row.pair)
+        by_pair.setdefault(row.pair.id, []).append(row)  # one record per pair, a response per annotator
+    for batch in batched(list(by_pair.values()), batch_size):
+        pairs = [judged[0].pair for judged in batch]
+        records = [
+            to_record(pair, [a for j in judged for a in _responses(j, users[j.annotator or CURATOR])], vector)
+            for pair, judged, vector in zip(pairs, batch, vectors_for(dataset, pairs), strict=True)
+        ]
+        log_records(dataset, records, batch_size, "judged pairs being imported")
+    return len(by_pair)
+
+
+def _responses(judged: Judged, user_id) -> list:
+    """One annotator's submitted answers to a judged pair: `quality`, and `errors` when the file tags it."""
+    import argilla as rg
+
+    answers = [rg.Response(schema.QUALITY, judged.label, user_id=user_id, status="submitted")]
+    if judged.errors:
+        answers.append(rg.Response(schema.ERRORS, sorted(judged.errors), user_id=user_id, status="submitted"))
+    return answers
+
+
+@dataclass
+class SetupResult:
+    report: object  # pipeline.Report: what cleaning kept and dropped, and why
+    paths: dict[str, Path]  # the filter report and the dropped pairs
+    users: dict[str, str]  # username -> "created", "exists", ...
+    logged: int = 0  # records in the dataset from this run
+    imported: int = 0  # judged pairs imported with their responses
+
+
+def run_setup(
+    config: Config,
+    labels: str | Path | None = None,
+    dry_run: bool = False,
+    log: Callable[[str], None] = print,
+    progress: Callable[[str], Callable[[int], None]] | None = None,
+) -> SetupResult:
+    """setup_workspace.py: clean the candidates, then (unless `dry_run`) the workspace, the roster's accounts, the
+    dataset, one record per kept pair, and the judged pairs in `labels` with their annotators' responses. Argilla
+    and the roster are checked before any work; the filter table is logged before anything is sent."""
+    from curation.annotation.connect import connect
+    from curation.clean.pipeline import Report, cap_templates, clean, write_outputs
+
+    if labels and not Path(labels).exists():
+        raise InputError(f"labels file {labels} does not exist: check the --labels path")
+    client = members = None
+    if not dry_run:
+        client = connect()
+        members = load_roster(config.annotators.roster)
+    report, rejected, kept = Report(), [], []
+    bar = progress("cleaning") if progress else None
+    for pair in cap_templates(clean(config, report, rejected), config.dedup.template_cap, report, rejected):
+        kept.append(pair)
+        if bar:
+            bar(1)
+    paths = write_outputs(config.output_dir, report, rejected)
+    log(report.table())
+    log(f"Dropped pairs with reasons: {paths['dropped']}  Report: {paths['report']}")
+    result = SetupResult(report, paths, {})
+    if dry_run:
+        return result
+    space = ensure_workspace(client, config.argilla.workspace)
+    result.users = ensure_users(client, members, space, config.annotators.passwords)
+    data = ensure_dataset(client, config, space)
+    result.logged = log_pairs(
+        data, kept, config.argilla.batch_size, progress("logging to Argilla") if progress else None
+    )
+    if labels:
+        result.imported = import_labels(
+            client, data, labels, space, config.annotators.passwords, config.argilla.batch_size
+        )
+    return result

@@ -1,0 +1,139 @@
+"""The filter's opinions back in Argilla: suggestions, `filter_score` and `priority` metadata."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from curation.annotation import schema
+from curation.annotation.records import AGENT, Row, send
+from curation.pair import batched
+
+FILTER_SCORE = "filter_score"  # probability that the pair is good, from the latest model
+
+
+PRIORITY = "priority"  # 1 = the model is least sure: label these next
+
+
+FILTER_MODEL = "filter_model"  # the model version behind filter_score (also where no label is suggested)
+
+
+def ensure_properties(client, dataset) -> None:
+    """Add the filter's metadata properties to a dataset created before the filter existed, and give those of an
+    older version today's titles (the UI's sort menu finds a property by its title)."""
+    import argilla as rg
+
+    have = {m.name: m for m in dataset.settings.metadata}
+    wanted = [
+        rg.FloatMetadataProperty(name=FILTER_SCORE, title="filter score (P good)"),
+        rg.FloatMetadataProperty(name=PRIORITY, title="priority: label next (1 = model unsure)"),
+        rg.TermsMetadataProperty(name=FILTER_MODEL, title="filter model version"),
+    ]
+    missing = [m for m in wanted if m.name not in have]
+    for prop in missing:
+        dataset.settings.metadata.add(prop)
+    if missing:
+        dataset.settings.update()
+    for prop in wanted:
+        old = have.get(prop.name)
+        if old is not None and old.title != prop.title:
+            url = f"/api/v1/metadata-properties/{old.id}"
+            send(client.api.http_client, "PATCH", url, "while metadata titles were updated", json={"title": prop.title})
+
+
+def queue_link(api_url: str, dataset) -> str:
+    """The Argilla web UI's pending queue of `dataset`, least certain pair first (metadata priority, highest first)."""
+    return f"{api_url.rstrip('/')}/dataset/{dataset.id}/annotation-mode?sort=metadata.{PRIORITY}.desc"
+
+
+def agent_for(version: str) -> str:
+    """The suggestions' agent: which model version wrote them."""
+    return f"{AGENT} {version}"
+
+
+def priority(score: float) -> float:
+    """1 when the model cannot tell (0.5), 0 when it is certain either way."""
+    return round(1 - 2 * abs(score - 0.5), 6)
+
+
+def write_suggestions(
+    client,
+    dataset,
+    rows: list[Row],
+    scores,
+    version: str,
+    label: Callable[[float], str | None],
+    batch_size: int = 256,
+    progress: Callable[[int], None] | None = None,
+    errors: dict[str, np.ndarray] | None = None,
+    pause: float = 0.0,
+) -> int:
+    """filter_score/priority/filter_model metadata for each row (`version`: the model's), and a `quality` suggestion
+    (label, confidence, agent `curation-filter <version>`) where
+    `label(score)` names one (None: the model is not sure enough to pre-select anything); with `errors` (P(type)
+    per error type and row), an `errors` suggestion on the rows suggested bad: the types with P ≥ 0.5, likeliest
+    first, each with its score. A suggestion an earlier model version left where this one suggests nothing is
+    removed, so the form never shows a stale opinion.
+
+    Sent as Argilla's bulk upsert keyed by record id with neither fields nor responses in it, so the record's
+    text and every response stay exactly as they are. After each batch the writer waits `pause` times as long as
+    the batch took, leaving the server to annotators' submissions meanwhile. Returns how many rows got a `quality`
+    suggestion.
+    """
+
+    ensure_properties(client, dataset)
+    question_ids = {q.name: str(q.id) for q in dataset.settings.questions}
+    errors = errors or {}
+    by = agent_for(version)
+    http = client.api.http_client
+    sent = suggested = 0
+    for batch in batched(enumerate(zip(rows, scores, strict=True)), batch_size):
+        items, stale = [], []
+        for i, (row, score) in batch:
+            score = float(score)
+            value = label(score)
+            suggestions = []
+            if value is not None:
+                confidence = round(max(score, 1 - score), 6)
+                suggestions.append(_suggestion(question_ids[schema.QUALITY], value, confidence, by))
+            likely = sorted(((float(p[i]), name) for name, p in errors.items()), reverse=True) if value == "bad" else []
+            likely = [(p, name) for p, name in likely if p >= 0.5]
+            if likely:
+                types, type_scores = [name for _, name in likely], [round(p, 6) for p, _ in likely]
+                suggestions.append(_suggestion(question_ids[schema.ERRORS], types, type_scores, by))
+            items.append(
+                {
+                    "external_id": row.id,
+                    "metadata": {
+                        **row.metadata,
+                        FILTER_SCORE: round(score, 6),
+                        PRIORITY: priority(score),
+                        FILTER_MODEL: version,
+                    },
+                    "suggestions": suggestions,
+                }
+            )
+            kept = {x["question_id"] for x in suggestions}
+            old = [sid for qid, sid in row.ours.items() if qid not in kept]
+            if old:
+                stale.append((row.server_id, old))
+            suggested += value is not None
+        started = time.perf_counter()
+        stage = f"while suggestions were written ({sent} of {len(rows)} done)"
+        send(http, "PUT", f"/api/v1/datasets/{dataset.id}/records/bulk", stage, json={"items": items})
+        for server_id, ids in stale:  # 404: already gone
+            url = f"/api/v1/records/{server_id}/suggestions"
+            send(http, "DELETE", url, stage, ok=(404,), params={"ids": ",".join(ids)})
+        sent += len(items)
+        if pause:
+            time.sleep(pause * (time.perf_counter() - started))
+        if progress:
+            progress(len(items))
+    return suggested
+
+
+def _suggestion(question_id: str, value, score, by: str) -> dict:
+    """One model suggestion (agent `by`) as Argilla's bulk upsert takes it."""
+    return {"question_id": question_id, "value": value, "score": score, "agent": by, "type": "model"}

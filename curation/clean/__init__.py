@@ -1,0 +1,1 @@
+"""Cleaning: read candidates, mask PII, heuristic filters, dedup — what reaches annotators."""

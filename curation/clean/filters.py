@@ -1,0 +1,372 @@
+"""Heuristic filters for translation pairs: each a small named unit that scores a pair and decides.
+
+As in OpusFilter, `score` and `accept` are separate so the raw score can travel on (as Argilla metadata) and a
+curator can re-tune thresholds. `accept` returns None to keep a pair, or the reason it is dropped.
+Filters are chosen and tuned by name from the config: `filters: [{length_ratio: {max_ratio: 3}}, ...]`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar
+
+from curation.errors import ConfigError
+from curation.pair import Pair, normalise
+
+REGISTRY: dict[str, type[PairFilter]] = {}
+
+
+def register(cls: type[PairFilter]) -> type[PairFilter]:
+    REGISTRY[cls.name] = cls
+    return cls
+
+
+class PairFilter:
+    name: ClassVar[str]
+
+    def score(self, pair: Pair) -> float | str:
+        raise NotImplementedError
+
+    def accept(self, score: float | str) -> str | None:
+        raise NotImplementedError
+
+
+def build(name: str, params: dict[str, Any] | None = None) -> PairFilter:
+    """A filter from its config entry; unknown names and parameters are errors that list what exists."""
+    if name not in REGISTRY:
+        raise ConfigError(f"unknown filter {name!r} in the config: choose from {', '.join(sorted(REGISTRY))}")
+    cls = REGISTRY[name]
+    allowed = {f.name for f in fields(cls)}
+    unknown = set(params or {}) - allowed
+    if unknown:
+        raise ConfigError(
+            f"filter {name!r} has no parameter {', '.join(sorted(unknown))}: it takes {', '.join(sorted(allowed))}"
+        )
+    defaults = {f.name: f.default for f in fields(cls)}
+    for key, value in (params or {}).items():
+        allowed = _allowed(defaults[key], value)
+        if allowed:
+            raise ConfigError(f"filter {name!r}: {key} must be {allowed}, not {value!r}")
+    return cls(**(params or {}))
+
+
+def _allowed(default, value) -> str | None:
+    """What a parameter may be, judged by its default's type; None when `value` is allowed."""
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if isinstance(default, bool):
+        return None if isinstance(value, bool) else "true or false"
+    if isinstance(default, int):
+        return None if number and isinstance(value, int) and value >= 0 else "a whole number of at least 0"
+    if isinstance(default, float):
+        return None if number and value >= 0 else "a number of at least 0"
+    if isinstance(default, str):
+        return None if isinstance(value, str) and value.strip() else "a non-empty text"
+    if isinstance(default, tuple):
+        ok = isinstance(value, list | tuple) and value and all(isinstance(v, str) for v in value)
+        return None if ok else "a list of texts"
+    return None
+
+
+@register
+@dataclass
+class Empty(PairFilter):
+    """A side that is empty or only whitespace."""
+
+    name: ClassVar[str] = "empty"
+
+    def score(self, pair: Pair) -> float:
+        return float(min(len(pair.source.strip()), len(pair.target.strip())))
+
+    def accept(self, score: float) -> str | None:
+        return "empty side" if score == 0 else None
+
+
+@register
+@dataclass
+class Length(PairFilter):
+    """Length bounds in characters, on the longer side (huge strings go here)."""
+
+    name: ClassVar[str] = "length"
+    min_chars: int = 2
+    max_chars: int = 1000
+
+    def score(self, pair: Pair) -> float:
+        return float(max(len(pair.source), len(pair.target)))
+
+    def accept(self, score: float) -> str | None:
+        if score > self.max_chars:
+            return f"too long (> {self.max_chars} chars)"
+        if score < self.min_chars:
+            return f"too short (< {self.min_chars} chars)"
+        return None
+
+
+@register
+@dataclass
+class LengthRatio(PairFilter):
+    """Longer side over shorter side, in characters: truncations and misalignments stand out."""
+
+    name: ClassVar[str] = "length_ratio"
+    max_ratio: float = 2.5
+    min_chars: int = 10  # below this on both sides, ratios are noise
+
+    def score(self, pair: Pair) -> float:
+        a, b = len(pair.source.strip()), len(pair.target.strip())
+        if max(a, b) < self.min_chars:
+            return 1.0
+        return max(a, b) / max(1, min(a, b))
+
+    def accept(self, score: float) -> str | None:
+        return f"length ratio above {self.max_ratio}" if score > self.max_ratio else None
+
+
+_PUNCTUATION = " .,;:!?¡¿'\"()-–—%€$£/&@#+=*"
+
+
+# letters, digits, spaces and common punctuation of the Latin scripts, deleted in one C pass
+_ORDINARY = {
+    c: None for c in range(0x250) if (chr(c).isalnum() and chr(c) != "_") or chr(c).isspace() or chr(c) in _PUNCTUATION
+}
+
+
+_ORDINARY.update({ord(ch): None for ch in _PUNCTUATION})
+
+
+def special_share(text: str) -> float:
+    """Share of characters that are not letters, digits, spaces or common punctuation."""
+    if not text:
+        return 0.0
+    rest = text.translate(_ORDINARY)  # usually empty: only the unusual characters remain
+    special = sum(1 for ch in rest if not (ch.isalnum() and ch != "_") and not ch.isspace()) if rest else 0
+    return special / len(text)
+
+
+@register
+@dataclass
+class SpecialChars(PairFilter):
+    """Share of characters that are neither letters, digits, spaces nor common punctuation (worse side)."""
+
+    name: ClassVar[str] = "special_chars"
+    max_share: float = 0.2
+
+    def score(self, pair: Pair) -> float:
+        return round(max(special_share(pair.source), special_share(pair.target)), 4)
+
+    def accept(self, score: float) -> str | None:
+        return f"special characters above {self.max_share:.0%}" if score > self.max_share else None
+
+
+def repeated_share(text: str, n: int) -> float:
+    """Share of word n-grams that repeat an earlier one (words are split on spaces, case-folded)."""
+    words = text.lower().split()
+    count = len(words) - n + 1
+    if count < 3:
+        return 0.0
+    if n == 2:
+        grams = zip(words, words[1:])  # noqa: B905  (the second is one shorter by design)
+    else:
+        grams = zip(*(words[i:] for i in range(n)), strict=False) if n > 1 else iter(words)
+    return 1 - len(set(grams)) / count
+
+
+@register
+@dataclass
+class RepeatedNgrams(PairFilter):
+    """Share of repeated word n-grams (worse side): stuttering MT output and scraped boilerplate."""
+
+    name: ClassVar[str] = "repeated_ngrams"
+    n: int = 2
+    max_share: float = 0.3
+
+    def score(self, pair: Pair) -> float:
+        return round(max(repeated_share(pair.source, self.n), repeated_share(pair.target, self.n)), 4)
+
+    def accept(self, score: float) -> str | None:
+        return f"repeated {self.n}-grams above {self.max_share:.0%}" if score > self.max_share else None
+
+
+_MARKUP = re.compile(
+    r"</?[a-zA-Z][a-zA-Z0-9]*(?:\s[^<>]*)?/?>|&(?:[a-zA-Z]{2,8}|#\d{2,5}|#x[0-9a-fA-F]{2,4});|\{\{|\}\}|\[\[|\]\]"
+)
+
+
+@register
+@dataclass
+class Markup(PairFilter):
+    """HTML or wiki leftovers: tags, entities, {{templates}}, [[links]]."""
+
+    name: ClassVar[str] = "markup"
+    max_count: int = 0
+
+    def score(self, pair: Pair) -> float:
+        return float(
+            sum(
+                len(_MARKUP.findall(_PLACEHOLDER.sub("", t)))
+                for t in (pair.source, pair.target)
+                if _MAYBE_MARKUP.search(t)
+            )
+        )
+
+    def accept(self, score: float) -> str | None:
+        return "markup" if score > self.max_count else None
+
+
+_MAYBE_MARKUP = re.compile(r"[<&{}\[\]]")  # cheap test before the full pattern
+
+
+_PLACEHOLDER = re.compile(r"<(?:EMAIL|PHONE|CARD|IBAN|IP)>")  # what PII masking leaves: not markup
+
+
+_URL_HINTS = ("://", "www.", ".com", ".org", ".net", ".es", ".io", ".htm")
+
+
+def _maybe_url(text: str) -> bool:
+    """A cheap test before the full pattern."""
+    lower = text.lower()
+    return any(hint in lower for hint in _URL_HINTS)
+
+
+_URL = re.compile(r"\b(?:https?://|www\.)\S+|\b[\w.-]+\.(?:com|org|net|es|io|html?)\b(?:/\S*)?", re.IGNORECASE)
+
+
+@register
+@dataclass
+class Urls(PairFilter):
+    """URLs in either side: web boilerplate rather than sentences to learn from."""
+
+    name: ClassVar[str] = "urls"
+    max_count: int = 0
+
+    def score(self, pair: Pair) -> float:
+        return float(sum(len(_URL.findall(t)) for t in (pair.source, pair.target) if _maybe_url(t)))
+
+    def accept(self, score: float) -> str | None:
+        return "URL" if score > self.max_count else None
+
+
+@register
+@dataclass
+class Identical(PairFilter):
+    """The target is the source (an untranslated copy), after normalisation."""
+
+    name: ClassVar[str] = "identical"
+
+    def score(self, pair: Pair) -> float:
+        if len(pair.source.split()) != len(pair.target.split()):  # normalising never changes the word count
+            return 0.0
+        return 1.0 if normalise(pair.source) == normalise(pair.target) else 0.0
+
+    def accept(self, score: float) -> str | None:
+        return "target identical to source" if score == 1.0 else None
+
+
+_DIGIT = re.compile(r"\d")
+
+
+_SEPARATORS = str.maketrans("", "", ".,\u00a0 \t")
+
+
+_NUMBER = re.compile(r"\d+(?:[.,\s]\d{3})*(?:[.,]\d+)?")
+
+
+def numbers_in(text: str) -> list[str]:
+    """Numbers with their separators removed: 1,000 and 1.000 and 1 000 are all 1000; 2.5 and 2,5 are 25."""
+    return [m.translate(_SEPARATORS) for m in _NUMBER.findall(text)]
+
+
+@register
+@dataclass
+class Numbers(PairFilter):
+    """Numbers in the source missing from the target (dates, prices, times, quantities)."""
+
+    name: ClassVar[str] = "numbers"
+    max_missing: int = 0
+
+    def score(self, pair: Pair) -> float:
+        if not _DIGIT.search(pair.source):
+            return 0.0
+        target = numbers_in(pair.target)
+        missing = 0
+        for number in numbers_in(pair.source):
+            if number in target:
+                target.remove(number)
+            else:
+                missing += 1
+        return float(missing)
+
+    def accept(self, score: float) -> str | None:
+        return "number missing from the target" if score > self.max_missing else None
+
+
+@register
+@dataclass
+class Language(PairFilter):
+    """Language of each side (langid.py, via py3langid): source English, target Spanish.
+
+    Catches untranslated and wrong-language targets. Identification chooses among `candidates` (the languages
+    a wrong side is likely to be in: restricting the model makes it faster and far more accurate on Spanish
+    than an open choice, which often says Galician). Texts with fewer than `min_chars` letters are not judged.
+    """
+
+    name: ClassVar[str] = "language"
+    source_lang: str = "en"
+    target_lang: str = "es"
+    candidates: tuple[str, ...] = ("en", "es", "pt", "gl", "ca", "fr", "it", "de")
+    min_chars: int = 12
+
+    def __post_init__(self):
+        from py3langid.langid import _load_identifier
+
+        self.candidates = tuple(dict.fromkeys((self.source_lang, self.target_lang, *self.candidates)))
+        self._identifier = _load_identifier(langs=list(self.candidates))
+
+    def score(self, pair: Pair) -> str:
+        return f"{self.identify(pair.source)}>{self.identify(pair.target)}"
+
+    def accept(self, score: str) -> str | None:
+        source, target = score.split(">")
+        if source not in ("?", self.source_lang):
+            return f"source is not {self.source_lang} ({source})"
+        if target not in ("?", self.target_lang):
+            return f"target is not {self.target_lang} ({target})"
+        return None
+
+    def identify(self, text: str) -> str:
+        """An ISO 639-1 code among the candidates, or '?' for text too short to judge."""
+        if sum(ch.isalpha() for ch in text) < self.min_chars:
+            return "?"
+        return self._identifier.classify(text)[0]
+
+
+@dataclass
+class FilterCounts:
+    seen: int = 0
+    kept: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def dropped(self) -> int:
+        return self.seen - self.kept
+
+
+def apply(filters: Iterable[PairFilter], pair: Pair, counts: dict[str, FilterCounts]) -> str | None:
+    """Run the filters in order, recording each score on the pair; the first rejection stops the run.
+
+    Returns None when the pair is kept, else "filter: reason".
+    """
+    scores = pair.scores
+    for f in filters:
+        name = f.name
+        score = scores[name] = f.score(pair)
+        c = counts.get(name)
+        if c is None:
+            c = counts[name] = FilterCounts()
+        c.seen += 1
+        reason = f.accept(score)
+        if reason is not None:
+            c.reasons[reason] = c.reasons.get(reason, 0) + 1
+            return f"{name}: {reason}"
+        c.kept += 1
+    return None

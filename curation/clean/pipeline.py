@@ -1,0 +1,182 @@
+"""Load → mask PII → heuristic filters → dedup, streamed; every decision counted, every drop kept with its reason."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import multiprocessing
+import os
+import re
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from curation.clean.dedup import Deduplicator
+from curation.clean.filters import FilterCounts
+from curation.clean.readers import LoadStats, load
+from curation.clean.screen import screen_chunk, screen_rows, screening, start_screener
+from curation.config import Config
+from curation.files import write_jsonl
+from curation.pair import Pair, batched
+
+
+@dataclass
+class Report:
+    load: LoadStats = field(default_factory=LoadStats)
+    pii_masked: int = 0
+    filters: dict[str, FilterCounts] = field(default_factory=dict)
+    dedup: dict[str, int] = field(default_factory=dict)
+    kept: int = 0
+    template_cap: int | None = None  # at most this many pairs of one template reach annotators (None: no cap)
+    templates_dropped: int = 0
+
+    def table(self) -> str:
+        """The filter table a curator reads: one row per stage, with its top reasons."""
+        lines = [f"{'stage':16} {'seen':>9} {'kept':>9} {'dropped':>9}  reasons"]
+        lines.append(
+            f"{'load':16} {self.load.read + self.load.malformed:9,} {self.load.read:9,} "
+            f"{self.load.malformed:9,}  {'malformed rows' if self.load.malformed else ''}"
+        )
+        for name, c in self.filters.items():
+            reasons = ", ".join(f"{r} ({n:,})" for r, n in sorted(c.reasons.items(), key=lambda x: -x[1])[:3])
+            lines.append(f"{name:16} {c.seen:9,} {c.kept:9,} {c.dropped:9,}  {reasons}")
+        reasons = ", ".join(f"{r} ({n:,})" for r, n in self.dedup.items())
+        after_dedup = self.kept + self.templates_dropped  # the template cap comes after dedup
+        dropped = sum(self.dedup.values())
+        lines.append(f"{'dedup':16} {dropped + after_dedup:9,} {after_dedup:9,} {dropped:9,}  {reasons}")
+        if self.template_cap is not None:
+            why = f"more than {self.template_cap} differing only in numbers ({self.templates_dropped:,})"
+            lines.append(f"{'templates':16} {after_dedup:9,} {self.kept:9,} {self.templates_dropped:9,}  {why}")
+        lines.append(f"PII values masked: {self.pii_masked:,}")
+        if self.load.control_stripped:
+            lines.append(f"Pairs with control characters (NUL and the like) removed: {self.load.control_stripped:,}")
+        lines += self.load.warnings()
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        return {
+            "read": self.load.read,
+            "malformed": self.load.malformed,
+            "malformed_examples": self.load.examples,
+            "control_stripped": self.load.control_stripped,
+            "pii_masked": self.pii_masked,
+            "filters": {
+                n: {"seen": c.seen, "kept": c.kept, "dropped": c.dropped, "reasons": c.reasons}
+                for n, c in self.filters.items()
+            },
+            "dedup": self.dedup,
+            "templates": {"cap": self.template_cap, "dropped": self.templates_dropped},
+            "kept": self.kept,
+        }
+
+
+CHUNK = 2048  # pairs per unit of work: filtered (in a worker process when there are several), then deduplicated
+
+
+PARALLEL_AFTER = 4 * CHUNK  # inputs smaller than this never start worker processes
+
+
+def clean(config: Config, report: Report, rejected: list | None = None) -> Iterator[Pair]:
+    """The pairs worth a human's time, in input order. Dropped pairs go to `rejected` as (pair, reason).
+
+    PII masking, the filters and the dedup fingerprints run in `config.workers` processes (default: one per
+    core) once the input is larger than a few chunks; the dedup decisions stay in this process, in input order,
+    so the result is the same whatever the number of workers.
+    """
+    state = screening(config)
+    start_screener(*state)  # a bad filter config fails here, before anything is read
+    dedup = Deduplicator(config.dedup.near_threshold, config.dedup.num_perm, memory_mb=config.dedup.memory_mb)
+    chunks = batched(load(config.input, report.load), CHUNK)
+    head: list[list[Pair]] = []
+    for chunk in chunks:  # small inputs are done before a pool would have started
+        head.append(chunk)
+        if len(head) * CHUNK >= PARALLEL_AFTER:
+            break
+    workers = config.workers or os.cpu_count() or 1
+    if workers <= 1 or len(head) * CHUNK < PARALLEL_AFTER:
+        results = map(screen_chunk, itertools.chain(head, chunks))
+        yield from _merge(results, dedup, report, rejected)
+        return
+    context = multiprocessing.get_context("spawn")  # no fork: the caller may hold threads (HTTP clients)
+    with context.Pool(workers, initializer=start_screener, initargs=state) as pool:
+        work = (([(p.source, p.target, p.origin) for p in chunk]) for chunk in itertools.chain(head, chunks))
+        yield from _merge(_ordered(pool, screen_rows, work, window=2 * workers), dedup, report, rejected)
+
+
+def _ordered(pool, fn, items, window: int) -> Iterator:
+    """`pool.imap` with at most `window` chunks in flight: results never pile up while this process catches up
+    (`imap` itself reads its whole input ahead and buffers every result)."""
+    pending: deque = deque()
+    for item in items:
+        pending.append(pool.apply_async(fn, (item,)))
+        if len(pending) >= window:
+            yield pending.popleft().get()
+    while pending:
+        yield pending.popleft().get()
+
+
+def _merge(results, dedup: Deduplicator, report: Report, rejected: list | None) -> Iterator[Pair]:
+    for masked, counts, kept, prepared, dropped in results:
+        report.pii_masked += masked
+        for name, c in counts.items():
+            total = report.filters.setdefault(name, FilterCounts())
+            total.seen += c.seen
+            total.kept += c.kept
+            for reason, n in c.reasons.items():
+                total.reasons[reason] = total.reasons.get(reason, 0) + n
+        if rejected is not None:
+            rejected.extend(dropped)
+        for pair, duplicate in zip(kept, dedup.decide(prepared), strict=True):
+            if duplicate is None:
+                report.kept += 1
+                yield pair
+                continue
+            report.dedup[duplicate] = report.dedup.get(duplicate, 0) + 1
+            if rejected is not None:
+                rejected.append((pair, f"dedup: {duplicate}"))
+
+
+_NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
+
+
+def template_key(pair: Pair) -> int:
+    """The pair with every number blanked, case and spacing ignored, as a 64-bit hash: "Room 12 is ready." and
+    "Room 7 is ready." share one."""
+    text = " ".join(_NUMBER.sub("#", f"{pair.source}\t{pair.target}".lower()).split())
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
+
+
+def cap_templates(pairs: Iterable[Pair], cap: int | None, report: Report, rejected: list | None) -> Iterator[Pair]:
+    """At most `cap` pairs of one template go on to annotators (the first ones, in input order); the rest are
+    counted in the report and kept in `rejected` with their reason. Memory: 8 bytes and a count per template."""
+    report.template_cap = cap
+    if cap is None:
+        yield from pairs
+        return
+    seen: Counter[int] = Counter()
+    for pair in pairs:
+        key = template_key(pair)
+        seen[key] += 1
+        if seen[key] <= cap:
+            yield pair
+            continue
+        report.templates_dropped += 1
+        report.kept -= 1
+        if rejected is not None:
+            rejected.append((pair, f"templates: more than {cap} pairs differ only in numbers"))
+
+
+def write_outputs(out_dir: str | Path, report: Report, rejected: list) -> dict[str, Path]:
+    """The filter report (JSON and text table) and the dropped pairs with reasons, for audits."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"report": out / "filter_report.json", "table": out / "filter_report.txt", "dropped": out / "dropped.jsonl"}
+    paths["report"].write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n")
+    paths["table"].write_text(report.table() + "\n")
+    write_jsonl(
+        paths["dropped"],
+        ({"source": p.source, "target": p.target, "reason": reason, "origin": p.origin} for p, reason in rejected),
+    )
+    return paths

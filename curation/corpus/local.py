@@ -1,0 +1,47 @@
+"""Run a corpus job in this process (the steps of `curation.corpus.shards`, shard after shard)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from curation.clean.dedup import Deduplicator
+from curation.corpus.shards import (
+    FAILED,
+    OUTPUT,
+    Job,
+    Scorer,
+    Summary,
+    clean_batch,
+    dedup_in_order,
+    finish,
+    prepare_output,
+    read_shard,
+    settings_of,
+    to_output,
+)
+
+
+def run_local(job: Job, *, overwrite: bool = False, progress: Callable[[int], None] | None = None) -> Summary:
+    """The local engine: every shard in order, in this process."""
+    started = time.perf_counter()
+    scorer = Scorer(job.model, job.device, job.batch_size) if job.model else None
+    partial = prepare_output(job.output, overwrite)
+    settings = settings_of(job.config) if job.clean else ""
+    d = job.config.dedup
+    dedup = Deduplicator(d.near_threshold, d.num_perm, memory_mb=d.memory_mb) if job.clean else None
+    with pq.ParquetWriter(partial / "part-00000.parquet", OUTPUT) as writer:
+        for index, path in enumerate(job.shards):
+            path = str(Path(path).resolve())  # as the Ray engine names it
+            for frame in read_shard(index, path, job.config.input, str(partial / FAILED)):
+                if job.clean:
+                    frame = dedup_in_order(clean_batch(frame, settings), dedup)
+                if scorer:
+                    frame = scorer(frame)
+                writer.write_table(to_output(frame))
+                if progress:
+                    progress(len(frame))
+    return finish(partial, job.output, started)

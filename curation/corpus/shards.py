@@ -1,0 +1,257 @@
+"""Score a corpus of shards: read → heuristics → exact dedup → near-dedup → model, here or on a Ray cluster.
+
+Both engines run the same functions on the same rows and write the same table: one row per input pair, with
+`shard`, `row`, `source`, `target` (PII masked when cleaning), `reason` (why it was dropped; null when kept) and
+`score` (P(good) from the filter; null when dropped or without a model).
+
+- `local`: this process, shards in order, one Parquet file.
+- `ray`: a Ray Data pipeline. Tasks read and clean the shards; exact duplicates are found by hash partitioning
+  (the first occurrence of each pair key, then of each target key, by a hash aggregation joined back to the rows
+  by a hash join: only the first occurrence stays); near-duplicates are decided in one
+  ordered pass on the driver over the MinHash signatures of what is left (a pair is a near-duplicate of an
+  earlier *kept* pair, a sequential rule); the model runs in an actor pool (one replica per GPU when the cluster
+  has GPUs); the table is written as Parquet shards.
+
+A shard that cannot be read is recorded (`_failed/NNNNNN.json` in the output: path, rows read, error) and the
+run goes on; an empty shard just adds no rows.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import shutil
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from curation.clean.dedup import Deduplicator, Prepared
+from curation.clean.readers import InputError, InputSpec, LoadStats, load
+from curation.clean.screen import Screener, screening
+from curation.config import Config
+from curation.errors import ScaleError
+from curation.pair import Pair, batched
+
+SHARD_ENDINGS = (".parquet", ".jsonl", ".json", ".tsv", ".csv", ".jsonl.gz", ".tsv.gz", ".csv.gz")
+
+
+ROWS = 4096  # rows per batch
+
+
+ROW_BITS = 40  # ordinal = shard index << ROW_BITS | row: the global input order, up to 2**40 rows a shard
+
+
+FAILED = "_failed"
+
+
+OUTPUT = pa.schema(
+    [
+        ("shard", pa.string()),
+        ("row", pa.int64()),
+        ("source", pa.string()),
+        ("target", pa.string()),
+        ("reason", pa.string()),
+        ("score", pa.float64()),
+    ]
+)
+
+
+@dataclass(kw_only=True)
+class Job:
+    shards: list[str]
+    output: Path
+    config: Config = field(default_factory=Config)
+    model: str | None = None  # a trained filter's folder; None: no scoring
+    clean: bool = True  # heuristics and dedup before the model
+    device: str = "auto"
+    batch_size: int | None = None
+
+
+@dataclass
+class Summary:
+    rows: int
+    kept: int
+    reasons: dict[str, int]
+    failed: list[dict]
+    seconds: float
+    output: Path
+
+    @property
+    def pairs_per_s(self) -> float:
+        return self.rows / self.seconds if self.seconds else 0.0
+
+
+def find_shards(path: str) -> list[str]:
+    """The shard files of an input, in order: a file, a folder (searched recursively) or a glob pattern."""
+    p = Path(path)
+    if p.is_dir():
+        files = sorted(str(f) for f in p.rglob("*") if f.is_file() and f.name.lower().endswith(SHARD_ENDINGS))
+    elif any(ch in path for ch in "*?["):
+        files = sorted(f for f in glob.glob(path, recursive=True) if Path(f).is_file())
+    elif p.exists():
+        files = [path]
+    else:
+        raise InputError(f"input {path} does not exist: give a shard file, a folder of shards or a glob pattern")
+    if not files:
+        raise InputError(f"no shards in {path}: expected {', '.join(SHARD_ENDINGS[:4])} files")
+    return files
+
+
+def read_shard(index: int, path: str, spec: InputSpec, failed_dir: str) -> Iterator[pd.DataFrame]:
+    """The rows of one shard, `ROWS` at a time. A shard that cannot be read ends there (rows before it stay) and
+    is recorded in `failed_dir`."""
+    row = 0
+    try:
+        for chunk in batched(load(replace(spec, path=path), LoadStats(), allow_empty=True), ROWS):
+            rows = np.arange(row, row + len(chunk), dtype=np.int64)
+            yield pd.DataFrame(
+                {
+                    "ordinal": (index << ROW_BITS) | rows,
+                    "shard": path,
+                    "row": rows,
+                    "source": [p.source for p in chunk],
+                    "target": [p.target for p in chunk],
+                }
+            )
+            row += len(chunk)
+    except Exception as e:  # any parse failure of this shard: recorded, the others go on
+        os.makedirs(failed_dir, exist_ok=True)
+        record = {"shard": path, "index": index, "rows_read": row, "error": f"{type(e).__name__}: {e}"}
+        Path(failed_dir, f"{index:06d}.json").write_text(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def settings_of(config: Config) -> str:
+    """What the cleaning stage needs, as a string (cheap to ship to workers, a key for their cache)."""
+    return json.dumps(screening(config))
+
+
+_SCREENERS: dict[str, Screener] = {}
+
+
+def clean_batch(frame: pd.DataFrame, settings: str) -> pd.DataFrame:
+    """PII masked, filters applied (`reason`), and the dedup fingerprints of the rows kept: `pair_key`,
+    `target_key` (int64), `signature` and `bands` (bytes; None without near-dedup)."""
+    if settings not in _SCREENERS:  # built once per worker process
+        _SCREENERS[settings] = Screener.build(*json.loads(settings))
+    screener = _SCREENERS[settings]
+    pairs = [Pair(s, t) for s, t in zip(frame["source"], frame["target"], strict=True)]
+    _, reasons = screener.screen(pairs, {})
+    kept = [i for i, r in enumerate(reasons) if r is None]
+    prepared = screener.fingerprints.prepare([pairs[i] for i in kept])
+    n = len(pairs)
+    pair_key, target_key = np.zeros(n, dtype=np.uint64), np.zeros(n, dtype=np.uint64)
+    pair_key[kept] = [p for p, _ in prepared.keys]
+    target_key[kept] = [t for _, t in prepared.keys]
+    signature: list[bytes | None] = [None] * n
+    bands: list[bytes | None] = [None] * n
+    if prepared.signatures is not None:
+        for j, i in enumerate(kept):
+            signature[i] = prepared.signatures[j].tobytes()
+            bands[i] = prepared.bands[j].tobytes()
+    out = frame.copy()
+    out["source"] = [p.source for p in pairs]
+    out["target"] = [p.target for p in pairs]
+    out["reason"] = pd.Series(reasons, dtype=object)
+    out["pair_key"] = pair_key.view(np.int64)
+    out["target_key"] = target_key.view(np.int64)
+    out["signature"] = signature
+    out["bands"] = bands
+    return out
+
+
+def near_arrays(frame: pd.DataFrame, num_perm: int) -> tuple[np.ndarray, np.ndarray]:
+    signatures = np.frombuffer(b"".join(frame["signature"]), dtype=np.uint32).reshape(len(frame), num_perm)
+    bands = np.frombuffer(b"".join(frame["bands"]), dtype=np.uint64).reshape(len(frame), -1)
+    return signatures, bands
+
+
+def dedup_in_order(frame: pd.DataFrame, dedup: Deduplicator) -> pd.DataFrame:
+    """The local engine's dedup (`Deduplicator.decide` on the rows the filters kept), with the state of all
+    earlier batches."""
+    reasons = frame["reason"].tolist()
+    passed = [i for i, r in enumerate(reasons) if r is None]
+    keys = list(
+        zip(
+            frame["pair_key"].to_numpy()[passed].view(np.uint64).tolist(),
+            frame["target_key"].to_numpy()[passed].view(np.uint64).tolist(),
+            strict=True,
+        )
+    )
+    signatures = bands = None
+    if dedup.near_threshold is not None:
+        signatures, bands = near_arrays(frame.iloc[passed], dedup.num_perm)
+    for i, verdict in zip(passed, dedup.decide(Prepared(keys, signatures, bands)), strict=True):
+        reasons[i] = None if verdict is None else f"dedup: {verdict}"
+    frame = frame.copy()
+    frame["reason"] = pd.Series(reasons, dtype=object, index=frame.index)
+    return frame
+
+
+class Scorer:
+    """The model stage: a trained filter, loaded once (per Ray actor), scoring the rows still kept."""
+
+    def __init__(self, model: str, device: str = "auto", batch_size: int | None = None, threads: int | None = None):
+        from curation.model.predict import load_filter
+
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
+        self.filter = load_filter(model, device, batch_size)
+
+    def __call__(self, frame: pd.DataFrame) -> pd.DataFrame:
+        keep = frame["reason"].isna().to_numpy() if "reason" in frame else np.ones(len(frame), dtype=bool)
+        score = np.full(len(frame), np.nan)
+        if keep.any():
+            pairs = list(zip(frame["source"][keep], frame["target"][keep], strict=True))
+            score[keep] = self.filter.score(pairs)
+        frame = frame.copy()
+        frame["score"] = score
+        return frame
+
+
+def to_output(frame: pd.DataFrame) -> pa.Table:
+    """The written table: the output columns only, typed (NaN scores become nulls)."""
+    columns = {}
+    for name in OUTPUT.names:
+        values = frame[name] if name in frame else pd.Series([None] * len(frame), dtype=object)
+        columns[name] = pa.array(values, type=OUTPUT.field(name).type, from_pandas=True)
+    return pa.table(columns, schema=OUTPUT)
+
+
+def prepare_output(output: Path, overwrite: bool) -> Path:
+    if output.exists() and not overwrite:
+        raise ScaleError(f"{output} exists: pass --overwrite to replace it, or choose another --output")
+    partial = output.with_name(output.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    return partial
+
+
+def finish(partial: Path, output: Path, started: float) -> Summary:
+    """Rename the finished folder into place and count what it holds."""
+    failed = [json.loads(p.read_text()) for p in sorted((partial / FAILED).glob("*.json"))]
+    if failed:
+        (partial / "_failed_shards.json").write_text(json.dumps(failed, indent=2, ensure_ascii=False) + "\n")
+    reasons: Counter = Counter()
+    rows = 0
+    for file in sorted(partial.glob("*.parquet")):
+        column = pq.read_table(file, columns=["reason"]).column("reason")
+        rows += len(column)
+        for item in pc.value_counts(column.drop_null()).to_pylist():
+            reason = item["values"]
+            reasons[reason if reason.startswith("dedup:") else reason.split(":")[0]] += item["counts"]  # by filter
+    if output.exists():
+        shutil.rmtree(output)
+    partial.rename(output)
+    kept = rows - sum(reasons.values())
+    return Summary(rows, kept, dict(reasons.most_common()), failed, time.perf_counter() - started, output)

@@ -1,0 +1,293 @@
+"""One retrain cycle (train_filter.py): labels -> agreement -> model version -> scores -> suggestions -> report."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from curation.annotation import suggestions
+from curation.annotation.agreement import Judgment, agreement_report, format_report, training_set
+from curation.annotation.records import read_dataset
+from curation.config import Config
+from curation.files import write_tsv
+from curation.model import error_types, train
+from curation.model.card import model_card, quality_lines
+from curation.model.encoder import PairEncoder, default_batch_size, device, load_body
+from curation.model.plots import agreement_plot, calibration_plot, drops_plot, histogram_plot
+from curation.model.predict import ERROR_TYPES_FILE, Filter
+from curation.model.store import Stored, labels_hash, library_versions, save
+from curation.pair import batched
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class Result:
+    model: Stored
+    evaluation: train.Evaluation
+    counts: dict[str, int]
+    agreement: dict | None = None
+    suggested: int = 0  # unjudged pairs that got a suggested label
+    scored: int = 0  # unjudged pairs scored (every one gets filter_score and priority)
+    next_to_label: list[tuple[str, float]] = field(default_factory=list)
+    outputs: dict[str, Path] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time of each step
+
+
+def build_encoder(config: Config) -> PairEncoder:
+    """The encoder, with a feature cache under models_dir so a retrain only encodes pairs it has not met."""
+    from curation.model.feature_cache import FeatureCache, fingerprint
+
+    dev = device(config.train.device)
+    body = load_body(config.train.base_model, dev)
+    encoder = PairEncoder(body, layer=config.train.layer, batch_size=config.train.batch_size or default_batch_size(dev))
+    base = Path(config.train.base_model).expanduser()
+    stamp = (base / "modules.json").stat().st_mtime_ns if (base / "modules.json").exists() else ""
+    key = fingerprint(config.train.base_model, stamp, encoder.layer, encoder.max_length, *train.FEATURES)
+    encoder.cache = FeatureCache(Path(config.train.models_dir) / "signal-cache" / f"{key}.sqlite", len(train.FEATURES))
+    return encoder
+
+
+def fit_and_save(
+    pairs: list[tuple[str, str]],
+    y: list[int],
+    config: Config,
+    labels_from: str,
+    encoder: PairEncoder | None = None,
+    log: Log = print,
+    tags: list[frozenset[str]] | None = None,
+    force: bool = False,
+) -> tuple[Filter, train.Trained, Stored]:
+    """Train on judged pairs and store a new model version (weights, metadata, card, plots); `tags`, the error
+    types annotators gave each pair, add one head per type with enough examples. A model whose cross-validated
+    AUC is below 0.5 (it ranks backwards) is stored but not made `latest`, and `TrainingError` says so, unless
+    `force`."""
+    import joblib
+
+    train.check_labels(y, config.train.min_per_class)  # before the encoder is loaded
+    encoder = encoder or build_encoder(config)
+    log(f"training on {sum(y)} good / {len(y) - sum(y)} bad pairs ({encoder.device})")
+    trained = train.train(pairs, y, encoder, config.train, tags)
+    ev = trained.evaluation
+    types = trained.error_types
+    if types.tagged:
+        learnt = ", ".join(f"{t} (AUC {types.auc[t]:.2f})" for t in types.heads) or "none"
+        log(
+            f"error types from {types.tagged} tagged bad pairs: {learnt} "
+            f"(learnt with {error_types.MIN_EXAMPLES}+ tagged pairs with the type and as many without)"
+        )
+
+    meta: dict = {}
+
+    def write(tmp: Path, version: str) -> None:
+        joblib.dump(trained.head, tmp / "head.joblib")
+        if types.heads:
+            joblib.dump(types, tmp / ERROR_TYPES_FILE)
+        if trained.finetuned:
+            encoder.body.save(str(tmp / "body"))
+        meta.update(
+            {
+                "version": version,
+                "created": datetime.now(UTC).isoformat(timespec="seconds"),
+                "base_model": config.train.base_model,
+                "finetuned": trained.finetuned,
+                "setfit_steps": trained.setfit_steps,
+                "layer": encoder.layer,
+                "max_length": encoder.max_length,
+                "features": list(train.FEATURES),
+                "label_counts": trained.counts,
+                "labels_from": labels_from,
+                "labels_sha256": labels_hash([(s, t, int(v)) for (s, t), v in zip(pairs, y, strict=True)]),
+                "metrics": ev.summary(),
+                "error_types": types.summary(),
+                "threshold": ev.threshold,
+                "device": encoder.device,
+                "libraries": library_versions(),
+                "config": dict(vars(config.train)),
+            }
+        )
+        (tmp / "metadata.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        (tmp / "cv_scores.json").write_text(
+            json.dumps({"scores": ev.oof_scores, "labels": ev.labels}), encoding="utf-8"
+        )
+        plots = [
+            calibration_plot(ev.oof_scores, ev.labels, tmp / "calibration.png"),
+            histogram_plot(ev.oof_scores, ev.labels, [], ev.thresholds, tmp / "scores.png"),
+        ]
+        card = model_card(meta, [p.name for p in plots if p])
+        (tmp / "README.md").write_text(card, encoding="utf-8")
+
+    backwards = ev.auc is not None and ev.auc < 0.5 and not force
+    stored = save(config.train.models_dir, write, make_latest=lambda: not backwards)
+    if not stored.latest:
+        raise train.TrainingError(
+            f"cross-validated AUC {ev.auc:.3f} is below 0.5: the model ranks pairs backwards (contradictory or "
+            f"swapped labels?); it is saved as {stored.path} but not made latest; check the labels, or pass --force"
+        )
+    return Filter(encoder, trained.head, meta, stored.path, trained.error_types), trained, stored
+
+
+def from_file(path: str | Path, config: Config, log: Log = print, force: bool = False) -> Result:
+    """Train from a local judged file (source, target, label, optional errors), no Argilla involved."""
+    from curation.annotation.records import read_labels
+
+    rows = list(read_labels(path))
+    pairs_by_id = {row.pair.id: (row.pair.source, row.pair.target) for row in rows}
+    # each row is a vote (its annotator's, or its own when the file names none): a pair judged good on one row and
+    # bad on another is a tie, left out, as in Argilla
+    votes = [Judgment(row.pair.id, row.annotator or row.pair.origin, row.label, row.errors) for row in rows]
+    agg, ids, y, tags = training_set(votes)
+    agreement = agreement_report(agg)
+    if any(row.annotator for row in rows):
+        log(format_report(agreement))
+    elif agg.ties:
+        shown = ", ".join(sorted(v for rid in agg.ties for v in agg.votes[rid])[:6])
+        n = len(agg.ties)
+        log(f"{n} pair{'s' if n > 1 else ''} judged both good and bad in {Path(path).name} left out (rows {shown})")
+    pairs = [pairs_by_id[rid] for rid in ids]
+    _, trained, stored = fit_and_save(pairs, y, config, f"file {Path(path).name}", log=log, tags=tags, force=force)
+    return Result(stored, trained.evaluation, trained.counts, agreement)
+
+
+def from_argilla(client, dataset, config: Config, log: Log = print, progress=None, force: bool = False) -> Result:
+    """The full cycle against a dataset: submitted labels in, a new model, suggestions on every unjudged pair."""
+    clock = _Clock()
+    rows, judgments = read_dataset(client, dataset)
+    clock.lap("read")
+    agg, ids, y, tags = training_set(judgments)
+    agreement = agreement_report(agg)
+    log(format_report(agreement))
+    by_id = {r.id: r for r in rows}
+    pairs = [(by_id[rid].source, by_id[rid].target) for rid in ids]
+    flt, trained, stored = fit_and_save(
+        pairs, y, config, f"argilla {dataset.workspace.name}/{dataset.name}", log=log, tags=tags, force=force
+    )
+    clock.lap("train")
+
+    pending = [r for r in rows if not r.submitted]
+    log(f"scoring {len(pending)} pairs nobody has judged yet")
+    scores, types = _score_all(flt, [(r.source, r.target) for r in pending], progress("scoring") if progress else None)
+    clock.lap("score")
+    ev = trained.evaluation
+    label = ev.label
+    if not ev.can_rank(config.train.suggest_min_auc):
+        log(
+            f"cross-validated AUC {ev.auc:.3f} is below train.suggest_min_auc ({config.train.suggest_min_auc}): the "
+            "model cannot rank these pairs yet, so no label is suggested (scores and priority are written); label more"
+        )
+        label = _no_label
+    bar = progress("suggestions to Argilla") if progress else None
+    suggested = suggestions.write_suggestions(
+        client,
+        dataset,
+        pending,
+        scores,
+        version=stored.version,
+        label=label,
+        batch_size=config.argilla.suggestion_batch_size,
+        pause=config.argilla.suggestion_pause,
+        progress=bar,
+        errors=types,
+    )
+    clock.lap("suggestions")
+    order = np.argsort(-np.array([suggestions.priority(s) for s in scores]), kind="stable")[: config.train.next_batch]
+    next_up = [(pending[i].id, float(scores[i])) for i in order]
+    outputs = write_outputs(config, stored, trained.evaluation, agreement, pending, scores, next_up)
+    clock.lap("report")
+    return Result(
+        stored, trained.evaluation, trained.counts, agreement, suggested, len(pending), next_up, outputs, clock.laps
+    )
+
+
+def _no_label(score: float) -> None:
+    return None
+
+
+class _Clock:
+    def __init__(self):
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(now - self._last, 2)
+        self._last = now
+
+
+def _score_all(flt: Filter, pairs: list[tuple[str, str]], bar) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """P(good) and P(type | bad) per learnt error type, for every pair."""
+    scores, types = [], []
+    for chunk in batched(pairs, 512):
+        s, t = flt.predict(chunk)
+        scores.append(s)
+        types.append(t)
+        if bar:
+            bar(len(chunk))
+    names = flt.error_types.heads
+    return (
+        np.concatenate(scores) if scores else np.zeros(0),
+        {name: np.concatenate([t[name] for t in types]) if types else np.zeros(0) for name in names},
+    )
+
+
+def write_outputs(config, stored, ev, agreement, pending, scores, next_up) -> dict[str, Path]:
+    """outputs/: agreement (json, txt, png), next_to_label.tsv, the score plots and train_report.md."""
+    out = Path(config.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "agreement": out / "agreement.json",
+        "next": out / "next_to_label.tsv",
+        "report": out / "train_report.md",
+    }
+    paths["agreement"].write_text(json.dumps(agreement, indent=2), encoding="utf-8")
+    (out / "agreement.txt").write_text(format_report(agreement) + "\n", encoding="utf-8")
+    by_id = {r.id: r for r in pending}
+    rows = ([rid, f"{s:.4f}", by_id[rid].source, by_id[rid].target] for rid, s in next_up)
+    write_tsv(paths["next"], ["id", "score", "source", "target"], rows)
+    histogram_plot(ev.oof_scores, ev.labels, scores, ev.thresholds, out / "scores.png")
+    plots = ["scores.png"]
+    (out / "calibration.png").unlink(missing_ok=True)  # an older run's plot must not pass for this one's
+    if calibration_plot(ev.oof_scores, ev.labels, out / "calibration.png"):
+        plots.append("calibration.png")
+    if agreement_plot(agreement, out / "agreement.png"):
+        plots.append("agreement.png")
+    filter_json = out / "filter_report.json"
+    if filter_json.exists() and drops_plot(json.loads(filter_json.read_text()), out / "filter_drops.png"):
+        plots.append("filter_drops.png")
+    paths["report"].write_text(_train_report(stored, ev, agreement, len(pending), scores, plots), encoding="utf-8")
+    return paths
+
+
+def _train_report(stored, ev, agreement, n_pending, scores, plots) -> str:
+    scores = np.asarray(scores)
+    accepted = int((scores >= ev.threshold).sum()) if len(scores) else 0
+    alpha = agreement["krippendorff_alpha"]
+    used = ", ".join(f"{k} {v}" for k, v in agreement["labels"].items())
+    lines = [
+        f"# Retrain report: {stored.version}",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| judged pairs used | {sum(agreement['labels'].values())} ({used}) |",
+        f"| ties left out | {len(agreement['ties'])} |",
+        f"| Krippendorff's alpha | {'n/a' if alpha is None else f'{alpha:.3f}'} |",
+        f"| unjudged pairs scored | {n_pending} |",
+        f"| of which at or above the auto-accept threshold ({ev.threshold:.3f}) | {accepted} |",
+        f"| model | `{stored.path}` |",
+        "",
+        "## Quality",
+        *(f"- {line}" for line in quality_lines(ev.summary())),
+        "",
+        *(f"![{p}]({p})" for p in plots),
+        "",
+        "Next to label: `next_to_label.tsv` (the pairs the model is least sure about; in Argilla sort by",
+        "metadata `priority`, highest first).",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,248 @@
+"""Train the learned filter: features of each labelled pair -> logistic head, cross-validated, with a threshold.
+
+The encoder body can first be fine-tuned with SetFit's contrastive recipe (`setfit_steps` > 0: pairs of
+labelled targets, same label close, different labels apart); the head always reads the pair features of
+`curation.model.features`, so it sees source and target together. README ("The learned filter") has the numbers
+behind these choices.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from curation.config import TrainConfig
+from curation.errors import TrainingError
+from curation.model import error_types, features, negatives
+from curation.model.encoder import PairEncoder
+from curation.model.error_types import ErrorTypes
+
+
+@dataclass
+class Evaluation:
+    auc: float | None
+    threshold: float  # auto-accept threshold for target_precision
+    threshold_precision: float | None
+    threshold_recall: float
+    folds: int
+    target_precision: float = 0.9  # what both thresholds aim at
+    bad_threshold: float = 0.0  # scores at or below it are "bad" with target_precision (0.0: never reached)
+    bad_threshold_precision: float | None = None
+    bad_threshold_recall: float = 0.0
+    oof_scores: list[float] = field(repr=False, default_factory=list)  # out-of-fold score of each training pair
+    labels: list[int] = field(repr=False, default_factory=list)
+
+    def summary(self) -> dict:
+        """The figures, with the counts behind them (what metadata, cards and reports show)."""
+        out = {k: v for k, v in vars(self).items() if k not in ("oof_scores", "labels")}
+        return {**out, **self.counts()}
+
+    def counts(self) -> dict:
+        """Out-of-fold: how many judged pairs each suggested label would cover and how many of them it gets right,
+        how many fall in the uncertain band, and which class a 0.5 cut would give every pair (None: both occur)."""
+        y = np.asarray(self.labels, dtype=int)
+        given = [self.label(s) for s in self.oof_scores]
+        good = [v for g, v in zip(given, y, strict=True) if g == "good"]
+        bad = [v for g, v in zip(given, y, strict=True) if g == "bad"]
+        at_half = {s >= 0.5 for s in self.oof_scores}
+        return {
+            "judged_good": int(y.sum()),
+            "judged_bad": int(len(y) - y.sum()),
+            "suggested_good": len(good),
+            "suggested_good_correct": int(sum(good)),
+            "suggested_bad": len(bad),
+            "suggested_bad_correct": int(len(bad) - sum(bad)),
+            "uncertain": given.count(None),
+            "one_class_at_half": ("good" if True in at_half else "bad") if len(at_half) == 1 else None,
+        }
+
+    @property
+    def thresholds(self) -> tuple[float | None, float | None]:
+        """(suggested good at or above, suggested bad at or below); None where the precision is never reached."""
+        good = self.threshold if self.threshold_precision is not None else None
+        bad = self.bad_threshold if self.bad_threshold_precision is not None else None
+        return good, bad
+
+    def can_rank(self, min_auc: float) -> bool:
+        """Whether cross-validation says the model ranks pairs well enough for its labels to be suggested."""
+        return self.auc is not None and self.auc >= min_auc
+
+    def label(self, score: float) -> str | None:
+        """The label to pre-select for a score: good above the auto-accept threshold, bad below the bad threshold,
+        none in between (the uncertain band) or where a threshold was never reached."""
+        good, bad = self.thresholds
+        if good is not None and score >= good:
+            return "good"
+        if bad is not None and score <= bad:
+            return "bad"
+        return None
+
+
+def seed_everything(seed: int) -> None:
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+
+
+def check_labels(y: Sequence[int], min_per_class: int) -> None:
+    good, bad = int(sum(y)), len(y) - int(sum(y))
+    if good == 0 or bad == 0:
+        which = "bad" if bad == 0 else "good"
+        raise TrainingError(
+            f"every label is {'good' if bad == 0 else 'bad'} ({len(y)} labels): the filter needs both classes; "
+            f"label some {which} pairs in Argilla (or lower nothing: a one-class filter cannot rank)"
+        )
+    if min(good, bad) < min_per_class:
+        raise TrainingError(
+            f"too few labels: {good} good and {bad} bad, at least {min_per_class} of each are needed "
+            f"(label more pairs in Argilla, or set min_per_class in the config)"
+        )
+
+
+def new_head(config: TrainConfig):
+    """Logistic regression over a quadratic spline of each feature: a feature can be bad at both ends (sentence
+    cosine: literal MT above, misaligned pairs below a good translation), which a plain linear head cannot say."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import SplineTransformer, StandardScaler
+
+    return make_pipeline(
+        StandardScaler(),
+        SplineTransformer(n_knots=config.spline_knots, degree=2),
+        LogisticRegression(C=config.regularisation, max_iter=5000, random_state=config.seed),
+    )
+
+
+def cross_validate(x: np.ndarray, y: np.ndarray, config: TrainConfig, extra: np.ndarray | None = None) -> Evaluation:
+    """Out-of-fold scores from stratified folds, the metrics they give, and the auto-accept threshold.
+
+    `extra` (synthetic bad pairs' features) joins every training fold and is never scored."""
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedKFold
+
+    k = max(2, min(config.folds, int(y.sum()), int(len(y) - y.sum())))
+    oof = np.zeros(len(y))
+    for train, test in StratifiedKFold(k, shuffle=True, random_state=config.seed).split(x, y):
+        xt, yt = _with_extra(x[train], y[train], extra)
+        oof[test] = new_head(config).fit(xt, yt).predict_proba(x[test])[:, 1]
+    threshold, precision_at, recall_at = pick_threshold(oof, y, config.target_precision)
+    bad_at, bad_precision, bad_recall = pick_threshold(1 - oof, 1 - y, config.target_precision)
+    return Evaluation(
+        auc=float(roc_auc_score(y, oof)),
+        threshold=threshold,
+        threshold_precision=precision_at,
+        threshold_recall=recall_at,
+        folds=k,
+        target_precision=config.target_precision,
+        bad_threshold=0.0 if bad_precision is None else 1 - bad_at,
+        bad_threshold_precision=bad_precision,
+        bad_threshold_recall=bad_recall,
+        oof_scores=[round(float(s), 6) for s in oof],
+        labels=[int(v) for v in y],
+    )
+
+
+def _with_extra(x: np.ndarray, y: np.ndarray, extra: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    if extra is None or len(extra) == 0:
+        return x, y
+    return np.vstack([x, extra]), np.concatenate([y, np.zeros(len(extra), dtype=y.dtype)])
+
+
+def pick_threshold(scores: np.ndarray, y: np.ndarray, target: float) -> tuple[float, float | None, float]:
+    """Lowest threshold whose precision (good among scores >= it) reaches `target`; 1.0 if none does."""
+    order = np.argsort(-scores, kind="stable")
+    s, good = scores[order], y[order]
+    hits = np.cumsum(good)
+    precision = hits / np.arange(1, len(s) + 1)
+    ok = [i for i in range(len(s)) if precision[i] >= target and (i + 1 == len(s) or s[i + 1] < s[i])]
+    if not ok:
+        return 1.0, None, 0.0
+    i = ok[-1]
+    return float(s[i]), float(precision[i]), float(hits[i] / max(good.sum(), 1))
+
+
+def finetune_body(body, targets: list[str], y: np.ndarray, steps: int, config: TrainConfig, batch_size: int) -> None:
+    """SetFit's contrastive recipe on the encoder (in place): targets with the same label pulled together."""
+    import tempfile
+
+    from datasets import Dataset
+    from setfit import SetFitModel, Trainer, TrainingArguments
+
+    with tempfile.TemporaryDirectory() as tmp:
+        args = TrainingArguments(
+            output_dir=tmp,
+            batch_size=batch_size,
+            max_steps=steps,
+            seed=config.seed,
+            report_to="none",
+            save_strategy="no",
+            show_progress_bar=True,
+            use_amp=str(body.device).startswith("cuda"),
+        )
+        model = SetFitModel(model_body=body)
+        trainer = Trainer(model=model, args=args, train_dataset=Dataset.from_dict({"text": targets, "label": list(y)}))
+        trainer.train_embeddings(targets, [int(v) for v in y], args=args)
+    body.eval()
+
+
+@dataclass
+class Trained:
+    head: object
+    evaluation: Evaluation
+    setfit_steps: int  # 0: the encoder was used as it is
+    counts: dict[str, int]
+    error_types: ErrorTypes = field(default_factory=ErrorTypes)
+
+    @property
+    def finetuned(self) -> bool:
+        return self.setfit_steps > 0
+
+
+def train(
+    pairs: Sequence[tuple[str, str]],
+    y: Sequence[int],
+    encoder: PairEncoder,
+    config: TrainConfig,
+    tags: Sequence[frozenset[str]] | None = None,
+) -> Trained:
+    """Fit the filter on labelled (source, target) pairs (1 good, 0 bad); with `tags` (the error types of each
+    pair, empty for good or untagged ones), also one head per error type (`curation.model.error_types`)."""
+    y_arr = np.asarray(y, dtype=int)
+    check_labels(y_arr, config.min_per_class)
+    seed_everything(config.seed)
+    steps = config.setfit_steps
+    if steps is None:
+        steps = 200 if encoder.device.startswith("cuda") else 0
+    if steps > 0:
+        encoder.cache = None  # features of a fine-tuned body are new
+        finetune_body(encoder.body, [t for _, t in pairs], y_arr, steps, config, 64 if encoder.device != "cpu" else 16)
+    x = encoder.features(pairs)
+    extra = None
+    if config.synthetic_negatives > 0:
+        good = [p for p, v in zip(pairs, y_arr, strict=True) if v == 1]
+        extra = encoder.features(negatives.make(good, config.synthetic_negatives, config.seed))
+    evaluation = cross_validate(x, y_arr, config, extra)
+    head = new_head(config).fit(*_with_extra(x, y_arr, extra))
+    types = (
+        error_types.fit(x, [t if v == 0 else frozenset() for t, v in zip(tags, y_arr, strict=True)], config)
+        if tags
+        else ErrorTypes()
+    )
+    return Trained(head, evaluation, steps, {"good": int(y_arr.sum()), "bad": int(len(y_arr) - y_arr.sum())}, types)
+
+
+def score(head, encoder: PairEncoder, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
+    """Probability that each pair is good."""
+    if not pairs:
+        return np.zeros(0)
+    return head.predict_proba(encoder.features(pairs))[:, 1]
+
+
+FEATURES = features.NAMES
