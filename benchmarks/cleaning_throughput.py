@@ -61,7 +61,7 @@ def build_input(path: Path, rows: int, seed: int = 0) -> None:
 
 
 def measure(path: str, language: bool, near: bool, workers: int) -> dict:
-    from curation.clean.pipeline import Report, clean
+    from curation.clean.pipeline import Tally, clean
     from curation.clean.readers import InputSpec
     from curation.config import Config
 
@@ -79,18 +79,18 @@ def measure(path: str, language: bool, near: bool, workers: int) -> dict:
                 filters=config.filters,
                 dedup=config.dedup,
             ),
-            Report(),
+            Tally(),
         )
     )
-    report = Report()
+    tally = Tally()
     began = time.perf_counter()
-    kept = sum(1 for _ in clean(config, report))
+    kept = sum(1 for _ in clean(config, tally))
     seconds = time.perf_counter() - began
     return {
-        "pairs": report.load.read,
+        "pairs": tally.load.read,
         "kept": kept,
         "seconds": seconds,
-        "pairs_per_s": report.load.read / seconds,
+        "pairs_per_s": tally.load.read / seconds,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "worker_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
     }

@@ -58,7 +58,7 @@ def train(work: Path, model: str) -> str:
     config = Config()
     config.train.base_model, config.train.models_dir = model, str(work / "models")
     config.output_dir = str(work / "outputs")
-    _, _, stored = fit_and_save(
+    _, stored = fit_and_save(
         [data[i][:2] for i in order], [data[i][2] for i in order], config, "bench", log=lambda m: None
     )
     return str(stored.path)

@@ -25,9 +25,9 @@ import numpy as np
 from filter_quality import SHARED, fmt, read_tsv  # the same data readers (benchmarks/ is on the path)
 from sklearn.metrics import roc_auc_score
 
-from curation.config import TrainConfig
 from curation.model import adequacy, features, fluency
 from curation.model.encoder import DEFAULT_MODEL, PairEncoder, load_body
+from curation.model.settings import TrainConfig
 from curation.model.train import new_head
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -161,7 +161,7 @@ def setfit_gain(args, config, pairs, x, y, pool, test, by_kind) -> None:
     from dataclasses import replace
 
     from curation.model.encoder import default_batch_size, device
-    from curation.model.train import score, train
+    from curation.model.learned import LearnedFilter
 
     dev = device(args.device)
     test_pairs = [pairs[i] for i in test]
@@ -171,10 +171,10 @@ def setfit_gain(args, config, pairs, x, y, pool, test, by_kind) -> None:
         frozen = new_head(config).fit(x[drawn], y[drawn]).predict_proba(x[test])[:, 1]
         encoder = PairEncoder(load_body(args.model, dev), layer=config.layer, batch_size=default_batch_size(dev))
         t = time.perf_counter()
-        trained = train(
+        trained = LearnedFilter.train(
             [pairs[i] for i in drawn], y[drawn].tolist(), encoder, replace(config, setfit_steps=args.setfit_steps)
         )
-        tuned = score(trained.head, encoder, test_pairs)
+        tuned = trained.score(test_pairs)
         seconds = time.perf_counter() - t
         a, b = by_kind(frozen), by_kind(tuned)
         cells = "  ".join(f"{k} {a[k]:.3f} -> {b[k]:.3f}" for k in a)

@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from curation.config import TrainConfig
 from curation.model import negatives
 from curation.model.encoder import DEFAULT_MODEL, PairEncoder, load_body
 from curation.model.features import NAMES
+from curation.model.settings import TrainConfig
 from curation.model.train import new_head
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -200,7 +200,7 @@ def finetune_comparison(rows, pool, test, args, config, drawn) -> tuple[float, f
     """The filter as train_filter.py trains it, with and without SetFit's contrastive steps on the body."""
     from dataclasses import replace
 
-    from curation.model.train import score, train
+    from curation.model.learned import LearnedFilter
 
     lines, good = drawn
     pairs = [
@@ -215,8 +215,8 @@ def finetune_comparison(rows, pool, test, args, config, drawn) -> tuple[float, f
     for steps in (0, args.finetune_steps):
         encoder = PairEncoder(load_body(args.model, "cpu"), layer=config.layer, batch_size=32)
         t = time.perf_counter()
-        trained = train(pairs, good.astype(int).tolist(), encoder, replace(config, setfit_steps=steps))
-        results.append((auc(y, score(trained.head, encoder, test_pairs)), time.perf_counter() - t))
+        trained = LearnedFilter.train(pairs, good.astype(int).tolist(), encoder, replace(config, setfit_steps=steps))
+        results.append((auc(y, trained.score(test_pairs)), time.perf_counter() - t))
     return results[0][0], results[1][0], results[1][1]
 
 

@@ -53,7 +53,7 @@ def main() -> None:
     from curation.cycle import fit_and_save
 
     t = time.perf_counter()
-    flt, _, stored = fit_and_save([(s, t_) for s, t_, _ in labelled], [v for *_, v in labelled], config, "bench")
+    flt, stored = fit_and_save([(s, t_) for s, t_, _ in labelled], [v for *_, v in labelled], config, "bench")
     print(f"trained on {args.labels} labels in {time.perf_counter() - t:.1f} s -> {stored.path}")
     batch = default_batch_size("cpu")
 
@@ -67,9 +67,10 @@ def main() -> None:
     body.encode([t_ for _, t_, _ in sample], prompt="query: ", batch_size=batch)
     ceiling = len(sample) / (time.perf_counter() - t)
 
-    from curation.model.predict import load_filter, score_file
+    from curation.model.learned import LearnedFilter
+    from curation.model.predict import score_file
 
-    scorer = load_filter(stored.path, "cpu")
+    scorer = LearnedFilter.load(stored.path, "cpu")
     t = time.perf_counter()
     written, _ = score_file(scorer, InputSpec(path=str(tsv)), work / "scored.jsonl")
     ours = written / (time.perf_counter() - t)

@@ -200,7 +200,7 @@ def setup(config_path, input_path, workspace, dataset, labels, dry_run):
         python setup_workspace.py --input data/sample/candidates.tsv --labels data/sample/judged.tsv
     The server comes from ARGILLA_API_URL / ARGILLA_API_KEY, else the embedded stack's credentials.
     """
-    from curation.annotation import setup as ws
+    from curation.annotation.setup import run_setup
     from curation.config import Config
 
     _quiet_sdk()
@@ -208,7 +208,7 @@ def setup(config_path, input_path, workspace, dataset, labels, dry_run):
     if input_path:
         config.input.path, config.input.format = input_path, None
     bars = _Bars()
-    result = ws.run_setup(config, labels, dry_run=dry_run, log=bars.echo, progress=bars.new)
+    result = run_setup(config, labels, dry_run=dry_run, log=bars.echo, progress=bars.new)
     bars.close()
     if dry_run:
         return
@@ -352,7 +352,8 @@ def score(
     from curation.corpus.local import run_local
     from curation.corpus.ray import run_ray
     from curation.corpus.shards import Job, find_shards
-    from curation.model.predict import load_filter, output_format, score_file
+    from curation.model.learned import LearnedFilter
+    from curation.model.predict import output_format, score_file
 
     if not model_dir and not clean:
         raise click.UsageError("give --model (to score), --clean (to filter and dedup), or both")
@@ -368,7 +369,7 @@ def score(
             raise OutputError(f"{output} exists: pass --overwrite to replace it, or choose another --output")
         if not Path(output).resolve().parent.is_dir():
             raise OutputError(f"the folder of --output {output} does not exist: create it or choose another --output")
-        flt = load_filter(model_dir, device, batch_size)
+        flt = LearnedFilter.load(model_dir, device, batch_size)
         with tqdm(desc="scoring", unit=" pairs", disable=None) as bar:
             written, stats = score_file(flt, spec, output, progress=bar.update)
         click.echo(f"{written} pairs scored with {flt.version} -> {output}")

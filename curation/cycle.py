@@ -6,23 +6,26 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from curation.annotation import suggestions
-from curation.annotation.agreement import Judgment, agreement_report, format_report, training_set
+from curation.annotation.agreement import Judgment, agreement_summary, describe_agreement, training_set
 from curation.annotation.records import read_dataset
-from curation.config import Config
 from curation.files import write_tsv
-from curation.model import error_types, train
-from curation.model.card import model_card, quality_lines
-from curation.model.encoder import PairEncoder, default_batch_size, device, load_body
+from curation.model.card import quality_lines
+from curation.model.encoder import PairEncoder, build_encoder
+from curation.model.error_types import MIN_EXAMPLES
+from curation.model.learned import LearnedFilter
 from curation.model.plots import agreement_plot, calibration_plot, drops_plot, histogram_plot
-from curation.model.predict import ERROR_TYPES_FILE, Filter
-from curation.model.store import Stored, labels_hash, library_versions, save
+from curation.model.store import Stored
+from curation.model.train import Evaluation, TrainingError, check_labels
 from curation.pair import batched
+
+if TYPE_CHECKING:
+    from curation.config import Config
 
 Log = Callable[[str], None]
 
@@ -30,7 +33,7 @@ Log = Callable[[str], None]
 @dataclass
 class Result:
     model: Stored
-    evaluation: train.Evaluation
+    evaluation: Evaluation
     counts: dict[str, int]
     agreement: dict | None = None
     suggested: int = 0  # unjudged pairs that got a suggested label
@@ -38,20 +41,6 @@ class Result:
     next_to_label: list[tuple[str, float]] = field(default_factory=list)
     outputs: dict[str, Path] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)  # wall time of each step
-
-
-def build_encoder(config: Config) -> PairEncoder:
-    """The encoder, with a feature cache under models_dir so a retrain only encodes pairs it has not met."""
-    from curation.model.feature_cache import FeatureCache, fingerprint
-
-    dev = device(config.train.device)
-    body = load_body(config.train.base_model, dev)
-    encoder = PairEncoder(body, layer=config.train.layer, batch_size=config.train.batch_size or default_batch_size(dev))
-    base = Path(config.train.base_model).expanduser()
-    stamp = (base / "modules.json").stat().st_mtime_ns if (base / "modules.json").exists() else ""
-    key = fingerprint(config.train.base_model, stamp, encoder.layer, encoder.max_length, *train.FEATURES)
-    encoder.cache = FeatureCache(Path(config.train.models_dir) / "signal-cache" / f"{key}.sqlite", len(train.FEATURES))
-    return encoder
 
 
 def fit_and_save(
@@ -63,74 +52,29 @@ def fit_and_save(
     log: Log = print,
     tags: list[frozenset[str]] | None = None,
     force: bool = False,
-) -> tuple[Filter, train.Trained, Stored]:
-    """Train on judged pairs and store a new model version (weights, metadata, card, plots); `tags`, the error
-    types annotators gave each pair, add one head per type with enough examples. A model whose cross-validated
-    AUC is below 0.5 (it ranks backwards) is stored but not made `latest`, and `TrainingError` says so, unless
-    `force`."""
-    import joblib
-
-    train.check_labels(y, config.train.min_per_class)  # before the encoder is loaded
-    encoder = encoder or build_encoder(config)
+) -> tuple[LearnedFilter, Stored]:
+    """Train on judged pairs and store a new model version; `tags`, the error types annotators gave each pair, add
+    one head per type with enough examples. A model whose cross-validated AUC is below 0.5 (it ranks backwards)
+    is stored but not made `latest`, and `TrainingError` says so, unless `force`."""
+    check_labels(y, config.train.min_per_class)  # before the encoder is loaded
+    encoder = encoder or build_encoder(config.train)
     log(f"training on {sum(y)} good / {len(y) - sum(y)} bad pairs ({encoder.device})")
-    trained = train.train(pairs, y, encoder, config.train, tags)
-    ev = trained.evaluation
-    types = trained.error_types
+    flt = LearnedFilter.train(pairs, y, encoder, config.train, tags)
+    ev, types = flt.evaluation, flt.error_types
     if types.tagged:
         learnt = ", ".join(f"{t} (AUC {types.auc[t]:.2f})" for t in types.heads) or "none"
         log(
             f"error types from {types.tagged} tagged bad pairs: {learnt} "
-            f"(learnt with {error_types.MIN_EXAMPLES}+ tagged pairs with the type and as many without)"
+            f"(learnt with {MIN_EXAMPLES}+ tagged pairs with the type and as many without)"
         )
-
-    meta: dict = {}
-
-    def write(tmp: Path, version: str) -> None:
-        joblib.dump(trained.head, tmp / "head.joblib")
-        if types.heads:
-            joblib.dump(types, tmp / ERROR_TYPES_FILE)
-        if trained.finetuned:
-            encoder.body.save(str(tmp / "body"))
-        meta.update(
-            {
-                "version": version,
-                "created": datetime.now(UTC).isoformat(timespec="seconds"),
-                "base_model": config.train.base_model,
-                "finetuned": trained.finetuned,
-                "setfit_steps": trained.setfit_steps,
-                "layer": encoder.layer,
-                "max_length": encoder.max_length,
-                "features": list(train.FEATURES),
-                "label_counts": trained.counts,
-                "labels_from": labels_from,
-                "labels_sha256": labels_hash([(s, t, int(v)) for (s, t), v in zip(pairs, y, strict=True)]),
-                "metrics": ev.summary(),
-                "error_types": types.summary(),
-                "threshold": ev.threshold,
-                "device": encoder.device,
-                "libraries": library_versions(),
-                "config": dict(vars(config.train)),
-            }
-        )
-        (tmp / "metadata.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
-        (tmp / "cv_scores.json").write_text(
-            json.dumps({"scores": ev.oof_scores, "labels": ev.labels}), encoding="utf-8"
-        )
-        plots = [
-            calibration_plot(ev.oof_scores, ev.labels, tmp / "calibration.png"),
-            histogram_plot(ev.oof_scores, ev.labels, [], ev.thresholds, tmp / "scores.png"),
-        ]
-        card = model_card(meta, [p.name for p in plots if p])
-        (tmp / "README.md").write_text(card, encoding="utf-8")
-
     backwards = ev.auc is not None and ev.auc < 0.5 and not force
-    stored = save(config.train.models_dir, write, make_latest=lambda: not backwards)
+    stored = flt.save(config.train.models_dir, labels_from, make_latest=lambda: not backwards)
     if not stored.latest:
-        raise train.TrainingError(
+        raise TrainingError(
             f"cross-validated AUC {ev.auc:.3f} is below 0.5: the model ranks pairs backwards (contradictory or "
             f"swapped labels?); it is saved as {stored.path} but not made latest; check the labels, or pass --force"
         )
-    return Filter(encoder, trained.head, meta, stored.path, trained.error_types), trained, stored
+    return flt, stored
 
 
 def from_file(path: str | Path, config: Config, log: Log = print, force: bool = False) -> Result:
@@ -143,16 +87,16 @@ def from_file(path: str | Path, config: Config, log: Log = print, force: bool = 
     # bad on another is a tie, left out, as in Argilla
     votes = [Judgment(row.pair.id, row.annotator or row.pair.origin, row.label, row.errors) for row in rows]
     agg, ids, y, tags = training_set(votes)
-    agreement = agreement_report(agg)
+    agreement = agreement_summary(agg)
     if any(row.annotator for row in rows):
-        log(format_report(agreement))
+        log(describe_agreement(agreement))
     elif agg.ties:
         shown = ", ".join(sorted(v for rid in agg.ties for v in agg.votes[rid])[:6])
         n = len(agg.ties)
         log(f"{n} pair{'s' if n > 1 else ''} judged both good and bad in {Path(path).name} left out (rows {shown})")
     pairs = [pairs_by_id[rid] for rid in ids]
-    _, trained, stored = fit_and_save(pairs, y, config, f"file {Path(path).name}", log=log, tags=tags, force=force)
-    return Result(stored, trained.evaluation, trained.counts, agreement)
+    flt, stored = fit_and_save(pairs, y, config, f"file {Path(path).name}", log=log, tags=tags, force=force)
+    return Result(stored, flt.evaluation, flt.metadata["label_counts"], agreement)
 
 
 def from_argilla(client, dataset, config: Config, log: Log = print, progress=None, force: bool = False) -> Result:
@@ -161,11 +105,11 @@ def from_argilla(client, dataset, config: Config, log: Log = print, progress=Non
     rows, judgments = read_dataset(client, dataset)
     clock.lap("read")
     agg, ids, y, tags = training_set(judgments)
-    agreement = agreement_report(agg)
-    log(format_report(agreement))
+    agreement = agreement_summary(agg)
+    log(describe_agreement(agreement))
     by_id = {r.id: r for r in rows}
     pairs = [(by_id[rid].source, by_id[rid].target) for rid in ids]
-    flt, trained, stored = fit_and_save(
+    flt, stored = fit_and_save(
         pairs, y, config, f"argilla {dataset.workspace.name}/{dataset.name}", log=log, tags=tags, force=force
     )
     clock.lap("train")
@@ -174,7 +118,7 @@ def from_argilla(client, dataset, config: Config, log: Log = print, progress=Non
     log(f"scoring {len(pending)} pairs nobody has judged yet")
     scores, types = _score_all(flt, [(r.source, r.target) for r in pending], progress("scoring") if progress else None)
     clock.lap("score")
-    ev = trained.evaluation
+    ev = flt.evaluation
     label = ev.label
     if not ev.can_rank(config.train.suggest_min_auc):
         log(
@@ -198,10 +142,10 @@ def from_argilla(client, dataset, config: Config, log: Log = print, progress=Non
     clock.lap("suggestions")
     order = np.argsort(-np.array([suggestions.priority(s) for s in scores]), kind="stable")[: config.train.next_batch]
     next_up = [(pending[i].id, float(scores[i])) for i in order]
-    outputs = write_outputs(config, stored, trained.evaluation, agreement, pending, scores, next_up)
+    outputs = write_outputs(config, stored, ev, agreement, pending, scores, next_up)
     clock.lap("report")
     return Result(
-        stored, trained.evaluation, trained.counts, agreement, suggested, len(pending), next_up, outputs, clock.laps
+        stored, ev, flt.metadata["label_counts"], agreement, suggested, len(pending), next_up, outputs, clock.laps
     )
 
 
@@ -220,7 +164,7 @@ class _Clock:
         self._last = now
 
 
-def _score_all(flt: Filter, pairs: list[tuple[str, str]], bar) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def _score_all(flt: LearnedFilter, pairs: list[tuple[str, str]], bar) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """P(good) and P(type | bad) per learnt error type, for every pair."""
     scores, types = [], []
     for chunk in batched(pairs, 512):
@@ -246,7 +190,7 @@ def write_outputs(config, stored, ev, agreement, pending, scores, next_up) -> di
         "report": out / "train_report.md",
     }
     paths["agreement"].write_text(json.dumps(agreement, indent=2), encoding="utf-8")
-    (out / "agreement.txt").write_text(format_report(agreement) + "\n", encoding="utf-8")
+    (out / "agreement.txt").write_text(describe_agreement(agreement) + "\n", encoding="utf-8")
     by_id = {r.id: r for r in pending}
     rows = ([rid, f"{s:.4f}", by_id[rid].source, by_id[rid].target] for rid, s in next_up)
     write_tsv(paths["next"], ["id", "score", "source", "target"], rows)

@@ -15,12 +15,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from curation.annotation import schema
-from curation.annotation.agreement import LABELS, Judgment, aggregate, agreement_report
+from curation.annotation.agreement import LABELS, Judgment, aggregate, agreement_summary
 from curation.annotation.records import find_dataset, iter_records, record_id, submitted, usernames
 from curation.annotation.suggestions import FILTER_MODEL, FILTER_SCORE, agent_for
+from curation.checks import FLAG, check, number
 from curation.errors import ExportError
 from curation.files import staged_folder, write_jsonl
 from curation.model.card import quality_lines
+
+
+@dataclass
+class ExportConfig:
+    """The curated set (curation export)."""
+
+    validation: float = 0.1  # share of rows in the validation split (by a hash of the record id)
+    chat: bool = False  # also write a `messages` view (user asks for the translation, assistant answers)
+    private: bool = True  # Hub repos are created private
+
+    def __post_init__(self):
+        below_1 = ("a number from 0 up to (not including) 1", lambda v: number(v) and 0 <= v < 1)
+        check("export", self, {"validation": below_1, "chat": FLAG, "private": FLAG})
+
 
 COLUMNS = ("id", "source", "target", "provenance", "score", "annotators", "agreement", "original_target")
 PROMPT = "Translate this English sentence into Spanish:\n\n{source}"
@@ -88,14 +103,14 @@ def read(client, dataset) -> list[Judged]:
 
 def score_unscored(records: list[Judged], model_dir, model: dict, log=print) -> None:
     """Unjudged records not yet scored by this model version get scored now, so the threshold means one thing."""
-    from curation.model.predict import load_filter
+    from curation.model.learned import LearnedFilter
 
     agent = agent_for(model["version"])
     todo = [r for r in records if not r.votes and r.filter_agent != agent]
     if not todo:
         return
     log(f"scoring {len(todo)} unjudged pairs with {model['version']} (not scored by it in Argilla)")
-    flt = load_filter(model_dir)
+    flt = LearnedFilter.load(model_dir)
     for r, s in zip(todo, flt.score([(r.source, r.target) for r in todo]), strict=True):
         r.filter_score, r.filter_agent = round(float(s), 6), agent
 
@@ -171,7 +186,7 @@ def select(records: list[Judged], threshold: float | None, model_version: str | 
         row["split"] = split_of(row["id"], validation)
         counts[row["split"]][row["provenance"]] += 1
     as_of = max((r.updated_at for r in records), default="")
-    return Selection(rows, rejected, agreement_report(agg), counts, as_of)
+    return Selection(rows, rejected, agreement_summary(agg), counts, as_of)
 
 
 def check_hub(repo_id: str) -> str:

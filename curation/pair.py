@@ -24,7 +24,7 @@ class Pair:
     source: str
     target: str
     origin: str = ""  # where it came from: file or Hub id, and row
-    scores: dict[str, float | str] = field(default_factory=dict)  # raw filter scores, kept as Argilla metadata
+    measures: dict[str, float | str] = field(default_factory=dict)  # heuristic filters' measurements (Argilla metadata)
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. a judged label
 
     @property

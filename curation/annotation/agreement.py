@@ -119,7 +119,7 @@ def per_annotator(votes: dict[str, dict[str, str]]) -> list[AnnotatorAgreement]:
     ]
 
 
-def agreement_report(agg: Aggregated) -> dict:
+def agreement_summary(agg: Aggregated) -> dict:
     """Everything a curator needs to judge the labels: counts, ties, alpha, each annotator against the others."""
     multi = sum(1 for by in agg.votes.values() if len(by) >= 2)
     return {
@@ -132,7 +132,7 @@ def agreement_report(agg: Aggregated) -> dict:
     }
 
 
-def format_report(report: dict) -> str:
+def describe_agreement(report: dict) -> str:
     alpha = report["krippendorff_alpha"]
     lines = [
         f"judged pairs: {report['records_judged']}   labels: "

@@ -11,11 +11,14 @@ from __future__ import annotations
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from curation.config import Config
 from curation.pair import Pair, normalise
+
+if TYPE_CHECKING:
+    from curation.config import Config
 
 QUALITY = "quality"
 
@@ -37,8 +40,8 @@ ERROR_LABELS = {
 }
 
 
-# raw filter scores kept as float metadata; the language pair as terms
-FLOAT_SCORES = (
+# heuristic filters' measurements kept as float metadata; the language pair as terms
+MEASURES = (
     "length",
     "length_ratio",
     "special_chars",
@@ -83,7 +86,7 @@ def settings(config: Config):
             ),
         ],
         metadata=[
-            *(rg.FloatMetadataProperty(name=name, title=name.replace("_", " ")) for name in FLOAT_SCORES),
+            *(rg.FloatMetadataProperty(name=name, title=name.replace("_", " ")) for name in MEASURES),
             *(rg.TermsMetadataProperty(name=name, title=name.replace("_", " ")) for name in TERMS),
         ],
         vectors=[rg.VectorField(name=VECTOR, dimensions=config.argilla.vector_dimensions)]
@@ -95,10 +98,10 @@ def settings(config: Config):
 
 
 def metadata(pair: Pair) -> dict:
-    """A pair's filter scores and languages as the dataset's metadata."""
-    values: dict = {name: float(pair.scores[name]) for name in FLOAT_SCORES if name in pair.scores}
-    if isinstance(pair.scores.get("language"), str):
-        source, target = pair.scores["language"].split(">")
+    """A pair's heuristic measurements and languages as the dataset's metadata."""
+    values: dict = {name: float(pair.measures[name]) for name in MEASURES if name in pair.measures}
+    if isinstance(pair.measures.get("language"), str):
+        source, target = pair.measures["language"].split(">")
         values["source_lang"], values["target_lang"] = source, target
     batch = pair.origin.rsplit(":", 1)[0]
     if batch:

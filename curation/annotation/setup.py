@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
@@ -22,10 +23,13 @@ from curation.annotation import schema
 from curation.annotation.connect import transient
 from curation.annotation.records import Judged, log_pairs, log_records, read_labels, to_record, vectors_for
 from curation.clean import pii
-from curation.config import Config
+from curation.clean.pipeline import Tally, cap_templates, clean, write_outputs
 from curation.errors import InputError, SetupError, retried
 from curation.files import write_private_json
 from curation.pair import batched
+
+if TYPE_CHECKING:
+    from curation.config import Config
 
 ROLES = ("annotator", "admin", "owner")
 
@@ -233,7 +237,7 @@ def _responses(judged: Judged, user_id) -> list:
 
 @dataclass
 class SetupResult:
-    report: object  # pipeline.Report: what cleaning kept and dropped, and why
+    tally: Tally  # what cleaning kept and dropped, and why
     paths: dict[str, Path]  # the filter report and the dropped pairs
     users: dict[str, str]  # username -> "created", "exists", ...
     logged: int = 0  # records in the dataset from this run
@@ -251,7 +255,6 @@ def run_setup(
     dataset, one record per kept pair, and the judged pairs in `labels` with their annotators' responses. Argilla
     and the roster are checked before any work; the filter table is logged before anything is sent."""
     from curation.annotation.connect import connect
-    from curation.clean.pipeline import Report, cap_templates, clean, write_outputs
 
     if labels and not Path(labels).exists():
         raise InputError(f"labels file {labels} does not exist: check the --labels path")
@@ -259,16 +262,16 @@ def run_setup(
     if not dry_run:
         client = connect()
         members = load_roster(config.annotators.roster)
-    report, rejected, kept = Report(), [], []
+    tally, rejected, kept = Tally(), [], []
     bar = progress("cleaning") if progress else None
-    for pair in cap_templates(clean(config, report, rejected), config.dedup.template_cap, report, rejected):
+    for pair in cap_templates(clean(config, tally, rejected), config.dedup.template_cap, tally, rejected):
         kept.append(pair)
         if bar:
             bar(1)
-    paths = write_outputs(config.output_dir, report, rejected)
-    log(report.table())
+    paths = write_outputs(config.output_dir, tally, rejected)
+    log(tally.table())
     log(f"Dropped pairs with reasons: {paths['dropped']}  Report: {paths['report']}")
-    result = SetupResult(report, paths, {})
+    result = SetupResult(tally, paths, {})
     if dry_run:
         return result
     space = ensure_workspace(client, config.argilla.workspace)

@@ -1,7 +1,7 @@
-"""Heuristic filters for translation pairs: each a small named unit that scores a pair and decides.
+"""Heuristic filters for translation pairs: each a small named unit that measures a pair and decides.
 
-As in OpusFilter, `score` and `accept` are separate so the raw score can travel on (as Argilla metadata) and a
-curator can re-tune thresholds. `accept` returns None to keep a pair, or the reason it is dropped.
+As in OpusFilter, `measure` and `accept` are separate so the raw measurement can travel on (as Argilla metadata)
+and a curator can re-tune thresholds. `accept` returns None to keep a pair, or the reason it is dropped.
 Filters are chosen and tuned by name from the config: `filters: [{length_ratio: {max_ratio: 3}}, ...]`.
 """
 
@@ -26,10 +26,10 @@ def register(cls: type[PairFilter]) -> type[PairFilter]:
 class PairFilter:
     name: ClassVar[str]
 
-    def score(self, pair: Pair) -> float | str:
+    def measure(self, pair: Pair) -> float | str:
         raise NotImplementedError
 
-    def accept(self, score: float | str) -> str | None:
+    def accept(self, value: float | str) -> str | None:
         raise NotImplementedError
 
 
@@ -76,11 +76,11 @@ class Empty(PairFilter):
 
     name: ClassVar[str] = "empty"
 
-    def score(self, pair: Pair) -> float:
+    def measure(self, pair: Pair) -> float:
         return float(min(len(pair.source.strip()), len(pair.target.strip())))
 
-    def accept(self, score: float) -> str | None:
-        return "empty side" if score == 0 else None
+    def accept(self, value: float) -> str | None:
+        return "empty side" if value == 0 else None
 
 
 @register
@@ -92,13 +92,13 @@ class Length(PairFilter):
     min_chars: int = 2
     max_chars: int = 1000
 
-    def score(self, pair: Pair) -> float:
+    def measure(self, pair: Pair) -> float:
         return float(max(len(pair.source), len(pair.target)))
 
-    def accept(self, score: float) -> str | None:
-        if score > self.max_chars:
+    def accept(self, value: float) -> str | None:
+        if value > self.max_chars:
             return f"too long (> {self.max_chars} chars)"
-        if score < self.min_chars:
+        if value < self.min_chars:
             return f"too short (< {self.min_chars} chars)"
         return None
 
@@ -112,14 +112,14 @@ class LengthRatio(PairFilter):
     max_ratio: float = 2.5
     min_chars: int = 10  # below this on both sides, ratios are noise
 
-    def score(self, pair: Pair) -> float:
+    def measure(self, pair: Pair) -> float:
         a, b = len(pair.source.strip()), len(pair.target.strip())
         if max(a, b) < self.min_chars:
             return 1.0
         return max(a, b) / max(1, min(a, b))
 
-    def accept(self, score: float) -> str | None:
-        return f"length ratio above {self.max_ratio}" if score > self.max_ratio else None
+    def accept(self, value: float) -> str | None:
+        return f"length ratio above {self.max_ratio}" if value > self.max_ratio else None
 
 
 _PUNCTUATION = " .,;:!?¡¿'\"()-–—%€$£/&@#+=*"
@@ -151,11 +151,11 @@ class SpecialChars(PairFilter):
     name: ClassVar[str] = "special_chars"
     max_share: float = 0.2
 
-    def score(self, pair: Pair) -> float:
+    def measure(self, pair: Pair) -> float:
         return round(max(special_share(pair.source), special_share(pair.target)), 4)
 
-    def accept(self, score: float) -> str | None:
-        return f"special characters above {self.max_share:.0%}" if score > self.max_share else None
+    def accept(self, value: float) -> str | None:
+        return f"special characters above {self.max_share:.0%}" if value > self.max_share else None
 
 
 def repeated_share(text: str, n: int) -> float:
@@ -180,11 +180,11 @@ class RepeatedNgrams(PairFilter):
     n: int = 2
     max_share: float = 0.3
 
-    def score(self, pair: Pair) -> float:
+    def measure(self, pair: Pair) -> float:
         return round(max(repeated_share(pair.source, self.n), repeated_share(pair.target, self.n)), 4)
 
-    def accept(self, score: float) -> str | None:
-        return f"repeated {self.n}-grams above {self.max_share:.0%}" if score > self.max_share else None
+    def accept(self, value: float) -> str | None:
+        return f"repeated {self.n}-grams above {self.max_share:.0%}" if value > self.max_share else None
 
 
 _MARKUP = re.compile(
@@ -200,7 +200,7 @@ class Markup(PairFilter):
     name: ClassVar[str] = "markup"
     max_count: int = 0
 
-    def score(self, pair: Pair) -> float:
+    def measure(self, pair: Pair) -> float:
         return float(
             sum(
                 len(_MARKUP.findall(_PLACEHOLDER.sub("", t)))
@@ -209,8 +209,8 @@ class Markup(PairFilter):
             )
         )
 
-    def accept(self, score: float) -> str | None:
-        return "markup" if score > self.max_count else None
+    def accept(self, value: float) -> str | None:
+        return "markup" if value > self.max_count else None
 
 
 _MAYBE_MARKUP = re.compile(r"[<&{}\[\]]")  # cheap test before the full pattern
@@ -239,11 +239,11 @@ class Urls(PairFilter):
     name: ClassVar[str] = "urls"
     max_count: int = 0
 
-    def score(self, pair: Pair) -> float:
+    def measure(self, pair: Pair) -> float:
         return float(sum(len(_URL.findall(t)) for t in (pair.source, pair.target) if _maybe_url(t)))
 
-    def accept(self, score: float) -> str | None:
-        return "URL" if score > self.max_count else None
+    def accept(self, value: float) -> str | None:
+        return "URL" if value > self.max_count else None
 
 
 @register
@@ -253,13 +253,13 @@ class Identical(PairFilter):
 
     name: ClassVar[str] = "identical"
 
-    def score(self, pair: Pair) -> float:
+    def measure(self, pair: Pair) -> float:
         if len(pair.source.split()) != len(pair.target.split()):  # normalising never changes the word count
             return 0.0
         return 1.0 if normalise(pair.source) == normalise(pair.target) else 0.0
 
-    def accept(self, score: float) -> str | None:
-        return "target identical to source" if score == 1.0 else None
+    def accept(self, value: float) -> str | None:
+        return "target identical to source" if value == 1.0 else None
 
 
 _DIGIT = re.compile(r"\d")
@@ -284,7 +284,7 @@ class Numbers(PairFilter):
     name: ClassVar[str] = "numbers"
     max_missing: int = 0
 
-    def score(self, pair: Pair) -> float:
+    def measure(self, pair: Pair) -> float:
         if not _DIGIT.search(pair.source):
             return 0.0
         target = numbers_in(pair.target)
@@ -296,8 +296,8 @@ class Numbers(PairFilter):
                 missing += 1
         return float(missing)
 
-    def accept(self, score: float) -> str | None:
-        return "number missing from the target" if score > self.max_missing else None
+    def accept(self, value: float) -> str | None:
+        return "number missing from the target" if value > self.max_missing else None
 
 
 @register
@@ -322,11 +322,11 @@ class Language(PairFilter):
         self.candidates = tuple(dict.fromkeys((self.source_lang, self.target_lang, *self.candidates)))
         self._identifier = _load_identifier(langs=list(self.candidates))
 
-    def score(self, pair: Pair) -> str:
+    def measure(self, pair: Pair) -> str:
         return f"{self.identify(pair.source)}>{self.identify(pair.target)}"
 
-    def accept(self, score: str) -> str | None:
-        source, target = score.split(">")
+    def accept(self, value: str) -> str | None:
+        source, target = value.split(">")
         if source not in ("?", self.source_lang):
             return f"source is not {self.source_lang} ({source})"
         if target not in ("?", self.target_lang):
@@ -352,19 +352,19 @@ class FilterCounts:
 
 
 def apply(filters: Iterable[PairFilter], pair: Pair, counts: dict[str, FilterCounts]) -> str | None:
-    """Run the filters in order, recording each score on the pair; the first rejection stops the run.
+    """Run the filters in order, recording each measurement on the pair; the first rejection stops the run.
 
     Returns None when the pair is kept, else "filter: reason".
     """
-    scores = pair.scores
+    measures = pair.measures
     for f in filters:
         name = f.name
-        score = scores[name] = f.score(pair)
+        value = measures[name] = f.measure(pair)
         c = counts.get(name)
         if c is None:
             c = counts[name] = FilterCounts()
         c.seen += 1
-        reason = f.accept(score)
+        reason = f.accept(value)
         if reason is not None:
             c.reasons[reason] = c.reasons.get(reason, 0) + 1
             return f"{name}: {reason}"

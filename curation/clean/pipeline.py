@@ -12,18 +12,21 @@ from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from curation.clean.dedup import Deduplicator
 from curation.clean.filters import FilterCounts
 from curation.clean.readers import LoadStats, load
 from curation.clean.screen import screen_chunk, screen_rows, screening, start_screener
-from curation.config import Config
 from curation.files import write_jsonl
 from curation.pair import Pair, batched
 
+if TYPE_CHECKING:
+    from curation.config import Config
+
 
 @dataclass
-class Report:
+class Tally:
     load: LoadStats = field(default_factory=LoadStats)
     pii_masked: int = 0
     filters: dict[str, FilterCounts] = field(default_factory=dict)
@@ -78,7 +81,7 @@ CHUNK = 2048  # pairs per unit of work: filtered (in a worker process when there
 PARALLEL_AFTER = 4 * CHUNK  # inputs smaller than this never start worker processes
 
 
-def clean(config: Config, report: Report, rejected: list | None = None) -> Iterator[Pair]:
+def clean(config: Config, tally: Tally, rejected: list | None = None) -> Iterator[Pair]:
     """The pairs worth a human's time, in input order. Dropped pairs go to `rejected` as (pair, reason).
 
     PII masking, the filters and the dedup fingerprints run in `config.workers` processes (default: one per
@@ -88,7 +91,7 @@ def clean(config: Config, report: Report, rejected: list | None = None) -> Itera
     state = screening(config)
     start_screener(*state)  # a bad filter config fails here, before anything is read
     dedup = Deduplicator(config.dedup.near_threshold, config.dedup.num_perm, memory_mb=config.dedup.memory_mb)
-    chunks = batched(load(config.input, report.load), CHUNK)
+    chunks = batched(load(config.input, tally.load), CHUNK)
     head: list[list[Pair]] = []
     for chunk in chunks:  # small inputs are done before a pool would have started
         head.append(chunk)
@@ -97,12 +100,12 @@ def clean(config: Config, report: Report, rejected: list | None = None) -> Itera
     workers = config.workers or os.cpu_count() or 1
     if workers <= 1 or len(head) * CHUNK < PARALLEL_AFTER:
         results = map(screen_chunk, itertools.chain(head, chunks))
-        yield from _merge(results, dedup, report, rejected)
+        yield from _merge(results, dedup, tally, rejected)
         return
     context = multiprocessing.get_context("spawn")  # no fork: the caller may hold threads (HTTP clients)
     with context.Pool(workers, initializer=start_screener, initargs=state) as pool:
         work = (([(p.source, p.target, p.origin) for p in chunk]) for chunk in itertools.chain(head, chunks))
-        yield from _merge(_ordered(pool, screen_rows, work, window=2 * workers), dedup, report, rejected)
+        yield from _merge(_ordered(pool, screen_rows, work, window=2 * workers), dedup, tally, rejected)
 
 
 def _ordered(pool, fn, items, window: int) -> Iterator:
@@ -117,11 +120,11 @@ def _ordered(pool, fn, items, window: int) -> Iterator:
         yield pending.popleft().get()
 
 
-def _merge(results, dedup: Deduplicator, report: Report, rejected: list | None) -> Iterator[Pair]:
+def _merge(results, dedup: Deduplicator, tally: Tally, rejected: list | None) -> Iterator[Pair]:
     for masked, counts, kept, prepared, dropped in results:
-        report.pii_masked += masked
+        tally.pii_masked += masked
         for name, c in counts.items():
-            total = report.filters.setdefault(name, FilterCounts())
+            total = tally.filters.setdefault(name, FilterCounts())
             total.seen += c.seen
             total.kept += c.kept
             for reason, n in c.reasons.items():
@@ -130,10 +133,10 @@ def _merge(results, dedup: Deduplicator, report: Report, rejected: list | None) 
             rejected.extend(dropped)
         for pair, duplicate in zip(kept, dedup.decide(prepared), strict=True):
             if duplicate is None:
-                report.kept += 1
+                tally.kept += 1
                 yield pair
                 continue
-            report.dedup[duplicate] = report.dedup.get(duplicate, 0) + 1
+            tally.dedup[duplicate] = tally.dedup.get(duplicate, 0) + 1
             if rejected is not None:
                 rejected.append((pair, f"dedup: {duplicate}"))
 
@@ -148,10 +151,10 @@ def template_key(pair: Pair) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
 
 
-def cap_templates(pairs: Iterable[Pair], cap: int | None, report: Report, rejected: list | None) -> Iterator[Pair]:
+def cap_templates(pairs: Iterable[Pair], cap: int | None, tally: Tally, rejected: list | None) -> Iterator[Pair]:
     """At most `cap` pairs of one template go on to annotators (the first ones, in input order); the rest are
-    counted in the report and kept in `rejected` with their reason. Memory: 8 bytes and a count per template."""
-    report.template_cap = cap
+    counted in the tally and kept in `rejected` with their reason. Memory: 8 bytes and a count per template."""
+    tally.template_cap = cap
     if cap is None:
         yield from pairs
         return
@@ -162,19 +165,19 @@ def cap_templates(pairs: Iterable[Pair], cap: int | None, report: Report, reject
         if seen[key] <= cap:
             yield pair
             continue
-        report.templates_dropped += 1
-        report.kept -= 1
+        tally.templates_dropped += 1
+        tally.kept -= 1
         if rejected is not None:
             rejected.append((pair, f"templates: more than {cap} pairs differ only in numbers"))
 
 
-def write_outputs(out_dir: str | Path, report: Report, rejected: list) -> dict[str, Path]:
-    """The filter report (JSON and text table) and the dropped pairs with reasons, for audits."""
+def write_outputs(out_dir: str | Path, tally: Tally, rejected: list) -> dict[str, Path]:
+    """The tally (filter_report.json, and filter_report.txt as a table) and the dropped pairs with reasons."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"report": out / "filter_report.json", "table": out / "filter_report.txt", "dropped": out / "dropped.jsonl"}
-    paths["report"].write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n")
-    paths["table"].write_text(report.table() + "\n")
+    paths["report"].write_text(json.dumps(tally.to_dict(), indent=2, ensure_ascii=False) + "\n")
+    paths["table"].write_text(tally.table() + "\n")
     write_jsonl(
         paths["dropped"],
         ({"source": p.source, "target": p.target, "reason": reason, "origin": p.origin} for p, reason in rejected),

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from curation.clean import filters as filters_module
 from curation.clean import pii
 from curation.clean.dedup import Deduplicator
 from curation.clean.filters import FilterCounts
-from curation.config import Config
 from curation.pair import Pair
+
+if TYPE_CHECKING:
+    from curation.config import Config
 
 
 def screening(config: Config) -> tuple:

@@ -8,6 +8,7 @@ import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -16,7 +17,6 @@ import pyarrow as pa
 
 from curation.clean.dedup import Deduplicator
 from curation.clean.readers import InputSpec
-from curation.config import Config
 from curation.corpus.shards import (
     FAILED,
     ROWS,
@@ -32,6 +32,9 @@ from curation.corpus.shards import (
     to_output,
 )
 from curation.errors import ScaleError
+
+if TYPE_CHECKING:
+    from curation.config import Config
 
 # --- the Ray engine -------------------------------------------------------------------------------------------
 

@@ -200,13 +200,13 @@ class Scorer:
     """The model stage: a trained filter, loaded once (per Ray actor), scoring the rows still kept."""
 
     def __init__(self, model: str, device: str = "auto", batch_size: int | None = None, threads: int | None = None):
-        from curation.model.predict import load_filter
+        from curation.model.learned import LearnedFilter
 
         if threads:
             import torch
 
             torch.set_num_threads(threads)
-        self.filter = load_filter(model, device, batch_size)
+        self.filter = LearnedFilter.load(model, device, batch_size)
 
     def __call__(self, frame: pd.DataFrame) -> pd.DataFrame:
         keep = frame["reason"].isna().to_numpy() if "reason" in frame else np.ones(len(frame), dtype=bool)

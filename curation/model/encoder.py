@@ -15,6 +15,7 @@ import numpy as np
 
 from curation.errors import ModelError
 from curation.model import adequacy, features, fluency
+from curation.model.settings import TrainConfig
 
 DEFAULT_MODEL = "intfloat/multilingual-e5-small"
 
@@ -162,3 +163,18 @@ class PairEncoder:
         layer = hidden[self.layer].float().cpu().numpy()
         lengths = batch["attention_mask"].sum(1).tolist()
         return [layer[k, self._skip : n - 1] for k, n in enumerate(lengths)], mean
+
+
+def build_encoder(settings: TrainConfig) -> PairEncoder:
+    """The encoder a training run uses, with a feature cache under `models_dir`, so a retrain only encodes pairs it
+    has not met (keyed by the base model, its files' age, the layer, the length limit and the feature names)."""
+    from curation.model.feature_cache import FeatureCache, fingerprint
+
+    dev = device(settings.device)
+    body = load_body(settings.base_model, dev)
+    encoder = PairEncoder(body, layer=settings.layer, batch_size=settings.batch_size or default_batch_size(dev))
+    base = Path(settings.base_model).expanduser()
+    stamp = (base / "modules.json").stat().st_mtime_ns if (base / "modules.json").exists() else ""
+    key = fingerprint(settings.base_model, stamp, encoder.layer, encoder.max_length, *features.NAMES)
+    encoder.cache = FeatureCache(Path(settings.models_dir) / "signal-cache" / f"{key}.sqlite", len(features.NAMES))
+    return encoder

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from curation.config import TrainConfig
+from curation.model.settings import TrainConfig
 
 MIN_EXAMPLES = 4
 

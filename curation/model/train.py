@@ -14,11 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from curation.config import TrainConfig
 from curation.errors import TrainingError
-from curation.model import error_types, features, negatives
-from curation.model.encoder import PairEncoder
-from curation.model.error_types import ErrorTypes
+from curation.model.settings import TrainConfig
 
 
 @dataclass
@@ -130,7 +127,7 @@ def cross_validate(x: np.ndarray, y: np.ndarray, config: TrainConfig, extra: np.
     k = max(2, min(config.folds, int(y.sum()), int(len(y) - y.sum())))
     oof = np.zeros(len(y))
     for train, test in StratifiedKFold(k, shuffle=True, random_state=config.seed).split(x, y):
-        xt, yt = _with_extra(x[train], y[train], extra)
+        xt, yt = with_extra(x[train], y[train], extra)
         oof[test] = new_head(config).fit(xt, yt).predict_proba(x[test])[:, 1]
     threshold, precision_at, recall_at = pick_threshold(oof, y, config.target_precision)
     bad_at, bad_precision, bad_recall = pick_threshold(1 - oof, 1 - y, config.target_precision)
@@ -149,7 +146,7 @@ def cross_validate(x: np.ndarray, y: np.ndarray, config: TrainConfig, extra: np.
     )
 
 
-def _with_extra(x: np.ndarray, y: np.ndarray, extra: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+def with_extra(x: np.ndarray, y: np.ndarray, extra: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     if extra is None or len(extra) == 0:
         return x, y
     return np.vstack([x, extra]), np.concatenate([y, np.zeros(len(extra), dtype=y.dtype)])
@@ -190,59 +187,3 @@ def finetune_body(body, targets: list[str], y: np.ndarray, steps: int, config: T
         trainer = Trainer(model=model, args=args, train_dataset=Dataset.from_dict({"text": targets, "label": list(y)}))
         trainer.train_embeddings(targets, [int(v) for v in y], args=args)
     body.eval()
-
-
-@dataclass
-class Trained:
-    head: object
-    evaluation: Evaluation
-    setfit_steps: int  # 0: the encoder was used as it is
-    counts: dict[str, int]
-    error_types: ErrorTypes = field(default_factory=ErrorTypes)
-
-    @property
-    def finetuned(self) -> bool:
-        return self.setfit_steps > 0
-
-
-def train(
-    pairs: Sequence[tuple[str, str]],
-    y: Sequence[int],
-    encoder: PairEncoder,
-    config: TrainConfig,
-    tags: Sequence[frozenset[str]] | None = None,
-) -> Trained:
-    """Fit the filter on labelled (source, target) pairs (1 good, 0 bad); with `tags` (the error types of each
-    pair, empty for good or untagged ones), also one head per error type (`curation.model.error_types`)."""
-    y_arr = np.asarray(y, dtype=int)
-    check_labels(y_arr, config.min_per_class)
-    seed_everything(config.seed)
-    steps = config.setfit_steps
-    if steps is None:
-        steps = 200 if encoder.device.startswith("cuda") else 0
-    if steps > 0:
-        encoder.cache = None  # features of a fine-tuned body are new
-        finetune_body(encoder.body, [t for _, t in pairs], y_arr, steps, config, 64 if encoder.device != "cpu" else 16)
-    x = encoder.features(pairs)
-    extra = None
-    if config.synthetic_negatives > 0:
-        good = [p for p, v in zip(pairs, y_arr, strict=True) if v == 1]
-        extra = encoder.features(negatives.make(good, config.synthetic_negatives, config.seed))
-    evaluation = cross_validate(x, y_arr, config, extra)
-    head = new_head(config).fit(*_with_extra(x, y_arr, extra))
-    types = (
-        error_types.fit(x, [t if v == 0 else frozenset() for t, v in zip(tags, y_arr, strict=True)], config)
-        if tags
-        else ErrorTypes()
-    )
-    return Trained(head, evaluation, steps, {"good": int(y_arr.sum()), "bad": int(len(y_arr) - y_arr.sum())}, types)
-
-
-def score(head, encoder: PairEncoder, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
-    """Probability that each pair is good."""
-    if not pairs:
-        return np.zeros(0)
-    return head.predict_proba(encoder.features(pairs))[:, 1]
-
-
-FEATURES = features.NAMES

@@ -73,7 +73,7 @@ def exported_dataset(argilla_stack, client, tiny_model, tmp_path, monkeypatch):
     # a trained filter and its suggestions on the two unjudged pairs (scores fixed so the threshold is exact)
     y = [1, 0] * 4
     train_pairs = [(s, t if i % 2 == 0 else s) for i, (s, t) in enumerate(TRAIN)]
-    _, _, stored = fit_and_save(train_pairs, y, config, "test", log=lambda m: None)
+    _, stored = fit_and_save(train_pairs, y, config, "test", log=lambda m: None)
     rows, _ = read_dataset(client, dataset)
     unjudged = {r.id: r for r in rows if r.id in (pairs["high"].id, pairs["low"].id)}
     write_suggestions(

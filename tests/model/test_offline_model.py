@@ -38,7 +38,7 @@ def test_the_real_model_ranks_a_translation_above_a_copy_and_a_misaligned_pair(o
             ("Where is the train station?", "Me gustaría un café con leche."),
         ]
     )
-    cosine = x[:, list(encoder.signals.NAMES).index("cosine")]
+    cosine = x[:, list(encoder.features.NAMES).index("cosine")]
     assert cosine[0] > 0.85 and cosine[0] - cosine[1] > 0.1
     assert np.isfinite(x).all()
 

@@ -41,7 +41,7 @@ def model(tiny_model, tmp_path_factory):
     config.train.min_per_class = 4
     config.train.models_dir = str(tmp_path_factory.mktemp("models"))
     encoder = PairEncoder(load_body(str(tiny_model), "cpu"), layer=1, batch_size=16)
-    _, _, stored = fit_and_save(GOOD + COPIES, [1] * 16 + [0] * 16, config, "test", encoder=encoder, log=lambda m: None)
+    _, stored = fit_and_save(GOOD + COPIES, [1] * 16 + [0] * 16, config, "test", encoder=encoder, log=lambda m: None)
     return str(stored.path)
 
 
@@ -136,7 +136,7 @@ def test_ray_engine_writes_what_the_local_engine_writes(local_ray, model, tmp_pa
 
 def test_the_local_engine_keeps_what_setup_workspace_keeps(tmp_path):
     """The cleaning of `curation score --clean` is the cleaning of setup_workspace (pipeline.clean)."""
-    from curation.clean.pipeline import Report, clean
+    from curation.clean.pipeline import Tally, clean
     from curation.clean.readers import InputSpec
 
     pairs = corpus(1500, seed=1)
@@ -145,7 +145,7 @@ def test_the_local_engine_keeps_what_setup_workspace_keeps(tmp_path):
     )
     config = Config(input=InputSpec(str(tmp_path / "all.jsonl")))
     config.workers = 1
-    expected = [(p.source, p.target) for p in clean(config, Report())]
+    expected = [(p.source, p.target) for p in clean(config, Tally())]
     summary = run_local(Job(shards=[str(tmp_path / "all.jsonl")], output=tmp_path / "out", config=config))
     rows = table(tmp_path / "out")
     assert [(r["source"], r["target"]) for r in rows if r["reason"] is None] == expected

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from curation.annotation.agreement import Judgment, aggregate, agreement_report, krippendorff_alpha, per_annotator
+from curation.annotation.agreement import Judgment, aggregate, agreement_summary, krippendorff_alpha, per_annotator
 
 
 def judgments(table: dict[str, dict[str, str]]) -> list[Judgment]:
@@ -68,7 +68,7 @@ def test_the_annotator_who_misread_the_guidelines_stands_out():
     by_name = {a.annotator: a for a in per_annotator(table)}
     assert by_name["ana"].agreement == 1.0 and by_name["ben"].agreement == 1.0
     assert by_name["eva"].agreement == 0.0 and by_name["eva"].compared == 5
-    report = agreement_report(aggregate(judgments(table)))
+    report = agreement_summary(aggregate(judgments(table)))
     assert report["records_with_2plus_annotators"] == 5 and report["labels"] == {"bad": 2, "good": 3}
 
 

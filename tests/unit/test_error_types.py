@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import sys
 
+import joblib
 import numpy as np
 import pytest
 from tiny_model import COPIES, GOOD
@@ -11,10 +13,11 @@ from tiny_model import COPIES, GOOD
 from curation.annotation.agreement import Judgment, aggregate, error_tags
 from curation.annotation.records import read_labels
 from curation.annotation.setup import SetupError
-from curation.config import Config, TrainConfig
+from curation.config import Config
 from curation.cycle import from_file
 from curation.model.error_types import MIN_EXAMPLES, fit
-from curation.model.predict import load_filter
+from curation.model.learned import LearnedFilter
+from curation.model.settings import TrainConfig
 
 TRUNCATED = [(s, t.split()[0]) for s, t in GOOD]  # omissions: only the first word is left
 
@@ -61,7 +64,7 @@ def test_a_judged_file_with_errors_trains_type_heads_that_the_saved_filter_predi
     assert meta["error_types"]["tagged_pairs"] == 32
     assert set(meta["error_types"]["types"]) == {"wrong_language", "omission_addition"}
     assert "## Error types (32 bad pairs tagged by annotators)" in (result.model.path / "README.md").read_text()
-    flt = load_filter(result.model.path, "cpu")
+    flt = LearnedFilter.load(result.model.path, "cpu")
     scores, types = flt.predict([("Where is the exit?", "Where is the exit?"), ("The bus is late today.", "El")])
     assert set(types) == {"wrong_language", "omission_addition"} and scores.shape == (2,)
     assert types["wrong_language"][0] > 0.5 > types["wrong_language"][1]
@@ -69,6 +72,32 @@ def test_a_judged_file_with_errors_trains_type_heads_that_the_saved_filter_predi
     np.testing.assert_allclose(
         scores, flt.score([("Where is the exit?", "Where is the exit?"), ("The bus is late today.", "El")])
     )
+
+    # the heads are saved as plain data; a model saved before the stage packages pickled the class itself under
+    # its old module path (curation.error_types), and still loads
+    assert isinstance(joblib.load(result.model.path / "error_types.joblib"), dict)
+    _pickle_the_old_way(flt.error_types, result.model.path / "error_types.joblib")
+    sys.modules.pop("curation.error_types", None)
+    old = LearnedFilter.load(result.model.path, "cpu")
+    assert set(old.error_types.heads) == {"wrong_language", "omission_addition"}
+    np.testing.assert_allclose(
+        old.predict([("Where is the exit?", "Where is the exit?")])[1]["wrong_language"], types["wrong_language"][:1]
+    )
+
+
+def _pickle_the_old_way(types, path):
+    """Pickle an ErrorTypes the way models before the stage packages were saved: the class named by its old path."""
+    from curation.model import error_types as module
+
+    cls = module.ErrorTypes
+    sys.modules["curation.error_types"] = module
+    cls.__module__ = "curation.error_types"
+    try:
+        joblib.dump(types, path)
+    finally:
+        cls.__module__ = "curation.model.error_types"
+        del sys.modules["curation.error_types"]
+    assert b"curation.error_types" in path.read_bytes()
 
 
 def test_an_unknown_error_type_in_a_judged_file_is_one_clear_error(tmp_path):

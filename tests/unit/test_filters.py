@@ -10,7 +10,7 @@ from curation.pair import Pair
 
 def decide(name: str, source: str, target: str, **params) -> str | None:
     f = filters.build(name, params)
-    return f.accept(f.score(Pair(source, target)))
+    return f.accept(f.measure(Pair(source, target)))
 
 
 GOOD = ("Where is the train station?", "¿Dónde está la estación de tren?")
@@ -73,7 +73,7 @@ def test_numbers_ignore_thousand_and_decimal_separators():
 
 def test_language_leaves_short_texts_alone():
     f = filters.build("language")
-    assert f.score(Pair("Thank you", "Merci")) == "?>?"
+    assert f.measure(Pair("Thank you", "Merci")) == "?>?"
     assert decide("language", "Thank you", "Merci") is None
 
 
@@ -89,7 +89,7 @@ def test_apply_records_every_score_and_stops_at_the_first_rejection():
     counts: dict = {}
     pair = Pair("Room 5", "room 5")
     assert filters.apply(chain, pair, counts) == "identical: target identical to source"
-    assert pair.scores == {"empty": 6.0, "identical": 1.0}
+    assert pair.measures == {"empty": 6.0, "identical": 1.0}
     assert counts["identical"].reasons == {"target identical to source": 1} and "numbers" not in counts
     kept = Pair(*GOOD)
     assert filters.apply(chain, kept, counts) is None

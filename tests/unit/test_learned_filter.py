@@ -14,12 +14,14 @@ from tiny_model import GOOD
 
 from curation.clean.readers import InputSpec
 from curation.cli import main
-from curation.config import Config, TrainConfig
+from curation.config import Config
 from curation.cycle import fit_and_save
 from curation.model import features, store
 from curation.model.card import quality_lines
 from curation.model.encoder import ModelError, PairEncoder, device, load_body
-from curation.model.predict import load_filter, score_file
+from curation.model.learned import LearnedFilter
+from curation.model.predict import score_file
+from curation.model.settings import TrainConfig
 from curation.model.train import TrainingError, check_labels, cross_validate, pick_threshold
 
 
@@ -120,8 +122,8 @@ def test_quality_lines_say_when_a_threshold_is_never_reached_and_when_a_05_cut_i
 def test_train_saves_a_complete_version_that_loads_and_scores_the_same(tiny_model, tmp_path, encoder):
     config = config_for(tiny_model, tmp_path)
     pairs, y = GOOD + BAD, [1] * len(GOOD) + [0] * len(BAD)
-    flt, trained, stored = fit_and_save(pairs, y, config, "test", encoder=encoder, log=lambda m: None)
-    assert trained.evaluation.auc > 0.9  # copies are easy: copied_words and cosine give them away
+    flt, stored = fit_and_save(pairs, y, config, "test", encoder=encoder, log=lambda m: None)
+    assert flt.evaluation.auc > 0.9  # copies are easy: copied_words and cosine give them away
     meta = json.loads((stored.path / "metadata.json").read_text())
     assert meta["label_counts"] == {"good": 16, "bad": 16} and meta["finetuned"] is False
     assert meta["labels_sha256"] == store.labels_hash([(s, t, v) for (s, t), v in zip(pairs, y, strict=True)])
@@ -130,7 +132,7 @@ def test_train_saves_a_complete_version_that_loads_and_scores_the_same(tiny_mode
         assert (stored.path / name).stat().st_size > 0
     assert (tmp_path / "models" / "latest").resolve() == stored.path
 
-    again = load_filter(tmp_path / "models", "cpu")  # the models folder resolves to latest
+    again = LearnedFilter.load(tmp_path / "models", "cpu")  # the models folder resolves to latest
     held_out = [("Where is the nearest pharmacy?", "¿Dónde está la farmacia más cercana?")] * 2 + [
         ("Where is the nearest pharmacy?", "Where is the nearest pharmacy?")
     ]
@@ -138,17 +140,17 @@ def test_train_saves_a_complete_version_that_loads_and_scores_the_same(tiny_mode
     good, _, copy = again.score(held_out)
     assert good > copy
 
-    _, _, second = fit_and_save(pairs, y, config, "test", encoder=encoder, log=lambda m: None)
+    _, second = fit_and_save(pairs, y, config, "test", encoder=encoder, log=lambda m: None)
     assert second.version.startswith("v0002-") and (tmp_path / "models" / "latest").resolve() == second.path
 
 
 def test_loading_missing_or_incomplete_model_folders_says_what_to_do(tmp_path):
     with pytest.raises(ModelError, match="does not exist: train one"):
-        load_filter(tmp_path / "nope", "cpu")
+        LearnedFilter.load(tmp_path / "nope", "cpu")
     (tmp_path / "half").mkdir()
     (tmp_path / "half" / "metadata.json").write_text("{}")
     with pytest.raises(ModelError, match=r"incomplete \(missing head.joblib\)"):
-        load_filter(tmp_path / "half", "cpu")
+        LearnedFilter.load(tmp_path / "half", "cpu")
 
 
 def test_device_auto_falls_back_to_cpu_and_a_missing_gpu_is_a_clear_error():
@@ -160,7 +162,7 @@ def test_device_auto_falls_back_to_cpu_and_a_missing_gpu_is_a_clear_error():
 @pytest.mark.parametrize("suffix", ["jsonl", "tsv", "csv"])
 def test_score_file_writes_one_row_per_pair_in_input_order(tiny_model, tmp_path, encoder, suffix):
     config = config_for(tiny_model, tmp_path)
-    flt, _, _ = fit_and_save(GOOD + BAD, [1] * 16 + [0] * 16, config, "test", encoder=encoder, log=lambda m: None)
+    flt, _ = fit_and_save(GOOD + BAD, [1] * 16 + [0] * 16, config, "test", encoder=encoder, log=lambda m: None)
     source = tmp_path / "in.tsv"
     rows = [GOOD[i % 16] if i % 3 else BAD[i % 16] for i in range(45)]
     source.write_text("source\ttarget\n" + "".join(f"{s}\t{t}\n" for s, t in rows), encoding="utf-8")
@@ -286,8 +288,8 @@ def test_synthetic_negatives_join_training_but_not_the_evaluation(tiny_model, tm
     config = config_for(tiny_model, tmp_path)
     config.train.synthetic_negatives = 1.0
     pairs, y = GOOD + BAD, [1] * 16 + [0] * 16
-    _, trained, _ = fit_and_save(pairs, y, config, "test", encoder=encoder, log=lambda m: None)
-    assert len(trained.evaluation.labels) == 32 and trained.counts == {"good": 16, "bad": 16}
+    flt, _ = fit_and_save(pairs, y, config, "test", encoder=encoder, log=lambda m: None)
+    assert len(flt.evaluation.labels) == 32 and flt.metadata["label_counts"] == {"good": 16, "bad": 16}
 
 
 def test_setfit_fine_tuning_of_the_body_is_saved_with_the_version_and_reloads(tiny_model, tmp_path):
@@ -296,11 +298,11 @@ def test_setfit_fine_tuning_of_the_body_is_saved_with_the_version_and_reloads(ti
     body = load_body(str(tiny_model), "cpu")
     before = [p.detach().clone() for p in body.parameters()]
     encoder = PairEncoder(body, layer=1, batch_size=8)
-    flt, trained, stored = fit_and_save(GOOD + BAD, [1] * 16 + [0] * 16, config, "test", encoder=encoder, log=print)
-    assert trained.finetuned and trained.setfit_steps == 2
+    flt, stored = fit_and_save(GOOD + BAD, [1] * 16 + [0] * 16, config, "test", encoder=encoder, log=print)
+    assert flt.finetuned and flt.metadata["setfit_steps"] == 2
     assert any(not np.allclose(a.numpy(), b.detach().numpy()) for a, b in zip(before, body.parameters(), strict=True))
     assert (stored.path / "body" / "modules.json").exists()
-    again = load_filter(stored.path, "cpu")
+    again = LearnedFilter.load(stored.path, "cpu")
     np.testing.assert_allclose(again.score(GOOD[:3] + BAD[:3]), flt.score(GOOD[:3] + BAD[:3]), atol=1e-5)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from curation.clean.pipeline import Report, clean
+from curation.clean.pipeline import Tally, clean
 from curation.clean.readers import InputSpec
 from curation.config import Config
 
@@ -16,16 +16,16 @@ def test_the_pipeline_counts_every_decision_and_keeps_the_rejects(tmp_path):
         ("x" * 2000, "y" * 2000),
     ]
     (tmp_path / "c.tsv").write_text("source\ttarget\n" + "".join(f"{s}\t{t}\n" for s, t in rows))
-    report, rejected = Report(), []
-    kept = list(clean(Config(input=InputSpec(str(tmp_path / "c.tsv"))), report, rejected))
+    tally, rejected = Tally(), []
+    kept = list(clean(Config(input=InputSpec(str(tmp_path / "c.tsv"))), tally, rejected))
     assert [p.target for p in kept] == ["¿Dónde está la estación de tren?", "Llámeme al <PHONE>."]
     assert sorted(reason for _, reason in rejected) == [
         "dedup: duplicate pair",
         "identical: target identical to source",
         "length: too long (> 1000 chars)",
     ]
-    assert report.pii_masked == 2 and report.kept == 2 and report.load.read == 5
-    assert "identical" in report.table() and kept[0].scores["length_ratio"] > 0
+    assert tally.pii_masked == 2 and tally.kept == 2 and tally.load.read == 5
+    assert "identical" in tally.table() and kept[0].measures["length_ratio"] > 0
 
 
 def test_worker_processes_give_exactly_the_single_process_result(tmp_path, monkeypatch):
@@ -85,9 +85,9 @@ def test_worker_processes_give_exactly_the_single_process_result(tmp_path, monke
         config = Config(input=InputSpec(str(path)))
         config.workers = workers
         config.filters = [name for name, _ in config.filter_entries() if name != "language"]
-        report, rejected = Report(), []
-        kept = [(p.source, p.target, p.origin, p.scores) for p in clean(config, report, rejected)]
-        return kept, report.to_dict(), [(p.origin, reason) for p, reason in rejected]
+        tally, rejected = Tally(), []
+        kept = [(p.source, p.target, p.origin, p.measures) for p in clean(config, tally, rejected)]
+        return kept, tally.to_dict(), [(p.origin, reason) for p, reason in rejected]
 
     import curation.clean.pipeline as pipeline
 

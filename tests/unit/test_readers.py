@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from curation.clean.pipeline import Report
+from curation.clean.pipeline import Tally
 from curation.clean.readers import InputError, InputSpec, LoadStats, load
 
 ROWS = [("Where is the station?", "¿Dónde está la estación?"), ('He said "hi".', 'Dijo "hola".')]
@@ -67,7 +67,7 @@ def test_a_csv_reads_standard_quoting_by_default_and_a_tsv_reads_none(tmp_path):
     (tmp_path / "q.tsv").write_text('source\ttarget\n"Hi"\t"Hola"\n')
     stats = LoadStats()
     assert pairs(InputSpec(str(tmp_path / "q.tsv")), stats) == [('"Hi"', '"Hola"')]
-    assert stats.quoted_looking == 2 and "set input.quoting: minimal" in Report(load=stats).table()  # one warning
+    assert stats.quoted_looking == 2 and "set input.quoting: minimal" in Tally(load=stats).table()  # one warning
     assert pairs(InputSpec(str(tmp_path / "q.tsv"), quoting="minimal")) == [("Hi", "Hola")]  # config overrides
 
 
@@ -76,8 +76,8 @@ def test_control_characters_are_removed_on_reading_and_counted(tmp_path):
     stats = LoadStats()
     assert pairs(InputSpec(str(tmp_path / "n.jsonl")), stats) == [("Hi there", "Hola")]
     assert stats.control_stripped == 1
-    report = Report(load=stats)
-    assert "control characters (NUL and the like) removed: 1" in report.table()
+    tally = Tally(load=stats)
+    assert "control characters (NUL and the like) removed: 1" in tally.table()
 
 
 def test_malformed_rows_are_skipped_and_counted(tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from curation.clean.pipeline import Report, cap_templates, template_key
+from curation.clean.pipeline import Tally, cap_templates, template_key
 from curation.config import Config, ConfigError
 from curation.pair import Pair
 
@@ -19,13 +19,13 @@ def test_pairs_differing_only_in_numbers_share_a_template_and_others_do_not():
 def test_only_the_first_pairs_of_a_template_go_on_and_the_rest_are_counted_with_their_reason():
     rooms = [Pair(f"Room {i} is ready.", f"La habitación {i} está lista.") for i in range(8)]
     other = Pair("Where is the station?", "¿Dónde está la estación?")
-    report, rejected = Report(kept=9), []
-    kept = list(cap_templates([*rooms[:4], other, *rooms[4:]], 3, report, rejected))
+    tally, rejected = Tally(kept=9), []
+    kept = list(cap_templates([*rooms[:4], other, *rooms[4:]], 3, tally, rejected))
     assert kept == [*rooms[:3], other]
-    assert report.templates_dropped == 5 and report.kept == 4 and [p for p, _ in rejected] == rooms[3:]
+    assert tally.templates_dropped == 5 and tally.kept == 4 and [p for p, _ in rejected] == rooms[3:]
     assert rejected[0][1] == "templates: more than 3 pairs differ only in numbers"
-    assert "templates" in report.table() and report.to_dict()["templates"] == {"cap": 3, "dropped": 5}
-    assert list(cap_templates(rooms, None, Report(), None)) == rooms  # no cap: everything goes on
+    assert "templates" in tally.table() and tally.to_dict()["templates"] == {"cap": 3, "dropped": 5}
+    assert list(cap_templates(rooms, None, Tally(), None)) == rooms  # no cap: everything goes on
 
 
 @pytest.mark.parametrize("value", [0, -2, 2.5, "3", True])

@@ -1,0 +1,217 @@
+"""The trained filter as one object: it trains, saves itself as a model version, loads, predicts and describes
+itself (its model card), the way setfit's `SetFitModel` does.
+
+    flt = LearnedFilter.train(pairs, labels, encoder, config.train, tags)
+    stored = flt.save("models", labels_from="argilla curation/en-es")
+    flt = LearnedFilter.load("models")          # the models folder's `latest`, or a version folder
+    p_good, p_types = flt.predict(pairs)
+
+The folder layout and its `latest` link are `curation.model.store`'s; the training steps are in
+`curation.model.train`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from curation.errors import ModelError
+from curation.model import error_types, negatives, store
+from curation.model.card import model_card
+from curation.model.encoder import PairEncoder, default_batch_size, device, load_body
+from curation.model.error_types import ErrorTypes
+from curation.model.features import NAMES as FEATURES
+from curation.model.plots import calibration_plot, histogram_plot
+from curation.model.settings import TrainConfig
+from curation.model.train import (
+    Evaluation,
+    check_labels,
+    cross_validate,
+    finetune_body,
+    new_head,
+    seed_everything,
+    with_extra,
+)
+
+HEAD_FILE = "head.joblib"
+ERROR_TYPES_FILE = "error_types.joblib"
+
+
+@dataclass
+class LearnedFilter:
+    encoder: PairEncoder
+    head: object  # the spline-logistic head over the features (`train.new_head`)
+    error_types: ErrorTypes = field(default_factory=ErrorTypes)
+    metadata: dict = field(default_factory=dict)  # what metadata.json holds once saved; training facts before that
+    evaluation: Evaluation | None = None  # cross-validation of a filter trained in this process (None once loaded)
+    path: Path | None = None  # its version folder, once saved or loaded
+
+    @property
+    def version(self) -> str:
+        return self.metadata["version"]
+
+    @property
+    def threshold(self) -> float:
+        """The auto-accept threshold: scores at or above it are suggested good."""
+        return float(self.metadata["threshold"])
+
+    @property
+    def finetuned(self) -> bool:
+        return bool(self.metadata.get("finetuned"))
+
+    # -- training ---------------------------------------------------------------------------------------------
+
+    @classmethod
+    def train(
+        cls,
+        pairs: Sequence[tuple[str, str]],
+        y: Sequence[int],
+        encoder: PairEncoder,
+        config: TrainConfig,
+        tags: Sequence[frozenset[str]] | None = None,
+    ) -> LearnedFilter:
+        """Fit on labelled (source, target) pairs (1 good, 0 bad): SetFit's contrastive steps on the body first
+        when `setfit_steps` asks (default: 200 on GPU, none on CPU), then the head, cross-validated; with `tags`
+        (each pair's error types, empty for good or untagged ones) also one head per error type."""
+        y_arr = np.asarray(y, dtype=int)
+        check_labels(y_arr, config.min_per_class)
+        seed_everything(config.seed)
+        steps = config.setfit_steps
+        if steps is None:
+            steps = 200 if encoder.device.startswith("cuda") else 0
+        if steps > 0:
+            encoder.cache = None  # features of a fine-tuned body are new
+            batch = 64 if encoder.device != "cpu" else 16
+            finetune_body(encoder.body, [t for _, t in pairs], y_arr, steps, config, batch)
+        x = encoder.features(pairs)
+        extra = None
+        if config.synthetic_negatives > 0:
+            good = [p for p, v in zip(pairs, y_arr, strict=True) if v == 1]
+            extra = encoder.features(negatives.make(good, config.synthetic_negatives, config.seed))
+        evaluation = cross_validate(x, y_arr, config, extra)
+        head = new_head(config).fit(*with_extra(x, y_arr, extra))
+        types = ErrorTypes()
+        if tags:
+            types = error_types.fit(x, [t if v == 0 else frozenset() for t, v in zip(tags, y_arr, strict=True)], config)
+        metadata = {
+            "base_model": config.base_model,
+            "finetuned": steps > 0,
+            "setfit_steps": steps,
+            "layer": encoder.layer,
+            "max_length": encoder.max_length,
+            "features": list(FEATURES),
+            "label_counts": {"good": int(y_arr.sum()), "bad": int(len(y_arr) - y_arr.sum())},
+            "labels_sha256": store.labels_hash([(s, t, int(v)) for (s, t), v in zip(pairs, y_arr, strict=True)]),
+            "metrics": evaluation.summary(),
+            "error_types": types.summary(),
+            "threshold": evaluation.threshold,
+            "device": encoder.device,
+            "config": dict(vars(config)),
+        }
+        return cls(encoder, head, types, metadata, evaluation)
+
+    # -- on disk ----------------------------------------------------------------------------------------------
+
+    def save(
+        self, models_dir: str | Path, labels_from: str, make_latest: Callable[[], bool] = lambda: True
+    ) -> store.Stored:
+        """A new version folder under `models_dir`: head, error-type heads, the body if fine-tuned, metadata.json,
+        the out-of-fold scores, plots and the model card (README.md); `latest` moves to it unless `make_latest()`
+        says no."""
+        import joblib
+
+        ev = self.evaluation
+        if ev is None:
+            raise ModelError("only a filter trained in this process can be saved: train it with LearnedFilter.train")
+
+        def write(tmp: Path, version: str) -> None:
+            joblib.dump(self.head, tmp / HEAD_FILE)
+            if self.error_types.heads:  # plain data, so moving the code never breaks unpickling
+                joblib.dump(vars(self.error_types), tmp / ERROR_TYPES_FILE)
+            if self.finetuned:
+                self.encoder.body.save(str(tmp / "body"))
+            self.metadata.update(
+                {
+                    "version": version,
+                    "created": datetime.now(UTC).isoformat(timespec="seconds"),
+                    "labels_from": labels_from,
+                    "libraries": store.library_versions(),
+                }
+            )
+            (tmp / "metadata.json").write_text(json.dumps(self.metadata, indent=2), encoding="utf-8")
+            scores = {"scores": ev.oof_scores, "labels": ev.labels}
+            (tmp / "cv_scores.json").write_text(json.dumps(scores), encoding="utf-8")
+            plots = [
+                calibration_plot(ev.oof_scores, ev.labels, tmp / "calibration.png"),
+                histogram_plot(ev.oof_scores, ev.labels, [], ev.thresholds, tmp / "scores.png"),
+            ]
+            (tmp / "README.md").write_text(self.card([p.name for p in plots if p]), encoding="utf-8")
+
+        stored = store.save(models_dir, write, make_latest)
+        self.path = stored.path
+        return stored
+
+    @classmethod
+    def load(cls, path: str | Path, device_preference: str = "auto", batch_size: int | None = None) -> LearnedFilter:
+        """A saved filter from its version folder (or a models folder's `latest`); clear errors when incomplete."""
+        path = store.resolve(path)
+        meta = store.read_metadata(path)
+        if meta.get("features") != list(FEATURES):
+            raise ModelError(
+                f"model {path.name} reads {len(meta.get('features') or [])} features, this version of curation "
+                f"computes {len(FEATURES)}: train it again with train_filter.py"
+            )
+        dev = device(device_preference)
+        body_ref = str(path / "body") if meta.get("finetuned") else meta["base_model"]
+        if meta.get("finetuned") and not (path / "body" / "modules.json").exists():
+            raise ModelError(f"model directory {path} is incomplete (missing body/): train again")
+        body = load_body(body_ref, dev)
+        head = _read(path / HEAD_FILE)
+        types = ErrorTypes()
+        if (path / ERROR_TYPES_FILE).exists():
+            saved = _read(path / ERROR_TYPES_FILE)
+            types = ErrorTypes(**saved) if isinstance(saved, dict) else saved
+        encoder = PairEncoder(
+            body,
+            layer=meta["layer"],
+            batch_size=batch_size or default_batch_size(dev),
+            max_length=meta.get("max_length", 128),
+        )
+        return cls(encoder, head, types, meta, path=path)
+
+    def card(self, plots: Sequence[str] = ()) -> str:
+        """The model card (the version folder's README.md): what it reads, what it was trained on, how well it
+        ranks, its error types and the versions behind it."""
+        return model_card(self.metadata, list(plots))
+
+    # -- use --------------------------------------------------------------------------------------------------
+
+    def score(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
+        """P(good) of each (source, target)."""
+        if not pairs:
+            return np.zeros(0)
+        return self.head.predict_proba(self.encoder.features(pairs))[:, 1]
+
+    def predict(self, pairs: Sequence[tuple[str, str]]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """P(good) of each pair, and P(type | bad) for each error type the model learnt (one features pass)."""
+        if not pairs:
+            return np.zeros(0), {name: np.zeros(0) for name in self.error_types.heads}
+        x = self.encoder.features(pairs)
+        return self.head.predict_proba(x)[:, 1], self.error_types.predict(x)
+
+
+def _read(file: Path):
+    import joblib
+
+    # error_types.joblib of models saved before the stage packages pickled the class under its old module path
+    sys.modules.setdefault("curation.error_types", error_types)
+    try:
+        return joblib.load(file)
+    except Exception as e:  # a truncated or foreign file
+        raise ModelError(f"{file} cannot be read ({e.__class__.__name__}): train again") from None
