@@ -77,14 +77,12 @@ class LearnedFilter:
         tags: Sequence[frozenset[str]] | None = None,
     ) -> LearnedFilter:
         """Fit on labelled (source, target) pairs (1 good, 0 bad): SetFit's contrastive steps on the body first
-        when `setfit_steps` asks (default: 200 on GPU, none on CPU), then the head, cross-validated; with `tags`
+        when `setfit_steps` asks (default none), then the head, cross-validated; with `tags`
         (each pair's error types, empty for good or untagged ones) also one head per error type."""
         y_arr = np.asarray(y, dtype=int)
         check_labels(y_arr, config.min_per_class)
         seed_everything(config.seed)
         steps = config.setfit_steps
-        if steps is None:
-            steps = 200 if encoder.device.startswith("cuda") else 0
         if steps > 0:
             encoder.cache = None  # features of a fine-tuned body are new
             batch = 64 if encoder.device != "cpu" else 16

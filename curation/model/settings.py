@@ -26,7 +26,7 @@ class TrainConfig:
     spline_knots: int = 4  # knots of the per-feature spline before the logistic head
     layer: int = 4  # encoder layer whose token vectors are aligned (README: layers 2-12 measured)
     batch_size: int | None = None  # encoder batch; None: 32 on CPU, 256 on GPU
-    setfit_steps: int | None = None  # SetFit contrastive steps on the body; None: 0 on CPU, 200 on GPU
+    setfit_steps: int = 0  # SetFit contrastive steps on the body first; 0: frozen (README: 200 on a GPU gained nothing)
     synthetic_negatives: float = 0.0  # synthetic bad pairs per good label, added to training only (README)
     next_batch: int = 50  # the least certain unlabelled pairs listed as the next ones to label
     models_dir: str = "models"
@@ -38,7 +38,7 @@ class TrainConfig:
         rules |= {"folds": WHOLE_2}
         rules |= {"target_precision": ("a number above 0, at most 1", lambda v: number(v) and 0 < v <= 1)}
         rules |= {"suggest_min_auc": SHARE, "regularisation": positive, "spline_knots": WHOLE_2}
-        rules |= {"layer": WHOLE_1, "batch_size": or_null(WHOLE_1), "setfit_steps": or_null(WHOLE_0)}
+        rules |= {"layer": WHOLE_1, "batch_size": or_null(WHOLE_1), "setfit_steps": WHOLE_0}
         rules |= {"synthetic_negatives": NUMBER_0}
         rules |= {"next_batch": WHOLE_0, "models_dir": TEXT}
         check("train", self, rules)

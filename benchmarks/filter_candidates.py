@@ -1,0 +1,168 @@
+"""Candidate features for translation errors, measured before they join the filter (issue 12's "not tried" list).
+
+    .venv/bin/pip install eflomal==2.0.0       # not a dependency of curation: only this measurement needs it
+    .venv/bin/python benchmarks/filter_judged.py  # first: it caches the filter's features in /tmp
+    .venv/bin/python benchmarks/filter_candidates.py
+
+Same data, split and draws as benchmarks/filter_judged.py (ParaCrawl v3 judged, in-pool, 5 draws). Each
+candidate is added to the filter's features and the head trained as train_filter.py trains it:
+- eflomal: a statistical word aligner learnt on the pool itself (all 2,000 pairs, unlabelled: what a user has);
+  per pair the forward and reverse alignment scores and the share of tokens aligned both ways.
+- bilingual dictionary: Apertium's eng-spa dictionary, both ways: the share of the source's content words whose
+  translation is in the target (or that a target word translates back to), the same for the target, and the
+  count of source content words nowhere in the target.
+- the ceiling: the filter's own features with every label of the pool (675), not 100 or 400.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from filter_quality import SHARED, fmt, read_tsv  # benchmarks/ is on the path
+from sklearn.metrics import roc_auc_score
+
+from curation.model.apertium import DATA
+from curation.model.settings import TrainConfig
+from curation.model.train import new_head
+
+CACHE = "/tmp/curation-filter-judged.npz"
+WORD = re.compile(r"\w+|[^\w\s]", re.U)
+RESERVED = re.compile(r"([\^$@/<>{}\[\]\\])")
+UNIT = re.compile(r"\^(.*?)\$")
+CONTENT = {"n", "vblex", "vbmod", "adj", "adv", "np", "num"}
+
+
+def eflomal_features(pairs: list[tuple[str, str]]) -> np.ndarray:
+    try:
+        import eflomal
+    except ImportError:
+        raise SystemExit("this measurement needs eflomal: .venv/bin/pip install eflomal==2.0.0") from None
+
+    def tokens(text: str) -> str:
+        return " ".join(w.lower() for w in WORD.findall(text)) or "-"
+
+    src, trg = [tokens(s) for s, _ in pairs], [tokens(t) for _, t in pairs]
+    with tempfile.TemporaryDirectory() as tmp:
+        f = {k: os.path.join(tmp, k) for k in ("lf", "lr", "sf", "sr")}
+        eflomal.Aligner().align(
+            src, trg, links_filename_fwd=f["lf"], links_filename_rev=f["lr"],
+            scores_filename_fwd=f["sf"], scores_filename_rev=f["sr"], quiet=True,
+        )  # fmt: skip
+        read = {k: Path(path).read_text(encoding="utf-8").splitlines() for k, path in f.items()}
+    rows = []
+    for i in range(len(pairs)):
+        fwd = {tuple(map(int, x.split("-"))) for x in read["lf"][i].split()}
+        rev = {tuple(map(int, x.split("-"))) for x in read["lr"][i].split()}
+        both = fwd & rev
+        rows.append(
+            [
+                float(read["sf"][i]),
+                float(read["sr"][i]),
+                len({a for a, _ in both}) / len(src[i].split()),
+                len({b for _, b in both}) / len(trg[i].split()),
+            ]
+        )
+    x = np.array(rows)
+    x[~np.isfinite(x)] = np.nan
+    return np.where(np.isnan(x), np.nanmax(x, axis=0), x)
+
+
+def _lookup(texts: list[str], direction: str) -> list[list[tuple[str, str | None, set[str]]]]:
+    """(lemma, part of speech, dictionary translations) of each word: Apertium's analyser, tagger and bidix."""
+    d = str(DATA) + "/" + direction
+    command = (
+        f"lt-proc -w {d}.automorf.bin | apertium-tagger -g {d}.prob | apertium-pretransfer | lt-proc -b {d}.autobil.bin"
+    )
+    lines = [RESERVED.sub(r"\\\1", " ".join(t.split())) + " ." for t in texts]
+    out = subprocess.run(command, shell=True, input="\n".join(lines) + "\n", capture_output=True, text=True, check=True)
+    result = []
+    for line in out.stdout.split("\n")[: len(texts)]:
+        words = []
+        for unit in UNIT.findall(line):
+            first, *translations = unit.split("/")
+            lemma, tags = first.split("<")[0].lower(), re.findall(r"<([^>]+)>", first)
+            known = not lemma.startswith("*")
+            pos = tags[0] if tags and known else None
+            words.append((lemma.lstrip("*"), pos, {t.split("<")[0].lower().lstrip("@") for t in translations}))
+        result.append(words)
+    return result
+
+
+def dictionary_features(pairs: list[tuple[str, str]]) -> np.ndarray:
+    sources, targets = _lookup([s for s, _ in pairs], "eng-spa"), _lookup([t for _, t in pairs], "spa-eng")
+    rows = []
+    for s, t in zip(sources, targets, strict=True):
+        s_lemmas, t_lemmas = {w for w, _, _ in s}, {w for w, _, _ in t}
+        back = set().union(*(tr for _, _, tr in t)) if t else set()
+        forth = set().union(*(tr for _, _, tr in s)) if s else set()
+        s_hit = [(w in back) or bool(tr & t_lemmas) for w, pos, tr in s if pos in CONTENT]
+        t_hit = [(w in forth) or bool(tr & s_lemmas) for w, pos, tr in t if pos in CONTENT]
+        rows.append([np.mean(s_hit) if s_hit else 1.0, np.mean(t_hit) if t_hit else 1.0, len(s_hit) - sum(s_hit)])
+    return np.array(rows, dtype=float)
+
+
+def main() -> None:
+    pc = read_tsv(SHARED / "paracrawl-v3.en-es.judged.tsv")
+    if not os.path.exists(CACHE):
+        raise SystemExit(f"run benchmarks/filter_judged.py first: it caches the filter's features in {CACHE}")
+    x = np.load(CACHE)["pc"]
+    pairs = [(r["source"], r["target"]) for r in pc]
+    candidates = {}
+    for name, fn in (("eflomal", eflomal_features), ("bilingual dictionary", dictionary_features)):
+        t = time.perf_counter()
+        candidates[name] = fn(pairs)
+        print(f"{name}: {len(pairs)} pairs in {time.perf_counter() - t:.1f} s")
+
+    judged = np.array([r["label"] in ("0", "1") for r in pc])
+    y = np.array([int(r["label"] or -1) for r in pc])
+    kind = np.array([r["judgment"] for r in pc])
+    perm = np.random.default_rng(0).permutation(np.where(judged)[0])
+    pool, test = perm[: len(perm) // 2], perm[len(perm) // 2 :]
+    yt, kt = y[test], kind[test]
+    kinds = [k for k in "AELT" if (kt == k).sum() >= 10]
+
+    def by_kind(scores: np.ndarray) -> dict[str, float]:
+        out = {"all": roc_auc_score(yt, scores)}
+        for k in kinds:
+            m = (yt == 1) | (kt == k)
+            out[k] = roc_auc_score(yt[m], scores[m])
+        return out
+
+    config = TrainConfig()
+    print("\nalone (no labels; AUC of the better direction):")
+    for name, c in candidates.items():
+        for j in range(c.shape[1]):
+            cells = by_kind(c[test, j])
+            print(f"  {name} column {j}: " + "  ".join(f"{k} {max(v, 1 - v):.3f}" for k, v in cells.items()))
+    print("\nadded to the filter's features, AUC mean ± sd over 5 draws:")
+    print(" | ".join(["features", "N=100 all", "N=400 all", *(f"N=100 {k}" for k in kinds)]))
+    rows = {"the filter now": x, **{f"+ {n}": np.hstack([x, c]) for n, c in candidates.items()}}
+    rows["+ both"] = np.hstack([x, *candidates.values()])
+    for label, features in rows.items():
+        cells: dict[str, list[float]] = {}
+        for size in (100, 400):
+            for d in range(5):
+                drawn = np.random.default_rng(100 + d).choice(pool, size, replace=False)
+                head = new_head(config).fit(features[drawn], y[drawn])
+                result = by_kind(head.predict_proba(features[test])[:, 1])
+                cells.setdefault(f"{size} all", []).append(result["all"])
+                if size == 100:
+                    for k in kinds:
+                        cells.setdefault(k, []).append(result[k])
+        print(" | ".join([label, fmt(cells["100 all"]), fmt(cells["400 all"]), *(fmt(cells[k]) for k in kinds)]))
+    head = new_head(config).fit(x[pool], y[pool])
+    ceiling = by_kind(head.predict_proba(x[test])[:, 1])
+    print(
+        f"\nceiling, the filter's features with all {len(pool)} labels of the pool: "
+        + "  ".join(f"{k} {v:.3f}" for k, v in ceiling.items())
+    )
+
+
+if __name__ == "__main__":
+    main()
