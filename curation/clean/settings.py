@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from curation.checks import number
+from curation.checks import WHOLE_1, WHOLE_2, check, number, or_null
 from curation.clean.filters import REGISTRY, build
 from curation.errors import ConfigError
 
@@ -18,18 +18,10 @@ class DedupConfig:
     template_cap: int | None = 5  # setup: at most this many pairs differing only in numbers reach annotators; null: all
 
     def __post_init__(self):
-        if self.near_threshold is not None and not (number(self.near_threshold) and 0 < self.near_threshold <= 1):
-            raise ConfigError(f"dedup.near_threshold must be a number in (0, 1] or null, not {self.near_threshold!r}")
-        if not (isinstance(self.num_perm, int) and self.num_perm >= 2):
-            raise ConfigError(f"dedup.num_perm must be a whole number of at least 2, not {self.num_perm!r}")
-        if self.template_cap is not None and not (
-            isinstance(self.template_cap, int) and not isinstance(self.template_cap, bool) and self.template_cap >= 1
-        ):
-            raise ConfigError(
-                f"dedup.template_cap must be a whole number of at least 1 or null, not {self.template_cap!r}"
-            )
-        if self.memory_mb is not None and not (number(self.memory_mb) and self.memory_mb > 0):
-            raise ConfigError(f"dedup.memory_mb must be a positive number of megabytes or null, not {self.memory_mb!r}")
+        near = ("a number in (0, 1]", lambda v: number(v) and 0 < v <= 1)
+        megabytes = ("a positive number of megabytes", lambda v: number(v) and v > 0)
+        rules = {"near_threshold": or_null(near), "num_perm": WHOLE_2, "memory_mb": or_null(megabytes)}
+        check("dedup", self, rules | {"template_cap": or_null(WHOLE_1)})
 
 
 def filter_entries(filters: list | None) -> list[tuple[str, dict[str, Any]]]:

@@ -39,7 +39,6 @@ from curation.model.train import (
     with_extra,
 )
 
-HEAD_FILE = "head.joblib"
 ERROR_TYPES_FILE = "error_types.joblib"
 
 
@@ -129,7 +128,7 @@ class LearnedFilter:
             raise ModelError("only a filter trained in this process can be saved: train it with LearnedFilter.train")
 
         def write(tmp: Path, version: str) -> None:
-            joblib.dump(self.head, tmp / HEAD_FILE)
+            joblib.dump(self.head, tmp / store.HEAD_FILE)
             if self.error_types.heads:  # plain data, so moving the code never breaks unpickling
                 joblib.dump(vars(self.error_types), tmp / ERROR_TYPES_FILE)
             if self.finetuned:
@@ -170,7 +169,7 @@ class LearnedFilter:
         if meta.get("finetuned") and not (path / "body" / "modules.json").exists():
             raise ModelError(f"model directory {path} is incomplete (missing body/): train again")
         body = load_body(body_ref, dev)
-        head = _read(path / HEAD_FILE)
+        head = _read(path / store.HEAD_FILE)
         types = ErrorTypes()
         if (path / ERROR_TYPES_FILE).exists():
             saved = _read(path / ERROR_TYPES_FILE)

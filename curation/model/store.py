@@ -22,7 +22,8 @@ from pathlib import Path
 from curation.files import staged_folder
 from curation.model.encoder import ModelError
 
-REQUIRED = ("metadata.json", "head.joblib")
+HEAD_FILE = "head.joblib"  # the fitted head (learned.LearnedFilter writes and reads it)
+REQUIRED = ("metadata.json", HEAD_FILE)
 
 
 VERSION = re.compile(r"^v(\d{4,})-")
