@@ -11,6 +11,13 @@ candidate is added to the filter's features and the head trained as train_filter
 - bilingual dictionary: Apertium's eng-spa dictionary, both ways: the share of the source's content words whose
   translation is in the target (or that a target word translates back to), the same for the target, and the
   count of source content words nowhere in the target.
+- tag language model: Apertium's Spanish analyser and tagger turn each target of the pool into part-of-speech tags
+  with gender, number, person and verb form ("det.def.f.sg n.f.sg vblex.pri.p3.sg"); a tag-bigram model
+  (Witten-Bell) learnt on the pool's own targets, out of fold (5 folds), gives each target its mean and lowest
+  log-probability per tag. A language model of Spanish syntax from the pool itself, where a word model has too
+  little text.
+- embedding components: the first 8 principal components (fitted on the whole pool, unlabelled) of u*v and |u-v|,
+  u and v the encoder's sentence vectors of source and target.
 - the ceiling: the filter's own features with every label of the pool (675), not 100 or 400.
 """
 
@@ -21,6 +28,8 @@ import re
 import subprocess
 import tempfile
 import time
+from collections import Counter, defaultdict
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -107,6 +116,66 @@ def dictionary_features(pairs: list[tuple[str, str]]) -> np.ndarray:
     return np.array(rows, dtype=float)
 
 
+TAG = re.compile(r"<([^>]+)>")
+KEEP = {"m", "f", "mf", "sg", "pl", "sp", "p1", "p2", "p3", "inf", "ger", "pp", "pri", "pii", "ifi", "fti", "cni",
+        "prs", "pis", "imp", "def", "ind", "dem", "pos", "pro", "tn", "enc", "vbser", "vbhaver", "vbmod", "vblex",
+        "rel", "itg"}  # fmt: skip
+
+
+def _tags(texts: list[str]) -> list[list[str]]:
+    """Apertium's disambiguated Spanish tags per target: part of speech and agreement; UNK for unknown words."""
+    d = f"{DATA}/spa-eng"
+    lines = [RESERVED.sub(r"\\\1", " ".join(t.split())) + ("" if t.rstrip()[-1:] in ".!?" else " .") for t in texts]
+    command = f"lt-proc -w {d}.automorf.bin | apertium-tagger -g {d}.prob"
+    out = subprocess.run(command, shell=True, input="\n".join(lines) + "\n", capture_output=True, text=True, check=True)
+    result = []
+    for line in out.stdout.split("\n")[: len(texts)]:
+        seq = []
+        for unit in UNIT.findall(line):
+            reading = unit.split("/")[1] if "/" in unit else unit
+            if reading.startswith("*"):
+                seq.append("UNK")
+                continue
+            for piece in reading.split("+"):
+                if tags := TAG.findall(piece):
+                    seq.append(".".join([tags[0], *(t for t in tags[1:] if t in KEEP)]))
+        result.append(seq)
+    return result
+
+
+def tag_model_features(pairs: list[tuple[str, str]], folds: int = 5) -> np.ndarray:
+    seqs = [["<s>", *tags, "</s>"] for tags in _tags([t for _, t in pairs])]
+    fold = np.arange(len(seqs)) % folds
+    out = np.zeros((len(seqs), 2))
+    for f in range(folds):
+        uni, bi, ctx, follow = Counter(), Counter(), Counter(), defaultdict(set)
+        for seq in (s for s, k in zip(seqs, fold, strict=True) if k != f):
+            uni.update(seq[1:])
+            for a, b in pairwise(seq):
+                bi[a, b] += 1
+                ctx[a] += 1
+                follow[a].add(b)
+        total, vocab = sum(uni.values()), len(uni) + 1
+        for j in np.flatnonzero(fold == f):
+            logp = []
+            for a, b in pairwise(seqs[j]):
+                p_uni = (uni[b] + 1) / (total + vocab)
+                n, t = ctx[a], len(follow[a])
+                logp.append(np.log((bi[a, b] + t * p_uni) / (n + t) if n else p_uni))  # Witten-Bell
+            out[j] = np.mean(logp), np.min(logp)
+    return out
+
+
+def embedding_components(pairs: list[tuple[str, str]], k: int = 8) -> np.ndarray:
+    from sklearn.decomposition import PCA
+
+    from curation.model.encoder import DEFAULT_MODEL, load_body
+
+    body = load_body(DEFAULT_MODEL, "cpu")
+    u, v = (body.encode([f"query: {p[i]}" for p in pairs], batch_size=64, normalize_embeddings=True) for i in (0, 1))
+    return PCA(k, random_state=0).fit_transform(np.hstack([u * v, np.abs(u - v)]))
+
+
 def main() -> None:
     pc = read_tsv(SHARED / "paracrawl-v3.en-es.judged.tsv")
     if not os.path.exists(CACHE):
@@ -114,7 +183,13 @@ def main() -> None:
     x = np.load(CACHE)["pc"]
     pairs = [(r["source"], r["target"]) for r in pc]
     candidates = {}
-    for name, fn in (("eflomal", eflomal_features), ("bilingual dictionary", dictionary_features)):
+    named = (
+        ("eflomal", eflomal_features),
+        ("bilingual dictionary", dictionary_features),
+        ("tag language model", tag_model_features),
+        ("embedding components", embedding_components),
+    )
+    for name, fn in named:
         t = time.perf_counter()
         candidates[name] = fn(pairs)
         print(f"{name}: {len(pairs)} pairs in {time.perf_counter() - t:.1f} s")
@@ -143,7 +218,7 @@ def main() -> None:
     print("\nadded to the filter's features, AUC mean ± sd over 5 draws:")
     print(" | ".join(["features", "N=100 all", "N=400 all", *(f"N=100 {k}" for k in kinds)]))
     rows = {"the filter now": x, **{f"+ {n}": np.hstack([x, c]) for n, c in candidates.items()}}
-    rows["+ both"] = np.hstack([x, *candidates.values()])
+    rows["+ all four"] = np.hstack([x, *candidates.values()])
     for label, features in rows.items():
         cells: dict[str, list[float]] = {}
         for size in (100, 400):
