@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import tempfile
 import time
 from collections import Counter, defaultdict
@@ -36,14 +35,12 @@ import numpy as np
 from filter_quality import SHARED, fmt, read_tsv  # benchmarks/ is on the path
 from sklearn.metrics import roc_auc_score
 
-from curation.model.apertium import DATA
+from curation.model.apertium import DATA, TAG, UNIT, run
 from curation.model.settings import TrainConfig
 from curation.model.train import new_head
 
 CACHE = "/tmp/curation-filter-judged.npz"
 WORD = re.compile(r"\w+|[^\w\s]", re.U)
-RESERVED = re.compile(r"([\^$@/<>{}\[\]\\])")
-UNIT = re.compile(r"\^(.*?)\$")
 CONTENT = {"n", "vblex", "vbmod", "adj", "adv", "np", "num"}
 
 
@@ -88,10 +85,8 @@ def _lookup(texts: list[str], direction: str) -> list[list[tuple[str, str | None
     command = (
         f"lt-proc -w {d}.automorf.bin | apertium-tagger -g {d}.prob | apertium-pretransfer | lt-proc -b {d}.autobil.bin"
     )
-    lines = [RESERVED.sub(r"\\\1", " ".join(t.split())) + " ." for t in texts]
-    out = subprocess.run(command, shell=True, input="\n".join(lines) + "\n", capture_output=True, text=True, check=True)
     result = []
-    for line in out.stdout.split("\n")[: len(texts)]:
+    for line in run(["sh", "-c", command], [f"{t} ." for t in texts], escape=True):
         words = []
         for unit in UNIT.findall(line):
             first, *translations = unit.split("/")
@@ -116,7 +111,6 @@ def dictionary_features(pairs: list[tuple[str, str]]) -> np.ndarray:
     return np.array(rows, dtype=float)
 
 
-TAG = re.compile(r"<([^>]+)>")
 KEEP = {"m", "f", "mf", "sg", "pl", "sp", "p1", "p2", "p3", "inf", "ger", "pp", "pri", "pii", "ifi", "fti", "cni",
         "prs", "pis", "imp", "def", "ind", "dem", "pos", "pro", "tn", "enc", "vbser", "vbhaver", "vbmod", "vblex",
         "rel", "itg"}  # fmt: skip
@@ -125,11 +119,10 @@ KEEP = {"m", "f", "mf", "sg", "pl", "sp", "p1", "p2", "p3", "inf", "ger", "pp", 
 def _tags(texts: list[str]) -> list[list[str]]:
     """Apertium's disambiguated Spanish tags per target: part of speech and agreement; UNK for unknown words."""
     d = f"{DATA}/spa-eng"
-    lines = [RESERVED.sub(r"\\\1", " ".join(t.split())) + ("" if t.rstrip()[-1:] in ".!?" else " .") for t in texts]
+    closed = [t if t.rstrip()[-1:] in ".!?" else f"{t} ." for t in texts]
     command = f"lt-proc -w {d}.automorf.bin | apertium-tagger -g {d}.prob"
-    out = subprocess.run(command, shell=True, input="\n".join(lines) + "\n", capture_output=True, text=True, check=True)
     result = []
-    for line in out.stdout.split("\n")[: len(texts)]:
+    for line in run(["sh", "-c", command], closed, escape=True):
         seq = []
         for unit in UNIT.findall(line):
             reading = unit.split("/")[1] if "/" in unit else unit
@@ -172,7 +165,10 @@ def embedding_components(pairs: list[tuple[str, str]], k: int = 8) -> np.ndarray
     from curation.model.encoder import DEFAULT_MODEL, load_body
 
     body = load_body(DEFAULT_MODEL, "cpu")
-    u, v = (body.encode([f"query: {p[i]}" for p in pairs], batch_size=64, normalize_embeddings=True) for i in (0, 1))
+    u, v = (
+        body.encode([p[i] for p in pairs], prompt_name="query", batch_size=64, normalize_embeddings=True)
+        for i in (0, 1)
+    )
     return PCA(k, random_state=0).fit_transform(np.hstack([u * v, np.abs(u - v)]))
 
 
@@ -218,7 +214,7 @@ def main() -> None:
     print("\nadded to the filter's features, AUC mean ± sd over 5 draws:")
     print(" | ".join(["features", "N=100 all", "N=400 all", *(f"N=100 {k}" for k in kinds)]))
     rows = {"the filter now": x, **{f"+ {n}": np.hstack([x, c]) for n, c in candidates.items()}}
-    rows["+ all four"] = np.hstack([x, *candidates.values()])
+    rows[f"+ all {len(candidates)}"] = np.hstack([x, *candidates.values()])
     for label, features in rows.items():
         cells: dict[str, list[float]] = {}
         for size in (100, 400):

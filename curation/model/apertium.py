@@ -28,10 +28,10 @@ INSTALL = "install it with: apt-get install apertium-eng-spa"
 _RESERVED = re.compile(r"([\^$@/<>{}\[\]\\])")  # lttoolbox's stream syntax
 
 
-_UNIT = re.compile(r"\^(.*?)\$")
+UNIT = re.compile(r"\^(.*?)\$")
 
 
-_TAG = re.compile(r"<([^>]+)>")
+TAG = re.compile(r"<([^>]+)>")
 
 
 _SENTENCE_END = set(".!?…")
@@ -66,7 +66,9 @@ def version() -> str:
         return "unknown"
 
 
-def _run(command: list[str], texts: Sequence[str], escape: bool) -> list[str]:
+def run(command: list[str], texts: Sequence[str], escape: bool) -> list[str]:
+    """`command`'s output line for each text, fed one text per line (a pipeline of Apertium's programs runs as
+    `["sh", "-c", "a | b"]`); `escape` protects lttoolbox's stream syntax for the analysers."""
     if shutil.which(command[0]) is None:
         raise ApertiumError(f"{command[0]} is not installed: the learned filter reads Spanish with Apertium; {INSTALL}")
     lines = [" ".join(t.split()) for t in texts]  # one text per line, whatever whitespace it held
@@ -89,17 +91,17 @@ def analyse(texts: Sequence[str], lang: str) -> list[list[Token]]:
     path = DATA / ANALYSERS[lang]
     if not path.exists():
         raise ApertiumError(f"{path} is missing: {INSTALL}")
-    return [_parse(line) for line in _run(["lt-proc", "-w", str(path)], texts, escape=True)]
+    return [_parse(line) for line in run(["lt-proc", "-w", str(path)], texts, escape=True)]
 
 
 def _parse(line: str) -> list[Token]:
     tokens = []
-    for unit in _UNIT.findall(line):
+    for unit in UNIT.findall(line):
         surface, *analyses = unit.split("/")
         if not analyses or analyses[0].startswith("*"):
             tokens.append(Token(surface.replace("\\", ""), None))
             continue
-        readings = tuple((a.split("<", 1)[0], tuple(_TAG.findall(a))) for a in analyses)
+        readings = tuple((a.split("<", 1)[0], tuple(TAG.findall(a))) for a in analyses)
         tokens.append(Token(surface.replace("\\", ""), readings))
     return tokens
 
@@ -114,5 +116,5 @@ def to_english(texts: Sequence[str]) -> list[str]:
         return []
     closed = [t.rstrip()[-1:] in _SENTENCE_END for t in texts]
     lines = [t if c else f"{t} ." for t, c in zip(texts, closed, strict=True)]
-    out = _run(["apertium", "-f", "line", "spa-eng"], lines, escape=False)
+    out = run(["apertium", "-f", "line", "spa-eng"], lines, escape=False)
     return [e if c else e.rstrip().removesuffix(".").rstrip() for e, c in zip(out, closed, strict=True)]
