@@ -318,7 +318,12 @@ def train(config_path, workspace, dataset, labels, models_dir, base_model, devic
 @click.option("--target-column", default="target", show_default=True)
 @click.option("--quoting", help="csv/tsv input: none or minimal (default: minimal for .csv, none for .tsv).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
-@click.option("--batch-size", type=int, help="Encoder batch size (default 32 on CPU, 256 on GPU).")
+@click.option(
+    "--batch-size", type=click.IntRange(min=1), help="Encoder batch size (default 32 on CPU, 256 on GPU)."
+)
+@click.option(
+    "--trust-pickle", is_flag=True, help="Load a model folder from before plain-number heads (pickles can run code)."
+)
 @friendly
 def score(
     model_dir,
@@ -337,6 +342,7 @@ def score(
     quoting,
     device,
     batch_size,
+    trust_pickle,
 ):
     """Score pairs with a trained filter: one row per pair, in input order, with P(good).
 
@@ -369,7 +375,7 @@ def score(
             raise OutputError(f"{output} exists: pass --overwrite to replace it, or choose another --output")
         if not Path(output).resolve().parent.is_dir():
             raise OutputError(f"the folder of --output {output} does not exist: create it or choose another --output")
-        flt = LearnedFilter.load(model_dir, device, batch_size)
+        flt = LearnedFilter.load(model_dir, device, batch_size, trust_pickle=trust_pickle)
         with tqdm(desc="scoring", unit=" pairs", disable=None) as bar:
             written, stats = score_file(flt, spec, output, progress=bar.update)
         click.echo(f"{written} pairs scored with {flt.version} -> {output}")
@@ -386,6 +392,7 @@ def score(
         clean=clean,
         device=device,
         batch_size=batch_size,
+        trust_pickle=trust_pickle,
     )
     if engine == "ray":
         summary = run_ray(
@@ -448,6 +455,9 @@ def slice_command(scored, output, uncertain, band, per_stratum, strata):
 @click.option("--include-rejected", is_flag=True, help="Also write rejected.jsonl (pairs left out, with reasons).")
 @click.option("--chat", is_flag=True, default=None, help="Also write a chat `messages` view (config: export.chat).")
 @click.option("--public", is_flag=True, help="Create the Hub repo public (default private).")
+@click.option(
+    "--trust-pickle", is_flag=True, help="Load a model folder from before plain-number heads (pickles can run code)."
+)
 @friendly
 def export_command(
     config_path,
@@ -462,6 +472,7 @@ def export_command(
     include_rejected,
     chat,
     public,
+    trust_pickle,
 ):
     """Export the curated set: human-approved pairs (+ model-trusted ones) with a dataset card.
 
@@ -487,6 +498,7 @@ def export_command(
         overwrite=overwrite,
         include_rejected=include_rejected,
         public=public,
+        trust_pickle=trust_pickle,
         log=click.echo,
     )
     c = result.selection.counts

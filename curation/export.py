@@ -101,7 +101,7 @@ def read(client, dataset) -> list[Judged]:
     return out
 
 
-def score_unscored(records: list[Judged], model_dir, model: dict, log=print) -> None:
+def score_unscored(records: list[Judged], model_dir, model: dict, log=print, trust_pickle: bool = False) -> None:
     """Unjudged records not yet scored by this model version get scored now, so the threshold means one thing."""
     from curation.model.learned import LearnedFilter
 
@@ -110,7 +110,7 @@ def score_unscored(records: list[Judged], model_dir, model: dict, log=print) -> 
     if not todo:
         return
     log(f"scoring {len(todo)} unjudged pairs with {model['version']} (not scored by it in Argilla)")
-    flt = LearnedFilter.load(model_dir)
+    flt = LearnedFilter.load(model_dir, trust_pickle=trust_pickle)
     for r, s in zip(todo, flt.score([(r.source, r.target) for r in todo]), strict=True):
         r.filter_score, r.filter_agent = round(float(s), 6), agent
 
@@ -389,6 +389,7 @@ def run(
     overwrite: bool = False,
     include_rejected: bool = False,
     public: bool = False,
+    trust_pickle: bool = False,
     log=print,
 ) -> Exported:
     """`curation export`: human-approved pairs (plus, with `auto_accept`, unjudged ones the filter in `model_dir`
@@ -401,6 +402,10 @@ def run(
 
     if not output and not repo_id:
         raise ExportError("say where to: --output DIR and/or --to-hub namespace/name")
+    if threshold is not None and not 0 <= threshold <= 1:  # nan fails both comparisons
+        raise ExportError(
+            f"--threshold must be a filter score from 0 to 1, not {threshold}: pairs scored at or above it are accepted"
+        )
     token = check_hub(repo_id) if repo_id else None
     if output and output.exists() and not overwrite:
         raise ExportError(f"{output} exists: pass --overwrite to replace it, or choose another --output")
@@ -417,7 +422,7 @@ def run(
     data = find_dataset(client, config.argilla.workspace, config.argilla.dataset)
     records = read(client, data)
     if model is not None:
-        score_unscored(records, model_dir, model, log=log)
+        score_unscored(records, model_dir, model, log=log, trust_pickle=trust_pickle)
     selection = select(records, threshold, model["version"] if model else None, config.export.validation)
     settings = {
         "workspace": config.argilla.workspace,

@@ -28,7 +28,7 @@ from curation.corpus.shards import (
 def run_local(job: Job, *, overwrite: bool = False, progress: Callable[[int], None] | None = None) -> Summary:
     """The local engine: every shard in order, in this process."""
     started = time.perf_counter()
-    scorer = Scorer(job.model, job.device, job.batch_size) if job.model else None
+    scorer = Scorer(job.model, job.device, job.batch_size, trust_pickle=job.trust_pickle) if job.model else None
     partial = prepare_output(job.output, overwrite)
     settings = settings_of(job.config) if job.clean else ""
     d = job.config.dedup

@@ -174,6 +174,7 @@ def run_ray(
                 "device": job.device if job.device != "auto" or per else "cpu",
                 "batch_size": job.batch_size,
                 "threads": max(1, int(cpus_per_replica)),
+                "trust_pickle": job.trust_pickle,
             },
             batch_format="pandas",
             batch_size=job.batch_size * 8 if job.batch_size else (2048 if per else 256),

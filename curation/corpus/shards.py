@@ -74,6 +74,7 @@ class Job:
     clean: bool = True  # heuristics and dedup before the model
     device: str = "auto"
     batch_size: int | None = None
+    trust_pickle: bool = False  # load a model folder that holds pickles (written before plain-number heads)
 
 
 @dataclass
@@ -199,14 +200,21 @@ def dedup_in_order(frame: pd.DataFrame, dedup: Deduplicator) -> pd.DataFrame:
 class Scorer:
     """The model stage: a trained filter, loaded once (per Ray actor), scoring the rows still kept."""
 
-    def __init__(self, model: str, device: str = "auto", batch_size: int | None = None, threads: int | None = None):
+    def __init__(
+        self,
+        model: str,
+        device: str = "auto",
+        batch_size: int | None = None,
+        threads: int | None = None,
+        trust_pickle: bool = False,
+    ):
         from curation.model.learned import LearnedFilter
 
         if threads:
             import torch
 
             torch.set_num_threads(threads)
-        self.filter = LearnedFilter.load(model, device, batch_size)
+        self.filter = LearnedFilter.load(model, device, batch_size, trust_pickle=trust_pickle)
 
     def __call__(self, frame: pd.DataFrame) -> pd.DataFrame:
         keep = frame["reason"].isna().to_numpy() if "reason" in frame else np.ones(len(frame), dtype=bool)

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from curation.errors import ModelError
+from curation.model.head import PlainHead
 from curation.model.settings import TrainConfig
 
 MIN_EXAMPLES = 4
@@ -19,7 +21,7 @@ MIN_EXAMPLES = 4
 
 @dataclass
 class ErrorTypes:
-    heads: dict[str, object] = field(default_factory=dict)  # type -> fitted head, P(type | bad pair)
+    heads: dict[str, PlainHead] = field(default_factory=dict)  # type -> fitted head, P(type | bad pair)
     examples: dict[str, int] = field(default_factory=dict)  # tagged bad pairs with the type
     auc: dict[str, float | None] = field(default_factory=dict)  # out-of-fold, against the other tagged pairs
     tagged: int = 0  # bad pairs that carried any type
@@ -29,6 +31,29 @@ class ErrorTypes:
             "tagged_pairs": self.tagged,
             "types": {t: {"examples": self.examples[t], "auc": self.auc.get(t)} for t in sorted(self.examples)},
         }
+
+    def to_dict(self) -> dict:
+        """Plain data for error_types.json."""
+        return {
+            "heads": {name: head.to_dict() for name, head in self.heads.items()},
+            "examples": self.examples,
+            "auc": self.auc,
+            "tagged": self.tagged,
+        }
+
+    @classmethod
+    def from_dict(cls, data, where: str = "error types") -> ErrorTypes:
+        if not isinstance(data, dict) or not isinstance(data.get("heads"), dict):
+            raise ModelError(f"{where} is not what train_filter.py writes (an object with heads): train again")
+        try:
+            return cls(
+                heads={str(k): PlainHead.from_dict(v, f"{where} ({k})") for k, v in data["heads"].items()},
+                examples={str(k): int(v) for k, v in (data.get("examples") or {}).items()},
+                auc={str(k): None if v is None else float(v) for k, v in (data.get("auc") or {}).items()},
+                tagged=int(data.get("tagged") or 0),
+            )
+        except (AttributeError, TypeError, ValueError) as e:
+            raise ModelError(f"{where} is not what train_filter.py writes ({e.__class__.__name__}): train again") from None
 
     def predict(self, x: np.ndarray) -> dict[str, np.ndarray]:
         """P(type) for each row of features, per learnt type."""
@@ -57,5 +82,5 @@ def fit(x: np.ndarray, tags: Sequence[frozenset[str] | set[str]], config: TrainC
         for train, test in StratifiedKFold(k, shuffle=True, random_state=config.seed).split(xs, y):
             oof[test] = new_head(config).fit(xs[train], y[train]).predict_proba(xs[test])[:, 1]
         result.auc[name] = float(roc_auc_score(y, oof))
-        result.heads[name] = new_head(config).fit(xs, y)
+        result.heads[name] = PlainHead.from_pipeline(new_head(config).fit(xs, y))
     return result

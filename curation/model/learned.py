@@ -27,6 +27,7 @@ from curation.model.card import model_card
 from curation.model.encoder import PairEncoder, default_batch_size, device, load_body
 from curation.model.error_types import ErrorTypes
 from curation.model.features import NAMES as FEATURES
+from curation.model.head import PlainHead
 from curation.model.plots import calibration_plot, histogram_plot
 from curation.model.settings import TrainConfig
 from curation.model.train import (
@@ -39,13 +40,14 @@ from curation.model.train import (
     with_extra,
 )
 
-ERROR_TYPES_FILE = "error_types.joblib"
+ERROR_TYPES_FILE = "error_types.json"
+PICKLED = (store.PICKLED_HEAD, "error_types.joblib")  # what folders written before plain-number heads hold
 
 
 @dataclass
 class LearnedFilter:
     encoder: PairEncoder
-    head: object  # the spline-logistic head over the features (`train.new_head`)
+    head: PlainHead  # the spline-logistic head over the features (`train.new_head`), as plain numbers
     error_types: ErrorTypes = field(default_factory=ErrorTypes)
     metadata: dict = field(default_factory=dict)  # what metadata.json holds once saved; training facts before that
     evaluation: Evaluation | None = None  # cross-validation of a filter trained in this process (None once loaded)
@@ -92,7 +94,7 @@ class LearnedFilter:
             good = [p for p, v in zip(pairs, y_arr, strict=True) if v == 1]
             extra = encoder.features(negatives.make(good, config.synthetic_negatives, config.seed))
         evaluation = cross_validate(x, y_arr, config, extra)
-        head = new_head(config).fit(*with_extra(x, y_arr, extra))
+        head = PlainHead.from_pipeline(new_head(config).fit(*with_extra(x, y_arr, extra)))
         types = ErrorTypes()
         if tags:
             types = error_types.fit(x, [t if v == 0 else frozenset() for t, v in zip(tags, y_arr, strict=True)], config)
@@ -118,19 +120,17 @@ class LearnedFilter:
     def save(
         self, models_dir: str | Path, labels_from: str, make_latest: Callable[[], bool] = lambda: True
     ) -> store.Stored:
-        """A new version folder under `models_dir`: head, error-type heads, the body if fine-tuned, metadata.json,
-        the out-of-fold scores, plots and the model card (README.md); `latest` moves to it unless `make_latest()`
-        says no."""
-        import joblib
-
+        """A new version folder under `models_dir`: head and error-type heads (plain numbers, JSON), the body if
+        fine-tuned, metadata.json, the out-of-fold scores, plots and the model card (README.md); `latest` moves to
+        it unless `make_latest()` says no."""
         ev = self.evaluation
         if ev is None:
             raise ModelError("only a filter trained in this process can be saved: train it with LearnedFilter.train")
 
         def write(tmp: Path, version: str) -> None:
-            joblib.dump(self.head, tmp / store.HEAD_FILE)
-            if self.error_types.heads:  # plain data, so moving the code never breaks unpickling
-                joblib.dump(vars(self.error_types), tmp / ERROR_TYPES_FILE)
+            (tmp / store.HEAD_FILE).write_text(json.dumps(self.head.to_dict()), encoding="utf-8")
+            if self.error_types.heads:
+                (tmp / ERROR_TYPES_FILE).write_text(json.dumps(self.error_types.to_dict()), encoding="utf-8")
             if self.finetuned:
                 self.encoder.body.save(str(tmp / "body"))
             self.metadata.update(
@@ -155,8 +155,14 @@ class LearnedFilter:
         return stored
 
     @classmethod
-    def load(cls, path: str | Path, device_preference: str = "auto", batch_size: int | None = None) -> LearnedFilter:
-        """A saved filter from its version folder (or a models folder's `latest`); clear errors when incomplete."""
+    def load(
+        cls, path: str | Path, device_preference: str = "auto", batch_size: int | None = None, trust_pickle=False
+    ) -> LearnedFilter:
+        """A saved filter from its version folder (or a models folder's `latest`); clear errors when incomplete.
+
+        The head and error-type heads are read as plain numbers. A folder written before that holds pickles, which
+        can run any code when loaded: it is refused unless `trust_pickle` (`--trust-pickle`) says its maker is
+        trusted."""
         path = store.resolve(path)
         meta = store.read_metadata(path)
         if meta.get("features") != list(FEATURES):
@@ -164,16 +170,19 @@ class LearnedFilter:
                 f"model {path.name} reads {len(meta.get('features') or [])} features, this version of curation "
                 f"computes {len(FEATURES)}: train it again with train_filter.py"
             )
+        if (path / store.HEAD_FILE).exists():
+            head = PlainHead.from_dict(_read_json(path / store.HEAD_FILE), str(path / store.HEAD_FILE))
+            types = ErrorTypes()
+            if (path / ERROR_TYPES_FILE).exists():
+                file = path / ERROR_TYPES_FILE
+                types = ErrorTypes.from_dict(_read_json(file), str(file))
+        else:
+            head, types = _unpickle(path, trust_pickle)
         dev = device(device_preference)
         body_ref = str(path / "body") if meta.get("finetuned") else meta["base_model"]
         if meta.get("finetuned") and not (path / "body" / "modules.json").exists():
             raise ModelError(f"model directory {path} is incomplete (missing body/): train again")
         body = load_body(body_ref, dev)
-        head = _read(path / store.HEAD_FILE)
-        types = ErrorTypes()
-        if (path / ERROR_TYPES_FILE).exists():
-            saved = _read(path / ERROR_TYPES_FILE)
-            types = ErrorTypes(**saved) if isinstance(saved, dict) else saved
         encoder = PairEncoder(
             body,
             layer=meta["layer"],
@@ -203,7 +212,36 @@ class LearnedFilter:
         return self.head.predict_proba(x)[:, 1], self.error_types.predict(x)
 
 
-def _read(file: Path):
+def _read_json(file: Path):
+    try:
+        return json.loads(file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ModelError(f"{file} is not valid JSON ({e.__class__.__name__}): train the model again") from None
+
+
+def _unpickle(path: Path, trust: bool) -> tuple[PlainHead, ErrorTypes]:
+    """The head and error types of a folder written before plain-number heads (pickles), only when trusted."""
+    head_file, types_file = (path / name for name in PICKLED)
+    if not trust:
+        raise ModelError(
+            f"model {path} holds its head as a pickle ({head_file.name}), which can run any code when loaded: train "
+            "it again with train_filter.py (new models hold plain numbers), or pass --trust-pickle if you trust "
+            "whoever made the folder"
+        )
+    head = _read_pickle(head_file)
+    types = ErrorTypes()
+    if types_file.exists():
+        saved = _read_pickle(types_file)
+        types = ErrorTypes(**(saved if isinstance(saved, dict) else vars(saved)))
+    try:
+        head = PlainHead.from_pipeline(head)
+        types.heads = {name: PlainHead.from_pipeline(h) for name, h in types.heads.items()}
+    except (AttributeError, TypeError, ValueError) as e:
+        raise ModelError(f"{head_file} is not a head train_filter.py wrote ({e.__class__.__name__}): train again") from None
+    return head, types
+
+
+def _read_pickle(file: Path):
     import joblib
 
     # error_types.joblib of models saved before the stage packages pickled the class under its old module path

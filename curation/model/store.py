@@ -1,7 +1,7 @@
 """Trained filters on disk: one folder per version, `latest` pointing at the newest.
 
     models/
-      v0003-20261124T101500/   head.joblib, metadata.json, README.md (model card), plots, body/ if fine-tuned
+      v0003-20261124T101500/   head.json, metadata.json, README.md (model card), plots, body/ if fine-tuned
       latest -> v0003-...
 
 A version is written to a hidden temporary folder and renamed into place, so a crash never leaves a
@@ -22,8 +22,8 @@ from pathlib import Path
 from curation.files import staged_folder
 from curation.model.encoder import ModelError
 
-HEAD_FILE = "head.joblib"  # the fitted head (learned.LearnedFilter writes and reads it)
-REQUIRED = ("metadata.json", HEAD_FILE)
+HEAD_FILE = "head.json"  # the fitted head as plain numbers (learned.LearnedFilter writes and reads it)
+PICKLED_HEAD = "head.joblib"  # the head of folders written before plain numbers (loaded only when trusted)
 
 
 VERSION = re.compile(r"^v(\d{4,})-")
@@ -101,7 +101,9 @@ def resolve(path: str | Path) -> Path:
         raise ModelError(f"model directory {path} does not exist: train one with train_filter.py")
     if not (path / "metadata.json").exists() and (path / "latest").exists():
         path = (path / "latest").resolve()
-    missing = [name for name in REQUIRED if not (path / name).exists()]
+    missing = [name for name in ("metadata.json",) if not (path / name).exists()]
+    if not (path / HEAD_FILE).exists() and not (path / PICKLED_HEAD).exists():
+        missing.append(HEAD_FILE)
     if missing:
         raise ModelError(
             f"model directory {path} is incomplete (missing {', '.join(missing)}): "
@@ -112,7 +114,14 @@ def resolve(path: str | Path) -> Path:
 
 def read_metadata(path: str | Path) -> dict:
     path = resolve(path)
+    file = path / "metadata.json"
     try:
-        return json.loads((path / "metadata.json").read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise ModelError(f"{path / 'metadata.json'} is not valid JSON ({e}): train again") from None
+        meta = json.loads(file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ModelError(f"{file} is not valid JSON ({e}): train again") from None
+    if not isinstance(meta, dict) or not {"base_model", "layer", "threshold"} <= set(meta):
+        raise ModelError(
+            f"{file} is not the metadata train_filter.py writes (a JSON object with base_model, layer, threshold, "
+            f"...; found {type(meta).__name__}): train again"
+        )
+    return meta

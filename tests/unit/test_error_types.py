@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 
 import joblib
 import numpy as np
@@ -15,6 +16,7 @@ from curation.annotation.records import read_labels
 from curation.annotation.setup import SetupError
 from curation.config import Config
 from curation.cycle import from_file
+from curation.errors import ModelError
 from curation.model.error_types import MIN_EXAMPLES, fit
 from curation.model.learned import LearnedFilter
 from curation.model.settings import TrainConfig
@@ -73,16 +75,42 @@ def test_a_judged_file_with_errors_trains_type_heads_that_the_saved_filter_predi
         scores, flt.score([("Where is the exit?", "Where is the exit?"), ("The bus is late today.", "El")])
     )
 
-    # the heads are saved as plain data; a model saved before the stage packages pickled the class itself under
-    # its old module path (curation.error_types), and still loads
-    assert isinstance(joblib.load(result.model.path / "error_types.joblib"), dict)
-    _pickle_the_old_way(flt.error_types, result.model.path / "error_types.joblib")
+    # the heads are plain numbers (JSON); a folder from before held pickles: sklearn pipelines, the error types
+    # pickled as a class under its old module path (curation.error_types). It loads only when trusted.
+    assert not list(result.model.path.glob("*.joblib"))
+    saved = json.loads((result.model.path / "error_types.json").read_text())
+    assert set(saved["heads"]) == {"wrong_language", "omission_addition"}
+    pipelines = _old_folder(flt, judged, result.model.path)
+    with pytest.raises(ModelError, match="pickle .*--trust-pickle"):
+        LearnedFilter.load(result.model.path, "cpu")
     sys.modules.pop("curation.error_types", None)
-    old = LearnedFilter.load(result.model.path, "cpu")
+    old = LearnedFilter.load(result.model.path, "cpu", trust_pickle=True)
     assert set(old.error_types.heads) == {"wrong_language", "omission_addition"}
+    x = flt.encoder.features([("Where is the exit?", "Where is the exit?")])
     np.testing.assert_allclose(
-        old.predict([("Where is the exit?", "Where is the exit?")])[1]["wrong_language"], types["wrong_language"][:1]
+        old.predict([("Where is the exit?", "Where is the exit?")])[1]["wrong_language"],
+        pipelines["wrong_language"].predict_proba(x)[:, 1],
     )
+
+
+def _old_folder(flt, judged, path):
+    """Make `path` a folder as written before plain-number heads: sklearn pipelines pickled, no JSON heads."""
+    from curation.model.train import new_head
+
+    rows = list(read_labels(judged))
+    x = flt.encoder.features([(r.pair.source, r.pair.target) for r in rows])
+    bad = [i for i, r in enumerate(rows) if r.label == "bad"]
+    config = TrainConfig()
+    pipelines = {
+        name: new_head(config).fit(x[bad], [int(name in rows[i].errors) for i in bad])
+        for name in ("wrong_language", "omission_addition")
+    }
+    joblib.dump(new_head(config).fit(x, [int(r.label == "good") for r in rows]), path / "head.joblib")
+    types = replace(flt.error_types, heads=pipelines)
+    _pickle_the_old_way(types, path / "error_types.joblib")
+    (path / "head.json").unlink()
+    (path / "error_types.json").unlink()
+    return pipelines
 
 
 def _pickle_the_old_way(types, path):

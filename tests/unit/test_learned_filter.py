@@ -128,7 +128,7 @@ def test_train_saves_a_complete_version_that_loads_and_scores_the_same(tiny_mode
     assert meta["label_counts"] == {"good": 16, "bad": 16} and meta["finetuned"] is False
     assert meta["labels_sha256"] == store.labels_hash([(s, t, v) for (s, t), v in zip(pairs, y, strict=True)])
     assert {"setfit", "torch", "sentence-transformers"} <= set(meta["libraries"])
-    for name in ("head.joblib", "README.md", "calibration.png", "scores.png"):
+    for name in ("head.json", "README.md", "calibration.png", "scores.png"):
         assert (stored.path / name).stat().st_size > 0
     assert (tmp_path / "models" / "latest").resolve() == stored.path
 
@@ -149,8 +149,56 @@ def test_loading_missing_or_incomplete_model_folders_says_what_to_do(tmp_path):
         LearnedFilter.load(tmp_path / "nope", "cpu")
     (tmp_path / "half").mkdir()
     (tmp_path / "half" / "metadata.json").write_text("{}")
-    with pytest.raises(ModelError, match=r"incomplete \(missing head.joblib\)"):
+    with pytest.raises(ModelError, match=r"incomplete \(missing head.json\)"):
         LearnedFilter.load(tmp_path / "half", "cpu")
+    (tmp_path / "half" / "head.json").write_text("{}")
+    (tmp_path / "half" / "metadata.json").write_text("[]")
+    with pytest.raises(ModelError, match=r"not the metadata train_filter.py writes .*found list"):
+        LearnedFilter.load(tmp_path / "half", "cpu")
+
+
+def test_a_model_folder_is_read_as_plain_numbers_and_a_pickle_in_it_never_runs(tiny_model, tmp_path, encoder):
+    """A shared filter is data: a crafted head.joblib (a pickle that runs code when loaded) is never read unless
+    --trust-pickle says so; a head.json that is not numbers is refused."""
+    import pickle
+
+    config = config_for(tiny_model, tmp_path)
+    flt, stored = fit_and_save(GOOD + BAD, [1] * 16 + [0] * 16, config, "test", encoder=encoder, log=lambda m: None)
+    marker = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    (stored.path / "head.joblib").write_bytes(pickle.dumps(Payload()))
+    again = LearnedFilter.load(stored.path, "cpu")  # head.json is there: the pickle is not read
+    np.testing.assert_allclose(again.score(GOOD[:3]), flt.score(GOOD[:3]))
+    (stored.path / "head.json").unlink()
+    with pytest.raises(ModelError, match=r"holds its head as a pickle \(head.joblib\).*--trust-pickle"):
+        LearnedFilter.load(stored.path, "cpu")
+    assert not marker.exists()
+    with pytest.raises(ModelError, match="is not a head train_filter.py wrote"):
+        LearnedFilter.load(stored.path, "cpu", trust_pickle=True)  # trusted, it is unpickled: what it is, is refused
+    assert marker.exists()
+    head = flt.head.to_dict()
+    for broken in ({**head, "coef": head["coef"][:-1]}, {**head, "intercept": "nan"}, {"format": "pickle"}, [1, 2]):
+        (stored.path / "head.json").write_text(json.dumps(broken))
+        with pytest.raises(ModelError, match="head.json is not a head train_filter.py wrote"):
+            LearnedFilter.load(stored.path, "cpu")
+
+
+def test_the_plain_head_predicts_what_the_fitted_pipeline_predicts():
+    from curation.model.head import PlainHead
+    from curation.model.train import new_head
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 5))
+    x[:, 4] = 0.25  # a feature that never varied in training
+    y = (x[:, 0] + x[:, 1] ** 2 + rng.normal(size=200) > 1).astype(int)
+    pipeline = new_head(TrainConfig()).fit(x, y)
+    head = PlainHead.from_dict(json.loads(json.dumps(PlainHead.from_pipeline(pipeline).to_dict())))
+    far = rng.normal(size=(300, 5)) * 4  # beyond the fitted range too: the spline's edge value
+    np.testing.assert_allclose(head.predict_proba(far), pipeline.predict_proba(far), atol=1e-12)
 
 
 def test_device_auto_falls_back_to_cpu_and_a_missing_gpu_is_a_clear_error():
@@ -190,7 +238,7 @@ def test_train_filter_from_a_local_file_and_the_cli_errors(tiny_model, tmp_path)
     args = ["train", "--labels", str(judged), "--models-dir", str(models), "--base-model", str(tiny_model)]
     result = runner.invoke(main, [*args, "--config", str(config_file)])
     assert result.exit_code == 0, result.output
-    assert (models / "latest" / "head.joblib").exists()
+    assert (models / "latest" / "head.json").exists()
     # the terminal and the model card say the same figures, each with the counts behind it
     meta = json.loads((models / "latest" / "metadata.json").read_text())
     card = (models / "latest" / "README.md").read_text()
