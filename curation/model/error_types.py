@@ -53,7 +53,8 @@ class ErrorTypes:
                 tagged=int(data.get("tagged") or 0),
             )
         except (AttributeError, TypeError, ValueError) as e:
-            raise ModelError(f"{where} is not what train_filter.py writes ({e.__class__.__name__}): train again") from None
+            what = e.__class__.__name__
+            raise ModelError(f"{where} is not what train_filter.py writes ({what}): train again") from None
 
     def predict(self, x: np.ndarray) -> dict[str, np.ndarray]:
         """P(type) for each row of features, per learnt type."""

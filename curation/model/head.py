@@ -106,6 +106,7 @@ class PlainHead:
         if head.knots.shape[0] != n[0] or head.n_splines < 1 or head.coef.shape != (n[0] * head.n_splines,):
             raise bad("shapes do not fit")
         arrays = (head.mean, head.scale, head.knots, head.coef)
-        if not all(np.isfinite(a).all() for a in arrays) or not math.isfinite(head.intercept) or (head.scale <= 0).any():
+        finite = all(np.isfinite(a).all() for a in arrays) and math.isfinite(head.intercept)
+        if not finite or (head.scale <= 0).any():
             raise bad("numbers that are not finite")
         return head

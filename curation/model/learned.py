@@ -237,7 +237,8 @@ def _unpickle(path: Path, trust: bool) -> tuple[PlainHead, ErrorTypes]:
         head = PlainHead.from_pipeline(head)
         types.heads = {name: PlainHead.from_pipeline(h) for name, h in types.heads.items()}
     except (AttributeError, TypeError, ValueError) as e:
-        raise ModelError(f"{head_file} is not a head train_filter.py wrote ({e.__class__.__name__}): train again") from None
+        what = e.__class__.__name__
+        raise ModelError(f"{head_file} is not a head train_filter.py wrote ({what}): train again") from None
     return head, types
 
 
