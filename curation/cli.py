@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from curation.errors import CurationError, OutputError
+from curation.errors import ConfigError, CurationError, OutputError
 from curation.server.stack import DEFAULT_PORT, Credentials, Stack, default_data_dir
 
 
@@ -218,7 +218,15 @@ def setup(config_path, input_path, workspace, dataset, labels, dry_run):
     click.echo("Users: " + "; ".join(f"{', '.join(names)}: {outcome}" for outcome, names in by_outcome.items()))
     click.echo(f"{result.logged} records in {config.argilla.workspace}/{config.argilla.dataset}")
     if labels:
-        click.echo(f"{result.imported} judged pairs imported with their annotators' submitted responses")
+        click.echo(
+            f"{result.imported} judged pairs in {labels}: {result.responses} responses imported as submitted by "
+            f"the file's annotators"
+            + (
+                f", {result.kept} kept as they are in Argilla (that annotator had answered already)"
+                if result.kept
+                else ""
+            )
+        )
     click.echo(f"New annotators' passwords: {config.annotators.passwords} (keep it private)")
 
 
@@ -318,9 +326,7 @@ def train(config_path, workspace, dataset, labels, models_dir, base_model, devic
 @click.option("--target-column", default="target", show_default=True)
 @click.option("--quoting", help="csv/tsv input: none or minimal (default: minimal for .csv, none for .tsv).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
-@click.option(
-    "--batch-size", type=click.IntRange(min=1), help="Encoder batch size (default 32 on CPU, 256 on GPU)."
-)
+@click.option("--batch-size", type=int, help="Encoder batch size (default 32 on CPU, 256 on GPU).")
 @click.option(
     "--trust-pickle", is_flag=True, help="Load a model folder from before plain-number heads (pickles can run code)."
 )
@@ -363,6 +369,8 @@ def score(
 
     if not model_dir and not clean:
         raise click.UsageError("give --model (to score), --clean (to filter and dedup), or both")
+    if batch_size is not None and batch_size < 1:
+        raise ConfigError(f"--batch-size must be a whole number of at least 1, not {batch_size}")
     config = Config.load(config_path)
     spec = InputSpec(path=input_path, source_column=source_column, target_column=target_column, quoting=quoting)
     config.input = spec

@@ -14,6 +14,7 @@ import numpy as np
 from curation.annotation import suggestions
 from curation.annotation.agreement import Judgment, agreement_summary, describe_agreement, training_set
 from curation.annotation.records import read_dataset
+from curation.errors import InputError
 from curation.files import write_tsv
 from curation.model.card import quality_lines
 from curation.model.encoder import PairEncoder, build_encoder
@@ -79,14 +80,25 @@ def fit_and_save(
 
 def from_file(path: str | Path, config: Config, log: Log = print, force: bool = False) -> Result:
     """Train from a local judged file (source, target, label, optional errors), no Argilla involved."""
-    from curation.annotation.records import read_labels
+    from curation.annotation.records import describe_torn, one_per_annotator, read_labels
 
-    rows = list(read_labels(path))
+    rows, torn = one_per_annotator(list(read_labels(path)))
+    if torn:
+        log(describe_torn(torn))
     pairs_by_id = {row.pair.id: (row.pair.source, row.pair.target) for row in rows}
     # each row is a vote (its annotator's, or its own when the file names none): a pair judged good on one row and
     # bad on another is a tie, left out, as in Argilla
     votes = [Judgment(row.pair.id, row.annotator or row.pair.origin, row.label, row.errors) for row in rows]
+    if not rows:
+        raise InputError(
+            f"labels file {path} holds no judged rows (a header only, or empty): add source, target, label rows"
+        )
     agg, ids, y, tags = training_set(votes)
+    if not ids:
+        raise TrainingError(
+            f"every pair in {Path(path).name} is a tie ({len(agg.ties)} judged as often good as bad): nothing to train "
+            "on; settle them (one label per pair and annotator) and run again"
+        )
     agreement = agreement_summary(agg)
     if any(row.annotator for row in rows):
         log(describe_agreement(agreement))
@@ -105,6 +117,11 @@ def from_argilla(client, dataset, config: Config, log: Log = print, progress=Non
     rows, judgments = read_dataset(client, dataset)
     clock.lap("read")
     agg, ids, y, tags = training_set(judgments)
+    if not ids:
+        raise TrainingError(
+            f"no pair has a majority label in {dataset.name} ({len(rows)} records, {len(agg.ties)} ties): submit "
+            "good/bad labels in the Argilla web UI, then run train_filter.py again"
+        )
     agreement = agreement_summary(agg)
     log(describe_agreement(agreement))
     by_id = {r.id: r for r in rows}

@@ -22,13 +22,15 @@ from curation.errors import WAITS, ArgillaRefused, ArgillaUnavailable, InputErro
 from curation.pair import Pair, batched
 
 
-def to_record(pair: Pair, responses: list | None = None, vector=None):
+def to_record(pair: Pair, responses: list | None = None, vector=None, stored_metadata: dict | None = None):
+    """The record of a pair. `stored_metadata`: what the record holds in Argilla now (the filter's score, priority
+    and model among it), kept, with the pair's measurements refreshed over it: an upsert replaces metadata whole."""
     import argilla as rg
 
     return rg.Record(
         id=pair.id,
         fields={"source": pair.source, "target": pair.target},
-        metadata=schema.metadata(pair),
+        metadata={**(stored_metadata or {}), **schema.metadata(pair)},
         responses=responses or [],
         vectors={schema.VECTOR: [round(float(x), 5) for x in vector]} if vector is not None else {},
     )
@@ -42,12 +44,40 @@ def vectors_for(dataset, batch: list[Pair]):
     return list(schema.pair_vectors(batch, field.dimensions))
 
 
-def log_pairs(dataset, pairs: Iterable[Pair], batch_size: int, progress: Callable[[int], None] | None = None) -> int:
-    """Log pairs in batches (upserts by id: running twice adds nothing). Returns how many were sent."""
+@dataclass
+class Stored:
+    """What a dataset holds before setup writes to it: each record's metadata and who answered it (any status)."""
+
+    metadata: dict[str, dict] = field(default_factory=dict)  # record id -> metadata
+    answered: dict[str, set[str]] = field(default_factory=dict)  # record id -> user ids with a response
+
+    @classmethod
+    def read(cls, client, dataset) -> Stored:
+        stored = cls()
+        for item in iter_records(client, dataset, include="responses"):
+            rid = record_id(item)
+            stored.metadata[rid] = dict(item.get("metadata") or {})
+            stored.answered[rid] = {str(r["user_id"]) for r in item.get("responses") or []}
+        return stored
+
+
+def log_pairs(
+    dataset,
+    pairs: Iterable[Pair],
+    batch_size: int,
+    progress: Callable[[int], None] | None = None,
+    stored: Stored | None = None,
+) -> int:
+    """Log pairs in batches (upserts by id: running twice adds nothing; the metadata in `stored`, the filter's
+    among it, is kept). Returns how many were sent."""
     sent = 0
+    kept = stored.metadata if stored else {}
     for batch in batched(pairs, batch_size):
-        records = [to_record(p, vector=v) for p, v in zip(batch, vectors_for(dataset, batch), strict=True)]
-        log_records(dataset, records, batch_size, f"{sent} records logged")
+        records = [
+            to_record(p, vector=v, stored_metadata=kept.get(p.id))
+            for p, v in zip(batch, vectors_for(dataset, batch), strict=True)
+        ]
+        log_records(dataset, records, batch_size, f"{sent} records sent by this run")
         sent += len(batch)
         if progress:
             progress(len(batch))
@@ -61,11 +91,40 @@ def log_records(dataset, records: list, batch_size: int, done: str) -> None:
     except Exception as e:
         if not transient(e):
             raise
+        held = _count(dataset)
         raise ArgillaUnavailable(
-            f"Argilla stopped answering or failed ({e.__class__.__name__}, {len(WAITS) + 1} tries) with {done}: start "
-            "it again (curation server start) and run setup_workspace.py again; records are keyed by pair, so nothing "
-            "is duplicated"
+            f"Argilla stopped answering or failed ({e.__class__.__name__}, {len(WAITS) + 1} tries) with {done}"
+            f"{'' if held is None else f' ({held} records in the dataset now)'}: see its logs (disk full?), start it "
+            "again (curation server start) and run setup_workspace.py again; records are keyed by pair, so nothing is "
+            "duplicated"
         ) from None
+
+
+def _count(dataset) -> int | None:
+    """How many records the dataset holds, if Argilla still answers."""
+    try:
+        response = dataset._client.api.http_client.get(
+            f"/api/v1/datasets/{dataset.id}/records", params={"limit": 1}, timeout=5
+        )
+        return int(response.json()["total"]) if response.status_code == 200 else None
+    except Exception:
+        return None
+
+
+def _json_rows(path: Path, text: str) -> Iterator[tuple[int, dict]]:
+    for line, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            row = json.loads(raw)
+        except json.JSONDecodeError as e:
+            raise InputError(f"labels file {path}, line {line} is not valid JSON ({e.msg}): fix or remove it") from None
+        if not isinstance(row, dict):
+            raise InputError(
+                f"labels file {path}, line {line}: expected a JSON object with source, target and label, found "
+                f"a {type(row).__name__}"
+            )
+        yield line, row
 
 
 class Judged(NamedTuple):
@@ -84,13 +143,20 @@ def read_labels(path: str | Path) -> Iterator[Judged]:
     path = Path(path)
     if not path.exists():
         raise SetupError(f"labels file {path} does not exist")
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # a byte order mark (spreadsheets write one) is dropped
+    except UnicodeDecodeError as e:
+        raise InputError(
+            f"labels file {path} is not UTF-8 (byte {e.object[e.start : e.start + 1]!r} at offset {e.start}): save "
+            "it as UTF-8, e.g. `iconv -f LATIN1 -t UTF-8`"
+        ) from None
     if path.suffix.lower() in (".jsonl", ".json"):
-        rows = (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+        numbered = _json_rows(path, text)
     else:
         delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
         quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
-        rows = csv.DictReader(path.open(encoding="utf-8", newline=""), delimiter=delimiter, quoting=quoting)
-    for line, row in enumerate(rows, start=2):
+        numbered = enumerate(csv.DictReader(text.splitlines(), delimiter=delimiter, quoting=quoting), start=2)
+    for line, row in numbered:
         missing = [c for c in ("source", "target", "label") if c not in row]
         if missing:
             raise SetupError(f"labels file {path} has no column {', '.join(missing)} (found: {', '.join(row)})")
@@ -105,7 +171,44 @@ def read_labels(path: str | Path) -> Iterator[Judged]:
                 f" (use {', '.join(schema.ERROR_LABELS)})"
             )
         annotator = str(row.get("annotator") or "").strip() or None
+        if not isinstance(row["source"], str) or not isinstance(row["target"], str):
+            raise InputError(f"labels file {path}, row {line}: source and target must be text")
         yield Judged(Pair(row["source"], row["target"], origin=f"{path.name}:{line}"), label, errors, annotator)
+
+
+def one_per_annotator(rows: list[Judged]) -> tuple[list[Judged], list[list[Judged]]]:
+    """One judgment per named annotator and pair: repeated rows with the same label count once (the last); an
+    annotator who judged the same pair good on one row and bad on another said nothing clear, so those rows are
+    set aside and returned (grouped) to be reported. Rows naming no annotator are each a vote of their own."""
+    groups: dict[tuple[str, str], list[Judged]] = {}
+    out: list[Judged | None] = []
+    slot: dict[tuple[str, str], int] = {}
+    for row in rows:
+        if row.annotator is None:
+            out.append(row)
+            continue
+        key = (row.annotator, row.pair.id)
+        groups.setdefault(key, []).append(row)
+        if key in slot:
+            out[slot[key]] = row
+        else:
+            slot[key] = len(out)
+            out.append(row)
+    torn = [g for g in groups.values() if len({r.label for r in g}) > 1]
+    for g in torn:
+        out[slot[(g[0].annotator, g[0].pair.id)]] = None
+    return [r for r in out if r is not None], torn
+
+
+def describe_torn(torn: list[list[Judged]]) -> str:
+    """The one line that reports an annotator's contradicting rows."""
+    rows = ", ".join(r.pair.origin for g in torn[:3] for r in g)
+    who = ", ".join(sorted({g[0].annotator for g in torn}))
+    n = len(torn)
+    return (
+        f"{n} pair{'s' if n > 1 else ''} judged both good and bad by the same annotator ({who}) left out of that "
+        f"annotator's votes (rows {rows}{', ...' if n > 3 else ''}): keep one row per annotator and pair"
+    )
 
 
 AGENT = "curation-filter"  # suggestions the filter wrote carry it, with the model version after it

@@ -1,7 +1,8 @@
 """Put cleaned candidates in front of annotators: workspace, accounts from the roster, dataset, records.
 
 Everything here is safe to run again: records have deterministic ids (re-logging updates them and never
-touches their responses or suggestions), existing users are left alone, nothing is deleted.
+touches their responses, suggestions or the filter's metadata; a judged file's response is imported only where
+that user has answered nothing), existing users are left alone, nothing is deleted.
 """
 
 from __future__ import annotations
@@ -21,7 +22,17 @@ import yaml
 
 from curation.annotation import schema
 from curation.annotation.connect import transient
-from curation.annotation.records import Judged, log_pairs, log_records, read_labels, to_record, vectors_for
+from curation.annotation.records import (
+    Judged,
+    Stored,
+    describe_torn,
+    log_pairs,
+    log_records,
+    one_per_annotator,
+    read_labels,
+    to_record,
+    vectors_for,
+)
 from curation.clean import pii
 from curation.clean.pipeline import Tally, cap_templates, clean, write_outputs
 from curation.errors import InputError, SetupError, retried
@@ -197,32 +208,51 @@ def ensure_dataset(client, config: Config, workspace):
     return existing
 
 
-def import_labels(client, dataset, path: str | Path, workspace, passwords_path, batch_size: int) -> int:
-    """Judged pairs become records with submitted responses: from the row's annotator (a user that must exist,
-    e.g. from the roster), or from the curator account. Returns the number of judged pairs."""
-    ensure_users(client, [Member(CURATOR, "Curator", "admin")], workspace, passwords_path)
-    rows = list(read_labels(path))
-    users = {}
-    for name in sorted({r.annotator or CURATOR for r in rows}):
-        user = client.users(name)
-        if user is None:
+def check_annotators(client, rows: list[Judged], members: list[Member], path) -> None:
+    """Every annotator a labels file names is in the roster or already an Argilla user: checked before any write."""
+    roster = {m.username for m in members} | {CURATOR}
+    for name in sorted({r.annotator for r in rows if r.annotator} - roster):
+        if _read(functools.partial(client.users, name)) is None:
             raise SetupError(
-                f"labels file {path} names annotator {name!r}, who is not an Argilla user: add them "
-                f"to {Path('annotators/roster.yaml')} and run setup again"
+                f"labels file {path} names annotator {name!r}, who is neither in {Path('annotators/roster.yaml')} nor "
+                "an Argilla user: add them to the roster and run setup again"
             )
-        users[name] = user.id
+
+
+def import_labels(client, dataset, rows: list[Judged], workspace, passwords_path, batch_size: int, stored: Stored):
+    """Judged pairs become records with submitted responses: from the row's annotator (a user that must exist,
+    e.g. from the roster), or from the curator account. A response is imported only where that user has none on
+    the record (`stored`): what an annotator answered in the UI since, and the filter's metadata, stay as they
+    are. Returns (judged pairs, responses imported, responses kept as they were)."""
+    ensure_users(client, [Member(CURATOR, "Curator", "admin")], workspace, passwords_path)
+    users = {name: _read(functools.partial(client.users, name)).id for name in {r.annotator or CURATOR for r in rows}}
     by_pair: dict[str, list[Judged]] = {}
     for row in rows:
         pii.mask(row.pair)
         by_pair.setdefault(row.pair.id, []).append(row)  # one record per pair, a response per annotator
-    for batch in batched(list(by_pair.values()), batch_size):
-        pairs = [judged[0].pair for judged in batch]
+    imported = kept = 0
+    todo = []
+    for judged in by_pair.values():
+        pair = judged[0].pair
+        answered = stored.answered.get(pair.id, set())
+        new = [j for j in judged if str(users[j.annotator or CURATOR]) not in answered]
+        kept += len(judged) - len(new)
+        if new or pair.id not in stored.metadata:
+            todo.append((pair, new))
+    for batch in batched(todo, batch_size):
+        pairs = [pair for pair, _ in batch]
         records = [
-            to_record(pair, [a for j in judged for a in _responses(j, users[j.annotator or CURATOR])], vector)
-            for pair, judged, vector in zip(pairs, batch, vectors_for(dataset, pairs), strict=True)
+            to_record(
+                pair,
+                [a for j in new for a in _responses(j, users[j.annotator or CURATOR])],
+                vector,
+                stored.metadata.get(pair.id),
+            )
+            for (pair, new), vector in zip(batch, vectors_for(dataset, pairs), strict=True)
         ]
         log_records(dataset, records, batch_size, "judged pairs being imported")
-    return len(by_pair)
+        imported += sum(len(new) for _, new in batch)
+    return len(by_pair), imported, kept
 
 
 def _responses(judged: Judged, user_id) -> list:
@@ -242,6 +272,8 @@ class SetupResult:
     users: dict[str, str]  # username -> "created", "exists", ...
     logged: int = 0  # records in the dataset from this run
     imported: int = 0  # judged pairs imported with their responses
+    responses: int = 0  # responses imported from the labels file
+    kept: int = 0  # responses of the file not imported: that user had answered the pair in Argilla already
 
 
 def run_setup(
@@ -258,10 +290,12 @@ def run_setup(
 
     if labels and not Path(labels).exists():
         raise InputError(f"labels file {labels} does not exist: check the --labels path")
+    judged, torn = one_per_annotator(list(read_labels(labels))) if labels else ([], [])  # every row checked now
     client = members = None
     if not dry_run:
         client = connect()
         members = load_roster(config.annotators.roster)
+        check_annotators(client, judged, members, labels)
     tally, rejected, kept = Tally(), [], []
     bar = progress("cleaning") if progress else None
     for pair in cap_templates(clean(config, tally, rejected), config.dedup.template_cap, tally, rejected):
@@ -271,17 +305,19 @@ def run_setup(
     paths = write_outputs(config.output_dir, tally, rejected)
     log(tally.table())
     log(f"Dropped pairs with reasons: {paths['dropped']}  Report: {paths['report']}")
+    if torn:
+        log(describe_torn(torn))
     result = SetupResult(tally, paths, {})
     if dry_run:
         return result
     space = ensure_workspace(client, config.argilla.workspace)
     result.users = ensure_users(client, members, space, config.annotators.passwords)
     data = ensure_dataset(client, config, space)
-    result.logged = log_pairs(
-        data, kept, config.argilla.batch_size, progress("logging to Argilla") if progress else None
-    )
+    stored = Stored.read(client, data)
+    bar = progress("logging to Argilla") if progress else None
+    result.logged = log_pairs(data, kept, config.argilla.batch_size, bar, stored)
     if labels:
-        result.imported = import_labels(
-            client, data, labels, space, config.annotators.passwords, config.argilla.batch_size
+        result.imported, result.responses, result.kept = import_labels(
+            client, data, judged, space, config.annotators.passwords, config.argilla.batch_size, stored
         )
     return result

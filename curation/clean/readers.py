@@ -35,7 +35,7 @@ class LoadStats:
             return []
         return [
             f'warning: {self.quoted_looking:,} fields start and end with " but were read with no quoting: if the '
-            "file uses CSV quoting, set input.quoting: minimal (or --quoting minimal)"
+            "file uses CSV quoting, set input.quoting: minimal in the config (curation score: --quoting minimal)"
         ]
 
     def bad(self, where: str) -> None:
@@ -113,18 +113,23 @@ def _check_columns(spec: InputSpec, found: list[str], where: str) -> None:
         )
 
 
-def _text(value, where: str) -> str:
-    if value is None:
-        return ""
-    return value if isinstance(value, str) else str(value)
+def _texts(row: tuple, where: str, stats: LoadStats) -> tuple[str, str] | None:
+    """(source, target) of a row whose values are text (a missing one is empty text, dropped later by the empty
+    filter); a list, object or number is a malformed row, counted, never turned into text."""
+    kinds = [type(v).__name__ for v in row if v is not None and not isinstance(v, str)]
+    if kinds:
+        stats.bad(f"{where}: a {kinds[0]} where text was expected")
+        return None
+    return tuple("" if v is None else v for v in row)
 
 
 def _open_text(path: str):
+    """A text file as UTF-8, a byte order mark at its start dropped (what spreadsheet programs write)."""
     if path.endswith(".gz"):
         import gzip
 
-        return gzip.open(path, "rt", encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
+        return gzip.open(path, "rt", encoding="utf-8-sig", newline="")
+    return open(path, encoding="utf-8-sig", newline="")
 
 
 def _decode_guard(path: str, reader):
@@ -180,9 +185,11 @@ def _jsonl(spec: InputSpec, fmt: str, stats: LoadStats) -> Iterator[Pair]:
             if spec.source_column not in row or spec.target_column not in row:
                 stats.bad(f"{spec.path}:{line}: missing {spec.source_column!r} or {spec.target_column!r}")
                 continue
-            stats.read += 1
             where = f"{Path(spec.path).name}:{line}"
-            yield Pair(_text(row[spec.source_column], where), _text(row[spec.target_column], where), origin=where)
+            texts = _texts((row[spec.source_column], row[spec.target_column]), where, stats)
+            if texts is not None:
+                stats.read += 1
+                yield Pair(*texts, origin=where)
 
 
 def _parquet(spec: InputSpec, fmt: str, stats: LoadStats) -> Iterator[Pair]:
@@ -193,6 +200,15 @@ def _parquet(spec: InputSpec, fmt: str, stats: LoadStats) -> Iterator[Pair]:
     except Exception as e:  # pyarrow raises several types for a file that is not Parquet
         raise InputError(f"{spec.path} is not a readable Parquet file ({e})") from None
     _check_columns(spec, parquet.schema_arrow.names, spec.path)
+    import pyarrow as pa
+
+    for column in (spec.source_column, spec.target_column):
+        kind = parquet.schema_arrow.field(column).type
+        if not (pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_null(kind)):
+            raise InputError(
+                f"column {column!r} of {spec.path} holds {kind}, not text: point input.source_column / "
+                "input.target_column at the text columns"
+            )
     row = 0
     for batch in parquet.iter_batches(batch_size=10_000, columns=[spec.source_column, spec.target_column]):
         sources, targets = batch.column(0).to_pylist(), batch.column(1).to_pylist()
@@ -200,7 +216,7 @@ def _parquet(spec: InputSpec, fmt: str, stats: LoadStats) -> Iterator[Pair]:
             row += 1
             stats.read += 1
             where = f"{Path(spec.path).name}:{row}"
-            yield Pair(_text(source, where), _text(target, where), origin=where)
+            yield Pair(source or "", target or "", origin=where)
 
 
 def _moses(spec: InputSpec, fmt: str, stats: LoadStats) -> Iterator[Pair]:
@@ -244,7 +260,8 @@ def _hub(spec: InputSpec, fmt: str, stats: LoadStats) -> Iterator[Pair]:
     for row, example in enumerate(data, start=1):
         if row == 1 and not (_has(example, spec.source_column) and _has(example, spec.target_column)):
             _check_columns(spec, list(example), f"the Hub dataset {spec.path}")
-        stats.read += 1
         where = f"{spec.path}:{row}"
-        source, target = _field(example, spec.source_column), _field(example, spec.target_column)
-        yield Pair(_text(source, where), _text(target, where), origin=where)
+        texts = _texts((_field(example, spec.source_column), _field(example, spec.target_column)), where, stats)
+        if texts is not None:
+            stats.read += 1
+            yield Pair(*texts, origin=where)

@@ -90,11 +90,13 @@ def seed_everything(seed: int) -> None:
 
 def check_labels(y: Sequence[int], min_per_class: int) -> None:
     good, bad = int(sum(y)), len(y) - int(sum(y))
+    if not len(y):
+        raise TrainingError("no labels to train on: label pairs good or bad in Argilla (or pass --labels FILE)")
     if good == 0 or bad == 0:
         which = "bad" if bad == 0 else "good"
         raise TrainingError(
             f"every label is {'good' if bad == 0 else 'bad'} ({len(y)} labels): the filter needs both classes; "
-            f"label some {which} pairs in Argilla (or lower nothing: a one-class filter cannot rank)"
+            f"label some {which} pairs too"
         )
     if min(good, bad) < min_per_class:
         raise TrainingError(
