@@ -25,6 +25,18 @@ SHARE = ("a number from 0 to 1", lambda v: number(v) and 0 <= v <= 1)
 NUMBER_0 = ("a number of at least 0", lambda v: number(v) and v >= 0)
 
 
+def whole_between(low: int, high: int) -> tuple:
+    """A whole number from `low` to `high`: the upper end keeps a typo (100000000) from exhausting memory."""
+    return (f"a whole number from {low} to {high:,}", lambda v: whole(v) and low <= v <= high)
+
+
+def pattern(allowed: str, regex: str) -> tuple:
+    import re
+
+    compiled = re.compile(regex)
+    return (allowed, lambda v: isinstance(v, str) and compiled.fullmatch(v) is not None)
+
+
 def or_null(rule: tuple) -> tuple:
     return (f"{rule[0]} or null", lambda v: v is None or rule[1](v))
 
@@ -34,4 +46,5 @@ def check(section: str, obj, rules: dict[str, tuple]) -> None:
     for name, (allowed, ok) in rules.items():
         value = getattr(obj, name)
         if not ok(value):
-            raise ConfigError(f"{section + '.' if section else ''}{name} must be {allowed}, not {value!r}")
+            shown = repr(value) if len(repr(value)) <= 60 else f"{repr(value)[:50]}... ({len(repr(value))} characters)"
+            raise ConfigError(f"{section + '.' if section else ''}{name} must be {allowed}, not {shown}")

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from curation.checks import FLAG, NUMBER_0, TEXT, WHOLE_1, WHOLE_2, check
+from curation.checks import FLAG, NUMBER_0, WHOLE_1, check, pattern, whole_between
+
+# what Argilla accepts in a URL and stores: workspaces are url-safe names, datasets at most 200 characters
+WORKSPACE = pattern("a name of letters, digits, - and _ (at most 100)", r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
+DATASET = pattern("a name of letters, digits, spaces, ., - and _ (at most 200)", r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,199}")
 
 
 @dataclass
@@ -19,9 +23,9 @@ class ArgillaConfig:
     vector_dimensions: int = 256
 
     def __post_init__(self):
-        rules = {"workspace": TEXT, "dataset": TEXT, "min_submitted": WHOLE_1, "batch_size": WHOLE_1}
+        rules = {"workspace": WORKSPACE, "dataset": DATASET, "min_submitted": WHOLE_1, "batch_size": WHOLE_1}
         rules |= {"suggestion_batch_size": WHOLE_1, "suggestion_pause": NUMBER_0}
-        rules |= {"vectors": FLAG, "vector_dimensions": WHOLE_2}
+        rules |= {"vectors": FLAG, "vector_dimensions": whole_between(2, 4096)}
         check("argilla", self, rules)
 
 

@@ -92,6 +92,13 @@ class Length(PairFilter):
     min_chars: int = 2
     max_chars: int = 1000
 
+    def __post_init__(self):
+        if self.min_chars > self.max_chars:
+            raise ConfigError(
+                f"filter 'length': min_chars ({self.min_chars}) is above max_chars ({self.max_chars}), so every pair "
+                "would be dropped: lower min_chars or raise max_chars"
+            )
+
     def measure(self, pair: Pair) -> float:
         return float(max(len(pair.source), len(pair.target)))
 

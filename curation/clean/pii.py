@@ -13,14 +13,16 @@ from curation.pair import Pair
 PATTERNS: list[tuple[str, re.Pattern]] = [
     ("EMAIL", re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")),
     ("IBAN", re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){3,7}(?:[ ]?[A-Z0-9]{1,3})?\b")),
-    ("CARD", re.compile(r"\b(?:\d[ -]?){13,19}\b")),
+    ("CARD", re.compile(r"\b\d(?:[ -]?\d){12,18}\b")),  # ends on a digit: the space after the number stays
     ("IP", re.compile(r"\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b")),
-    # international (+34 612 345 678, 0044 20 7946 0958) or grouped national numbers (612 345 678, (555) 123-4567)
+    # international (+34 612 345 678, 0044 20 7946 0958), grouped national numbers (612 345 678, (555) 123-4567)
+    # or a Spanish national number written as one run of nine digits (612345678, 912345678)
     (
         "PHONE",
         re.compile(
             r"(?<![\w+])(?:\+|00)\d{1,3}[\s.-]?(?:\(?\d{1,4}\)?[\s.-]?){2,5}\d{2,4}\b"
             r"|(?<![\w+])\(?\d{3}\)?[\s.-]\d{3}[\s.-]?\d{3,4}\b"
+            r"|(?<![\w+.,])[6789]\d{8}\b(?![.,]\d)"
         ),
     ),
 ]

@@ -34,6 +34,7 @@ class Tally:
     kept: int = 0
     template_cap: int | None = None  # at most this many pairs of one template reach annotators (None: no cap)
     templates_dropped: int = 0
+    workers: tuple[int, int] | None = None  # (asked, used) when config.workers asked for more than the cores
 
     def table(self) -> str:
         """The filter table a curator reads: one row per stage, with its top reasons."""
@@ -53,6 +54,8 @@ class Tally:
             why = f"more than {self.template_cap} differing only in numbers ({self.templates_dropped:,})"
             lines.append(f"{'templates':16} {after_dedup:9,} {self.kept:9,} {self.templates_dropped:9,}  {why}")
         lines.append(f"PII values masked: {self.pii_masked:,}")
+        if self.workers:
+            lines.append(f"workers: {self.workers[0]:,} asked, {self.workers[1]} used (the cores of this machine)")
         if self.load.control_stripped:
             lines.append(f"Pairs with control characters (NUL and the like) removed: {self.load.control_stripped:,}")
         lines += self.load.warnings()
@@ -97,7 +100,10 @@ def clean(config: Config, tally: Tally, rejected: list | None = None) -> Iterato
         head.append(chunk)
         if len(head) * CHUNK >= PARALLEL_AFTER:
             break
-    workers = config.workers or os.cpu_count() or 1
+    cores = os.cpu_count() or 1
+    workers = min(config.workers or cores, cores)  # one process per core at the most
+    if config.workers and config.workers > cores:
+        tally.workers = (config.workers, cores)
     if workers <= 1 or len(head) * CHUNK < PARALLEL_AFTER:
         results = map(screen_chunk, itertools.chain(head, chunks))
         yield from _merge(results, dedup, tally, rejected)

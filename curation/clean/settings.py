@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from curation.checks import WHOLE_1, WHOLE_2, check, number, or_null
+from curation.checks import WHOLE_1, check, number, or_null, whole_between
 from curation.clean.filters import REGISTRY, build
 from curation.errors import ConfigError
 
@@ -20,7 +20,7 @@ class DedupConfig:
     def __post_init__(self):
         near = ("a number in (0, 1]", lambda v: number(v) and 0 < v <= 1)
         megabytes = ("a positive number of megabytes", lambda v: number(v) and v > 0)
-        rules = {"near_threshold": or_null(near), "num_perm": WHOLE_2, "memory_mb": or_null(megabytes)}
+        rules = {"near_threshold": or_null(near), "num_perm": whole_between(2, 1024), "memory_mb": or_null(megabytes)}
         check("dedup", self, rules | {"template_cap": or_null(WHOLE_1)})
 
 

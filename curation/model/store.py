@@ -79,18 +79,24 @@ class Stored:
 def save(models_dir: str | Path, write, make_latest=lambda: True) -> Stored:
     """Create a new version: `write(tmp_dir, version)` fills it, then it is renamed in and `latest` updated
     (unless `make_latest()`, asked once the version is written, says no)."""
+    import fcntl
+
     models_dir = Path(models_dir)
     models_dir.mkdir(parents=True, exist_ok=True)
-    version = next_version(models_dir)
-    final = models_dir / version
-    with staged_folder(final) as tmp:
-        write(tmp, version)
-    if not make_latest():
-        return Stored(final, version, latest=False)
-    link = models_dir / f".latest-{version}"
-    link.unlink(missing_ok=True)
-    link.symlink_to(version)
-    os.replace(link, models_dir / "latest")
+    # two trainings at once: each picks its number and renames its folder in under the lock, so they never share
+    # a number (the second waits the few seconds the first takes to write its files)
+    with open(models_dir / ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        version = next_version(models_dir)
+        final = models_dir / version
+        with staged_folder(final) as tmp:
+            write(tmp, version)
+        if not make_latest():
+            return Stored(final, version, latest=False)
+        link = models_dir / f".latest-{version}"
+        link.unlink(missing_ok=True)
+        link.symlink_to(version)
+        os.replace(link, models_dir / "latest")
     return Stored(final, version)
 
 

@@ -369,3 +369,23 @@ def test_signal_cache_encodes_each_pair_once_and_returns_the_same_signals(tiny_m
     reopened = PairEncoder(enc.body, layer=1, cache=FeatureCache(tmp_path / "cache.sqlite", len(features.NAMES)))
     monkeypatch.setattr(reopened, "_encode", lambda texts: pytest.fail("a cached pair was encoded again"))
     np.testing.assert_array_equal(reopened.features(GOOD[:6]), first)
+
+
+def test_two_trainings_saving_at_once_get_two_version_numbers(tmp_path):
+    """Two train_filter.py runs finishing together (both took v0004 before): the lock makes them take turns."""
+    import threading
+    import time
+
+    def write(tmp, version):
+        (tmp / "metadata.json").write_text(json.dumps({"version": version}))
+        time.sleep(0.3)  # both runs have picked a number before either renames its folder in, without the lock
+
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(store.save(tmp_path, write))) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    versions = sorted(r.version for r in results)
+    assert [v[:5] for v in versions] == ["v0001", "v0002"]
+    assert (tmp_path / "latest").resolve().name == versions[1]

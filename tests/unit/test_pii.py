@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from curation.clean.pii import mask, mask_text
 from curation.pair import Pair
 
@@ -18,3 +20,18 @@ def test_pii_is_masked_on_both_sides_with_the_same_placeholder():
         0,
     )
     assert mask_text("Card 4111 1111 1111 1111, server 10.0.0.12")[0] == "Card <CARD>, server <IP>"
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("My card is 4111 1111 1111 1111 and it works", "My card is <CARD> and it works"),  # the space stays
+        ("Pay with 4111-1111-1111-1111.", "Pay with <CARD>."),
+        ("Call 612345678.", "Call <PHONE>."),  # a Spanish number as one run of digits
+        ("Llame al 912345678, por favor.", "Llame al <PHONE>, por favor."),
+        ("It costs 123456789.50 in total.", "It costs 123456789.50 in total."),  # an amount, not a phone
+        ("Order 1234567 is late.", "Order 1234567 is late."),
+    ],
+)
+def test_cards_keep_the_space_after_them_and_unspaced_national_numbers_are_masked(text, masked):
+    assert mask_text(text)[0] == masked
