@@ -39,6 +39,13 @@ def _one_line(e: Exception) -> str | None:
 
     if isinstance(e, CurationError):
         return str(e)
+    if _disk_full(e):
+        where = f" writing {e.filename}" if getattr(e, "filename", None) else ""
+        return (
+            f"the disk is full{where} ({e}): free some space (or write elsewhere: --output, output_dir, "
+            "--models-dir, --data-dir) and run the command again; what is stored is kept, and every file is written "
+            "whole or not at all"
+        )
     if isinstance(e, OSError) and e.filename is not None:  # the system refused a path: not ours to trace
         return f"{e.strerror or e.__class__.__name__}: {e.filename}"
     if transient(e) and (isinstance(e, httpx.TransportError) or _from_argilla(e)):
@@ -52,6 +59,22 @@ def _one_line(e: Exception) -> str | None:
             "Argilla refused the API key: set ARGILLA_API_KEY to a valid key (or unset it to use the embedded stack's)"
         )
     return None
+
+
+def _disk_full(e: BaseException) -> bool:
+    """No space left: the system's ENOSPC or EDQUOT (with or without a file name), or SQLite's "database or disk is
+    full", also when another error was raised while handling it."""
+    import errno
+    import sqlite3
+
+    seen = 0
+    while e is not None and seen < 5:
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if isinstance(e, sqlite3.OperationalError) and "database or disk is full" in str(e):
+            return True
+        e, seen = e.__cause__ or e.__context__, seen + 1
+    return False
 
 
 def _from_argilla(e: Exception) -> bool:
@@ -420,6 +443,12 @@ def score(
     )
     for reason, n in summary.reasons.items():
         click.echo(f"  dropped {n:,}: {reason}")
+    if summary.malformed:
+        example = summary.malformed[0]["examples"][0]
+        click.echo(
+            f"  malformed rows skipped: {summary.malformed_rows:,} in {len(summary.malformed)} shards, listed in "
+            f"{summary.output / '_malformed_rows.json'} (e.g. {example})"
+        )
     for failure in summary.failed:
         click.echo(f"  shard FAILED, skipped: {failure['shard']} ({failure['error']})", err=True)
 

@@ -29,12 +29,22 @@ def writable_folder(path: str | Path, what: str) -> Path:
 
 
 def write_private_json(path: Path, data: Any) -> None:
-    """Write JSON with mode 0600 from the first byte (never readable by others, even briefly)."""
+    """Write JSON with mode 0600 from the first byte (never readable by others, even briefly), whole or not at all:
+    written beside `path`, flushed to disk and renamed in, so a full disk leaves the old file (or none), never an
+    empty or cut one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=2)
-    os.chmod(path, 0o600)  # an existing file keeps its old mode through os.open
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=2)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(partial, 0o600)  # an existing file keeps its old mode through os.open
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 @contextmanager

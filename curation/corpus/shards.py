@@ -51,6 +51,7 @@ ROW_BITS = 40  # ordinal = shard index << ROW_BITS | row: the global input order
 
 
 FAILED = "_failed"
+MALFORMED = "_malformed"  # one file per shard with rows that could not be read (counted, the shard goes on)
 
 
 OUTPUT = pa.schema(
@@ -85,6 +86,11 @@ class Summary:
     failed: list[dict]
     seconds: float
     output: Path
+    malformed: list[dict] = field(default_factory=list)  # per shard: rows skipped as malformed, a few examples
+
+    @property
+    def malformed_rows(self) -> int:
+        return sum(m["malformed"] for m in self.malformed)
 
     @property
     def pairs_per_s(self) -> float:
@@ -111,8 +117,9 @@ def read_shard(index: int, path: str, spec: InputSpec, failed_dir: str) -> Itera
     """The rows of one shard, `ROWS` at a time. A shard that cannot be read ends there (rows before it stay) and
     is recorded in `failed_dir`."""
     row = 0
+    stats = LoadStats()
     try:
-        for chunk in batched(load(replace(spec, path=path), LoadStats(), allow_empty=True), ROWS):
+        for chunk in batched(load(replace(spec, path=path), stats, allow_empty=True), ROWS):
             rows = np.arange(row, row + len(chunk), dtype=np.int64)
             yield pd.DataFrame(
                 {
@@ -128,6 +135,11 @@ def read_shard(index: int, path: str, spec: InputSpec, failed_dir: str) -> Itera
         os.makedirs(failed_dir, exist_ok=True)
         record = {"shard": path, "index": index, "rows_read": row, "error": f"{type(e).__name__}: {e}"}
         Path(failed_dir, f"{index:06d}.json").write_text(json.dumps(record, ensure_ascii=False) + "\n")
+    if stats.malformed:
+        folder = Path(failed_dir).with_name(MALFORMED)
+        folder.mkdir(parents=True, exist_ok=True)
+        record = {"shard": path, "index": index, "malformed": stats.malformed, "examples": stats.examples}
+        (folder / f"{index:06d}.json").write_text(json.dumps(record, ensure_ascii=False) + "\n")
 
 
 def settings_of(config: Config) -> str:
@@ -250,6 +262,9 @@ def finish(partial: Path, output: Path, started: float) -> Summary:
     failed = [json.loads(p.read_text()) for p in sorted((partial / FAILED).glob("*.json"))]
     if failed:
         (partial / "_failed_shards.json").write_text(json.dumps(failed, indent=2, ensure_ascii=False) + "\n")
+    malformed = [json.loads(p.read_text()) for p in sorted((partial / MALFORMED).glob("*.json"))]
+    if malformed:
+        (partial / "_malformed_rows.json").write_text(json.dumps(malformed, indent=2, ensure_ascii=False) + "\n")
     reasons: Counter = Counter()
     rows = 0
     for file in sorted(partial.glob("*.parquet")):
@@ -262,4 +277,5 @@ def finish(partial: Path, output: Path, started: float) -> Summary:
         shutil.rmtree(output)
     partial.rename(output)
     kept = rows - sum(reasons.values())
-    return Summary(rows, kept, dict(reasons.most_common()), failed, time.perf_counter() - started, output)
+    seconds = time.perf_counter() - started
+    return Summary(rows, kept, dict(reasons.most_common()), failed, seconds, output, malformed)

@@ -136,11 +136,8 @@ class SQLiteSearchEngine(SearchEngine):
     async def info(self) -> dict:
         import sqlite3
 
-        return {
-            "distribution": "curation-embedded-sqlite",
-            "number": sqlite3.sqlite_version,
-            "path": str(self.index.path),
-        }
+        # /api/v1/status answers without a login: where the index lives on disk is none of a visitor's business
+        return {"distribution": "curation-embedded-sqlite", "number": sqlite3.sqlite_version}
 
     # -- indices and documents ------------------------------------------------------------------------------
 

@@ -47,7 +47,14 @@ class Credentials:
 
     @classmethod
     def load(cls, path: Path) -> Credentials:
-        return cls(**json.loads(path.read_text()))
+        try:
+            return cls(**json.loads(path.read_text()))
+        except (ValueError, TypeError) as e:
+            raise StackError(
+                f"{path} is not the owner's login the stack writes ({e.__class__.__name__}): move it aside and run "
+                "`curation server start` again (the owner's password is reset from the environment, "
+                "CURATION_OWNER_PASSWORD, or generated)"
+            ) from None
 
     def save(self, path: Path) -> None:
         write_private_json(path, self.__dict__)
@@ -109,9 +116,15 @@ class Stack:
         new one per process otherwise: with --workers 2 every other request of a signed-in user got 401, and a
         restart signed everyone out)."""
         path = self.data_dir / "auth_secret.json"
-        if not path.exists():
-            write_private_json(path, {"secret_key": secrets.token_hex(32)})
-        return json.loads(path.read_text())["secret_key"]
+        try:
+            secret = json.loads(path.read_text())["secret_key"]
+            if isinstance(secret, str) and len(secret) >= 32:
+                return secret
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # missing, or cut by a full disk before writes were atomic: a new key only signs everyone out
+        secret = secrets.token_hex(32)
+        write_private_json(path, {"secret_key": secret})
+        return secret
 
     def reindex(self) -> dict[str, int]:
         """Rebuild the search index from Argilla's database (safe while the server runs): records indexed per
@@ -177,10 +190,23 @@ class Stack:
         and every file in it 0600 (also what an older version left readable), and the stack runs with umask 077
         so what it writes later is private too."""
         old = os.umask(0o077)
+        self._children = {}
         try:
             return self._start(timeout, log)
+        except BaseException:
+            self._stop_children()  # a failed start leaves nothing of its own running (Redis included)
+            raise
         finally:
             os.umask(old)
+
+    def _stop_children(self) -> None:
+        """Stop what this `start` call spawned (not what ran before it), newest first."""
+        for component, process in reversed(list(self._children.items())):
+            if process.poll() is None:
+                _terminate(process.pid, 10)
+                process.poll()  # reaped
+            self.pid_path(component).unlink(missing_ok=True)
+        self._children = {}
 
     def _start(self, timeout: float, log) -> Credentials:
         if self.data_dir.exists():
@@ -231,7 +257,7 @@ class Stack:
             text=True,
             cwd=self.data_dir,
         )
-        with open(self.log_path("bootstrap"), "a") as f:
+        with contextlib.suppress(OSError), open(self.log_path("bootstrap"), "a") as f:  # a full disk: the line below
             f.write(bootstrap.stdout + bootstrap.stderr)
         if bootstrap.returncode != 0:
             raise StackError(

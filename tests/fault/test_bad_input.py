@@ -105,7 +105,7 @@ CASES = [
         "vector_dimensions -10 (pydantic dump, empty dataset left behind)",
         ["setup_workspace.py", "--config", "c.yaml"],
         {"c.yaml": BASE + "argilla:\n  dataset: fresh\n  vector_dimensions: -10\n"},
-        "argilla.vector_dimensions must be a whole number of at least 2, not -10",
+        "argilla.vector_dimensions must be a whole number from 2 to 4,096, not -10",
     ),
     (
         "min_submitted -1",

@@ -14,7 +14,12 @@ BAD = [
     ({"argilla": {"batch_size": 0}}, "argilla.batch_size must be a whole number of at least 1, not 0"),
     ({"argilla": {"batch_size": -3}}, "argilla.batch_size must be a whole number of at least 1, not -3"),
     ({"argilla": {"batch_size": "abc"}}, "argilla.batch_size must be a whole number of at least 1, not 'abc'"),
-    ({"argilla": {"vector_dimensions": -10}}, "argilla.vector_dimensions must be a whole number of at least 2"),
+    ({"argilla": {"vector_dimensions": -10}}, "argilla.vector_dimensions must be a whole number from 2 to 4,096"),
+    ({"argilla": {"vector_dimensions": 500000000}}, "argilla.vector_dimensions must be a whole number from 2 to 4,096"),
+    ({"dedup": {"num_perm": 100000000}}, "dedup.num_perm must be a whole number from 2 to 1,024, not 100000000"),
+    ({"argilla": {"workspace": "../x"}}, "argilla.workspace must be a name of letters, digits, - and _ (at most 100)"),
+    ({"argilla": {"dataset": "d" * 300}}, "argilla.dataset must be a name of letters, digits, spaces, ., - and _"),
+    ({"filters": [{"length": {"min_chars": 50, "max_chars": 10}}]}, "filter 'length': min_chars (50) is above"),
     ({"argilla": {"min_submitted": -1}}, "argilla.min_submitted must be a whole number of at least 1, not -1"),
     ({"argilla": {"vectors": "yes"}}, "argilla.vectors must be true or false, not 'yes'"),
     ({"train": {"folds": 1}}, "train.folds must be a whole number of at least 2, not 1"),
@@ -36,6 +41,7 @@ def test_a_bad_value_is_one_error_naming_the_key_the_value_and_what_is_allowed(t
     with pytest.raises(ConfigError) as caught:
         Config.load(path)
     assert str(caught.value).startswith(message)
+    assert len(str(caught.value)) < 200  # a huge value is cut, its length said
 
 
 def test_the_defaults_pass_and_a_bad_value_stops_setup_before_any_work(tmp_path, monkeypatch):
