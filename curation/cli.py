@@ -522,6 +522,7 @@ def export_command(
     from curation import export
     from curation.config import Config
 
+    _quiet_sdk()
     config = Config.load(config_path).with_overrides(
         **{"argilla.workspace": workspace, "argilla.dataset": dataset, "export.chat": chat}
     )

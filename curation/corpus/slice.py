@@ -88,14 +88,17 @@ def select(
     if band is not None:
         band = band.sort_by([("distance", "ascending"), ("priority", "ascending")])
         chosen.update(zip(band.column("shard").to_pylist(), band.column("row").to_pylist(), strict=True))
-        parts.append(band.append_column("part", pa.array(["uncertain"] * len(band))))
+        parts.append(band.append_column("part", pa.array(["uncertain"] * len(band), type=pa.string())))
     for k, table in enumerate(sample):
         if table is None:
             continue
         keys = zip(table.column("shard").to_pylist(), table.column("row").to_pylist(), strict=True)
-        fresh = pa.array([key not in chosen for key in keys])  # a row in the band is not sampled twice
+        fresh = pa.array([key not in chosen for key in keys], type=pa.bool_())  # a row in the band is not sampled twice
         table = table.filter(fresh).sort_by([("priority", "ascending")])
-        parts.append(table.append_column("part", pa.array([f"stratum {k + 1}/{strata}"] * len(table))))
+        if not len(table):  # every row of the stratum is in the band already
+            continue
+        part = pa.array([f"stratum {k + 1}/{strata}"] * len(table), type=pa.string())
+        parts.append(table.append_column("part", part))
     if not parts:
         raise InputError(f"{scored} has no kept, scored rows: run `curation score --model ...` on it first")
     return pa.concat_tables(parts).drop_columns(["priority", "distance"])

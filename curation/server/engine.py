@@ -310,6 +310,8 @@ class SQLiteSearchEngine(SearchEngine):
             ge, le = filter.ge, filter.le
             if target.kind == "record" and target.key in ("inserted_at", "updated_at"):
                 ge, le = iso(ge), iso(le)
+            else:
+                ge, le = _bound(ge), _bound(le)
             return columns.Range(target, ge, le)
         raise ValueError(f"Cannot process request for filter {filter}")
 
@@ -323,3 +325,21 @@ class SQLiteSearchEngine(SearchEngine):
 
 
 SearchEngine.register(ENGINE_NAME)(SQLiteSearchEngine)
+
+
+def _bound(value):
+    """A range bound of a number column as a finite number ("0.5" too); anything else ("NaN", "abc", inf) is the
+    client's mistake, a 422 as Argilla's own validation answers, never a 500."""
+    import math
+
+    from argilla_server.errors.future import UnprocessableEntityError
+
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if isinstance(value, bool) or not math.isfinite(number):
+        raise UnprocessableEntityError(f"a range bound must be a finite number, not {value!r}")
+    return number

@@ -95,3 +95,14 @@ def test_a_folder_that_is_not_scored_output_is_one_clear_error(tmp_path):
     pq.write_table(pa.table({"source": ["a"], "target": ["b"]}), tmp_path / "x" / "p.parquet")
     with pytest.raises(ValueError, match="has no column reason, score: give the output of `curation score`"):
         select(tmp_path / "x")
+
+
+def test_a_small_scored_folder_whose_strata_fall_in_the_band_slices(tmp_path):
+    """Every row of a stratum already in the uncertain band (an empty stratum was a null-typed column and an
+    ArrowInvalid before)."""
+    rows = [r for r in scored_rows(40) if r["score"] is None or 0.4 <= r["score"] <= 0.6]
+    write(tmp_path / "scored", rows, shards=1)
+    table = select(tmp_path / "scored", uncertain=1000, low=0.3, high=0.7, per_stratum=5, strata=10)
+    assert table.column("part").type == pa.string()
+    assert set(table.column("part").to_pylist()) == {"uncertain"}
+    assert len(table) == sum(r["reason"] is None for r in rows)
