@@ -116,9 +116,10 @@ def _check_columns(spec: InputSpec, found: list[str], where: str) -> None:
 def _texts(row: tuple, where: str, stats: LoadStats) -> tuple[str, str] | None:
     """(source, target) of a row whose values are text (a missing one is empty text, dropped later by the empty
     filter); a list, object or number is a malformed row, counted, never turned into text."""
-    kinds = [type(v).__name__ for v in row if v is not None and not isinstance(v, str)]
+    kinds = [v for v in row if v is not None and not isinstance(v, str)]
     if kinds:
-        stats.bad(f"{where}: a {kinds[0]} where text was expected")
+        kind = {bool: "true/false", list: "a list", dict: "an object"}.get(type(kinds[0]), "a number")
+        stats.bad(f"{where}: {kind} where text was expected")
         return None
     return tuple("" if v is None else v for v in row)
 

@@ -3,6 +3,8 @@ account and dataset names (accounts are server-wide), and a config that trains w
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
 import uuid
 from pathlib import Path
@@ -27,3 +29,32 @@ def make_project(root: Path, tiny_model: Path, argilla: str = "", train: str = "
         f"{argilla}train:\n  base_model: {tiny_model}\n  layer: 1\n  min_per_class: 4\n{train}"
     )
     return f"ws-{suffix}", f"pairs-{suffix}"
+
+
+def stored(argilla_stack, root: Path) -> dict:
+    """Everything a failed command must leave as it was."""
+    http = argilla_stack.http()
+    datasets = http.get("/api/v1/me/datasets").json()["items"]
+    state = {
+        "workspaces": sorted(w["name"] for w in http.get("/api/v1/me/workspaces").json()["items"]),
+        "users": sorted((u["username"], u["role"]) for u in http.get("/api/v1/users").json()["items"]),
+        "datasets": sorted(d["name"] for d in datasets),
+    }
+    for d in datasets:
+        listed = http.get(
+            f"/api/v1/datasets/{d['id']}/records", params={"include": "responses,suggestions", "limit": 1000}
+        ).json()["items"]
+        state[d["name"]] = sorted(
+            (
+                r["external_id"],
+                repr(sorted(r["fields"].items())),
+                repr(sorted((x["user_id"], x["status"], repr(x["values"])) for x in r.get("responses") or [])),
+                repr(sorted((x["question_id"], repr(x["value"]), x["agent"]) for x in r.get("suggestions") or [])),
+                repr(sorted((r.get("metadata") or {}).items())),
+            )
+            for r in listed
+        )
+    for path in sorted(root.rglob("*")):
+        digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "dir"
+        state[str(path.relative_to(root))] = (digest, path.stat().st_mode, path.is_symlink() and os.readlink(path))
+    return state

@@ -4,15 +4,13 @@ responses and suggestions; every file of the project, with its mode)."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import socket
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-from curator_project import REPO, make_project
+from curator_project import REPO, make_project, stored
 from tiny_model import GOOD
 
 BAD = [(s, s) for s, _ in GOOD]
@@ -50,34 +48,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def stored(argilla_stack, root: Path) -> dict:
-    """Everything a failed command must leave as it was."""
-    http = argilla_stack.http()
-    datasets = http.get("/api/v1/me/datasets").json()["items"]
-    state = {
-        "workspaces": sorted(w["name"] for w in http.get("/api/v1/me/workspaces").json()["items"]),
-        "users": sorted((u["username"], u["role"]) for u in http.get("/api/v1/users").json()["items"]),
-        "datasets": sorted(d["name"] for d in datasets),
-    }
-    for d in datasets:
-        listed = http.get(
-            f"/api/v1/datasets/{d['id']}/records", params={"include": "responses,suggestions", "limit": 1000}
-        ).json()["items"]
-        state[d["name"]] = sorted(
-            (
-                r["external_id"],
-                repr(sorted(r["fields"].items())),
-                repr(sorted((x["user_id"], x["status"], repr(x["values"])) for x in r.get("responses") or [])),
-                repr(sorted((x["question_id"], repr(x["value"]), x["agent"]) for x in r.get("suggestions") or [])),
-            )
-            for r in listed
-        )
-    for path in sorted(root.rglob("*")):
-        digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "dir"
-        state[str(path.relative_to(root))] = (digest, path.stat().st_mode, path.is_symlink() and os.readlink(path))
-    return state
 
 
 BASE = "input:\n  path: sample/candidates.tsv\n"  # a config whose only fault is the one a case adds
@@ -224,6 +194,115 @@ CASES = [
 ]
 
 
+FRESH = BASE + "argilla:\n  workspace: never-made\n  dataset: fresh\n"  # what a failed setup must not create
+HEADER = "source\ttarget\tlabel\tannotator\n"
+TRAIN = ["train_filter.py", "--config", "config.yaml", "--labels"]
+SCORE = ["-m", "curation", "score", "--model", "models", "--input", "judged.tsv", "--output", "s2.jsonl"]
+EXPORT = ["-m", "curation", "export", "--config", "config.yaml", "--output", "curated2", "--model", "models"]
+# the second hardening round (issue 21): each failed with a traceback, after writing, or not at all
+CASES += [
+    (
+        "setup --labels with an invalid label (failed after workspace, users, dataset and records were made)",
+        ["setup_workspace.py", "--config", "c.yaml", "--labels", "l.tsv"],
+        {"c.yaml": FRESH, "l.tsv": HEADER + "Hello.\tHola.\tgood\t\nBye.\tAdiós.\tmaybe\t\n"},
+        "labels file l.tsv, row 3: label must be good/bad or 1/0, not 'maybe'",
+    ),
+    (
+        "setup --labels naming an annotator nobody knows (failed after every write)",
+        ["setup_workspace.py", "--config", "c.yaml", "--labels", "l.tsv"],
+        {"c.yaml": FRESH, "l.tsv": HEADER + "Hello.\tHola.\tgood\tzed-nobody\n"},
+        "names annotator 'zed-nobody', who is neither in",
+    ),
+    *[
+        (
+            f"export --threshold {t} (accepted: -1 auto-accepts pairs the model rates bad)",
+            [*EXPORT, "--auto-accept", "--threshold", t],
+            {},
+            "--threshold must be a filter score from 0 to 1",
+        )
+        for t in ("-1", "5", "nan")
+    ],
+    (
+        "a judged JSONL with a broken line (traceback)",
+        [*TRAIN, "l.jsonl"],
+        {"l.jsonl": '{"source": "Hi.", "target": "Hola.", "label": "good"}\n{"source": "Bye.", "targ\n'},
+        "labels file l.jsonl, line 2 is not valid JSON",
+    ),
+    (
+        "a judged JSONL line that is a list (traceback)",
+        [*TRAIN, "l.jsonl"],
+        {"l.jsonl": "[1, 2]\n"},
+        "labels file l.jsonl, line 1: expected a JSON object with source, target and label, found a list",
+    ),
+    (
+        "a judged TSV in Latin-1 (traceback)",
+        [*TRAIN, "l.tsv"],
+        {"l.tsv": "source\ttarget\tlabel\nYes.\tS\xed.\tgood\n".encode("latin-1")},
+        "labels file l.tsv is not UTF-8",
+    ),
+    (
+        "a judged file with a header only ('every label is good (0 labels)')",
+        [*TRAIN, "l.tsv"],
+        {"l.tsv": "source\ttarget\tlabel\n"},
+        "labels file l.tsv holds no judged rows",
+    ),
+    (
+        "a judged file whose every pair is a tie ('every label is good (0 labels)')",
+        [*TRAIN, "l.tsv"],
+        {"l.tsv": "source\ttarget\tlabel\nHi.\tHola.\tgood\nHi.\tHola.\tbad\n"},
+        "every pair in l.tsv is a tie (1 judged as often good as bad)",
+    ),
+    (
+        "dedup.num_perm 100000000 (memory error)",
+        ["setup_workspace.py", "--config", "c.yaml"],
+        {"c.yaml": FRESH + "dedup:\n  num_perm: 100000000\n"},
+        "dedup.num_perm must be a whole number from 2 to 1,024, not 100000000",
+    ),
+    (
+        "argilla.vector_dimensions 500000000 (memory error, an empty dataset left in Argilla)",
+        ["setup_workspace.py", "--config", "c.yaml"],
+        {"c.yaml": FRESH.replace("dataset: fresh", "dataset: fresh\n  vector_dimensions: 500000000")},
+        "argilla.vector_dimensions must be a whole number from 2 to 4,096, not 500000000",
+    ),
+    (
+        "setup --workspace ../x (pydantic dump)",
+        ["setup_workspace.py", "--config", "c.yaml", "--workspace", "../x"],
+        {"c.yaml": FRESH},
+        "argilla.workspace must be a name of letters, digits, - and _ (at most 100), not '../x'",
+    ),
+    (
+        "a 300-character dataset name",
+        ["setup_workspace.py", "--config", "c.yaml", "--dataset", "d" * 300],
+        {"c.yaml": FRESH},
+        "argilla.dataset must be a name of letters, digits, spaces, ., - and _ (at most 200), not 'ddd",
+    ),
+    (
+        "length min_chars above max_chars (dropped everything)",
+        ["setup_workspace.py", "--config", "c.yaml"],
+        {"c.yaml": FRESH + "filters:\n  - length: {min_chars: 50, max_chars: 10}\n"},
+        "filter 'length': min_chars (50) is above max_chars (10)",
+    ),
+    (
+        "a model folder whose metadata.json holds [] (traceback)",
+        ["-m", "curation", "score", "--model", "m", "--input", "judged.tsv", "--output", "s2.jsonl"],
+        {"m/metadata.json": "[]", "m/head.json": "{}"},
+        "metadata.json is not the metadata train_filter.py writes",
+    ),
+    (
+        "score --batch-size 0 (ignored)",
+        [*SCORE, "--batch-size", "0"],
+        {},
+        "--batch-size must be a whole number of at least 1, not 0",
+    ),
+    (
+        "export --dataset nosuch (SDK warnings before the Error line)",
+        ["-m", "curation", "export", "--config", "config.yaml", "--output", "curated2", "--dataset", "nosuch"],
+        {},
+        "dataset 'nosuch' not found in workspace",
+    ),
+]
+
+
 @pytest.mark.parametrize(("case", "args", "files", "says"), CASES, ids=[c[0] for c in CASES])
 def test_bad_input_is_one_line_a_non_zero_exit_and_nothing_stored_changes(
     project, argilla_stack, case, args, files, says
@@ -234,6 +313,10 @@ def test_bad_input_is_one_line_a_non_zero_exit_and_nothing_stored_changes(
     written = []
     for name, content in files.items():
         path = root / name
+        for folder in reversed(path.relative_to(root).parents[:-1]):
+            if not (root / folder).exists():
+                (root / folder).mkdir()
+                written.append(root / folder)
         path.write_bytes(content if isinstance(content, bytes) else content.encode())
         written.append(path)
     before = stored(argilla_stack, root)
@@ -243,8 +326,8 @@ def test_bad_input_is_one_line_a_non_zero_exit_and_nothing_stored_changes(
         )
     finally:
         after = stored(argilla_stack, root)
-        for path in written:
-            path.unlink()
+        for path in reversed(written):
+            path.rmdir() if path.is_dir() else path.unlink()
     lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
     assert done.returncode != 0, lines
     assert len(lines) == 1 and lines[0].startswith("Error: ") and says in lines[0], lines

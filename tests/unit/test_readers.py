@@ -115,3 +115,30 @@ def test_loading_streams(tmp_path):
     path.write_text("source\ttarget\n" + "Hello\tHola\n" * 1000)
     stream = load(InputSpec(str(path)))
     assert next(stream).source == "Hello"  # the first pair comes before the file is read to the end
+
+
+def test_a_byte_order_mark_is_dropped_in_candidates_and_labels(tmp_path):
+    from curation.annotation.records import read_labels
+
+    (tmp_path / "a.tsv").write_text("\ufeffsource\ttarget\n" + "".join(f"{s}\t{t}\n" for s, t in ROWS))
+    (tmp_path / "a.csv").write_text("\ufeffsource,target\nHi.,Hola.\n")
+    (tmp_path / "a.jsonl").write_text("\ufeff" + json.dumps({"source": "Hi.", "target": "Hola."}) + "\n")
+    (tmp_path / "l.tsv").write_text("\ufeffsource\ttarget\tlabel\nHi.\tHola.\tgood\n")
+    assert pairs(InputSpec(str(tmp_path / "a.tsv"))) == ROWS
+    assert pairs(InputSpec(str(tmp_path / "a.csv"))) == [("Hi.", "Hola.")]
+    assert pairs(InputSpec(str(tmp_path / "a.jsonl"))) == [("Hi.", "Hola.")]
+    assert [(j.pair.source, j.label) for j in read_labels(tmp_path / "l.tsv")] == [("Hi.", "good")]
+
+
+def test_lists_objects_and_numbers_never_become_text(tmp_path):
+    rows = [{"source": "Hi.", "target": "Hola."}, {"source": ["a", "b"], "target": "x"}, {"source": "1", "target": 7}]
+    (tmp_path / "a.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    stats = LoadStats()
+    assert pairs(InputSpec(str(tmp_path / "a.jsonl")), stats) == [("Hi.", "Hola.")]
+    assert stats.malformed == 2 and stats.examples == [
+        "a.jsonl:2: a list where text was expected",
+        "a.jsonl:3: a number where text was expected",
+    ]
+    pq.write_table(pa.table({"source": [["a", "b"]], "target": ["x"]}), tmp_path / "a.parquet")
+    with pytest.raises(InputError, match=r"column 'source' of .*a.parquet holds list<.*: string>, not text"):
+        pairs(InputSpec(str(tmp_path / "a.parquet")))
