@@ -22,15 +22,23 @@ from curation.errors import WAITS, ArgillaRefused, ArgillaUnavailable, InputErro
 from curation.pair import Pair, batched
 
 
-def to_record(pair: Pair, responses: list | None = None, vector=None, stored_metadata: dict | None = None):
-    """The record of a pair. `stored_metadata`: what the record holds in Argilla now (the filter's score, priority
-    and model among it), kept, with the pair's measurements refreshed over it: an upsert replaces metadata whole."""
+def merged_metadata(pair: Pair, stored: dict | None, refresh: bool = True) -> dict:
+    """A record's metadata: what it holds in Argilla now (`stored`: the filter's score, priority and model among it)
+    is kept, since an upsert replaces metadata whole; the pair's measurements are refreshed over it unless not
+    `refresh` (a judged row adds responses to a record, its metadata stays). A new record gets the pair's."""
+    if stored is None:
+        return schema.metadata(pair)
+    return {**stored, **schema.metadata(pair)} if refresh else dict(stored)
+
+
+def to_record(pair: Pair, responses: list | None = None, vector=None, metadata: dict | None = None):
+    """The record of a pair (`metadata`: default, the pair's measurements)."""
     import argilla as rg
 
     return rg.Record(
         id=pair.id,
         fields={"source": pair.source, "target": pair.target},
-        metadata={**(stored_metadata or {}), **schema.metadata(pair)},
+        metadata=schema.metadata(pair) if metadata is None else metadata,
         responses=responses or [],
         vectors={schema.VECTOR: [round(float(x), 5) for x in vector]} if vector is not None else {},
     )
@@ -71,12 +79,12 @@ def log_pairs(
     """Log pairs in batches (upserts by id: running twice adds nothing; the metadata in `stored`, the filter's
     among it, is kept). Returns how many were sent."""
     sent = 0
-    kept = stored.metadata if stored else {}
+    stored = stored if stored is not None else Stored()
     for batch in batched(pairs, batch_size):
-        records = [
-            to_record(p, vector=v, stored_metadata=kept.get(p.id))
-            for p, v in zip(batch, vectors_for(dataset, batch), strict=True)
-        ]
+        records = []
+        for p, v in zip(batch, vectors_for(dataset, batch), strict=True):
+            stored.metadata[p.id] = merged_metadata(p, stored.metadata.get(p.id))  # what it holds once logged
+            records.append(to_record(p, vector=v, metadata=stored.metadata[p.id]))
         log_records(dataset, records, batch_size, f"{sent} records sent by this run")
         sent += len(batch)
         if progress:

@@ -28,6 +28,7 @@ from curation.annotation.records import (
     describe_torn,
     log_pairs,
     log_records,
+    merged_metadata,
     one_per_annotator,
     read_labels,
     to_record,
@@ -246,7 +247,7 @@ def import_labels(client, dataset, rows: list[Judged], workspace, passwords_path
                 pair,
                 [a for j in new for a in _responses(j, users[j.annotator or CURATOR])],
                 vector,
-                stored.metadata.get(pair.id),
+                merged_metadata(pair, stored.metadata.get(pair.id), refresh=False),
             )
             for (pair, new), vector in zip(batch, vectors_for(dataset, pairs), strict=True)
         ]

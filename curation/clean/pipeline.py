@@ -18,7 +18,7 @@ from curation.clean.dedup import Deduplicator
 from curation.clean.filters import FilterCounts
 from curation.clean.readers import LoadStats, load
 from curation.clean.screen import screen_chunk, screen_rows, screening, start_screener
-from curation.files import write_jsonl
+from curation.files import staged_file, write_jsonl
 from curation.pair import Pair, batched
 
 if TYPE_CHECKING:
@@ -182,8 +182,12 @@ def write_outputs(out_dir: str | Path, tally: Tally, rejected: list) -> dict[str
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"report": out / "filter_report.json", "table": out / "filter_report.txt", "dropped": out / "dropped.jsonl"}
-    paths["report"].write_text(json.dumps(tally.to_dict(), indent=2, ensure_ascii=False) + "\n")
-    paths["table"].write_text(tally.table() + "\n")
+    for path, text in (
+        (paths["report"], json.dumps(tally.to_dict(), indent=2, ensure_ascii=False)),
+        (paths["table"], tally.table()),
+    ):
+        with staged_file(path) as partial:  # whole or not at all, on a full disk too
+            partial.write_text(text + "\n", encoding="utf-8")
     write_jsonl(
         paths["dropped"],
         ({"source": p.source, "target": p.target, "reason": reason, "origin": p.origin} for p, reason in rejected),

@@ -97,7 +97,7 @@ class Stack:
         env = dict(os.environ)
         env.update(
             ARGILLA_HOME_PATH=str(self.data_dir),
-            ARGILLA_DATABASE_URL=f"sqlite+aiosqlite:///{self.data_dir / 'argilla.db'}?check_same_thread=False",
+            ARGILLA_DATABASE_URL=self._database_url(self.data_dir / "argilla.db"),
             ARGILLA_SEARCH_ENGINE=self.search_engine,
             CURATION_SEARCH_DB=str(self.data_dir / "search.sqlite"),
             ARGILLA_REDIS_URL=f"unix://{self.redis_socket}?db=0",
@@ -110,6 +110,10 @@ class Stack:
         )
         env.setdefault("ARGILLA_AUTH_SECRET_KEY", self.auth_secret())
         return env
+
+    @staticmethod
+    def _database_url(path: Path) -> str:
+        return f"sqlite+aiosqlite:///{path}?check_same_thread=False"
 
     def auth_secret(self) -> str:
         """The key that signs web UI logins, one for every worker and kept across restarts (argilla-server draws a
@@ -250,9 +254,16 @@ class Stack:
             )
             self._wait_for(lambda: self.redis_socket.exists(), "redis", 30)
         log("migrating the database and checking the search index")
+        database = self.data_dir / "argilla.db"
+        _set_aside_unfinished(database)
+        fresh = not database.exists()
+        staged = database.with_name(".argilla.db.partial")  # a first migration is renamed in only once it is whole
+        if fresh:
+            _remove_database(staged)
+        boot_env = {**env, "ARGILLA_DATABASE_URL": self._database_url(staged)} if fresh else env
         bootstrap = subprocess.run(
             [sys.executable, "-m", "curation.server.run", "bootstrap"],
-            env=env,
+            env=boot_env,
             capture_output=True,
             text=True,
             cwd=self.data_dir,
@@ -260,11 +271,18 @@ class Stack:
         with contextlib.suppress(OSError), open(self.log_path("bootstrap"), "a") as f:  # a full disk: the line below
             f.write(bootstrap.stdout + bootstrap.stderr)
         if bootstrap.returncode != 0:
+            if fresh:
+                _remove_database(staged)
             raise StackError(
                 "the start-up step (migrations, owner account, search index check) failed: "
                 f"see {self.log_path('bootstrap')} (last line: "
                 f"{_last_line(bootstrap.stderr)})"
             )
+        if fresh:
+            for suffix in ("-wal", "-shm", ""):  # the database file last: it is what makes the stack "made"
+                part = staged.with_name(staged.name + suffix)
+                if part.exists():
+                    os.replace(part, database.with_name(database.name + suffix))
         for line in bootstrap.stdout.splitlines():
             if not line.startswith(("INFO", "command:")) and line.strip():
                 log(f"search index: {line}")
@@ -367,6 +385,31 @@ class Stack:
                 os.killpg(pid, signal.SIGKILL)
         for pid in pids:
             _wait_gone(pid, 10)
+
+
+def _remove_database(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+
+
+def _set_aside_unfinished(database: Path) -> None:
+    """A database whose first start never finished (migrations cut by a full disk, say: SQLite's DDL is not
+    transactional through the driver, so a later migration would find half its tables) holds no account, hence no
+    one's work: it is moved aside as `argilla.db.unfinished` and made again."""
+    import sqlite3
+
+    if not database.exists():
+        return
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
+            if db.execute("SELECT count(*) FROM users").fetchone()[0] > 0:
+                return
+    except sqlite3.Error:
+        pass  # no users table: the first migrations did not get that far
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        part = database.with_name(database.name + suffix)
+        if part.exists():
+            os.replace(part, database.with_name(f"{database.name}.unfinished{suffix}"))
 
 
 def _terminate(pid: int, timeout: float) -> None:

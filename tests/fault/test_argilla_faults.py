@@ -123,3 +123,23 @@ def test_a_quoted_csv_and_control_characters_reach_argilla_as_the_pairs_they_are
         ("Good night and sleep well.", "Buenas noches y que descanses."),
         ("Is breakfast included, or is it extra?", "¿El desayuno está incluido, o se paga aparte?"),
     ]
+
+
+def test_setup_stopped_by_argilla_says_how_many_records_the_dataset_holds(project, argilla_stack):
+    """A failure mid-setup (a full disk on the server answers 500s) said "0 records logged" when 256 were stored:
+    the line now says what this run sent and what the dataset holds."""
+    root, name = project
+    key = argilla_stack.credentials.api_key
+    bulk = ("PUT", r"/api/v1/datasets/[^/]+/records/bulk$")
+    with FaultyProxy(argilla_stack.url, {bulk: ["pass", "pass"] + ["503"] * 20}) as proxy:
+        env = {**os.environ, "ARGILLA_API_URL": proxy.url, "ARGILLA_API_KEY": key}
+        done = subprocess.run(
+            [sys.executable, str(REPO / SETUP[0]), *SETUP[1:]], cwd=root, env=env, capture_output=True, text=True
+        )
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    (line,) = [x for x in done.stderr.splitlines() if x.startswith("Error:")]
+    assert "with 80 records sent by this run (80 records in the dataset now)" in line, line
+    assert len(records(argilla_stack, name)) == 80
+    run(root, argilla_stack.url, key, *SETUP)  # a re-run completes it
+    ids = [r["external_id"] for r in records(argilla_stack, name)]
+    assert len(ids) == len(set(ids)) > 80
