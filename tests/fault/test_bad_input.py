@@ -199,8 +199,27 @@ HEADER = "source\ttarget\tlabel\tannotator\n"
 TRAIN = ["train_filter.py", "--config", "config.yaml", "--labels"]
 SCORE = ["-m", "curation", "score", "--model", "models", "--input", "judged.tsv", "--output", "s2.jsonl"]
 EXPORT = ["-m", "curation", "export", "--config", "config.yaml", "--output", "curated2", "--model", "models"]
+
+
+def _parquet_with_a_list_column() -> bytes:
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    buffer = io.BytesIO()
+    pq.write_table(pa.table({"source": [["Hello", "there"]], "target": ["Hola"]}), buffer)
+    return buffer.getvalue()
+
+
 # the second hardening round (issue 21): each failed with a traceback, after writing, or not at all
 CASES += [
+    (
+        "Parquet input whose source is a list (silently became the text \"['a', 'b']\")",
+        ["setup_workspace.py", "--config", "c.yaml", "--input", "in.parquet"],
+        {"c.yaml": FRESH, "in.parquet": _parquet_with_a_list_column()},
+        "column 'source' of in.parquet holds list<",
+    ),
     (
         "setup --labels with an invalid label (failed after workspace, users, dataset and records were made)",
         ["setup_workspace.py", "--config", "c.yaml", "--labels", "l.tsv"],

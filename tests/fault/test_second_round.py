@@ -324,3 +324,32 @@ def _running_from(data: Path) -> list[int]:
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
     return found
+
+
+def test_what_a_curator_feeds_setup_reaches_argilla_as_meant(curated, argilla_stack):
+    """A byte order mark (was: no column 'source' (found: '\\ufeffsource')), PII with the space after a card kept
+    and an unspaced phone number masked, and the quoted-field advice naming the config key setup reads."""
+    root, env, _ = curated
+    (root / "bom.tsv").write_text(
+        "\ufeffsource\ttarget\n"
+        "My card is 4111 1111 1111 1111 and it works.\tMi tarjeta es 4111 1111 1111 1111 y funciona.\n"
+        "Call 612345678.\tLlame al 612345678.\n"
+        '"Quoted, as a CSV would be."\t"Entre comillas, como en un CSV."\n',
+        encoding="utf-8",
+    )
+    out = ok(root, env, "setup_workspace.py", "--config", "config.yaml", "--input", "bom.tsv", "--dataset", "bom")
+    assert "set input.quoting: minimal in the config" in out
+    _, items = listing(argilla_stack, "bom")
+    got = sorted((r["fields"]["source"], r["fields"]["target"]) for r in items)
+    assert ("My card is <CARD> and it works.", "Mi tarjeta es <CARD> y funciona.") in got
+    assert ("Call <PHONE>.", "Llame al <PHONE>.") in got
+
+
+def test_a_slice_of_a_small_scored_folder(curated):
+    root, env, _ = curated
+    small = root / "small"
+    small.mkdir()
+    (small / "a.tsv").write_text("source\ttarget\n" + "".join(f"{s}\t{t}\n" for s, t in GOOD[:6]))
+    ok(root, env, "-m", "curation", "score", "--model", "models", "--input", "small", "--output", "small-scored")
+    out = ok(root, env, "-m", "curation", "slice", "--scored", "small-scored", "--output", "to_label.parquet")
+    assert "6 pairs -> to_label.parquet" in out
