@@ -190,7 +190,12 @@ def test_argilla_killed_while_setup_logs_is_one_line_that_says_a_rerun_completes
     assert failure, "the kill came too late: all records were logged before it"
     assert isinstance(failure[0], ArgillaUnavailable), repr(failure[0])
     message = str(failure[0])
-    assert "\n" not in message and "records logged: start it again" in message and "nothing is duplicated" in message
+    assert (
+        "\n" not in message
+        and "records sent by this run" in message
+        and "start it again" in message
+        and "nothing is duplicated" in message
+    )
 
     credentials = own_stack.start(log=lambda line: None)  # the re-run completes it, one record per pair
     client = _client(own_stack, credentials)

@@ -139,7 +139,9 @@ def test_a_judged_file_naming_an_unknown_annotator_is_one_clear_error(project, c
     Path("sample/judged.tsv").write_text("source\ttarget\tlabel\tannotator\nHi.\tHola.\tgood\tnobody-here\n")
     result = CliRunner().invoke(main, ["setup", "--config", "config.yaml", "--labels", "sample/judged.tsv"])
     assert result.exit_code == 1
-    assert "names annotator 'nobody-here', who is not an Argilla user: add them to" in result.output
+    assert (
+        "names annotator 'nobody-here', who is neither in annotators/roster.yaml nor an Argilla user" in result.output
+    )
 
 
 def test_dry_run_does_not_touch_argilla(project, client):
