@@ -14,19 +14,27 @@ def quality_lines(m: dict) -> list[str]:
     auc = "n/a" if m["auc"] is None else f"{m['auc']:.3f}"
     judged = m["judged_good"] + m["judged_bad"]
     lines = [f"AUC {auc} ({m['folds']}-fold cross-validation, out-of-fold scores of {judged} judged pairs)"]
-    for side, at, reached, judged_side in (
-        ("good", f"≥ {m['threshold']:.3f}", m["threshold_precision"] is not None, m["judged_good"]),
-        ("bad", f"≤ {m['bad_threshold']:.3f}", m["bad_threshold_precision"] is not None, m["judged_bad"]),
+    for side, at, lower, judged_side in (
+        ("good", f"≥ {m['threshold']:.3f}", m["threshold_precision"], m["judged_good"]),
+        ("bad", f"≤ {m['bad_threshold']:.3f}", m["bad_threshold_precision"], m["judged_bad"]),
     ):
         n, correct = m[f"suggested_{side}"], m[f"suggested_{side}_correct"]
-        if not reached or n == 0:
-            lines.append(f"suggested {side}: precision {m['target_precision']} is never reached, so never suggested")
+        if lower is None or n == 0:
+            lines.append(
+                f"suggested {side}: never (no score has {m.get('min_suggested', 1)}+ judged pairs beyond it whose "
+                f"precision is at least {m['target_precision']} with 95% confidence: label more pairs)"
+            )
             continue
-        precision, recall = correct / n, correct / max(judged_side, 1)
+        recall = correct / max(judged_side, 1)
+        precision = correct / n
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        held = ""
+        if f"heldout_{side}" in m:  # nested: thresholds chosen on other folds (older models lack it)
+            h, hc = m[f"heldout_{side}"], m[f"heldout_{side}_correct"]
+            held = f"; held out {hc / h:.2f} ({hc} of {h} pairs in folds that did not choose it)" if h else ""
         lines.append(
-            f"suggested {side} (score {at}): precision {precision:.2f} ({correct} of {n} pairs), "
-            f"recall {recall:.2f} ({correct} of {judged_side} {side} pairs), F1 {f1:.2f}"
+            f"suggested {side} (score {at}): precision at least {lower:.2f} with 95% confidence ({correct} of {n} "
+            f"judged pairs right{held}), recall {recall:.2f} ({correct} of {judged_side} {side} pairs), F1 {f1:.2f}"
         )
     lines.append(f"uncertain band: {m['uncertain']} of {judged} judged pairs get no suggested label")
     if m["one_class_at_half"]:

@@ -19,8 +19,9 @@ class TrainConfig:
     seed: int = 42
     min_per_class: int = 8  # refuse to train with fewer good or fewer bad labels
     folds: int = 5  # stratified cross-validation folds (fewer when a class is small)
-    target_precision: float = 0.9  # thresholds: the lowest score whose good precision reaches this (auto-accept,
-    # suggested good) and the highest whose bad precision does (suggested bad); no label is suggested in between
+    target_precision: float = 0.9  # thresholds: the lowest score whose good precision reaches this with 95%
+    # confidence (auto-accept, suggested good), the highest whose bad precision does (suggested bad); none between
+    min_suggested: int = 10  # a threshold needs at least this many judged pairs beyond it
     suggest_min_auc: float = 0.6  # below this cross-validated AUC the retrain suggests no labels (scores only)
     regularisation: float = 0.1  # inverse strength C of the logistic head (README: measured 0.1 vs 1.0)
     spline_knots: int = 4  # knots of the per-feature spline before the logistic head
@@ -35,7 +36,7 @@ class TrainConfig:
         positive = ("a number above 0", lambda v: number(v) and v > 0)
         device = ("auto, cpu, cuda, cuda:N or mps", lambda v: isinstance(v, str) and bool(DEVICE.fullmatch(v)))
         rules = {"base_model": TEXT, "device": device, "seed": WHOLE_0, "min_per_class": WHOLE_1}
-        rules |= {"folds": WHOLE_2}
+        rules |= {"folds": WHOLE_2, "min_suggested": WHOLE_1}
         rules |= {"target_precision": ("a number above 0, at most 1", lambda v: number(v) and 0 < v <= 1)}
         rules |= {"suggest_min_auc": SHARE, "regularisation": positive, "spline_knots": WHOLE_2}
         rules |= {"layer": WHOLE_1, "batch_size": or_null(WHOLE_1), "setfit_steps": WHOLE_0}

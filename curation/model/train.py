@@ -22,13 +22,19 @@ from curation.model.settings import TrainConfig
 class Evaluation:
     auc: float | None
     threshold: float  # auto-accept threshold for target_precision
-    threshold_precision: float | None
+    threshold_precision: float | None  # the 95% lower bound of its precision (None: target never reached)
     threshold_recall: float
     folds: int
-    target_precision: float = 0.9  # what both thresholds aim at
+    target_precision: float = 0.9  # what both thresholds aim at, as a 95% lower bound of their precision
     bad_threshold: float = 0.0  # scores at or below it are "bad" with target_precision (0.0: never reached)
-    bad_threshold_precision: float | None = None
+    bad_threshold_precision: float | None = None  # lower bound, as threshold_precision
     bad_threshold_recall: float = 0.0
+    min_suggested: int = 1  # pairs a threshold must have beyond it
+    # nested: the thresholds chosen on the other folds, applied to each fold (pairs covered, of them right)
+    heldout_good: int = 0
+    heldout_good_correct: int = 0
+    heldout_bad: int = 0
+    heldout_bad_correct: int = 0
     oof_scores: list[float] = field(repr=False, default_factory=list)  # out-of-fold score of each training pair
     labels: list[int] = field(repr=False, default_factory=list)
 
@@ -128,11 +134,14 @@ def cross_validate(x: np.ndarray, y: np.ndarray, config: TrainConfig, extra: np.
 
     k = max(2, min(config.folds, int(y.sum()), int(len(y) - y.sum())))
     oof = np.zeros(len(y))
+    folds = []
     for train, test in StratifiedKFold(k, shuffle=True, random_state=config.seed).split(x, y):
         xt, yt = with_extra(x[train], y[train], extra)
         oof[test] = new_head(config).fit(xt, yt).predict_proba(x[test])[:, 1]
-    threshold, precision_at, recall_at = pick_threshold(oof, y, config.target_precision)
-    bad_at, bad_precision, bad_recall = pick_threshold(1 - oof, 1 - y, config.target_precision)
+        folds.append(test)
+    target, least = config.target_precision, config.min_suggested
+    threshold, precision_at, recall_at = pick_threshold(oof, y, target, least)
+    bad_at, bad_precision, bad_recall = pick_threshold(1 - oof, 1 - y, target, least)
     return Evaluation(
         auc=float(roc_auc_score(y, oof)),
         threshold=threshold,
@@ -145,6 +154,8 @@ def cross_validate(x: np.ndarray, y: np.ndarray, config: TrainConfig, extra: np.
         bad_threshold_recall=bad_recall,
         oof_scores=[round(float(s), 6) for s in oof],
         labels=[int(v) for v in y],
+        min_suggested=least,
+        **held_out(oof, y, folds, target, least),
     )
 
 
@@ -154,17 +165,62 @@ def with_extra(x: np.ndarray, y: np.ndarray, extra: np.ndarray | None) -> tuple[
     return np.vstack([x, extra]), np.concatenate([y, np.zeros(len(extra), dtype=y.dtype)])
 
 
-def pick_threshold(scores: np.ndarray, y: np.ndarray, target: float) -> tuple[float, float | None, float]:
-    """Lowest threshold whose precision (good among scores >= it) reaches `target`; 1.0 if none does."""
+Z95 = 1.959964  # two-sided 95%: the Wilson bound below is exceeded by the true precision 97.5% of the time
+
+
+def wilson_lower(correct: int | np.ndarray, n: int | np.ndarray, z: float = Z95):
+    """The Wilson score interval's lower bound of a proportion `correct / n` (0 where n is 0)."""
+    n = np.asarray(n, dtype=float)
+    safe = np.maximum(n, 1)
+    p = np.asarray(correct, dtype=float) / safe
+    centre = p + z * z / (2 * safe)
+    margin = z * np.sqrt(p * (1 - p) / safe + z * z / (4 * safe * safe))
+    return np.where(n > 0, (centre - margin) / (1 + z * z / safe), 0.0)
+
+
+def pick_threshold(
+    scores: np.ndarray, y: np.ndarray, target: float, min_pairs: int = 1
+) -> tuple[float, float | None, float]:
+    """The lowest threshold at or above which at least `min_pairs` pairs lie and the 95% lower bound (Wilson) of
+    their precision (good among scores >= it) reaches `target`: (threshold, that lower bound, recall); (1.0, None,
+    0.0) when no threshold does. A bound, not the precision seen: with few labels a lucky run of good pairs at the
+    top does not make a threshold."""
     order = np.argsort(-scores, kind="stable")
     s, good = scores[order], y[order]
     hits = np.cumsum(good)
-    precision = hits / np.arange(1, len(s) + 1)
-    ok = [i for i in range(len(s)) if precision[i] >= target and (i + 1 == len(s) or s[i + 1] < s[i])]
+    n = np.arange(1, len(s) + 1)
+    lower = wilson_lower(hits, n)
+    ok = [i for i in range(len(s)) if n[i] >= min_pairs and lower[i] >= target and (i + 1 == len(s) or s[i + 1] < s[i])]
     if not ok:
         return 1.0, None, 0.0
     i = ok[-1]
-    return float(s[i]), float(precision[i]), float(hits[i] / max(good.sum(), 1))
+    return float(s[i]), float(lower[i]), float(hits[i] / max(good.sum(), 1))
+
+
+def held_out(oof: np.ndarray, y: np.ndarray, folds: list[np.ndarray], target: float, min_pairs: int) -> dict:
+    """The thresholds judged on pairs that did not choose them (nested): for each fold, both thresholds are picked
+    on the other folds' out-of-fold scores and applied to this fold's. Returns how many pairs each suggested label
+    covered that way and how many of them it got right."""
+    counts = {"good": [0, 0], "bad": [0, 0]}
+    for test in folds:
+        rest = np.ones(len(y), dtype=bool)
+        rest[test] = False
+        good_at, good_lower, _ = pick_threshold(oof[rest], y[rest], target, min_pairs)
+        bad_at, bad_lower, _ = pick_threshold(1 - oof[rest], 1 - y[rest], target, min_pairs)
+        if good_lower is not None:
+            chosen = oof[test] >= good_at
+            counts["good"][0] += int(chosen.sum())
+            counts["good"][1] += int(y[test][chosen].sum())
+        if bad_lower is not None:
+            chosen = oof[test] <= 1 - bad_at
+            counts["bad"][0] += int(chosen.sum())
+            counts["bad"][1] += int((1 - y[test][chosen]).sum())
+    return {
+        "heldout_good": counts["good"][0],
+        "heldout_good_correct": counts["good"][1],
+        "heldout_bad": counts["bad"][0],
+        "heldout_bad_correct": counts["bad"][1],
+    }
 
 
 def finetune_body(body, targets: list[str], y: np.ndarray, steps: int, config: TrainConfig, batch_size: int) -> None:

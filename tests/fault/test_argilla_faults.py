@@ -23,7 +23,7 @@ def project(tmp_path, argilla_stack, tiny_model):
         tmp_path,
         tiny_model,
         argilla="  batch_size: 40\n",
-        train="  suggest_min_auc: 0\n  target_precision: 0.5\n",  # the tiny model suggests labels too
+        train="  suggest_min_auc: 0\n  target_precision: 0.3\n  min_suggested: 3\n",  # the tiny model suggests too
     )
     return tmp_path, dataset
 

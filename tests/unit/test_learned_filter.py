@@ -22,7 +22,7 @@ from curation.model.encoder import ModelError, PairEncoder, device, load_body
 from curation.model.learned import LearnedFilter
 from curation.model.predict import score_file
 from curation.model.settings import TrainConfig
-from curation.model.train import TrainingError, check_labels, cross_validate, pick_threshold
+from curation.model.train import TrainingError, check_labels, cross_validate, new_head, pick_threshold
 
 
 def config_for(tiny_model, tmp_path) -> Config:
@@ -77,20 +77,58 @@ def test_too_few_labels_and_a_single_class_are_refused_clearly():
     check_labels([1] * 8 + [0] * 8, 8)
 
 
-def test_threshold_is_the_lowest_score_reaching_the_target_precision():
-    scores = np.array([0.95, 0.9, 0.8, 0.7, 0.6, 0.4])
-    labels = np.array([1, 1, 1, 0, 1, 0])
-    threshold, precision, recall = pick_threshold(scores, labels, 0.8)
-    assert threshold == 0.6 and precision == pytest.approx(0.8) and recall == 1.0
-    threshold, precision, recall = pick_threshold(scores, labels, 1.0)
-    assert threshold == 0.8 and precision == 1.0 and recall == 0.75
-    assert pick_threshold(np.array([0.9]), np.array([0]), 0.9) == (1.0, None, 0.0)
+def test_a_threshold_needs_a_95_percent_lower_bound_of_its_precision_and_enough_pairs():
+    from curation.model.train import wilson_lower
+
+    assert float(wilson_lower(35, 35)) == pytest.approx(0.901, abs=1e-3)  # 35 right in a row bound 0.9
+    assert float(wilson_lower(10, 10)) == pytest.approx(0.722, abs=1e-3)
+    scores = np.linspace(1, 0, 100)
+    labels = np.r_[np.ones(40), np.zeros(1), np.ones(19), np.zeros(40)].astype(int)
+    threshold, lower, recall = pick_threshold(scores, labels, 0.8)
+    # the cut goes as low as the bound allows (a few bad pairs above it are within it), and no lower
+    above = scores >= threshold
+    assert lower == pytest.approx(float(wilson_lower(labels[above].sum(), above.sum()))) and lower >= 0.8
+    one_more = above.sum() + 1
+    assert float(wilson_lower(labels[:one_more].sum(), one_more)) < 0.8 and recall == 1.0
+    # four right out of four is a precision of 1.0 seen, a lower bound of 0.51: not a threshold for 0.9
+    assert pick_threshold(np.array([0.9, 0.8, 0.7, 0.6, 0.1]), np.array([1, 1, 1, 1, 0]), 0.9) == (1.0, None, 0.0)
+    few = pick_threshold(scores[:60], np.ones(60, dtype=int), 0.5, min_pairs=70)  # fewer pairs than asked for
+    assert few == (1.0, None, 0.0)
+
+
+def test_the_claimed_precision_holds_on_pairs_the_model_never_saw():
+    """What the report claims for a suggested label (the 95% lower bound) is below what the label scores on fresh
+    pairs of the same kind, for a strong model and a weak one (the sample's AUC 0.64: nothing suggested, nothing
+    claimed, rather than 22 of 24 right on the scores that chose the threshold)."""
+    rng = np.random.default_rng(0)
+
+    def pairs(n, signal):
+        y = rng.integers(0, 2, n)
+        return np.c_[y * signal + rng.normal(size=n), rng.normal(size=n)], y
+
+    for signal in (3.0, 0.5):
+        x, y = pairs(200, signal)
+        ev = cross_validate(x, y, TrainConfig())
+        head = new_head(TrainConfig()).fit(x, y)
+        fresh_x, fresh_y = pairs(5000, signal)
+        fresh = head.predict_proba(fresh_x)[:, 1]
+        given = [ev.label(v) for v in fresh]
+        for side, truth in (("good", 1), ("bad", 0)):
+            chosen = [t for g, t in zip(given, fresh_y, strict=True) if g == side]
+            claimed = ev.threshold_precision if side == "good" else ev.bad_threshold_precision
+            if claimed is None:
+                assert not chosen and signal < 1
+                continue
+            assert signal > 1 and len(chosen) > 500
+            assert np.mean(np.array(chosen) == truth) >= claimed >= 0.9
+            held = ev.summary()[f"heldout_{side}_correct"] / ev.summary()[f"heldout_{side}"]
+            assert held >= 0.9
 
 
 def test_suggested_labels_follow_both_thresholds_and_leave_the_uncertain_band_empty():
     rng = np.random.default_rng(0)
-    y = np.r_[np.ones(40), np.zeros(40)].astype(int)
-    x = np.c_[y * 2.0 + rng.normal(size=80), rng.normal(size=80)]
+    y = np.r_[np.ones(150), np.zeros(150)].astype(int)  # enough pairs for a 95% bound of 0.9 on both sides
+    x = np.c_[y * 4.0 + rng.normal(size=300), rng.normal(size=300)]
     x[::10, 0] = 1.0  # a few pairs in between: the model cannot be sure of them
     ev = cross_validate(x, y, TrainConfig())
     assert ev.threshold_precision >= 0.9 and ev.bad_threshold_precision >= 0.9 and ev.bad_threshold < ev.threshold
@@ -110,11 +148,14 @@ def test_quality_lines_say_when_a_threshold_is_never_reached_and_when_a_05_cut_i
         oof_scores=[0.55, 0.6, 0.7, 0.72, 0.75, 0.58, 0.62], labels=[1, 0, 1, 1, 1, 0, 1],
     )  # fmt: skip
     lines = quality_lines(ev.summary())
-    assert (
-        lines[1]
-        == "suggested good (score ≥ 0.690): precision 1.00 (3 of 3 pairs), recall 0.60 (3 of 5 good pairs), F1 0.75"
+    assert lines[1] == (
+        "suggested good (score ≥ 0.690): precision at least 1.00 with 95% confidence (3 of 3 judged pairs right), "
+        "recall 0.60 (3 of 5 good pairs), F1 0.75"
     )
-    assert lines[2] == "suggested bad: precision 0.9 is never reached, so never suggested"
+    assert lines[2] == (
+        "suggested bad: never (no score has 1+ judged pairs beyond it whose precision is at least 0.9 with 95% "
+        "confidence: label more pairs)"
+    )
     assert lines[3] == "uncertain band: 4 of 7 judged pairs get no suggested label"
     assert lines[4].startswith("warning: cut at 0.5 the model would call every judged pair good")
 
@@ -243,7 +284,7 @@ def test_train_filter_from_a_local_file_and_the_cli_errors(tiny_model, tmp_path)
     meta = json.loads((models / "latest" / "metadata.json").read_text())
     card = (models / "latest" / "README.md").read_text()
     lines = quality_lines(meta["metrics"])
-    assert any(line.startswith("suggested good (score ≥ ") and " of " in line for line in lines)
+    assert any(line.startswith("suggested good") for line in lines)
     for line in lines:
         assert f"  {line}\n" in result.output and f"- {line}\n" in card
 
