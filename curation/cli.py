@@ -204,7 +204,8 @@ def demo(ctx, data_dir: Path, port: int):
     click.echo("Annotator logins: annotators/passwords.json   Filter report: outputs/filter_report.txt")
     click.echo("Retrain report: outputs/train_report.md   Model: models/latest/README.md")
     click.echo(f"Use it from Python: export ARGILLA_API_URL={stack.url} ARGILLA_API_KEY=<api_key from that file>")
-    click.echo("Stop it with: .venv/bin/curation server stop")
+    where = "" if Path(data_dir).resolve() == Path(default_data_dir()).resolve() else f" --data-dir {data_dir}"
+    click.echo(f"Stop it with: .venv/bin/curation server stop{where}")
 
 
 @main.command()

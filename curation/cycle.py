@@ -227,7 +227,8 @@ def write_outputs(config, stored, ev, agreement, pending, scores, next_up) -> di
 
 def _train_report(stored, ev, agreement, n_pending, scores, plots) -> str:
     scores = np.asarray(scores)
-    accepted = int((scores >= ev.threshold).sum()) if len(scores) else 0
+    good_at = ev.thresholds[0]
+    accepted = int((scores >= good_at).sum()) if len(scores) and good_at is not None else 0
     alpha = agreement["krippendorff_alpha"]
     used = ", ".join(f"{k} {v}" for k, v in agreement["labels"].items())
     lines = [
@@ -239,7 +240,11 @@ def _train_report(stored, ev, agreement, n_pending, scores, plots) -> str:
         f"| ties left out | {len(agreement['ties'])} |",
         f"| Krippendorff's alpha | {'n/a' if alpha is None else f'{alpha:.3f}'} |",
         f"| unjudged pairs scored | {n_pending} |",
-        f"| of which at or above the auto-accept threshold ({ev.threshold:.3f}) | {accepted} |",
+        (
+            f"| of which at or above the auto-accept threshold ({good_at:.3f}) | {accepted} |"
+            if good_at is not None
+            else "| auto-accept threshold | none: the target precision is not reached, nothing is accepted |"
+        ),
         f"| model | `{stored.path}` |",
         "",
         "## Quality",

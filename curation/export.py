@@ -352,7 +352,16 @@ def card(selection: Selection, dataset_name: str, threshold: float | None, model
             f"- model `{model['version']}` on `{model['base_model']}`, trained on "
             f"{model['label_counts']['good']} good / {model['label_counts']['bad']} bad labels",
             *(f"- {line}" for line in (quality_lines(m) if "judged_good" in m else [f"AUC {m['auc']:.3f}"])),
-            f"- auto-accept threshold used: {threshold:.3f} (stored with the model: {model['threshold']:.3f})",
+            (
+                f"- auto-accept threshold used: {threshold:.3f}"
+                + (
+                    f" (stored with the model: {model['threshold']:.3f})"
+                    if m.get("threshold_precision") is not None
+                    else " (given; the model reached none)"
+                )
+                if threshold is not None
+                else "- auto-accept threshold: none (the model reached none): no model-accepted rows"
+            ),
         ]
     lines += [
         "",
@@ -414,14 +423,22 @@ def run(
         if not model_dir:
             raise ExportError("--auto-accept needs the filter that scored the pairs: pass --model DIR")
         model = store.read_metadata(model_dir)
-        threshold = model["threshold"] if threshold is None else threshold
+        if threshold is None:
+            reached = (model.get("metrics") or {}).get("threshold_precision") is not None
+            threshold = model["threshold"] if reached else None
+            if not reached:
+                log(
+                    f"model {model['version']} reached no auto-accept threshold (its precision is not "
+                    f"{(model.get('metrics') or {}).get('target_precision', 0.9)} with 95% confidence): only "
+                    "human-approved pairs are exported (or pass --threshold)"
+                )
     elif model_dir:
         raise ExportError("--model is only used with --auto-accept (add it, or drop --model)")
 
     client = connect()
     data = find_dataset(client, config.argilla.workspace, config.argilla.dataset)
     records = read(client, data)
-    if model is not None:
+    if model is not None and threshold is not None:
         score_unscored(records, model_dir, model, log=log, trust_pickle=trust_pickle)
     selection = select(records, threshold, model["version"] if model else None, config.export.validation)
     settings = {

@@ -217,3 +217,19 @@ def test_push_to_the_hub_goes_through_huggingface_hub_with_the_right_files(expor
         "data/validation.parquet",
     ]
     assert "data/*" in delete  # a second push replaces the data files instead of adding to them
+
+
+def test_a_model_that_reached_no_threshold_accepts_nothing_and_says_so(exported_dataset, tmp_path):
+    """8 labels cannot bound a precision of 0.9: no threshold, so the export never auto-accepts at "1.000" and
+    lists no unjudged pair as rejected below it."""
+    config, pairs, stored = exported_dataset
+    assert json.loads((stored.path / "metadata.json").read_text())["metrics"]["threshold_precision"] is None
+    out = tmp_path / "curated"
+    result = run(config, "--output", str(out), "--model", str(stored.path), "--auto-accept", "--include-rejected")
+    assert result.exit_code == 0, result.output
+    assert f"model {stored.version} reached no auto-accept threshold" in result.output
+    assert {r["id"] for r in rows_of(out)} == {pairs["agreed"].id, pairs["corrected"].id}
+    rejected = {json.loads(line)["id"] for line in (out / "rejected.jsonl").open()}
+    assert rejected == {pairs["tie"].id, pairs["bad"].id}
+    card = (out / "README.md").read_text()
+    assert "auto-accept threshold: none (the model reached none)" in card and "threshold used" not in card
