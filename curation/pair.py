@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -13,8 +14,18 @@ T = TypeVar("T")
 
 
 def normalise(text: str) -> str:
-    """NFKC, case-folded, whitespace collapsed: the form used for record ids and exact dedup."""
+    """NFKC, case-folded, whitespace collapsed: the form used for record ids."""
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+_SPACE_BEFORE = re.compile(r"\s+([?!.,;:)\]»%])")
+_SPACE_AFTER = re.compile(r"([¿¡(\[«])\s+")
+
+
+def dedup_form(text: str) -> str:
+    """`normalise`, with the spacing around punctuation folded ("station ?" is "station?", "¿ Dónde" is
+    "¿Dónde"): the form dedup compares (record ids keep `normalise`, so existing records keep their ids)."""
+    return _SPACE_AFTER.sub(r"\1", _SPACE_BEFORE.sub(r"\1", normalise(text)))
 
 
 @dataclass

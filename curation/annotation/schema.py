@@ -40,19 +40,26 @@ ERROR_LABELS = {
 }
 
 
-# heuristic filters' measurements kept as float metadata; the language pair as terms
-MEASURES = (
-    "length",
-    "length_ratio",
-    "special_chars",
-    "repeated_ngrams",
-    "markup",
-    "urls",
-    "numbers",
-)
+# heuristic filters' measurements kept as float metadata (name -> the title annotators read in the UI's sort and
+# filter menus); the language pair and the input file as terms
+MEASURES = {
+    "length": "length (characters, longer side)",
+    "length_ratio": "length ratio (longer / shorter side)",
+    "special_chars": "special characters (share)",
+    "repeated_ngrams": "repeated words (share)",
+    "markup": "markup tags",
+    "urls": "URLs",
+    "numbers": "numbers missing from the target",
+}
 
 
-TERMS = ("source_lang", "target_lang", "batch")
+TERMS = {"source_lang": "source language", "target_lang": "target language", "batch": "input file"}
+HIDDEN = {"batch"}  # where a pair came from: for curators, not something an annotator judges by
+
+
+def titles() -> dict[str, str]:
+    """Every metadata property setup writes, with its title."""
+    return {**MEASURES, **TERMS}
 
 
 VECTOR = "embedding"
@@ -86,8 +93,11 @@ def settings(config: Config):
             ),
         ],
         metadata=[
-            *(rg.FloatMetadataProperty(name=name, title=name.replace("_", " ")) for name in MEASURES),
-            *(rg.TermsMetadataProperty(name=name, title=name.replace("_", " ")) for name in TERMS),
+            *(rg.FloatMetadataProperty(name=name, title=title) for name, title in MEASURES.items()),
+            *(
+                rg.TermsMetadataProperty(name=name, title=title, visible_for_annotators=name not in HIDDEN)
+                for name, title in TERMS.items()
+            ),
         ],
         vectors=[rg.VectorField(name=VECTOR, dimensions=config.argilla.vector_dimensions)]
         if config.argilla.vectors
@@ -99,7 +109,8 @@ def settings(config: Config):
 
 def metadata(pair: Pair) -> dict:
     """A pair's heuristic measurements and languages as the dataset's metadata."""
-    values: dict = {name: float(pair.measures[name]) for name in MEASURES if name in pair.measures}
+    # two decimals: "length ratio 1.16", not 1.1590909090909092
+    values: dict = {name: round(float(pair.measures[name]), 2) for name in MEASURES if name in pair.measures}
     if isinstance(pair.measures.get("language"), str):
         source, target = pair.measures["language"].split(">")
         values["source_lang"], values["target_lang"] = source, target

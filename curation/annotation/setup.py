@@ -206,6 +206,9 @@ def ensure_dataset(client, config: Config, workspace):
             f"dataset {name!r} in workspace {workspace.name!r} exists without "
             f"{', '.join(sorted(missing)) or 'being published'}: choose another name with --dataset"
         )
+    from curation.annotation.suggestions import update_titles
+
+    update_titles(client, existing, schema.titles())  # a dataset an older version made gets today's titles
     return existing
 
 

@@ -36,11 +36,17 @@ def ensure_properties(client, dataset) -> None:
         dataset.settings.metadata.add(prop)
     if missing:
         dataset.settings.update()
-    for prop in wanted:
-        old = have.get(prop.name)
-        if old is not None and old.title != prop.title:
+    update_titles(client, dataset, {prop.name: prop.title for prop in wanted}, have)
+
+
+def update_titles(client, dataset, wanted: dict[str, str], have: dict | None = None) -> None:
+    """Give a dataset's metadata properties today's titles (one an older version made keeps its values)."""
+    have = have if have is not None else {m.name: m for m in dataset.settings.metadata}
+    for name, title in wanted.items():
+        old = have.get(name)
+        if old is not None and old.title != title:
             url = f"/api/v1/metadata-properties/{old.id}"
-            send(client.api.http_client, "PATCH", url, "while metadata titles were updated", json={"title": prop.title})
+            send(client.api.http_client, "PATCH", url, "while metadata titles were updated", json={"title": title})
 
 
 def queue_link(api_url: str, dataset) -> str:

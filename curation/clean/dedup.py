@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from curation.clean.keysets import KeySet, Signatures, SpillFolder
-from curation.pair import Pair, normalise
+from curation.pair import Pair, dedup_form
 
 PRIME = (1 << 31) - 1  # a*h + b stays below 2**63 for 32-bit shingle hashes
 
@@ -85,7 +85,7 @@ class Deduplicator:
 
     def prepare(self, pairs: Sequence[Pair]) -> Prepared:
         """What `decide` needs, from the pairs alone (no state): worker processes compute it in parallel."""
-        normal = [(normalise(p.source), normalise(p.target)) for p in pairs]
+        normal = [(dedup_form(p.source), dedup_form(p.target)) for p in pairs]
         keys = [(_hash(f"{s}\t{t}"), _hash(t)) for s, t in normal]
         signatures = bands = None
         if self.near_threshold is not None and pairs:

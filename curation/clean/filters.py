@@ -223,7 +223,8 @@ class Markup(PairFilter):
 _MAYBE_MARKUP = re.compile(r"[<&{}\[\]]")  # cheap test before the full pattern
 
 
-_PLACEHOLDER = re.compile(r"<(?:EMAIL|PHONE|CARD|IBAN|IP)>")  # what PII masking leaves: not markup
+# what PII masking leaves (`[PHONE]`; `<PHONE>` before placeholders were made visible in the UI): not markup
+_PLACEHOLDER = re.compile(r"<(?:EMAIL|PHONE|CARD|IBAN|IP)>|\[(?:EMAIL|PHONE|CARD|IBAN|IP)\]")
 
 
 _URL_HINTS = ("://", "www.", ".com", ".org", ".net", ".es", ".io", ".htm")

@@ -1,7 +1,9 @@
 """Mask personal data (emails, phone numbers, card and account numbers, IPs) in both sides of a pair.
 
 Masking runs before anything reaches Argilla or an export. The same value gets the same placeholder on both
-sides, so a masked pair is still a correct translation.
+sides, so a masked pair is still a correct translation. Placeholders are written `[PHONE]`, `[EMAIL]`...: the
+Argilla UI renders `<PHONE>` as an HTML tag, which vanished from the annotator's screen ("Call us on  if you are
+late." read as an omission).
 """
 
 from __future__ import annotations
@@ -32,12 +34,12 @@ _DIGIT_RUN = re.compile(r"\d[\d .-]{5,}\d")  # every pattern but EMAIL needs one
 
 
 def mask_text(text: str) -> tuple[str, int]:
-    """The text with every match replaced by its placeholder (`<EMAIL>`, `<PHONE>`...), and how many."""
+    """The text with every match replaced by its placeholder (`[EMAIL]`, `[PHONE]`...), and how many."""
     if "@" not in text and not _DIGIT_RUN.search(text):
         return text, 0
     total = 0
     for label, pattern in PATTERNS:
-        text, n = pattern.subn(f"<{label}>", text)
+        text, n = pattern.subn(f"[{label}]", text)
         total += n
     return text, total
 

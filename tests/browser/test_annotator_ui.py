@@ -153,3 +153,39 @@ def test_the_printed_label_next_link_opens_the_least_certain_pair_with_no_label_
     page.locator("#quality_bad").wait_for(state="attached")
     assert page.locator("#quality_bad").is_checked() and not page.locator("#quality_good").is_checked()
     page.close()
+
+
+def test_masked_values_are_shown_to_the_annotator_as_text(argilla_stack, client, browser, tmp_path):
+    """`<PHONE>` was rendered as an HTML tag and vanished ("Call us on  if you are late."); the placeholders PII
+    masking writes now are text in the UI, through the real setup path (our dataset settings, masking)."""
+    import argilla as rg
+
+    from curation.annotation.records import log_pairs
+    from curation.annotation.setup import ensure_dataset, ensure_workspace
+    from curation.clean import pii
+    from curation.config import Config
+    from curation.pair import Pair
+
+    config = Config()
+    config.argilla.workspace = config.argilla.dataset = f"pii-{uuid.uuid4().hex[:6]}"
+    space = ensure_workspace(client, config.argilla.workspace)
+    dataset = ensure_dataset(client, config, space)
+    pair = Pair("Call us on +34 612 345 678 if you are late.", "Llámenos al +34 612 345 678 si llega tarde.", "t:1")
+    assert pii.mask(pair) == 2
+    log_pairs(dataset, [pair], 10)
+    user = rg.User(username=f"ann-{uuid.uuid4().hex[:6]}", password=PASSWORD, role="annotator", client=client).create()
+    user.add_to_workspace(space)
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.goto(f"{argilla_stack.url}/sign-in")
+    page.locator("input").first.fill(user.username)
+    page.locator("input[type=password]").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_text(dataset.name).first.click()
+    page.wait_for_url("**/annotation-mode**")
+    page.get_by_text("Call us on [PHONE] if you are late.").wait_for()
+    page.get_by_text("Llámenos al [PHONE] si llega tarde.").wait_for()
+    shown = page.locator("body").inner_text()
+    assert "Call us on [PHONE] if you are late." in shown and "Call us on  if" not in shown
+    screenshot = Path(os.environ.get("CURATION_SCREENSHOT_DIR", tmp_path)) / "annotator-placeholder.png"
+    page.screenshot(path=str(screenshot))
+    page.close()

@@ -341,8 +341,8 @@ def test_what_a_curator_feeds_setup_reaches_argilla_as_meant(curated, argilla_st
     assert "set input.quoting: minimal in the config" in out
     _, items = listing(argilla_stack, "bom")
     got = sorted((r["fields"]["source"], r["fields"]["target"]) for r in items)
-    assert ("My card is <CARD> and it works.", "Mi tarjeta es <CARD> y funciona.") in got
-    assert ("Call <PHONE>.", "Llame al <PHONE>.") in got
+    assert ("My card is [CARD] and it works.", "Mi tarjeta es [CARD] y funciona.") in got
+    assert ("Call [PHONE].", "Llame al [PHONE].") in got
 
 
 def test_a_slice_of_a_small_scored_folder(curated):

@@ -107,7 +107,7 @@ def test_no_email_or_phone_number_reaches_argilla(project, client):
     run("--labels", "sample/judged.tsv")
     texts = [r.fields["source"] + " " + r.fields["target"] for r in records(client, workspace, dataset)]
     assert texts and not [t for t in texts if PII.search(t)]
-    assert any("<PHONE>" in t for t in texts)  # the sample's contact pairs are there, masked
+    assert any("[PHONE]" in t for t in texts)  # the sample's contact pairs are there, masked
 
 
 def test_dataset_shape(project, client):

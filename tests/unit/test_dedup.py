@@ -72,3 +72,13 @@ def test_dedup_decisions_do_not_change_when_its_state_goes_to_files(monkeypatch)
     assert verdicts <= {"duplicate pair", "duplicate target", "near-duplicate pair"}
     del on_disk
     assert not folder.exists()  # the spilled state goes with the Deduplicator
+
+
+def test_spacing_around_punctuation_does_not_make_a_new_pair():
+    """ "Where is the train station ?" passed dedup though its twin was judged twice (the sample, issue 22)."""
+    dedup = Deduplicator(near_threshold=None, memory_mb=None)
+    first = Pair("Where is the train station?", "¿Dónde está la estación de tren?")
+    assert dedup.check(first) is None
+    assert dedup.check(Pair("Where is the train station ?", "¿ Dónde está la estación de tren ?")) == "duplicate pair"
+    assert dedup.check(Pair("Is it far?", "¿Está lejos ?")) is None  # a new pair stays new
+    assert Pair("Where is the train station ?", "x").id != Pair("Where is the train station?", "x").id  # ids kept

@@ -18,7 +18,7 @@ def test_the_pipeline_counts_every_decision_and_keeps_the_rejects(tmp_path):
     (tmp_path / "c.tsv").write_text("source\ttarget\n" + "".join(f"{s}\t{t}\n" for s, t in rows))
     tally, rejected = Tally(), []
     kept = list(clean(Config(input=InputSpec(str(tmp_path / "c.tsv"))), tally, rejected))
-    assert [p.target for p in kept] == ["¿Dónde está la estación de tren?", "Llámeme al <PHONE>."]
+    assert [p.target for p in kept] == ["¿Dónde está la estación de tren?", "Llámeme al [PHONE]."]
     assert sorted(reason for _, reason in rejected) == [
         "dedup: duplicate pair",
         "identical: target identical to source",
