@@ -35,7 +35,7 @@ from curation.annotation.records import (
     vectors_for,
 )
 from curation.clean import pii
-from curation.clean.pipeline import Tally, cap_templates, clean, write_outputs
+from curation.clean.pipeline import Tally, cap_templates, clean, regroup_twins, write_outputs
 from curation.errors import InputError, SetupError, retried
 from curation.files import write_private_json
 from curation.pair import batched
@@ -306,6 +306,7 @@ def run_setup(
         kept.append(pair)
         if bar:
             bar(1)
+    kept = regroup_twins(kept, rejected, config.dedup.target_group, tally)
     paths = write_outputs(config.output_dir, tally, rejected)
     log(tally.table())
     log(f"Dropped pairs with reasons: {paths['dropped']}  Report: {paths['report']}")

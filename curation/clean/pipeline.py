@@ -19,7 +19,7 @@ from curation.clean.filters import FilterCounts
 from curation.clean.readers import LoadStats, load
 from curation.clean.screen import screen_chunk, screen_rows, screening, start_screener
 from curation.files import staged_file, write_jsonl
-from curation.pair import Pair, batched
+from curation.pair import Pair, batched, dedup_form
 
 if TYPE_CHECKING:
     from curation.config import Config
@@ -35,6 +35,7 @@ class Tally:
     template_cap: int | None = None  # at most this many pairs of one template reach annotators (None: no cap)
     templates_dropped: int = 0
     workers: tuple[int, int] | None = None  # (asked, used) when config.workers asked for more than the cores
+    twins_kept: int = 0  # setup: pairs sharing a target with a kept pair, sent to annotators with it (regroup_twins)
 
     def table(self) -> str:
         """The filter table a curator reads: one row per stage, with its top reasons."""
@@ -50,6 +51,11 @@ class Tally:
         after_dedup = self.kept + self.templates_dropped  # the template cap comes after dedup
         dropped = sum(self.dedup.values())
         lines.append(f"{'dedup':16} {dropped + after_dedup:9,} {after_dedup:9,} {dropped:9,}  {reasons}")
+        if self.twins_kept:
+            lines.append(
+                f"{'target twins':16} {'':9} {self.twins_kept:9,} {'':9}  sharing a target with a kept pair, "
+                "different source: sent to annotators with it"
+            )
         if self.template_cap is not None:
             why = f"more than {self.template_cap} differing only in numbers ({self.templates_dropped:,})"
             lines.append(f"{'templates':16} {after_dedup:9,} {self.kept:9,} {self.templates_dropped:9,}  {why}")
@@ -177,6 +183,45 @@ def cap_templates(pairs: Iterable[Pair], cap: int | None, tally: Tally, rejected
             rejected.append((pair, f"templates: more than {cap} pairs differ only in numbers"))
 
 
+def regroup_twins(kept: list[Pair], rejected: list, group: int, tally: Tally) -> list[Pair]:
+    """Pairs sharing a target go to annotators as a group: dedup keeps the first in input order, which is often
+    the misaligned one (another sentence's source with this target) while the good twin was dropped. Up to
+    `group` pairs with different sources per target are kept, in input order; every pair dedup dropped names
+    in `dropped.jsonl` the pairs of its group that were kept (`kept`). Setup only: it holds the pairs in memory."""
+    groups: dict[str, list[Pair]] = {}
+    for pair in kept:
+        groups.setdefault(dedup_form(pair.target), []).append(pair)
+    back: list[Pair] = []
+    for i, (pair, reason) in enumerate(rejected):
+        if not reason.startswith("dedup: duplicate"):
+            continue
+        twins = groups.setdefault(dedup_form(pair.target), [])
+        sources = {dedup_form(t.source) for t in twins}
+        if (
+            reason == "dedup: duplicate target"
+            and twins
+            and len(twins) < group
+            and dedup_form(pair.source) not in sources
+        ):
+            twins.append(pair)
+            back.append(pair)
+            rejected[i] = None
+            continue
+        pair.extra["kept"] = [t.origin for t in twins]
+    if back:
+        rejected[:] = [r for r in rejected if r is not None]
+        tally.dedup["duplicate target"] -= len(back)
+        tally.dedup = {k: v for k, v in tally.dedup.items() if v}
+        tally.kept += len(back)
+        tally.twins_kept = len(back)
+        order = {id(p): n for n, p in enumerate(kept)}
+        for pair in back:  # right after the first twin of its group
+            first = groups[dedup_form(pair.target)][0]
+            order[id(pair)] = order[id(first)] + 0.5
+        kept = sorted([*kept, *back], key=lambda p: order[id(p)])
+    return kept
+
+
 def write_outputs(out_dir: str | Path, tally: Tally, rejected: list) -> dict[str, Path]:
     """The tally (filter_report.json, and filter_report.txt as a table) and the dropped pairs with reasons."""
     out = Path(out_dir)
@@ -190,6 +235,10 @@ def write_outputs(out_dir: str | Path, tally: Tally, rejected: list) -> dict[str
             partial.write_text(text + "\n", encoding="utf-8")
     write_jsonl(
         paths["dropped"],
-        ({"source": p.source, "target": p.target, "reason": reason, "origin": p.origin} for p, reason in rejected),
+        (
+            {"source": p.source, "target": p.target, "reason": reason, "origin": p.origin}
+            | ({"kept": p.extra["kept"]} if p.extra.get("kept") else {})
+            for p, reason in rejected
+        ),
     )
     return paths

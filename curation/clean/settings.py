@@ -16,12 +16,13 @@ class DedupConfig:
     num_perm: int = 64
     memory_mb: float | None = 32  # fixed memory of the dedup state, the rest in temporary files; null: all in memory
     template_cap: int | None = 5  # setup: at most this many pairs differing only in numbers reach annotators; null: all
+    target_group: int = 2  # setup: pairs with different sources sharing one target that reach annotators (1: first)
 
     def __post_init__(self):
         near = ("a number in (0, 1]", lambda v: number(v) and 0 < v <= 1)
         megabytes = ("a positive number of megabytes", lambda v: number(v) and v > 0)
         rules = {"near_threshold": or_null(near), "num_perm": whole_between(2, 1024), "memory_mb": or_null(megabytes)}
-        check("dedup", self, rules | {"template_cap": or_null(WHOLE_1)})
+        check("dedup", self, rules | {"template_cap": or_null(WHOLE_1), "target_group": WHOLE_1})
 
 
 def filter_entries(filters: list | None) -> list[tuple[str, dict[str, Any]]]:

@@ -94,3 +94,21 @@ def test_apply_records_every_score_and_stops_at_the_first_rejection():
     kept = Pair(*GOOD)
     assert filters.apply(chain, kept, counts) is None
     assert counts["empty"].seen == 2 and counts["empty"].kept == 2 and counts["identical"].dropped == 1
+
+
+def test_short_spanish_is_not_dropped_as_a_neighbour_language_and_real_neighbours_still_are():
+    """The sample's lines 281 and 295 ("Buscamos un camping tranquilo.") were dropped as Galician."""
+    from curation.clean.filters import Language
+
+    lang = Language()
+    for target in ("Buscamos un camping tranquilo.", "Para reservas, escriba a [EMAIL]."):
+        assert lang.accept(lang.measure(Pair("We are looking for a quiet campsite.", target))) is None
+    for target, code in (
+        ("Bo día, onde está a estación?", "gl"),
+        ("Onde está a estação de comboios?", "pt"),
+        ("On és l'estació de tren?", "ca"),
+    ):
+        assert (
+            lang.accept(lang.measure(Pair("Good morning, where is the station?", target)))
+            == f"target is not es ({code})"
+        )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from curation.clean.pipeline import Tally, clean
 from curation.clean.readers import InputSpec
 from curation.config import Config
@@ -101,3 +103,37 @@ def test_worker_processes_give_exactly_the_single_process_result(tmp_path, monke
     assert pooled[0] == single[0] and pooled[1] == single[1]
     assert sorted(pooled[2]) == sorted(single[2])
     assert 1000 < len(single[0]) < 12_000 and single[1]["pii_masked"] > 0
+
+
+def test_the_good_twin_of_a_misaligned_pair_reaches_annotators_and_dropped_pairs_name_the_kept_ones(tmp_path):
+    """The sample's lines 68 and 223: a misaligned pair came first with the target of a good one, which dedup
+    dropped as "duplicate target" without saying which pair it repeated."""
+    from curation.clean.pipeline import Tally, clean, regroup_twins, write_outputs
+    from curation.config import Config
+
+    rows = [
+        ("How often do the buses run at night?", "Necesito un recibo para mi empresa."),  # misaligned, first
+        ("The museum is closed on Mondays.", "El museo cierra los lunes."),
+        ("I need a receipt for my company.", "Necesito un recibo para mi empresa."),  # the good twin, later
+        ("I need a receipt for my firm.", "Necesito un recibo para mi empresa."),  # a third: over the group
+        ("The museum is closed on Mondays .", "El museo cierra los lunes ."),  # the same pair, spaced
+    ]
+    path = tmp_path / "in.tsv"
+    path.write_text("source\ttarget\n" + "".join(f"{s}\t{t}\n" for s, t in rows), encoding="utf-8")
+    config = Config()
+    config.input.path, config.filters = str(path), []
+    tally, rejected = Tally(), []
+    kept = regroup_twins(list(clean(config, tally, rejected)), rejected, 2, tally)
+    assert [p.source for p in kept] == [rows[0][0], rows[2][0], rows[1][0]]  # twins together, in input order
+    assert tally.twins_kept == 1 and tally.kept == 3 and "target twins" in tally.table()
+    dropped = {p.origin: (reason, p.extra.get("kept")) for p, reason in rejected}
+    assert dropped == {
+        "in.tsv:5": ("dedup: duplicate target", ["in.tsv:2", "in.tsv:4"]),
+        "in.tsv:6": ("dedup: duplicate pair", ["in.tsv:3"]),
+    }
+    paths = write_outputs(tmp_path / "out", tally, rejected)
+    lines = [json.loads(line) for line in paths["dropped"].read_text().splitlines()]
+    assert {line["origin"]: line["kept"] for line in lines} == {
+        "in.tsv:5": ["in.tsv:2", "in.tsv:4"],
+        "in.tsv:6": ["in.tsv:3"],
+    }
