@@ -157,7 +157,8 @@ def from_argilla(client, dataset, config: Config, log: Log = print, progress=Non
         errors=types,
     )
     clock.lap("suggestions")
-    order = np.argsort(-np.array([suggestions.priority(s) for s in scores]), kind="stable")[: config.train.next_batch]
+    spread = suggestions.priorities(pending, scores)  # as written to Argilla: a template's copies spread out
+    order = np.argsort(-np.array(spread), kind="stable")[: config.train.next_batch]
     next_up = [(pending[i].id, float(scores[i])) for i in order]
     outputs = write_outputs(config, stored, ev, agreement, pending, scores, next_up)
     clock.lap("report")

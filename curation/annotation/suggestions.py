@@ -64,6 +64,24 @@ def priority(score: float) -> float:
     return round(1 - 2 * abs(score - 0.5), 6)
 
 
+def priorities(rows: list[Row], scores) -> list[float]:
+    """`priority` of each row, with the copies of a template spread out: pairs that differ only in their numbers
+    ("Room 7 is ready." ×5) score alike and came back to back in the queue; within a template the k-th most
+    uncertain copy gets 1/(k+1) of its priority, so one copy comes up with its peers and the rest further down."""
+    from curation.clean.pipeline import template_key
+    from curation.pair import Pair
+
+    base = [priority(float(s)) for s in scores]
+    groups: dict[int, list[int]] = {}
+    for i, row in enumerate(rows):
+        groups.setdefault(template_key(Pair(row.source, row.target)), []).append(i)
+    out = list(base)
+    for members in groups.values():
+        for k, i in enumerate(sorted(members, key=lambda i: -base[i])):
+            out[i] = round(base[i] / (k + 1), 6)
+    return out
+
+
 def write_suggestions(
     client,
     dataset,
@@ -95,6 +113,7 @@ def write_suggestions(
     by = agent_for(version)
     http = client.api.http_client
     sent = suggested = 0
+    spread = priorities(rows, scores)
     for batch in batched(enumerate(zip(rows, scores, strict=True)), batch_size):
         items, stale = [], []
         for i, (row, score) in batch:
@@ -115,7 +134,7 @@ def write_suggestions(
                     "metadata": {
                         **row.metadata,
                         FILTER_SCORE: round(score, 6),
-                        PRIORITY: priority(score),
+                        PRIORITY: spread[i],
                         FILTER_MODEL: version,
                     },
                     "suggestions": suggestions,

@@ -36,3 +36,18 @@ def test_a_bad_template_cap_is_one_clear_config_error(tmp_path, value):
     )
     with pytest.raises(ConfigError, match="dedup.template_cap must be a whole number of at least 1 or null"):
         Config.load(path)
+
+
+def test_the_copies_of_a_template_are_spread_through_the_priority_queue():
+    """"Room N is ready." ×5 scored alike and came back to back in the priority sort (issue 22)."""
+    from curation.annotation.records import Row
+    from curation.annotation.suggestions import priorities, priority
+
+    rows = [Row(f"r{n}", f"Room {n} is ready.", f"La habitación {n} está lista.", {}, False) for n in range(5)]
+    others = [Row(f"o{n}", f"Sentence {w}.", f"Frase {w}.", {}, False) for n, w in enumerate("abcd")]
+    scores = [0.5, 0.51, 0.49, 0.5, 0.52] + [0.55, 0.6, 0.65, 0.7]
+    got = priorities(rows + others, scores)
+    queue = [r.id for _, r in sorted(zip(got, rows + others, strict=True), key=lambda x: -x[0])]
+    assert queue[0] == "r0" and queue[1] == "o0"  # one copy first, then the next most uncertain other pair
+    assert got[0] == priority(0.5) and got[3] == round(priority(0.5) / 2, 6)  # the second copy: half
+    assert [got[i] for i in range(5, 9)] == [priority(s) for s in scores[5:]]  # pairs of their own keep theirs
