@@ -31,11 +31,15 @@ def calibration_plot(scores, labels, path: Path, bins: int = 10) -> Path | None:
     mids, observed, sizes = zip(*points, strict=True)
     bins = len(points)
     fig, ax = plt.subplots(figsize=(4.5, 4))
-    ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1, label="perfectly calibrated")
-    ax.plot(mids, observed, marker="o", color="tab:blue", label=f"filter (cross-validated, {bins} bins)")
-    for x, y, n in zip(mids, observed, sizes, strict=True):
-        ax.annotate(str(n), (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7, color="grey")
-    ax.set(xlabel="predicted P(good)", ylabel="share judged good", xlim=(0, 1), ylim=(0, 1), title="Calibration")
+    # the scores of a weak model crowd into a narrow band: the x axis shows that band (padded), not all of [0, 1],
+    # and the pairs per bin are said once (equal-size bins) instead of a label at every crowded point
+    low, high = max(0.0, min(mids) - 0.1), min(1.0, max(mids) + 0.1)
+    ax.plot([low, high], [low, high], ls="--", color="grey", lw=1, label="perfectly calibrated")
+    per_bin = f"{min(sizes)}" if min(sizes) == max(sizes) else f"{min(sizes)}–{max(sizes)}"
+    ax.plot(
+        mids, observed, marker="o", color="tab:blue", label=f"filter (cross-validated): {bins} bins of {per_bin} pairs"
+    )
+    ax.set(xlabel="predicted P(good)", ylabel="share judged good", xlim=(low, high), ylim=(0, 1), title="Calibration")
     ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -63,8 +67,13 @@ def histogram_plot(oof, labels, unlabelled, thresholds: tuple[float | None, floa
     panels = 2 if len(unlabelled) else 1
     fig, axes = plt.subplots(panels, 1, figsize=(6, 2.4 + 2.1 * panels), sharex=True, squeeze=False)
     top = axes[0, 0]
-    top.hist(oof[labels == 1], bins=bins, alpha=0.7, color="tab:green", label="judged good")
-    top.hist(oof[labels == 0], bins=bins, alpha=0.7, color="tab:red", label="judged bad")
+    # side by side, never overlaid: an overlap would mix the two colours into one the legend does not name
+    top.hist(
+        [oof[labels == 1], oof[labels == 0]],
+        bins=bins,
+        color=["tab:green", "tab:red"],
+        label=["judged good", "judged bad"],
+    )
     top.set(ylabel="judged pairs", title="Filter scores (judged: cross-validated)", xlim=(0, 1))
     if panels == 2:
         bottom = axes[1, 0]
@@ -113,10 +122,27 @@ def drops_plot(filter_report: dict, path: Path) -> Path | None:
     if not drops:
         return None
     plt = _pyplot()
-    names = sorted(drops, key=drops.get, reverse=True)
-    fig, ax = plt.subplots(figsize=(5, 0.5 + 0.35 * len(names)))
-    ax.barh(names, [drops[n] for n in names], color="tab:orange")
-    ax.set(xlabel="pairs dropped", title="Heuristic filters and dedup")
+    idle = [n for n in drops if not drops[n]]  # said under the chart: a bar of 0 has no length (and no log)
+    names = sorted((n for n in drops if drops[n]), key=drops.get, reverse=True)
+    if not names:
+        return None
+    fig, ax = plt.subplots(figsize=(5.5, 0.9 + 0.35 * len(names)))
+    values = [drops[n] for n in names]
+    bars = ax.barh(names, values, color="tab:orange")
+    ax.bar_label(bars, labels=[f"{v:,}" for v in values], padding=3, fontsize=8)  # the counts, not only the bars
+    positive = [v for v in values if v > 0]
+    if positive and max(positive) >= 20 * min(positive):  # 147 templates would flatten bars of 1 to 3
+        ax.set_xscale("log")
+        ax.set_xlim(0.8, max(positive) * 3)
+        ax.set(xlabel="pairs dropped (log scale)", title="Heuristic filters and dedup")
+    else:
+        ax.set_xlim(0, max(values, default=1) * 1.2 or 1)
+        ax.set(xlabel="pairs dropped", title="Heuristic filters and dedup")
+    if idle:
+        import textwrap
+
+        note = textwrap.fill(f"nothing dropped by: {', '.join(idle)}", 48)
+        ax.set_xlabel(f"{ax.get_xlabel()}\n{note}", fontsize=9)
     ax.invert_yaxis()
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -39,7 +39,7 @@ def test_a_bad_template_cap_is_one_clear_config_error(tmp_path, value):
 
 
 def test_the_copies_of_a_template_are_spread_through_the_priority_queue():
-    """"Room N is ready." ×5 scored alike and came back to back in the priority sort (issue 22)."""
+    """ "Room N is ready." ×5 scored alike and came back to back in the priority sort (issue 22)."""
     from curation.annotation.records import Row
     from curation.annotation.suggestions import priorities, priority
 
