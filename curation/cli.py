@@ -240,17 +240,23 @@ def setup(config_path, input_path, workspace, dataset, labels, dry_run):
     for username, outcome in result.users.items():
         by_outcome.setdefault(outcome, []).append(username)
     click.echo("Users: " + "; ".join(f"{', '.join(names)}: {outcome}" for outcome, names in by_outcome.items()))
-    click.echo(f"{result.logged} records in {config.argilla.workspace}/{config.argilla.dataset}")
+    where = f"{config.argilla.workspace}/{config.argilla.dataset}"
+    click.echo(f"{result.logged} candidate pairs logged to {where}")
     if labels:
+        kept = (
+            f", {result.kept} kept as they are in Argilla (that annotator had answered already)" if result.kept else ""
+        )
         click.echo(
             f"{result.imported} judged pairs in {labels}: {result.responses} responses imported as submitted by "
-            f"the file's annotators"
-            + (
-                f", {result.kept} kept as they are in Argilla (that annotator had answered already)"
-                if result.kept
-                else ""
-            )
+            f"the file's annotators (the UI counts them as those annotators' work){kept}"
         )
+        if result.added:
+            click.echo(
+                f"{result.added} of them are not among the cleaned candidates (cleaning dropped them, or they were "
+                "never candidates): added as records with their labels"
+            )
+    if result.total is not None:
+        click.echo(f"{result.total} records in {where} now")
     click.echo(f"New annotators' passwords: {config.annotators.passwords} (keep it private)")
 
 

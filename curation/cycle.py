@@ -160,7 +160,7 @@ def from_argilla(client, dataset, config: Config, log: Log = print, progress=Non
     spread = suggestions.priorities(pending, scores)  # as written to Argilla: a template's copies spread out
     order = np.argsort(-np.array(spread), kind="stable")[: config.train.next_batch]
     next_up = [(pending[i].id, float(scores[i])) for i in order]
-    outputs = write_outputs(config, stored, ev, agreement, pending, scores, next_up)
+    outputs = write_outputs(config, stored, ev, agreement, pending, scores, next_up, suggested)
     clock.lap("report")
     return Result(
         stored, ev, flt.metadata["label_counts"], agreement, suggested, len(pending), next_up, outputs, clock.laps
@@ -198,7 +198,7 @@ def _score_all(flt: LearnedFilter, pairs: list[tuple[str, str]], bar) -> tuple[n
     )
 
 
-def write_outputs(config, stored, ev, agreement, pending, scores, next_up) -> dict[str, Path]:
+def write_outputs(config, stored, ev, agreement, pending, scores, next_up, suggested: int = 0) -> dict[str, Path]:
     """outputs/: agreement (json, txt, png), next_to_label.tsv, the score plots and train_report.md."""
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -222,11 +222,12 @@ def write_outputs(config, stored, ev, agreement, pending, scores, next_up) -> di
     filter_json = out / "filter_report.json"
     if filter_json.exists() and drops_plot(json.loads(filter_json.read_text()), out / "filter_drops.png"):
         plots.append("filter_drops.png")
-    paths["report"].write_text(_train_report(stored, ev, agreement, len(pending), scores, plots), encoding="utf-8")
+    report = _train_report(stored, ev, agreement, len(pending), scores, plots, suggested)
+    paths["report"].write_text(report, encoding="utf-8")
     return paths
 
 
-def _train_report(stored, ev, agreement, n_pending, scores, plots) -> str:
+def _train_report(stored, ev, agreement, n_pending, scores, plots, suggested: int = 0) -> str:
     scores = np.asarray(scores)
     good_at = ev.thresholds[0]
     accepted = int((scores >= good_at).sum()) if len(scores) and good_at is not None else 0
@@ -241,6 +242,7 @@ def _train_report(stored, ev, agreement, n_pending, scores, plots) -> str:
         f"| ties left out | {len(agreement['ties'])} |",
         f"| Krippendorff's alpha | {'n/a' if alpha is None else f'{alpha:.3f}'} |",
         f"| unjudged pairs scored | {n_pending} |",
+        f"| of which given a suggested label (pre-filled in the UI) | {suggested} |",
         (
             f"| of which at or above the auto-accept threshold ({good_at:.3f}) | {accepted} |"
             if good_at is not None

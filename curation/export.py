@@ -293,12 +293,48 @@ def push(folder: Path, repo_id: str, token: str, private: bool = True, api=None)
     return str(getattr(info, "commit_url", info))
 
 
-def card(selection: Selection, dataset_name: str, threshold: float | None, model: dict | None, config: dict) -> str:
+MIN_VALIDATION = 20  # fewer validation pairs than this measure nothing: said in the terminal and the card
+
+
+def cleaning_lines(report: dict | None) -> list[str]:
+    """What cleaning did before annotators saw the pairs (setup's filter_report.json), for the card."""
+    if not report:
+        return ["No filter report found (outputs/filter_report.json of setup_workspace.py): cleaning not described."]
+    filters = {n: c["dropped"] for n, c in (report.get("filters") or {}).items() if c.get("dropped")}
+    dedup = report.get("dedup") or {}
+    templates = (report.get("templates") or {}).get("dropped") or 0
+
+    def listed(counts: dict) -> str:
+        return ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items(), key=lambda x: -x[1]))
+
+    lines = [
+        f"- candidates read: {report.get('read', 0):,} (malformed rows skipped: {report.get('malformed', 0):,}); "
+        f"sent to annotators: {report.get('kept', 0):,}",
+        f"- dropped by the heuristic filters: {sum(filters.values()):,}" + (f" ({listed(filters)})" if filters else ""),
+        f"- dropped by dedup: {sum(dedup.values()):,}" + (f" ({listed(dedup)})" if dedup else ""),
+    ]
+    if templates:
+        lines.append(f"- pairs over the template cap: {templates:,}")
+    if report.get("target_twins"):
+        lines.append(f"- pairs sharing a target with another, sent to annotators together: {report['target_twins']:,}")
+    lines.append(f"- personal data values masked (PII): {report.get('pii_masked', 0):,}")
+    return lines
+
+
+def card(
+    selection: Selection,
+    dataset_name: str,
+    threshold: float | None,
+    model: dict | None,
+    config: dict,
+    cleaning: dict | None = None,
+) -> str:
     """The dataset card, from real numbers only."""
     c = selection.counts
     total = {p: c["train"][p] + c["validation"][p] for p in ("human", "model")}
     alpha = selection.agreement["krippendorff_alpha"]
     reasons = Counter(r["category"] for r in selection.rejected)
+    n_validation = c["validation"]["human"] + c["validation"]["model"]
     lines = [
         "---",
         "language: [en, es]",
@@ -331,6 +367,14 @@ def card(selection: Selection, dataset_name: str, threshold: float | None, model
         f"Left out: {len(selection.rejected)}"
         + (f" ({', '.join(f'{k}: {v}' for k, v in sorted(reasons.items()))})" if reasons else "")
         + ".",
+        *(
+            [f"Warning: the validation split holds {n_validation} pairs, too few to measure a model on."]
+            if 0 < n_validation < MIN_VALIDATION
+            else []
+        ),
+        "",
+        "## Cleaning (setup_workspace.py's filter report)",
+        *cleaning_lines(cleaning),
         "",
         "## Annotators",
         f"- pairs judged: {selection.agreement['records_judged']}, ties left out: {len(selection.agreement['ties'])}",
@@ -451,7 +495,15 @@ def run(
         "chat": config.export.chat,
         "include_rejected": include_rejected,
     }
-    text = card(selection, config.argilla.dataset, threshold, model, settings)
+    report = Path(config.output_dir) / "filter_report.json"
+    cleaning = json.loads(report.read_text(encoding="utf-8")) if report.exists() else None
+    validation = sum(selection.counts["validation"].values())
+    if 0 < validation < MIN_VALIDATION:
+        log(
+            f"warning: the validation split holds {validation} pairs, too few to measure a model on (raise "
+            "export.validation, or judge more pairs)"
+        )
+    text = card(selection, config.argilla.dataset, threshold, model, settings, cleaning)
     result = Exported(selection, text)
     with tempfile.TemporaryDirectory() as tmp:
         folder = output or Path(tmp) / "export"

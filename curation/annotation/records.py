@@ -99,7 +99,7 @@ def log_records(dataset, records: list, batch_size: int, done: str) -> None:
     except Exception as e:
         if not transient(e):
             raise
-        held = _count(dataset)
+        held = count(dataset)
         raise ArgillaUnavailable(
             f"Argilla stopped answering or failed ({e.__class__.__name__}, {len(WAITS) + 1} tries) with {done}"
             f"{'' if held is None else f' ({held} records in the dataset now)'}: see its logs (disk full?), start it "
@@ -108,7 +108,7 @@ def log_records(dataset, records: list, batch_size: int, done: str) -> None:
         ) from None
 
 
-def _count(dataset) -> int | None:
+def count(dataset) -> int | None:
     """How many records the dataset holds, if Argilla still answers."""
     try:
         response = dataset._client.api.http_client.get(

@@ -25,6 +25,7 @@ from curation.annotation.connect import transient
 from curation.annotation.records import (
     Judged,
     Stored,
+    count,
     describe_torn,
     log_pairs,
     log_records,
@@ -227,20 +228,22 @@ def import_labels(client, dataset, rows: list[Judged], workspace, passwords_path
     """Judged pairs become records with submitted responses: from the row's annotator (a user that must exist,
     e.g. from the roster), or from the curator account. A response is imported only where that user has none on
     the record (`stored`): what an annotator answered in the UI since, and the filter's metadata, stay as they
-    are. Returns (judged pairs, responses imported, responses kept as they were)."""
+    are. Returns (judged pairs, responses imported, responses kept as they were, records it added: judged pairs
+    that are not among the candidates, e.g. ones cleaning dropped)."""
     ensure_users(client, [Member(CURATOR, "Curator", "admin")], workspace, passwords_path)
     users = {name: _read(functools.partial(client.users, name)).id for name in {r.annotator or CURATOR for r in rows}}
     by_pair: dict[str, list[Judged]] = {}
     for row in rows:
         pii.mask(row.pair)
         by_pair.setdefault(row.pair.id, []).append(row)  # one record per pair, a response per annotator
-    imported = kept = 0
+    imported = kept = added = 0
     todo = []
     for judged in by_pair.values():
         pair = judged[0].pair
         answered = stored.answered.get(pair.id, set())
         new = [j for j in judged if str(users[j.annotator or CURATOR]) not in answered]
         kept += len(judged) - len(new)
+        added += pair.id not in stored.metadata  # not among the candidates setup logged, nor in the dataset before
         if new or pair.id not in stored.metadata:
             todo.append((pair, new))
     for batch in batched(todo, batch_size):
@@ -256,7 +259,7 @@ def import_labels(client, dataset, rows: list[Judged], workspace, passwords_path
         ]
         log_records(dataset, records, batch_size, "judged pairs being imported")
         imported += sum(len(new) for _, new in batch)
-    return len(by_pair), imported, kept
+    return len(by_pair), imported, kept, added
 
 
 def _responses(judged: Judged, user_id) -> list:
@@ -278,6 +281,8 @@ class SetupResult:
     imported: int = 0  # judged pairs imported with their responses
     responses: int = 0  # responses imported from the labels file
     kept: int = 0  # responses of the file not imported: that user had answered the pair in Argilla already
+    added: int = 0  # records the labels file added (judged pairs not among the candidates: cleaning dropped them)
+    total: int | None = None  # records in the dataset once setup is done (None: Argilla did not say)
 
 
 def run_setup(
@@ -322,7 +327,8 @@ def run_setup(
     bar = progress("logging to Argilla") if progress else None
     result.logged = log_pairs(data, kept, config.argilla.batch_size, bar, stored)
     if labels:
-        result.imported, result.responses, result.kept = import_labels(
+        result.imported, result.responses, result.kept, result.added = import_labels(
             client, data, judged, space, config.annotators.passwords, config.argilla.batch_size, stored
         )
+    result.total = count(data)
     return result

@@ -80,6 +80,7 @@ class Tally:
             },
             "dedup": self.dedup,
             "templates": {"cap": self.template_cap, "dropped": self.templates_dropped},
+            "target_twins": self.twins_kept,
             "kept": self.kept,
         }
 

@@ -60,9 +60,12 @@ def records(client, workspace, dataset):
 def test_setup_twice_leaves_one_record_per_pair_and_keeps_responses(project, client, argilla_stack):
     path, workspace, dataset, suffix = project
     output = run("--labels", "sample/judged.tsv")
-    kept = int(re.search(r"(\d+) records in", output).group(1))
+    logged = int(re.search(r"(\d+) candidate pairs logged to", output).group(1))
+    added = int(re.search(r"(\d+) of them are not among the cleaned candidates", output).group(1))
+    total = int(re.search(r"(\d+) records in \S+ now", output).group(1))
     first = records(client, workspace, dataset)
-    assert len(first) == len({r.id for r in first}) >= kept
+    # "147 records" was printed for a dataset of 156: now what was logged, what the labels file added, the total
+    assert len(first) == len({r.id for r in first}) == total == logged + added and added > 0
     judged = {r.id for r in first if r.responses["quality"]}
     rows = list(read_labels("sample/judged.tsv"))
     assert len(judged) == len({r.pair.id for r in rows}) == 103  # every judged pair carries its submitted labels

@@ -169,6 +169,7 @@ def test_labels_in_model_out_suggestions_on_every_unjudged_pair(argilla_stack, c
     written = (tmp_path / "outputs" / "train_report.md").read_text() + (result.model.path / "README.md").read_text()
     for line in quality_lines(ev.summary()):  # the report and the model card give the same figures
         assert written.count(f"- {line}\n") == 2
+    assert f"| of which given a suggested label (pre-filled in the UI) | {result.suggested} |" in written
 
     config.train.suggest_min_auc = 1.01  # a model that "cannot rank": scores only, and the old labels are removed
     lines: list[str] = []

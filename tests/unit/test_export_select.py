@@ -79,3 +79,26 @@ def test_card_numbers_come_from_the_selection():
 def test_card_counts_left_out_pairs_by_reason():
     text = card(select(RECORDS, 0.6, "v1", 0.0), "pairs", 0.6, None, {})
     assert "Left out: 4 (below threshold: 1, judged bad: 1, not scored: 1, tie: 1)." in text
+
+
+def test_card_says_what_cleaning_did_and_warns_of_a_tiny_validation_split():
+    """The card had no cleaning figures (340 -> 147, PII masked), and a 2-pair validation split came unwarned."""
+    report = {
+        "read": 340,
+        "malformed": 0,
+        "pii_masked": 6,
+        "filters": {"identical": {"dropped": 12}, "length": {"dropped": 0}, "length_ratio": {"dropped": 10}},
+        "dedup": {"duplicate pair": 2},
+        "templates": {"cap": 5, "dropped": 147},
+        "target_twins": 12,
+        "kept": 160,
+    }
+    s = select(RECORDS, None, None, 0.99)  # two human rows, both in validation: too few to measure on
+    text = card(s, "pairs", None, None, {}, report)
+    assert "- candidates read: 340 (malformed rows skipped: 0); sent to annotators: 160" in text
+    assert "- dropped by the heuristic filters: 22 (identical 12, length_ratio 10)" in text
+    assert "- dropped by dedup: 2 (duplicate pair 2)" in text and "- pairs over the template cap: 147" in text
+    assert "- personal data values masked (PII): 6" in text
+    assert sum(s.counts["validation"].values()) == 2
+    assert "Warning: the validation split holds 2 pairs, too few to measure a model on." in text
+    assert "cleaning not described" in card(s, "pairs", None, None, {})
