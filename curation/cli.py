@@ -201,8 +201,10 @@ def demo(ctx, data_dir: Path, port: int):
     )
     click.echo("")
     click.echo(f"Argilla web UI: {stack.url}  (owner login in {stack.credentials_path})")
-    click.echo("Annotator logins: annotators/passwords.json   Filter report: outputs/filter_report.txt")
-    click.echo("Retrain report: outputs/train_report.md   Model: models/latest/README.md")
+    click.echo(
+        "Annotator logins: annotators/passwords.json   Reports: outputs/filter_report.txt, outputs/train_report.md"
+        "   Model: models/latest/README.md"
+    )
     click.echo(f"Use it from Python: export ARGILLA_API_URL={stack.url} ARGILLA_API_KEY=<api_key from that file>")
     where = "" if Path(data_dir).resolve() == Path(default_data_dir()).resolve() else f" --data-dir {data_dir}"
     click.echo(f"Stop it with: .venv/bin/curation server stop{where}")
@@ -241,22 +243,21 @@ def setup(config_path, input_path, workspace, dataset, labels, dry_run):
         by_outcome.setdefault(outcome, []).append(username)
     click.echo("Users: " + "; ".join(f"{', '.join(names)}: {outcome}" for outcome, names in by_outcome.items()))
     where = f"{config.argilla.workspace}/{config.argilla.dataset}"
-    click.echo(f"{result.logged} candidate pairs logged to {where}")
+    now = "" if result.total is None else f" ({result.total} records in it now)"
+    click.echo(f"{result.logged} candidate pairs logged to {where}{now}")
     if labels:
         kept = (
             f", {result.kept} kept as they are in Argilla (that annotator had answered already)" if result.kept else ""
         )
-        click.echo(
-            f"{result.imported} judged pairs in {labels}: {result.responses} responses imported as submitted by "
-            f"the file's annotators (the UI counts them as those annotators' work){kept}"
+        added = (
+            f" ({result.added} of them not among the cleaned candidates: added with their labels)"
+            if result.added
+            else ""
         )
-        if result.added:
-            click.echo(
-                f"{result.added} of them are not among the cleaned candidates (cleaning dropped them, or they were "
-                "never candidates): added as records with their labels"
-            )
-    if result.total is not None:
-        click.echo(f"{result.total} records in {where} now")
+        click.echo(
+            f"{result.imported} judged pairs in {labels}{added}: {result.responses} responses imported as submitted "
+            f"by the file's annotators (the UI counts them as their work){kept}"
+        )
     click.echo(f"New annotators' passwords: {config.annotators.passwords} (keep it private)")
 
 
@@ -547,10 +548,12 @@ def export_command(
         log=click.echo,
     )
     c = result.selection.counts
+    small = " (too few to measure a model on: raise export.validation)" if result.validation_too_small else ""
+    reached = ": the model reached no auto-accept threshold" if result.no_threshold else ""
     click.echo(
         f"{len(result.selection.rows)} pairs: train {sum(c['train'].values())}, validation "
-        f"{sum(c['validation'].values())} (human {c['train']['human'] + c['validation']['human']}, model "
-        f"{c['train']['model'] + c['validation']['model']}); {len(result.selection.rejected)} left out"
+        f"{sum(c['validation'].values())}{small} (human {c['train']['human'] + c['validation']['human']}, model "
+        f"{c['train']['model'] + c['validation']['model']}{reached}); {len(result.selection.rejected)} left out"
     )
     if output:
         click.echo(f"Curated set: {output} (card: {output / 'README.md'})")

@@ -429,6 +429,12 @@ class Exported:
     selection: Selection
     card: str
     url: str | None = None  # the Hub repo's, when pushed
+    no_threshold: bool = False  # auto-accept was asked, but the model reached no threshold: nothing auto-accepted
+
+    @property
+    def validation_too_small(self) -> bool:
+        n = sum(self.selection.counts["validation"].values())
+        return 0 < n < MIN_VALIDATION
 
 
 def run(
@@ -463,19 +469,14 @@ def run(
     if output and output.exists() and not overwrite:
         raise ExportError(f"{output} exists: pass --overwrite to replace it, or choose another --output")
     model = None
+    no_threshold = False
     if auto_accept or threshold is not None:
         if not model_dir:
             raise ExportError("--auto-accept needs the filter that scored the pairs: pass --model DIR")
         model = store.read_metadata(model_dir)
         if threshold is None:
-            reached = (model.get("metrics") or {}).get("threshold_precision") is not None
-            threshold = model["threshold"] if reached else None
-            if not reached:
-                log(
-                    f"model {model['version']} reached no auto-accept threshold (its precision is not "
-                    f"{(model.get('metrics') or {}).get('target_precision', 0.9)} with 95% confidence): only "
-                    "human-approved pairs are exported (or pass --threshold)"
-                )
+            no_threshold = (model.get("metrics") or {}).get("threshold_precision") is None
+            threshold = None if no_threshold else model["threshold"]
     elif model_dir:
         raise ExportError("--model is only used with --auto-accept (add it, or drop --model)")
 
@@ -497,14 +498,8 @@ def run(
     }
     report = Path(config.output_dir) / "filter_report.json"
     cleaning = json.loads(report.read_text(encoding="utf-8")) if report.exists() else None
-    validation = sum(selection.counts["validation"].values())
-    if 0 < validation < MIN_VALIDATION:
-        log(
-            f"warning: the validation split holds {validation} pairs, too few to measure a model on (raise "
-            "export.validation, or judge more pairs)"
-        )
     text = card(selection, config.argilla.dataset, threshold, model, settings, cleaning)
-    result = Exported(selection, text)
+    result = Exported(selection, text, no_threshold=model is not None and no_threshold)
     with tempfile.TemporaryDirectory() as tmp:
         folder = output or Path(tmp) / "export"
         write_folder(selection, folder, text, config.export.chat, include_rejected)

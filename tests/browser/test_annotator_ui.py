@@ -189,3 +189,52 @@ def test_masked_values_are_shown_to_the_annotator_as_text(argilla_stack, client,
     screenshot = Path(os.environ.get("CURATION_SCREENSHOT_DIR", tmp_path)) / "annotator-placeholder.png"
     page.screenshot(path=str(screenshot))
     page.close()
+
+
+def test_the_annotator_reads_metadata_titles_and_a_templates_copies_are_spread(
+    argilla_stack, client, browser, tmp_path
+):
+    """The sort menu names the properties in words ("priority: label next (1 = model unsure)"), and in the priority
+    queue the five copies of "Room N is ready." no longer come back to back (issue 22)."""
+    import argilla as rg
+
+    from curation.annotation.records import log_pairs, read_dataset
+    from curation.annotation.setup import ensure_dataset, ensure_workspace
+    from curation.annotation.suggestions import queue_link, write_suggestions
+    from curation.config import Config
+    from curation.pair import Pair
+
+    config = Config()
+    config.argilla.workspace = config.argilla.dataset = f"spread-{uuid.uuid4().hex[:6]}"
+    space = ensure_workspace(client, config.argilla.workspace)
+    dataset = ensure_dataset(client, config, space)
+    rooms = [Pair(f"Room {n} is ready.", f"La habitación {n} está lista.", origin="t:1") for n in range(1, 6)]
+    others = [Pair(f"The {w} is closed.", f"El {w} está cerrado.", origin="t:2") for w in ("museo", "banco", "bar")]
+    log_pairs(dataset, rooms + others, 10)
+    rows = {r.id: r for r in read_dataset(client, dataset)[0]}
+    scores = [0.5, 0.5, 0.5, 0.5, 0.5, 0.55, 0.6, 0.65]
+    write_suggestions(client, dataset, [rows[p.id] for p in rooms + others], scores, "v0001-test", lambda s: None)
+    user = rg.User(username=f"ann-{uuid.uuid4().hex[:6]}", password=PASSWORD, role="annotator", client=client).create()
+    user.add_to_workspace(space)
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.goto(f"{argilla_stack.url}/sign-in")
+    page.locator("input").first.fill(user.username)
+    page.locator("input[type=password]").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_text(dataset.name).first.wait_for()
+    page.goto(queue_link(argilla_stack.url, dataset))
+    page.get_by_text("Room 1 is ready.").wait_for()  # one copy first, with the other most uncertain pairs
+    page.get_by_text("Sort (1)").click()
+    page.get_by_text("priority: label next (1 = model unsure)").first.wait_for()
+    screenshot = Path(os.environ.get("CURATION_SCREENSHOT_DIR", tmp_path)) / "annotator-sort-titles.png"
+    page.screenshot(path=str(screenshot))
+    page.close()
+    # the order the UI's queue follows: the copies apart
+    search = argilla_stack.http().post(
+        f"/api/v1/datasets/{dataset.id}/records/search",
+        json={"sort": [{"scope": {"entity": "metadata", "metadata_property": "priority"}, "order": "desc"}]},
+    )
+    assert search.status_code == 200, search.text
+    order = [item["record"]["fields"]["source"] for item in search.json()["items"]]
+    assert order[0] == "Room 1 is ready." and order[1] == "The museo is closed."
+    assert not any(a.startswith("Room") and b.startswith("Room") for a, b in zip(order, order[1:4], strict=False))

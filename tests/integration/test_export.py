@@ -227,7 +227,7 @@ def test_a_model_that_reached_no_threshold_accepts_nothing_and_says_so(exported_
     out = tmp_path / "curated"
     result = run(config, "--output", str(out), "--model", str(stored.path), "--auto-accept", "--include-rejected")
     assert result.exit_code == 0, result.output
-    assert f"model {stored.version} reached no auto-accept threshold" in result.output
+    assert "(human 2, model 0: the model reached no auto-accept threshold)" in result.output
     assert {r["id"] for r in rows_of(out)} == {pairs["agreed"].id, pairs["corrected"].id}
     rejected = {json.loads(line)["id"] for line in (out / "rejected.jsonl").open()}
     assert rejected == {pairs["tie"].id, pairs["bad"].id}
