@@ -226,8 +226,6 @@ def test_the_annotator_reads_metadata_titles_and_a_templates_copies_are_spread(
     page.get_by_text("Room 1 is ready.").wait_for()  # one copy first, with the other most uncertain pairs
     page.get_by_text("Sort (1)").click()
     page.get_by_text("priority: label next (1 = model unsure)").first.wait_for()
-    screenshot = Path(os.environ.get("CURATION_SCREENSHOT_DIR", tmp_path)) / "annotator-sort-titles.png"
-    page.screenshot(path=str(screenshot))
     page.close()
     # the order the UI's queue follows: the copies apart
     search = argilla_stack.http().post(

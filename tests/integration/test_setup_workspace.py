@@ -61,8 +61,8 @@ def test_setup_twice_leaves_one_record_per_pair_and_keeps_responses(project, cli
     path, workspace, dataset, suffix = project
     output = run("--labels", "sample/judged.tsv")
     logged = int(re.search(r"(\d+) candidate pairs logged to", output).group(1))
-    added = int(re.search(r"(\d+) of them are not among the cleaned candidates", output).group(1))
-    total = int(re.search(r"(\d+) records in \S+ now", output).group(1))
+    added = int(re.search(r"\((\d+) of them not among the cleaned candidates: added with", output).group(1))
+    total = int(re.search(r"\((\d+) records in it now\)", output).group(1))
     first = records(client, workspace, dataset)
     # "147 records" was printed for a dataset of 156: now what was logged, what the labels file added, the total
     assert len(first) == len({r.id for r in first}) == total == logged + added and added > 0
