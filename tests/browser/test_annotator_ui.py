@@ -236,3 +236,40 @@ def test_the_annotator_reads_metadata_titles_and_a_templates_copies_are_spread(
     order = [item["record"]["fields"]["source"] for item in search.json()["items"]]
     assert order[0] == "Room 1 is ready." and order[1] == "The museo is closed."
     assert not any(a.startswith("Room") and b.startswith("Room") for a, b in zip(order, order[1:4], strict=False))
+
+
+def test_changing_the_label_with_the_keyboard_never_ticks_an_error_type(argilla_stack, client, browser):
+    """After `1` (good) the UI moved the focus to `errors`, so a `2` meant as "bad" ticked "omission / addition"
+    on a good pair. The label question keeps the focus: `1` then `2` is "bad", and no error type is ticked."""
+    import argilla as rg
+
+    from curation.annotation.records import log_pairs
+    from curation.annotation.setup import ensure_dataset, ensure_workspace
+    from curation.config import Config
+    from curation.pair import Pair
+
+    config = Config()
+    config.argilla.workspace = config.argilla.dataset = f"keys-{uuid.uuid4().hex[:6]}"
+    space = ensure_workspace(client, config.argilla.workspace)
+    dataset = ensure_dataset(client, config, space)
+    log_pairs(dataset, [Pair("Check-out is at eleven o'clock.", "La salida es a las once.", "t:1")], 10)
+    user = rg.User(username=f"ann-{uuid.uuid4().hex[:6]}", password=PASSWORD, role="annotator", client=client).create()
+    user.add_to_workspace(space)
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.goto(f"{argilla_stack.url}/sign-in")
+    page.locator("input").first.fill(user.username)
+    page.locator("input[type=password]").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_text(dataset.name).first.click()
+    page.wait_for_url("**/annotation-mode**")
+    page.get_by_text("La salida es a las once.").wait_for()
+    page.locator("#quality_good").wait_for(state="attached")
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'quality_good'")  # autofocus
+    page.keyboard.press("1")
+    page.wait_for_function("document.querySelector('#quality_good').checked")
+    page.keyboard.press("2")
+    page.wait_for_function("document.querySelector('#quality_bad').checked")
+    assert page.locator("#quality_bad").is_checked() and not page.locator("#quality_good").is_checked()
+    ticked = page.locator("input[id^=errors_]:checked").count()
+    assert ticked == 0, f"{ticked} error types ticked by the keys meant for the label"
+    page.close()

@@ -80,3 +80,28 @@ def test_credentials_file_is_private_and_stable(tmp_path, monkeypatch):
     monkeypatch.setenv("ARGILLA_API_KEY", "a-key-from-the-environment")
     assert stack.credentials().api_key == "a-key-from-the-environment"
     assert stack.credentials().password == first.password
+
+
+def test_the_served_ui_keeps_the_focus_on_a_label_question_once_answered(tmp_path):
+    """The rewrite the embedded stack applies to its copy of the UI bundle: found in the installed argilla-server
+    (so a new version without that code is noticed here), and a file without it is left as it is."""
+    import glob
+    from pathlib import Path
+
+    import argilla_server
+
+    from curation.server import patches
+
+    bundle = Path(argilla_server.__file__).parent / "static" / "_nuxt"
+    holding = [f for f in glob.glob(str(bundle / "*.js")) if patches.SINGLE_LABEL.search(Path(f).read_text())]
+    assert holding, "argilla-server's UI no longer has the code patches.keep_focus rewrites: check the keyboard focus"
+    for original in holding:  # every chunk that renders a single-label question, each minified with its own names
+        copy = tmp_path / Path(original).name
+        copy.write_text(Path(original).read_text())
+        assert patches.keep_focus(str(copy))
+        text = copy.read_text()
+        assert not patches.SINGLE_LABEL.search(text) and "function onUserAnswer(" in text
+        assert len(text) < len(Path(original).read_text())  # only the focus move is gone
+    other = tmp_path / "b.js"
+    other.write_text("console.log(1)")
+    assert not patches.keep_focus(str(other)) and other.read_text() == "console.log(1)"
