@@ -68,6 +68,32 @@ def queue(client):
     return dataset, user
 
 
+def curation_dataset(client, prefix: str):
+    """A dataset made the way setup makes it (our settings), in a fresh workspace: (dataset, workspace)."""
+    from curation.annotation.setup import ensure_dataset, ensure_workspace
+    from curation.config import Config
+
+    config = Config()
+    config.argilla.workspace = config.argilla.dataset = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    space = ensure_workspace(client, config.argilla.workspace)
+    return ensure_dataset(client, config, space), space
+
+
+def signed_in_annotator(argilla_stack, client, browser, space):
+    """A new annotator of `space`, signed in to the web UI: the page, on the home page's dataset list."""
+    import argilla as rg
+
+    user = rg.User(username=f"ann-{uuid.uuid4().hex[:6]}", password=PASSWORD, role="annotator", client=client).create()
+    user.add_to_workspace(space)
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.goto(f"{argilla_stack.url}/sign-in")
+    page.locator("input").first.fill(user.username)
+    page.locator("input[type=password]").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_text(space.name).first.wait_for()
+    return page
+
+
 def test_annotator_signs_in_sees_queue_by_suggestion_score_and_submits(argilla_stack, browser, queue, tmp_path):
     dataset, user = queue
     by_score = sorted(range(len(SCORES)), key=lambda i: -SCORES[i])
@@ -110,15 +136,10 @@ def test_the_printed_label_next_link_opens_the_least_certain_pair_with_no_label_
     argilla_stack, client, browser, tiny_model, tmp_path
 ):
     from curation.annotation.records import log_pairs, read_dataset
-    from curation.annotation.setup import ensure_dataset, ensure_workspace
     from curation.annotation.suggestions import queue_link, write_suggestions
-    from curation.config import Config
     from curation.pair import Pair
 
-    config = Config()
-    config.argilla.workspace = config.argilla.dataset = f"next-{uuid.uuid4().hex[:6]}"
-    space = ensure_workspace(client, config.argilla.workspace)
-    dataset = ensure_dataset(client, config, space)
+    dataset, space = curation_dataset(client, "next")
     scores = {"sure-good": 0.97, "unsure": 0.52, "sure-bad": 0.04, "leaning": 0.7}
     pairs = {name: Pair(f"Pair {name} is here.", f"El par {name} está aquí.", origin="test:0") for name in scores}
     log_pairs(dataset, list(pairs.values()), 10)
@@ -131,17 +152,7 @@ def test_the_printed_label_next_link_opens_the_least_certain_pair_with_no_label_
         version="v0001-test",
         label=lambda s: "good" if s >= 0.9 else "bad" if s <= 0.1 else None,  # thresholds 0.9 and 0.1
     )
-    import argilla as rg
-
-    user = rg.User(username=f"ann-{uuid.uuid4().hex[:6]}", password=PASSWORD, role="annotator", client=client).create()
-    user.add_to_workspace(space)
-    page = browser.new_page(viewport={"width": 1400, "height": 900})
-    page.goto(f"{argilla_stack.url}/sign-in")
-    page.locator("input").first.fill(user.username)
-    page.locator("input[type=password]").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_text(dataset.name).first.wait_for()  # signed in: the home page lists the dataset
-
+    page = signed_in_annotator(argilla_stack, client, browser, space)
     page.goto(queue_link(argilla_stack.url, dataset))
     page.get_by_text("Pair unsure is here.").wait_for()  # priority 0.96: the least certain pending pair comes first
     page.get_by_text("Sort (1)").wait_for(state="visible", timeout=15_000)
@@ -158,28 +169,15 @@ def test_the_printed_label_next_link_opens_the_least_certain_pair_with_no_label_
 def test_masked_values_are_shown_to_the_annotator_as_text(argilla_stack, client, browser, tmp_path):
     """`<PHONE>` was rendered as an HTML tag and vanished ("Call us on  if you are late."); the placeholders PII
     masking writes now are text in the UI, through the real setup path (our dataset settings, masking)."""
-    import argilla as rg
-
     from curation.annotation.records import log_pairs
-    from curation.annotation.setup import ensure_dataset, ensure_workspace
     from curation.clean import pii
-    from curation.config import Config
     from curation.pair import Pair
 
-    config = Config()
-    config.argilla.workspace = config.argilla.dataset = f"pii-{uuid.uuid4().hex[:6]}"
-    space = ensure_workspace(client, config.argilla.workspace)
-    dataset = ensure_dataset(client, config, space)
+    dataset, space = curation_dataset(client, "pii")
     pair = Pair("Call us on +34 612 345 678 if you are late.", "Llámenos al +34 612 345 678 si llega tarde.", "t:1")
     assert pii.mask(pair) == 2
     log_pairs(dataset, [pair], 10)
-    user = rg.User(username=f"ann-{uuid.uuid4().hex[:6]}", password=PASSWORD, role="annotator", client=client).create()
-    user.add_to_workspace(space)
-    page = browser.new_page(viewport={"width": 1400, "height": 900})
-    page.goto(f"{argilla_stack.url}/sign-in")
-    page.locator("input").first.fill(user.username)
-    page.locator("input[type=password]").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page = signed_in_annotator(argilla_stack, client, browser, space)
     page.get_by_text(dataset.name).first.click()
     page.wait_for_url("**/annotation-mode**")
     page.get_by_text("Call us on [PHONE] if you are late.").wait_for()
@@ -191,37 +189,21 @@ def test_masked_values_are_shown_to_the_annotator_as_text(argilla_stack, client,
     page.close()
 
 
-def test_the_annotator_reads_metadata_titles_and_a_templates_copies_are_spread(
-    argilla_stack, client, browser, tmp_path
-):
+def test_the_annotator_reads_metadata_titles_and_a_templates_copies_are_spread(argilla_stack, client, browser):
     """The sort menu names the properties in words ("priority: label next (1 = model unsure)"), and in the priority
     queue the five copies of "Room N is ready." no longer come back to back (issue 22)."""
-    import argilla as rg
-
     from curation.annotation.records import log_pairs, read_dataset
-    from curation.annotation.setup import ensure_dataset, ensure_workspace
     from curation.annotation.suggestions import queue_link, write_suggestions
-    from curation.config import Config
     from curation.pair import Pair
 
-    config = Config()
-    config.argilla.workspace = config.argilla.dataset = f"spread-{uuid.uuid4().hex[:6]}"
-    space = ensure_workspace(client, config.argilla.workspace)
-    dataset = ensure_dataset(client, config, space)
+    dataset, space = curation_dataset(client, "spread")
     rooms = [Pair(f"Room {n} is ready.", f"La habitación {n} está lista.", origin="t:1") for n in range(1, 6)]
     others = [Pair(f"The {w} is closed.", f"El {w} está cerrado.", origin="t:2") for w in ("museo", "banco", "bar")]
     log_pairs(dataset, rooms + others, 10)
     rows = {r.id: r for r in read_dataset(client, dataset)[0]}
     scores = [0.5, 0.5, 0.5, 0.5, 0.5, 0.55, 0.6, 0.65]
     write_suggestions(client, dataset, [rows[p.id] for p in rooms + others], scores, "v0001-test", lambda s: None)
-    user = rg.User(username=f"ann-{uuid.uuid4().hex[:6]}", password=PASSWORD, role="annotator", client=client).create()
-    user.add_to_workspace(space)
-    page = browser.new_page(viewport={"width": 1400, "height": 900})
-    page.goto(f"{argilla_stack.url}/sign-in")
-    page.locator("input").first.fill(user.username)
-    page.locator("input[type=password]").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_text(dataset.name).first.wait_for()
+    page = signed_in_annotator(argilla_stack, client, browser, space)
     page.goto(queue_link(argilla_stack.url, dataset))
     page.get_by_text("Room 1 is ready.").wait_for()  # one copy first, with the other most uncertain pairs
     page.get_by_text("Sort (1)").click()
@@ -241,29 +223,15 @@ def test_the_annotator_reads_metadata_titles_and_a_templates_copies_are_spread(
 def test_changing_the_label_with_the_keyboard_never_ticks_an_error_type(argilla_stack, client, browser):
     """After `1` (good) the UI moved the focus to `errors`, so a `2` meant as "bad" ticked "omission / addition"
     on a good pair. The label question keeps the focus: `1` then `2` is "bad", and no error type is ticked."""
-    import argilla as rg
-
     from curation.annotation.records import log_pairs
-    from curation.annotation.setup import ensure_dataset, ensure_workspace
-    from curation.config import Config
     from curation.pair import Pair
 
-    config = Config()
-    config.argilla.workspace = config.argilla.dataset = f"keys-{uuid.uuid4().hex[:6]}"
-    space = ensure_workspace(client, config.argilla.workspace)
-    dataset = ensure_dataset(client, config, space)
+    dataset, space = curation_dataset(client, "keys")
     log_pairs(dataset, [Pair("Check-out is at eleven o'clock.", "La salida es a las once.", "t:1")], 10)
-    user = rg.User(username=f"ann-{uuid.uuid4().hex[:6]}", password=PASSWORD, role="annotator", client=client).create()
-    user.add_to_workspace(space)
-    page = browser.new_page(viewport={"width": 1400, "height": 900})
-    page.goto(f"{argilla_stack.url}/sign-in")
-    page.locator("input").first.fill(user.username)
-    page.locator("input[type=password]").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page = signed_in_annotator(argilla_stack, client, browser, space)
     page.get_by_text(dataset.name).first.click()
     page.wait_for_url("**/annotation-mode**")
     page.get_by_text("La salida es a las once.").wait_for()
-    page.locator("#quality_good").wait_for(state="attached")
     page.wait_for_function("document.activeElement && document.activeElement.id === 'quality_good'")  # autofocus
     page.keyboard.press("1")
     page.wait_for_function("document.querySelector('#quality_good').checked")
