@@ -548,7 +548,7 @@ def export_command(
         log=click.echo,
     )
     c = result.selection.counts
-    small = " (too few to measure a model on: raise export.validation)" if result.validation_too_small else ""
+    small = f" ({export.TOO_FEW}: raise export.validation)" if result.validation_too_small else ""
     reached = ": the model reached no auto-accept threshold" if result.no_threshold else ""
     click.echo(
         f"{len(result.selection.rows)} pairs: train {sum(c['train'].values())}, validation "

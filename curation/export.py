@@ -294,6 +294,11 @@ def push(folder: Path, repo_id: str, token: str, private: bool = True, api=None)
 
 
 MIN_VALIDATION = 20  # fewer validation pairs than this measure nothing: said in the terminal and the card
+TOO_FEW = "too few to measure a model on"
+
+
+def validation_too_small(selection: Selection) -> bool:
+    return 0 < sum(selection.counts["validation"].values()) < MIN_VALIDATION
 
 
 def cleaning_lines(report: dict | None) -> list[str]:
@@ -334,7 +339,7 @@ def card(
     total = {p: c["train"][p] + c["validation"][p] for p in ("human", "model")}
     alpha = selection.agreement["krippendorff_alpha"]
     reasons = Counter(r["category"] for r in selection.rejected)
-    n_validation = c["validation"]["human"] + c["validation"]["model"]
+    n_validation, too_small = sum(c["validation"].values()), validation_too_small(selection)
     lines = [
         "---",
         "language: [en, es]",
@@ -367,11 +372,7 @@ def card(
         f"Left out: {len(selection.rejected)}"
         + (f" ({', '.join(f'{k}: {v}' for k, v in sorted(reasons.items()))})" if reasons else "")
         + ".",
-        *(
-            [f"Warning: the validation split holds {n_validation} pairs, too few to measure a model on."]
-            if 0 < n_validation < MIN_VALIDATION
-            else []
-        ),
+        *([f"Warning: the validation split holds {n_validation} pairs, {TOO_FEW}."] if too_small else []),
         "",
         "## Cleaning (setup_workspace.py's filter report)",
         *cleaning_lines(cleaning),
@@ -433,8 +434,7 @@ class Exported:
 
     @property
     def validation_too_small(self) -> bool:
-        n = sum(self.selection.counts["validation"].values())
-        return 0 < n < MIN_VALIDATION
+        return validation_too_small(self.selection)
 
 
 def run(
@@ -499,7 +499,7 @@ def run(
     report = Path(config.output_dir) / "filter_report.json"
     cleaning = json.loads(report.read_text(encoding="utf-8")) if report.exists() else None
     text = card(selection, config.argilla.dataset, threshold, model, settings, cleaning)
-    result = Exported(selection, text, no_threshold=model is not None and no_threshold)
+    result = Exported(selection, text, no_threshold=no_threshold)
     with tempfile.TemporaryDirectory() as tmp:
         folder = output or Path(tmp) / "export"
         write_folder(selection, folder, text, config.export.chat, include_rejected)

@@ -35,6 +35,7 @@ from curation.annotation.records import (
     to_record,
     vectors_for,
 )
+from curation.annotation.suggestions import update_titles
 from curation.clean import pii
 from curation.clean.pipeline import Tally, cap_templates, clean, regroup_twins, write_outputs
 from curation.errors import InputError, SetupError, retried
@@ -207,8 +208,6 @@ def ensure_dataset(client, config: Config, workspace):
             f"dataset {name!r} in workspace {workspace.name!r} exists without "
             f"{', '.join(sorted(missing)) or 'being published'}: choose another name with --dataset"
         )
-    from curation.annotation.suggestions import update_titles
-
     update_titles(client, existing, schema.titles())  # a dataset an older version made gets today's titles
     return existing
 

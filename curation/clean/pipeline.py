@@ -192,34 +192,30 @@ def regroup_twins(kept: list[Pair], rejected: list, group: int, tally: Tally) ->
     groups: dict[str, list[Pair]] = {}
     for pair in kept:
         groups.setdefault(dedup_form(pair.target), []).append(pair)
-    back: list[Pair] = []
-    for i, (pair, reason) in enumerate(rejected):
-        if not reason.startswith("dedup: duplicate"):
-            continue
-        twins = groups.setdefault(dedup_form(pair.target), [])
-        sources = {dedup_form(t.source) for t in twins}
-        if (
-            reason == "dedup: duplicate target"
-            and twins
-            and len(twins) < group
-            and dedup_form(pair.source) not in sources
-        ):
-            twins.append(pair)
-            back.append(pair)
-            rejected[i] = None
-            continue
-        pair.extra["kept"] = [t.origin for t in twins]
+    after: dict[int, list[Pair]] = {}  # id of a group's first kept pair -> the twins sent on right after it
+    still = []
+    for pair, reason in rejected:
+        if reason.startswith("dedup: duplicate"):
+            twins = groups.setdefault(dedup_form(pair.target), [])
+            sources = {dedup_form(t.source) for t in twins}
+            if (
+                reason == "dedup: duplicate target"
+                and 0 < len(twins) < group
+                and dedup_form(pair.source) not in sources
+            ):
+                after.setdefault(id(twins[0]), []).append(pair)
+                twins.append(pair)
+                continue
+            pair.extra["kept"] = [t.origin for t in twins]
+        still.append((pair, reason))
+    back = len(rejected) - len(still)
     if back:
-        rejected[:] = [r for r in rejected if r is not None]
-        tally.dedup["duplicate target"] -= len(back)
+        rejected[:] = still
+        tally.dedup["duplicate target"] -= back
         tally.dedup = {k: v for k, v in tally.dedup.items() if v}
-        tally.kept += len(back)
-        tally.twins_kept = len(back)
-        order = {id(p): n for n, p in enumerate(kept)}
-        for pair in back:  # right after the first twin of its group
-            first = groups[dedup_form(pair.target)][0]
-            order[id(pair)] = order[id(first)] + 0.5
-        kept = sorted([*kept, *back], key=lambda p: order[id(p)])
+        tally.kept += back
+        tally.twins_kept = back
+        kept = [q for p in kept for q in (p, *after.get(id(p), ()))]
     return kept
 
 
