@@ -487,6 +487,39 @@ def slice_command(scored, output, uncertain, band, per_stratum, strata):
     click.echo(f"{len(table):,} pairs -> {path} (uncertain {parts['uncertain']:,}, stratified {parts['stratum']:,})")
 
 
+@main.command()
+@click.option("--data", required=True, help="Training pairs: a `curation export` folder or a pairs file.")
+@click.option("--test", "test_path", required=True, help="Test pairs (source, target) the model never trains on.")
+@click.option("--output", required=True, type=click.Path(file_okay=False, path_type=Path), help="The model folder.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML config (section finetune).")
+@click.option("--base-model", help="Recipe (config: finetune.base_model): e5-decoder.")
+@click.option("--steps", type=int, help="Optimiser steps (config: finetune.steps).")
+@click.option("--seed", type=int, help="Seed (config: finetune.seed).")
+@click.option("--device", help="auto, cpu, cuda, cuda:N or mps (config: finetune.device).")
+@click.option("--drop-overlap", is_flag=True, help="Leave out training pairs whose source is in the test set.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --output model folder.")
+@friendly
+def finetune(data, test_path, output, config_path, base_model, steps, seed, device, drop_overlap, overwrite):
+    """Train an English->Spanish translator on one dataset and evaluate it on a test set (chrF2, BLEU, copies,
+    not Spanish, length ratio): metrics.json, translations.tsv and a card in the model folder.
+
+    \b
+    Example:
+        curation finetune --data outputs/export --test test.tsv --output outputs/translator
+    """
+    from curation.config import Config
+    from curation.finetune.run import finetune as run_finetune
+
+    overrides = {"finetune.base_model": base_model, "finetune.steps": steps, "finetune.seed": seed}
+    config = Config.load(config_path).with_overrides(**overrides, **{"finetune.device": device})
+    result = run_finetune(
+        config.finetune, data, test_path, output, overwrite=overwrite, drop_overlap=drop_overlap, log=click.echo
+    )
+    if result.evaluation:
+        click.echo(result.evaluation.line())
+    click.echo(f"{result.steps:,} steps in {result.seconds:.0f} s -> {result.folder}")
+
+
 @main.command("export")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML config (see README).")
 @click.option("--workspace", help="Argilla workspace (config: argilla.workspace).")

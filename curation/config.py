@@ -20,6 +20,7 @@ from curation.clean.readers import InputSpec
 from curation.clean.settings import DedupConfig, check_filters, filter_entries
 from curation.errors import ConfigError
 from curation.export import ExportConfig
+from curation.finetune.settings import FinetuneConfig
 from curation.model.settings import TrainConfig
 
 SECTIONS = {
@@ -29,6 +30,7 @@ SECTIONS = {
     "annotators": AnnotatorsConfig,
     "train": TrainConfig,
     "export": ExportConfig,
+    "finetune": FinetuneConfig,
 }
 
 
@@ -43,6 +45,7 @@ class Config:
     annotators: AnnotatorsConfig = field(default_factory=AnnotatorsConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     output_dir: str = "outputs"
 
     def __post_init__(self):

@@ -1,0 +1,69 @@
+"""What a translator trains and is tested on: an export folder (its train and validation splits) or any pairs file
+the readers take; the test set must not share a source with the training pairs."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from curation.clean.readers import InputSpec, load
+from curation.errors import InputError
+from curation.pair import dedup_form
+
+
+@dataclass(frozen=True)
+class Example:
+    source: str
+    target: str
+
+
+@dataclass
+class TrainingData:
+    train: list[Example]
+    validation: list[Example]
+    origin: str  # what was read: the export folder or the pairs file
+
+
+def read_pairs(path: str | Path, what: str = "--data") -> list[Example]:
+    """Every pair of a file (tsv/csv/jsonl/parquet, a.en,a.es) with a non-empty source and target."""
+    if not Path(str(path).split(",")[0]).exists():
+        raise InputError(f"{what} {path} does not exist: give an export folder or a pairs file (source, target)")
+    pairs = [Example(p.source, p.target) for p in load(InputSpec(path=str(path)), allow_empty=True)]
+    pairs = [p for p in pairs if p.source.strip() and p.target.strip()]
+    if not pairs:
+        raise InputError(f"{what} {path} holds no pairs with both a source and a target: nothing to train or test on")
+    return pairs
+
+
+def read_training(path: str | Path, validation: float) -> TrainingData:
+    """An export folder gives its own splits; a pairs file gives up `validation` of its pairs (by a hash of the
+    source, so a pair keeps its split) for the learning curve."""
+    folder = Path(path)
+    if folder.is_dir():
+        train_file = folder / "data" / "train.parquet"
+        if not train_file.exists():
+            raise InputError(f"--data {path} is a folder without data/train.parquet: give a `curation export` folder")
+        train = read_pairs(train_file)
+        held = folder / "data" / "validation.parquet"
+        rows = list(load(InputSpec(path=str(held)), allow_empty=True)) if held.exists() else []
+        return TrainingData(train, [Example(p.source, p.target) for p in rows], str(folder))
+    pairs = read_pairs(path)
+    train, held = [], []
+    for p in pairs:
+        bucket = int(hashlib.sha256(dedup_form(p.source).encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+        (held if bucket < validation else train).append(p)
+    if not train:
+        raise InputError(f"--data {path}: every pair went to validation; lower finetune.validation")
+    return TrainingData(train, held, str(path))
+
+
+def overlap(train: list[Example], test: list[Example]) -> int:
+    """Training pairs whose source (in dedup form) is also a test source."""
+    sources = {dedup_form(p.source) for p in test}
+    return sum(dedup_form(p.source) in sources for p in train)
+
+
+def without_test_sources(train: list[Example], test: list[Example]) -> list[Example]:
+    sources = {dedup_form(p.source) for p in test}
+    return [p for p in train if dedup_form(p.source) not in sources]

@@ -1,0 +1,224 @@
+"""`curation finetune`: train a translator on one dataset, evaluate it on a test set, write a model folder with
+its card. Everything that can be checked without work is checked first; the folder is written whole or not at all."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from curation.errors import InputError, OutputError, TrainingError
+from curation.files import staged_folder, write_tsv
+from curation.finetune.data import Example, overlap, read_pairs, read_training, without_test_sources
+from curation.finetune.evaluate import Evaluation, evaluate
+from curation.finetune.settings import FinetuneConfig
+
+KINDS = ("e5-decoder",)
+
+
+@dataclass
+class Finetuned:
+    folder: Path
+    steps: int
+    seconds: float
+    evaluation: Evaluation | None  # None when stopped before the end
+    history: list[dict] = field(default_factory=list)  # validation loss by step
+    dropped_overlap: int = 0
+    interrupted: bool = False
+
+
+def check_output(output: Path, overwrite: bool) -> None:
+    if output.exists() and not overwrite:
+        raise OutputError(f"{output} exists: pass --overwrite to replace it, or choose another --output")
+    if output.exists() and not (output / "finetune.json").exists():
+        raise OutputError(f"{output} is not a model folder `curation finetune` wrote: choose another --output")
+    if not output.resolve().parent.is_dir():
+        raise OutputError(f"the folder of --output {output} does not exist: create it or choose another --output")
+
+
+def batches(n: int, lengths: list[int], size: int, rng: random.Random):
+    """Endless shuffled batches of similar length (less padding): shuffle, sort within windows of 50 batches."""
+    while True:
+        order = list(range(n))
+        rng.shuffle(order)
+        window = size * 50
+        for k in range(0, n, window):
+            chunk = sorted(order[k : k + window], key=lambda i: lengths[i])
+            group = [chunk[j : j + size] for j in range(0, len(chunk), size)]
+            rng.shuffle(group)
+            yield from group
+
+
+def finetune(
+    settings: FinetuneConfig,
+    data: str | Path,
+    test: str | Path,
+    output: Path,
+    *,
+    overwrite: bool = False,
+    drop_overlap: bool = False,
+    encoder=None,
+    log=print,
+) -> Finetuned:
+    import torch
+    from tqdm import tqdm
+
+    from curation.finetune.e5_decoder import E5Translator
+    from curation.finetune.e5_decoder import Encoder as E5Encoder
+    from curation.model.encoder import device as pick_device
+
+    if settings.base_model not in KINDS:
+        raise TrainingError(
+            f"finetune.base_model {settings.base_model!r} is not one this version trains: use e5-decoder "
+            "(Hugging Face seq2seq and causal-LM bases are not built yet)"
+        )
+    check_output(output, overwrite)
+    training = read_training(data, settings.validation)
+    test_pairs = read_pairs(test, "--test")
+    shared = overlap(training.train, test_pairs)
+    dropped = 0
+    if shared and not drop_overlap:
+        raise InputError(
+            f"{shared:,} training pair{'s have' if shared != 1 else ' has'} a source that is also in --test {test}: "
+            "a model tested on what it trained on measures nothing; pass --drop-overlap to leave them out of "
+            "training, or use another test set"
+        )
+    if shared:
+        training.train, dropped = without_test_sources(training.train, test_pairs), shared
+        training.validation = without_test_sources(training.validation, test_pairs)
+        log(f"left out {dropped:,} training pairs whose source is in the test set")
+        if not training.train:
+            raise InputError(f"every training pair's source is in --test {test}: nothing left to train on")
+
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
+    dev = pick_device(settings.device)
+    random.seed(settings.seed)
+    torch.manual_seed(settings.seed)
+    encoder = encoder or E5Encoder(settings.encoder, settings.encoder_layers, dev)
+    sources = [p.source for p in training.train + training.validation + test_pairs]
+    with tqdm(total=len(set(sources)), desc="encoding sources", unit=" sentences", disable=None) as bar:
+        encoder.states(sources, settings.max_length, progress=bar.update)
+    model = E5Translator.new(settings, encoder, [p.target for p in training.train], dev)
+    ids = model.target_ids([p.target for p in training.train])
+    states = encoder.states([p.source for p in training.train], settings.max_length)
+    held_ids = model.target_ids([p.target for p in training.validation])
+    held_states = encoder.states([p.source for p in training.validation], settings.max_length)
+    optimiser = torch.optim.AdamW(model.decoder.parameters(), lr=settings.learning_rate, weight_decay=0.01)
+    rng = random.Random(settings.seed)
+    stream = batches(len(ids), [len(t) for t in ids], settings.batch_size, rng)
+    history: list[dict] = []
+    step, started, interrupted = 0, time.monotonic(), False
+    model.decoder.train()
+    try:
+        with tqdm(total=settings.steps, desc="training", unit=" steps", disable=None) as bar:
+            while step < settings.steps:
+                idx = next(stream)
+                loss = model.loss([states[i] for i in idx], [ids[i] for i in idx])
+                lr = settings.learning_rate * min(1.0, (step + 1) / max(settings.warmup, 1))
+                for group in optimiser.param_groups:
+                    group["lr"] = lr
+                optimiser.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.decoder.parameters(), 1.0)
+                optimiser.step()
+                step += 1
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss.item():.2f}")
+                if held_ids and (step % settings.eval_every == 0 or step == settings.steps):
+                    history.append({"step": step, "validation_loss": _held_loss(model, held_states, held_ids)})
+                    model.decoder.train()
+    except KeyboardInterrupt:
+        interrupted = True
+        log(f"stopped at step {step}: keeping the model as it is now")
+    seconds = time.monotonic() - started
+    evaluation, outputs = None, []
+    if not interrupted:
+        with tqdm(total=len(test_pairs), desc="translating the test set", unit=" pairs", disable=None) as bar:
+            outputs = model.translate([p.source for p in test_pairs], progress=bar.update)
+        evaluation = evaluate(outputs, [p.source for p in test_pairs], [p.target for p in test_pairs])
+    result = Finetuned(output, step, seconds, evaluation, history, dropped, interrupted)
+    _write(model, result, settings, training, test, test_pairs, outputs)
+    return result
+
+
+def _held_loss(model, states, ids, size: int = 128) -> float:
+    import torch
+
+    model.decoder.eval()
+    total, tokens = 0.0, 0
+    with torch.inference_mode():
+        for k in range(0, len(ids), size):
+            chunk = ids[k : k + size]
+            n = sum(len(t) - 1 for t in chunk)
+            total += model.loss(states[k : k + size], chunk, smoothing=0.0).item() * n
+            tokens += n
+    return round(total / max(tokens, 1), 4)
+
+
+def _write(model, result: Finetuned, settings, training, test, test_pairs: list[Example], outputs: list[str]) -> None:
+    import torch
+
+    metrics = {
+        "test": str(test),
+        "evaluation": result.evaluation.to_dict() if result.evaluation else None,
+        "steps": result.steps,
+        "train_seconds": round(result.seconds, 1),
+        "interrupted": result.interrupted,
+        "train_pairs": len(training.train),
+        "validation_pairs": len(training.validation),
+        "dropped_overlap": result.dropped_overlap,
+        "threads": torch.get_num_threads(),
+    }
+    with staged_folder(result.folder, replace=True) as tmp:
+        model.save(tmp)
+        described = {"kind": model.kind, "data": training.origin, "settings": dataclasses.asdict(settings)}
+        (tmp / "finetune.json").write_text(json.dumps(described, indent=2, sort_keys=True), encoding="utf-8")
+        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True), encoding="utf-8")
+        (tmp / "history.json").write_text(json.dumps(result.history, indent=2), encoding="utf-8")
+        if outputs:
+            rows = [[p.source, p.target, o] for p, o in zip(test_pairs, outputs, strict=True)]
+            write_tsv(tmp / "translations.tsv", ["source", "reference", "output"], rows)
+        (tmp / "README.md").write_text(card(described, metrics), encoding="utf-8")
+
+
+def card(described: dict, metrics: dict) -> str:
+    s = described["settings"]
+    ev = metrics["evaluation"]
+    lines = [
+        "---",
+        "language: [en, es]",
+        "tags: [translation, curation]",
+        "---",
+        "",
+        "# English→Spanish translator trained by `curation finetune`",
+        "",
+        f"Trained on `{described['data']}`: {metrics['train_pairs']:,} pairs ({metrics['validation_pairs']:,} held "
+        f"out for the learning curve), {metrics['steps']:,} steps of {s['batch_size']} pairs, seed {s['seed']}, "
+        f"{metrics['threads']} CPU threads, {metrics['train_seconds']:.0f} s.",
+        "",
+        f"Recipe `{described['kind']}`: `{s['encoder']}` frozen, its first {s['encoder_layers']} layers; a "
+        f"{s['decoder_layers']}-layer decoder of width {s['d_model']} and a {s['vocab_size']:,}-piece BPE vocabulary "
+        "trained on the targets.",
+        "",
+    ]
+    if metrics["interrupted"]:
+        lines += ["**Training was stopped before the end; this model is not evaluated.**", ""]
+    if ev:
+        lines += [
+            f"## Test: `{metrics['test']}` ({ev['pairs']:,} pairs)",
+            "",
+            "| chrF2 | BLEU | copies the source | not Spanish | length ratio |",
+            "|---|---|---|---|---|",
+            f"| {ev['chrf']:.1f} | {ev['bleu']:.1f} | {ev['copy_rate']:.1%} | {ev['off_target_rate']:.1%} | "
+            f"{ev['length_ratio']:.2f} |",
+            "",
+            f"sacrebleu signatures: `{ev['chrf_signature']}`, `{ev['bleu_signature']}`.",
+            "",
+        ]
+    if metrics["dropped_overlap"]:
+        lines += [f"{metrics['dropped_overlap']:,} training pairs whose source is in the test set were left out.", ""]
+    return "\n".join(lines)

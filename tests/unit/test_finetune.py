@@ -1,0 +1,141 @@
+"""`curation finetune` with a tiny encoder built in code: it trains, evaluates, writes a folder that loads back and
+translates the same, repeats itself exactly, and refuses bad input in one line with nothing written."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from tiny_model import GOOD
+
+from curation.cli import main
+from curation.files import write_tsv
+from curation.finetune.data import Example, overlap
+from curation.finetune.evaluate import evaluate
+from curation.finetune.settings import FinetuneConfig
+
+SMALL = dict(encoder_layers=2, steps=12, batch_size=8, vocab_size=120, d_model=32, decoder_layers=1, heads=2)
+SMALL |= dict(eval_every=6, validation=0.2, warmup=2, device="cpu", threads=1)
+
+
+@pytest.fixture
+def files(tmp_path):
+    # a few hundred pairs: each travel phrase with a numbered suffix, so no two sources are equal
+    train = [(f"{s} ({i})", f"{t} ({i})") for i in range(20) for s, t in GOOD]
+    test = [(f"{s} [{i}]", f"{t} [{i}]") for i in range(2) for s, t in GOOD]
+    write_tsv(tmp_path / "train.tsv", ["source", "target"], train)
+    write_tsv(tmp_path / "test.tsv", ["source", "target"], test)
+    return tmp_path
+
+
+def _config(tmp_path, tiny_model):
+    text = "finetune:\n" + "".join(f"  {k}: {v}\n" for k, v in (SMALL | {"encoder": str(tiny_model)}).items())
+    (tmp_path / "config.yaml").write_text(text, encoding="utf-8")
+    return str(tmp_path / "config.yaml")
+
+
+def _run(*args):
+    return CliRunner().invoke(main, ["finetune", *args])
+
+
+def test_finetune_writes_a_model_that_loads_back_and_repeats_itself(files, tiny_model):
+    from curation.finetune.e5_decoder import E5Translator
+
+    config = _config(files, tiny_model)
+    common = ["--data", str(files / "train.tsv"), "--test", str(files / "test.tsv"), "--config", config]
+    first = _run(*common, "--output", str(files / "a"))
+    assert first.exit_code == 0, first.output
+    assert "chrF2" in first.output and "copies the source" in first.output
+    second = _run(*common, "--output", str(files / "b"))
+    assert second.exit_code == 0, second.output
+    a, b = files / "a", files / "b"
+    assert (a / "decoder.safetensors").read_bytes() == (b / "decoder.safetensors").read_bytes()
+    metrics = json.loads((a / "metrics.json").read_text())
+    assert metrics["steps"] == 12 and metrics["evaluation"]["pairs"] == 2 * len(GOOD)
+    assert metrics["evaluation"]["chrf_signature"].startswith("nrefs:1")
+    assert [h["step"] for h in json.loads((a / "history.json").read_text())] == [6, 12]
+    assert "chrF2" in (a / "README.md").read_text()
+    settings = FinetuneConfig(**(SMALL | {"encoder": str(tiny_model)}))
+    loaded = E5Translator.load(a, settings, "cpu")
+    rows = [line.split("\t") for line in (a / "translations.tsv").read_text().splitlines()[1:]]
+    assert loaded.translate([r[0] for r in rows]) == [r[2] for r in rows]
+
+
+def test_training_pairs_in_the_test_set_are_refused_or_left_out(files, tiny_model):
+    config = _config(files, tiny_model)
+    out = files / "model"
+    result = _run(
+        "--data", str(files / "train.tsv"), "--test", str(files / "train.tsv"), "--config", config, "--output", str(out)
+    )
+    assert result.exit_code == 1 and "also in --test" in result.output and "--drop-overlap" in result.output
+    assert not out.exists()
+    mixed = [(f"{s} (0)", f"{t} (0)") for s, t in GOOD[:4]] + [(f"{s} [0]", f"{t} [0]") for s, t in GOOD]
+    write_tsv(files / "mixed.tsv", ["source", "target"], mixed)
+    result = _run(
+        "--data",
+        str(files / "train.tsv"),
+        "--test",
+        str(files / "mixed.tsv"),
+        "--config",
+        config,
+        "--output",
+        str(out),
+        "--drop-overlap",
+    )
+    assert result.exit_code == 0, result.output
+    assert "left out 4 training pairs" in result.output
+    assert json.loads((out / "metrics.json").read_text())["dropped_overlap"] == 4
+
+
+@pytest.mark.parametrize(
+    "case, expected",
+    [
+        ("empty", "holds no pairs"),
+        ("missing", "does not exist"),
+        ("exists", "exists: pass --overwrite"),
+        ("unknown", "is not one this version trains"),
+    ],
+)
+def test_bad_input_is_one_line_and_nothing_is_written(files, tiny_model, case, expected):
+    config = _config(files, tiny_model)
+    (files / "empty.tsv").write_text("source\ttarget\n", encoding="utf-8")
+    data = {"empty": "empty.tsv", "missing": "nowhere.tsv"}.get(case, "train.tsv")
+    out = files / "model"
+    if case == "exists":
+        out.mkdir()
+        (out / "mine.txt").write_text("keep me")
+    args = ["--data", str(files / data), "--test", str(files / "test.tsv"), "--config", config, "--output", str(out)]
+    if case == "unknown":
+        args += ["--base-model", "Helsinki-NLP/opus-mt-en-es"]
+    result = _run(*args)
+    assert result.exit_code == 1
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and expected in errors[0], result.output
+    assert (out / "mine.txt").read_text() == "keep me" if case == "exists" else not out.exists()
+
+
+def test_evaluation_counts_copies_and_outputs_not_in_spanish():
+    sources = ["The museum opens at nine in the morning.", "We need a room for two nights, please."]
+    references = ["El museo abre a las nueve de la mañana.", "Necesitamos una habitación para dos noches."]
+    outputs = [sources[0], "Precisamos de um quarto para duas noites, por favor."]  # a copy, Portuguese
+    ev = evaluate(outputs, sources, references)
+    assert ev.copy_rate == 0.5 and ev.off_target_rate == 1.0
+    good = evaluate(references, sources, references)
+    assert good.chrf == 100.0 and good.copy_rate == 0 and good.off_target_rate == 0 and good.length_ratio == 1.0
+
+
+def test_overlap_compares_sources_in_dedup_form():
+    train = [Example("Where is the station ?", "x"), Example("Hello there", "y")]
+    assert overlap(train, [Example("where is the station?", "z")]) == 1
+
+
+def test_no_trigram_is_generated_twice():
+    import torch
+
+    from curation.finetune.e5_decoder import _block_repeated_trigrams
+
+    out = torch.tensor([[1, 5, 6, 7, 5, 6]])  # "5 6" was followed by 7 once: 7 is ruled out now
+    logits = torch.zeros(1, 10)
+    _block_repeated_trigrams(out, logits)
+    assert logits[0, 7] == float("-inf") and torch.isfinite(logits[0, [0, 1, 2, 3, 4, 5, 6, 8, 9]]).all()
