@@ -520,6 +520,55 @@ def finetune(data, test_path, output, config_path, base_model, steps, seed, devi
     click.echo(f"{result.steps:,} steps in {result.seconds:.0f} s -> {result.folder}")
 
 
+@main.command()
+@click.option("--arm", "arms", multiple=True, required=True, help="NAME=PATH (an export folder or pairs file); 2+.")
+@click.option("--test", "test_path", required=True, help="Test pairs (source, target) no arm trains on.")
+@click.option(
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("outputs/compare"),
+    show_default=True,
+    help="report.md, summary.json, chrf.png, curves.png and each arm's models.",
+)
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML config (section finetune).")
+@click.option("--seeds", type=int, default=2, show_default=True, help="Seeds per arm (from finetune.seed on).")
+@click.option("--steps", type=int, help="Optimiser steps per run (config: finetune.steps).")
+@click.option("--drop-overlap", is_flag=True, help="Leave out training pairs whose source is in the test set.")
+@click.option("--overwrite", is_flag=True, help="Replace an earlier comparison in --output.")
+@friendly
+def compare(arms, test_path, output, config_path, seeds, steps, drop_overlap, overwrite):
+    """Train the same translator on each arm and compare them on one test set: the first arm against each other
+    one, with chrF differences and paired bootstrap p-values, and test sources translated side by side.
+
+    \b
+    Example:
+        curation compare --arm curated=outputs/export --arm raw=candidates.tsv --test test.tsv
+    """
+    from curation.config import Config
+    from curation.finetune.compare import compare as run_compare
+    from curation.finetune.compare import parse_arms
+
+    if seeds < 1:
+        raise ConfigError(f"--seeds must be a whole number of at least 1, not {seeds}")
+    named = parse_arms(list(arms))
+    config = Config.load(config_path).with_overrides(**{"finetune.steps": steps})
+    summary = run_compare(
+        config.finetune,
+        named,
+        test_path,
+        output,
+        seeds=seeds,
+        overwrite=overwrite,
+        drop_overlap=drop_overlap,
+        log=click.echo,
+    )
+    for name, arm in summary["arms"].items():
+        click.echo(f"{name}: chrF2 {arm['chrf']:.1f} (sd {arm['chrf_sd']:.1f}), {arm['pairs']:,} pairs")
+    for key, d in summary["differences"].items():
+        click.echo(f"{key}: {d['chrf']:+.1f} chrF2, p = {d['p']:.4f}")
+    click.echo(f"report: {output / 'report.md'}")
+
+
 @main.command("export")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML config (see README).")
 @click.option("--workspace", help="Argilla workspace (config: argilla.workspace).")

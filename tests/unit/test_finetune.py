@@ -139,3 +139,41 @@ def test_no_trigram_is_generated_twice():
     logits = torch.zeros(1, 10)
     _block_repeated_trigrams(out, logits)
     assert logits[0, 7] == float("-inf") and torch.isfinite(logits[0, [0, 1, 2, 3, 4, 5, 6, 8, 9]]).all()
+
+
+def test_compare_trains_every_arm_and_writes_the_report(files, tiny_model):
+    copies = [(f"{s} ({i})", f"{s} ({i})") for i in range(20) for s, _ in GOOD]
+    write_tsv(files / "copies.tsv", ["source", "target"], copies)
+    config = _config(files, tiny_model)
+    out = files / "compare"
+    args = ["compare", "--arm", f"clean={files / 'train.tsv'}", "--arm", f"copies={files / 'copies.tsv'}"]
+    args += ["--test", str(files / "test.tsv"), "--output", str(out), "--config", config, "--seeds", "2"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["arms"]) == {"clean", "copies"}
+    assert set(summary["arms"]["clean"]) >= {"chrf", "chrf_sd", "bleu", "pairs", "copy_rate", "off_target_rate"}
+    assert 0 <= summary["differences"]["clean-copies"]["p"] <= 1
+    assert sorted(p.name for p in (out / "models").iterdir()) == [
+        "clean-seed0",
+        "clean-seed1",
+        "copies-seed0",
+        "copies-seed1",
+    ]
+    assert (out / "chrf.png").stat().st_size > 0 and (out / "curves.png").stat().st_size > 0
+    report = (out / "report.md").read_text()
+    assert "| clean-copies |" in report and GOOD[0][0] in report
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 1 and "exists: pass --overwrite" in again.output
+
+
+@pytest.mark.parametrize(
+    "arms, expected",
+    [(["a=x.tsv"], "at least two"), (["a=x.tsv", "a=y.tsv"], "given twice"), (["ax.tsv", "b=y.tsv"], "NAME=PATH")],
+)
+def test_compare_arms_are_checked_before_any_work(arms, expected):
+    from curation.errors import InputError
+    from curation.finetune.compare import parse_arms
+
+    with pytest.raises(InputError, match=expected):
+        parse_arms(arms)

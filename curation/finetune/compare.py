@@ -1,0 +1,217 @@
+"""`curation compare`: the same recipe on several datasets (arms such as curated, raw, random, rejected), each with
+every seed, over one shared frozen encoder; one table, paired bootstrap significance between arms, plots, and the
+workshop's table of test sources with each arm's translation side by side."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from curation.errors import InputError, OutputError
+from curation.files import staged_folder
+from curation.finetune.data import read_pairs
+from curation.finetune.settings import FinetuneConfig
+
+SIDE_BY_SIDE = 10  # test sources shown with every arm's translation
+
+
+@dataclass
+class ArmResult:
+    name: str
+    data: str
+    chrf: list[float] = field(default_factory=list)  # one per seed
+    bleu: list[float] = field(default_factory=list)
+    copy_rate: list[float] = field(default_factory=list)
+    off_target_rate: list[float] = field(default_factory=list)
+    pairs: int = 0
+    outputs: list[list[str]] = field(default_factory=list)  # per seed, in test order
+    history: list[list[dict]] = field(default_factory=list)
+
+    def summary(self) -> dict:
+        sd = statistics.stdev(self.chrf) if len(self.chrf) > 1 else 0.0
+        mean = statistics.fmean
+        return {
+            "chrf": round(mean(self.chrf), 2),
+            "chrf_sd": round(sd, 2),
+            "bleu": round(mean(self.bleu), 2),
+            "pairs": self.pairs,
+            "copy_rate": round(mean(self.copy_rate), 4),
+            "off_target_rate": round(mean(self.off_target_rate), 4),
+            "data": self.data,
+        }
+
+
+def parse_arms(specs: list[str]) -> dict[str, str]:
+    arms: dict[str, str] = {}
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep or not name.strip() or not path.strip():
+            raise InputError(f"--arm {spec!r}: write NAME=PATH, as in --arm curated=outputs/export")
+        if name in arms:
+            raise InputError(f"--arm {name} is given twice: each arm needs its own name")
+        arms[name.strip()] = path.strip()
+    if len(arms) < 2:
+        raise InputError("give at least two --arm NAME=PATH to compare (e.g. curated=outputs/export raw=pool.tsv)")
+    return arms
+
+
+def compare(
+    settings: FinetuneConfig,
+    arms: dict[str, str],
+    test: str,
+    output: Path,
+    *,
+    seeds: int = 2,
+    overwrite: bool = False,
+    drop_overlap: bool = False,
+    log=print,
+) -> dict:
+    from curation.finetune.e5_decoder import Encoder
+    from curation.finetune.run import finetune
+    from curation.model.encoder import device as pick_device
+
+    if output.exists() and not overwrite:
+        raise OutputError(f"{output} exists: pass --overwrite to replace it, or choose another --output")
+    if output.exists() and not (output / "summary.json").exists():
+        raise OutputError(f"{output} is not a folder `curation compare` wrote: choose another --output")
+    test_pairs = read_pairs(test, "--test")
+    for name, path in arms.items():
+        if not Path(path.split(",")[0]).exists():
+            raise InputError(f"--arm {name}={path}: {path} does not exist")
+    encoder = Encoder(settings.encoder, settings.encoder_layers, pick_device(settings.device))
+    results: dict[str, ArmResult] = {}
+    with staged_folder(output, replace=True) as tmp:
+        (tmp / "models").mkdir()
+        for name, path in arms.items():
+            arm = results[name] = ArmResult(name, path)
+            for seed in range(settings.seed, settings.seed + seeds):
+                log(f"arm {name}, seed {seed}: training on {path}")
+                run = finetune(
+                    dataclasses.replace(settings, seed=seed),
+                    path,
+                    test,
+                    tmp / "models" / f"{name}-seed{seed}",
+                    drop_overlap=drop_overlap,
+                    encoder=encoder,
+                    log=log,
+                )
+                ev = run.evaluation
+                arm.chrf.append(ev.chrf)
+                arm.bleu.append(ev.bleu)
+                arm.copy_rate.append(ev.copy_rate)
+                arm.off_target_rate.append(ev.off_target_rate)
+                arm.history.append(run.history)
+                metrics = json.loads((run.folder / "metrics.json").read_text(encoding="utf-8"))
+                arm.pairs = metrics["train_pairs"]
+                arm.outputs.append(_outputs(run.folder))
+                log(f"  {ev.line()}")
+        references = [p.target for p in test_pairs]
+        summary = {
+            "test": test,
+            "test_pairs": len(test_pairs),
+            "seeds": seeds,
+            "settings": dataclasses.asdict(settings),
+            "arms": {name: arm.summary() for name, arm in results.items()},
+            "differences": differences(results, references),
+        }
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True), encoding="utf-8")
+        _plots(results, tmp)
+        (tmp / "report.md").write_text(report(summary, results, test_pairs), encoding="utf-8")
+    return summary
+
+
+def _outputs(folder: Path) -> list[str]:
+    lines = (folder / "translations.tsv").read_text(encoding="utf-8").splitlines()[1:]
+    return [line.split("\t")[2] if line.count("\t") >= 2 else "" for line in lines]
+
+
+def differences(results: dict[str, ArmResult], references: list[str], samples: int = 1000) -> dict:
+    """The first arm against every other: chrF difference (mean over seeds) and the paired bootstrap p-value
+    (sacrebleu), over the seeds' outputs taken together (each test sentence once per seed)."""
+    from sacrebleu.metrics import CHRF
+    from sacrebleu.significance import PairedTest
+
+    names = list(results)
+    first = results[names[0]]
+    out = {}
+    for other in names[1:]:
+        base = results[other]
+        seeds = min(len(first.outputs), len(base.outputs))
+        refs = references * seeds
+        system = [o for outs in first.outputs[:seeds] for o in outs]
+        baseline = [o for outs in base.outputs[:seeds] for o in outs]
+        test = PairedTest([(other, baseline), (first.name, system)], {"chrF": CHRF()}, [refs], "bs", samples)
+        _, scores = test()
+        p = scores["chrF2"][1].p_value
+        diff = statistics.fmean(first.chrf) - statistics.fmean(base.chrf)
+        out[f"{first.name}-{other}"] = {"chrf": round(diff, 2), "p": round(float(p), 4)}
+    return out
+
+
+def _plots(results: dict[str, ArmResult], folder: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(results)
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    means = [statistics.fmean(results[n].chrf) for n in names]
+    ax.bar(names, means, color="#4c72b0")
+    for i, n in enumerate(names):
+        ax.scatter([i] * len(results[n].chrf), results[n].chrf, color="black", s=12, zorder=3)
+    ax.set_ylabel("chrF2 on the test set")
+    ax.set_title("Same recipe, different training data (dots: seeds)")
+    fig.tight_layout()
+    fig.savefig(folder / "chrf.png", dpi=120)
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for n in names:
+        for k, history in enumerate(results[n].history):
+            if history:
+                steps = [h["step"] for h in history]
+                ax.plot(steps, [h["validation_loss"] for h in history], label=n if k == 0 else None)
+    ax.set_xlabel("step")
+    ax.set_ylabel("validation loss (own validation pairs)")
+    ax.set_title("Learning curves")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(folder / "curves.png", dpi=120)
+    plt.close(fig)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def report(summary: dict, results: dict[str, ArmResult], test_pairs) -> str:
+    names = list(results)
+    lines = [
+        "# Does curation pay?",
+        "",
+        f"The same recipe on each arm, {summary['seeds']} seed(s), tested on `{summary['test']}` "
+        f"({summary['test_pairs']:,} pairs).",
+        "",
+        "| arm | pairs | chrF2 | sd | BLEU | copies the source | not Spanish |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for n in names:
+        a = summary["arms"][n]
+        lines.append(
+            f"| {n} | {a['pairs']:,} | {a['chrf']:.1f} | {a['chrf_sd']:.1f} | {a['bleu']:.1f} | "
+            f"{a['copy_rate']:.1%} | {a['off_target_rate']:.1%} |"
+        )
+    lines += ["", "| difference | chrF2 | p (paired bootstrap) |", "|---|---|---|"]
+    for key, d in summary["differences"].items():
+        lines.append(f"| {key} | {d['chrf']:+.1f} | {d['p']:.4f} |")
+    lines += ["", "![chrF per arm](chrf.png) ![learning curves](curves.png)", ""]
+    lines += ["## Side by side (seed " + str(summary["settings"]["seed"]) + ")", ""]
+    lines += ["| source | reference | " + " | ".join(names) + " |", "|---" * (len(names) + 2) + "|"]
+    for i, p in enumerate(test_pairs[:SIDE_BY_SIDE]):
+        cells = [_cell(p.source), _cell(p.target)] + [_cell(results[n].outputs[0][i]) for n in names]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
