@@ -192,14 +192,7 @@ class E5Translator:
     def new(cls, settings: FinetuneConfig, encoder: Encoder, targets: list[str], device: str) -> E5Translator:
         torch.manual_seed(settings.seed)
         tokenizer = train_tokenizer(targets, settings.vocab_size)
-        decoder = Decoder(
-            tokenizer.get_vocab_size(),
-            encoder.width,
-            settings.d_model,
-            settings.decoder_layers,
-            settings.heads,
-            settings.dropout,
-        ).to(device)
+        decoder = _decoder(settings, tokenizer, encoder).to(device)
         return cls(settings, encoder, tokenizer, decoder, device)
 
     def target_ids(self, targets: list[str]) -> list[list[int]]:
@@ -257,16 +250,14 @@ class E5Translator:
 
         encoder = encoder or Encoder(settings.encoder, settings.encoder_layers, device)
         tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        decoder = Decoder(
-            tokenizer.get_vocab_size(),
-            encoder.width,
-            settings.d_model,
-            settings.decoder_layers,
-            settings.heads,
-            settings.dropout,
-        )
+        decoder = _decoder(settings, tokenizer, encoder)
         decoder.load_state_dict(load_file(folder / "decoder.safetensors"))
         return cls(settings, encoder, tokenizer, decoder.to(device), device)
+
+
+def _decoder(settings: FinetuneConfig, tokenizer, encoder: Encoder) -> Decoder:
+    s = settings
+    return Decoder(tokenizer.get_vocab_size(), encoder.width, s.d_model, s.decoder_layers, s.heads, s.dropout)
 
 
 def describe(folder: Path) -> dict:
