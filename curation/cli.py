@@ -510,8 +510,8 @@ def finetune(data, test_path, output, config_path, base_model, steps, seed, devi
     from curation.config import Config
     from curation.finetune.run import finetune as run_finetune
 
-    overrides = {"finetune.base_model": base_model, "finetune.steps": steps, "finetune.seed": seed}
-    config = Config.load(config_path).with_overrides(**overrides, **{"finetune.device": device})
+    overrides = {"base_model": base_model, "steps": steps, "seed": seed, "device": device}
+    config = Config.load(config_path).with_overrides(**{f"finetune.{k}": v for k, v in overrides.items()})
     result = run_finetune(
         config.finetune, data, test_path, output, overwrite=overwrite, drop_overlap=drop_overlap, log=click.echo
     )

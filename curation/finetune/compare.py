@@ -104,9 +104,8 @@ def compare(
                 arm.copy_rate.append(ev.copy_rate)
                 arm.off_target_rate.append(ev.off_target_rate)
                 arm.history.append(run.history)
-                metrics = json.loads((run.folder / "metrics.json").read_text(encoding="utf-8"))
-                arm.pairs = metrics["train_pairs"]
-                arm.outputs.append(_outputs(run.folder))
+                arm.pairs = run.train_pairs
+                arm.outputs.append(run.outputs)
                 log(f"  {ev.line()}")
         references = [p.target for p in test_pairs]
         summary = {
@@ -121,11 +120,6 @@ def compare(
         _plots(results, tmp)
         (tmp / "report.md").write_text(report(summary, results, test_pairs), encoding="utf-8")
     return summary
-
-
-def _outputs(folder: Path) -> list[str]:
-    lines = (folder / "translations.tsv").read_text(encoding="utf-8").splitlines()[1:]
-    return [line.split("\t")[2] if line.count("\t") >= 2 else "" for line in lines]
 
 
 def differences(results: dict[str, ArmResult], references: list[str], samples: int = 1000) -> dict:

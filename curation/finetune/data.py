@@ -3,12 +3,12 @@ the readers take; the test set must not share a source with the training pairs."
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from curation.clean.readers import InputSpec, load
 from curation.errors import InputError
+from curation.export import split_of
 from curation.pair import dedup_form
 
 
@@ -51,19 +51,18 @@ def read_training(path: str | Path, validation: float) -> TrainingData:
     pairs = read_pairs(path)
     train, held = [], []
     for p in pairs:
-        bucket = int(hashlib.sha256(dedup_form(p.source).encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
-        (held if bucket < validation else train).append(p)
+        (held if split_of(dedup_form(p.source), validation) == "validation" else train).append(p)
     if not train:
         raise InputError(f"--data {path}: every pair went to validation; lower finetune.validation")
     return TrainingData(train, held, str(path))
 
 
-def overlap(train: list[Example], test: list[Example]) -> int:
-    """Training pairs whose source (in dedup form) is also a test source."""
-    sources = {dedup_form(p.source) for p in test}
-    return sum(dedup_form(p.source) in sources for p in train)
-
-
 def without_test_sources(train: list[Example], test: list[Example]) -> list[Example]:
+    """The training pairs whose source (in dedup form) is not a test source."""
     sources = {dedup_form(p.source) for p in test}
     return [p for p in train if dedup_form(p.source) not in sources]
+
+
+def overlap(train: list[Example], test: list[Example]) -> int:
+    """Training pairs whose source (in dedup form) is also a test source."""
+    return len(train) - len(without_test_sources(train, test))

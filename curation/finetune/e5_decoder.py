@@ -5,7 +5,6 @@ no repeated trigram, output at most 1.5 times the source's length."""
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -258,7 +257,3 @@ class E5Translator:
 def _decoder(settings: FinetuneConfig, tokenizer, encoder: Encoder) -> Decoder:
     s = settings
     return Decoder(tokenizer.get_vocab_size(), encoder.width, s.d_model, s.decoder_layers, s.heads, s.dropout)
-
-
-def describe(folder: Path) -> dict:
-    return json.loads((folder / "finetune.json").read_text(encoding="utf-8"))

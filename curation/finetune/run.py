@@ -12,7 +12,7 @@ from pathlib import Path
 
 from curation.errors import InputError, OutputError, TrainingError
 from curation.files import staged_folder, write_tsv
-from curation.finetune.data import Example, overlap, read_pairs, read_training, without_test_sources
+from curation.finetune.data import Example, read_pairs, read_training, without_test_sources
 from curation.finetune.evaluate import Evaluation, evaluate
 from curation.finetune.settings import FinetuneConfig
 
@@ -25,6 +25,8 @@ class Finetuned:
     steps: int
     seconds: float
     evaluation: Evaluation | None  # None when stopped before the end
+    train_pairs: int
+    outputs: list[str]  # the test set translated, in test order (empty when stopped before the end)
     history: list[dict] = field(default_factory=list)  # validation loss by step
     dropped_overlap: int = 0
     interrupted: bool = False
@@ -78,8 +80,8 @@ def finetune(
     check_output(output, overwrite)
     training = read_training(data, settings.validation)
     test_pairs = read_pairs(test, "--test")
-    shared = overlap(training.train, test_pairs)
-    dropped = 0
+    kept = without_test_sources(training.train, test_pairs)
+    shared = len(training.train) - len(kept)
     if shared and not drop_overlap:
         raise InputError(
             f"{shared:,} training pair{'s have' if shared != 1 else ' has'} a source that is also in --test {test}: "
@@ -87,26 +89,24 @@ def finetune(
             "training, or use another test set"
         )
     if shared:
-        training.train, dropped = without_test_sources(training.train, test_pairs), shared
+        training.train = kept
         training.validation = without_test_sources(training.validation, test_pairs)
-        log(f"left out {dropped:,} training pairs whose source is in the test set")
+        log(f"left out {shared:,} training pairs whose source is in the test set")
         if not training.train:
             raise InputError(f"every training pair's source is in --test {test}: nothing left to train on")
 
     if settings.threads:
         torch.set_num_threads(settings.threads)
     dev = pick_device(settings.device)
-    random.seed(settings.seed)
-    torch.manual_seed(settings.seed)
     encoder = encoder or E5Encoder(settings.encoder, settings.encoder_layers, dev)
-    sources = [p.source for p in training.train + training.validation + test_pairs]
+    sources = [p.source for p in training.train + training.validation + test_pairs]  # the test's, cached for later
     with tqdm(total=len(set(sources)), desc="encoding sources", unit=" sentences", disable=None) as bar:
-        encoder.states(sources, settings.max_length, progress=bar.update)
+        every = encoder.states(sources, settings.max_length, progress=bar.update)
+    n, held = len(training.train), len(training.validation)
+    states, held_states = every[:n], every[n : n + held]
     model = E5Translator.new(settings, encoder, [p.target for p in training.train], dev)
     ids = model.target_ids([p.target for p in training.train])
-    states = encoder.states([p.source for p in training.train], settings.max_length)
     held_ids = model.target_ids([p.target for p in training.validation])
-    held_states = encoder.states([p.source for p in training.validation], settings.max_length)
     optimiser = torch.optim.AdamW(model.decoder.parameters(), lr=settings.learning_rate, weight_decay=0.01)
     rng = random.Random(settings.seed)
     stream = batches(len(ids), [len(t) for t in ids], settings.batch_size, rng)
@@ -140,8 +140,8 @@ def finetune(
         with tqdm(total=len(test_pairs), desc="translating the test set", unit=" pairs", disable=None) as bar:
             outputs = model.translate([p.source for p in test_pairs], progress=bar.update)
         evaluation = evaluate(outputs, [p.source for p in test_pairs], [p.target for p in test_pairs])
-    result = Finetuned(output, step, seconds, evaluation, history, dropped, interrupted)
-    _write(model, result, settings, training, test, test_pairs, outputs)
+    result = Finetuned(output, step, seconds, evaluation, len(training.train), outputs, history, shared, interrupted)
+    _write(model, result, settings, training, test, test_pairs)
     return result
 
 
@@ -159,7 +159,7 @@ def _held_loss(model, states, ids, size: int = 128) -> float:
     return round(total / max(tokens, 1), 4)
 
 
-def _write(model, result: Finetuned, settings, training, test, test_pairs: list[Example], outputs: list[str]) -> None:
+def _write(model, result: Finetuned, settings, training, test, test_pairs: list[Example]) -> None:
     import torch
 
     metrics = {
@@ -168,7 +168,7 @@ def _write(model, result: Finetuned, settings, training, test, test_pairs: list[
         "steps": result.steps,
         "train_seconds": round(result.seconds, 1),
         "interrupted": result.interrupted,
-        "train_pairs": len(training.train),
+        "train_pairs": result.train_pairs,
         "validation_pairs": len(training.validation),
         "dropped_overlap": result.dropped_overlap,
         "threads": torch.get_num_threads(),
@@ -179,8 +179,8 @@ def _write(model, result: Finetuned, settings, training, test, test_pairs: list[
         (tmp / "finetune.json").write_text(json.dumps(described, indent=2, sort_keys=True), encoding="utf-8")
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True), encoding="utf-8")
         (tmp / "history.json").write_text(json.dumps(result.history, indent=2), encoding="utf-8")
-        if outputs:
-            rows = [[p.source, p.target, o] for p, o in zip(test_pairs, outputs, strict=True)]
+        if result.outputs:
+            rows = [[p.source, p.target, o] for p, o in zip(test_pairs, result.outputs, strict=True)]
             write_tsv(tmp / "translations.tsv", ["source", "reference", "output"], rows)
         (tmp / "README.md").write_text(card(described, metrics), encoding="utf-8")
 
