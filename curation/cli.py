@@ -497,9 +497,12 @@ def slice_command(scored, output, uncertain, band, per_stratum, strata):
 @click.option("--seed", type=int, help="Seed (config: finetune.seed).")
 @click.option("--device", help="auto, cpu, cuda, cuda:N or mps (config: finetune.device).")
 @click.option("--drop-overlap", is_flag=True, help="Leave out training pairs whose source is in the test set.")
+@click.option("--validation", help="Validation pairs for the learning curve (default: a share of --data).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --output model folder.")
 @friendly
-def finetune(data, test_path, output, config_path, base_model, steps, seed, device, drop_overlap, overwrite):
+def finetune(
+    data, test_path, output, config_path, base_model, steps, seed, device, drop_overlap, validation, overwrite
+):
     """Train an English->Spanish translator on one dataset and evaluate it on a test set (chrF2, BLEU, copies,
     not Spanish, length ratio): metrics.json, translations.tsv and a card in the model folder.
 
@@ -513,7 +516,14 @@ def finetune(data, test_path, output, config_path, base_model, steps, seed, devi
     overrides = {"base_model": base_model, "steps": steps, "seed": seed, "device": device}
     config = Config.load(config_path).with_overrides(**{f"finetune.{k}": v for k, v in overrides.items()})
     result = run_finetune(
-        config.finetune, data, test_path, output, overwrite=overwrite, drop_overlap=drop_overlap, log=click.echo
+        config.finetune,
+        data,
+        test_path,
+        output,
+        overwrite=overwrite,
+        drop_overlap=drop_overlap,
+        validation=validation,
+        log=click.echo,
     )
     if result.evaluation:
         click.echo(result.evaluation.line())
@@ -534,9 +544,10 @@ def finetune(data, test_path, output, config_path, base_model, steps, seed, devi
 @click.option("--seeds", type=int, default=2, show_default=True, help="Seeds per arm (from finetune.seed on).")
 @click.option("--steps", type=int, help="Optimiser steps per run (config: finetune.steps).")
 @click.option("--drop-overlap", is_flag=True, help="Leave out training pairs whose source is in the test set.")
+@click.option("--validation", help="One validation set for every arm's learning curve (default: a share of each).")
 @click.option("--overwrite", is_flag=True, help="Replace an earlier comparison in --output.")
 @friendly
-def compare(arms, test_path, output, config_path, seeds, steps, drop_overlap, overwrite):
+def compare(arms, test_path, output, config_path, seeds, steps, drop_overlap, validation, overwrite):
     """Train the same translator on each arm and compare them on one test set: the first arm against each other
     one, with chrF differences and paired bootstrap p-values, and test sources translated side by side.
 
@@ -560,6 +571,7 @@ def compare(arms, test_path, output, config_path, seeds, steps, drop_overlap, ov
         seeds=seeds,
         overwrite=overwrite,
         drop_overlap=drop_overlap,
+        validation=validation,
         log=click.echo,
     )
     for name, arm in summary["arms"].items():

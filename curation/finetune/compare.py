@@ -67,6 +67,7 @@ def compare(
     seeds: int = 2,
     overwrite: bool = False,
     drop_overlap: bool = False,
+    validation: str | None = None,
     log=print,
 ) -> dict:
     from curation.finetune.e5_decoder import Encoder
@@ -95,6 +96,7 @@ def compare(
                     test,
                     tmp / "models" / f"{name}-seed{seed}",
                     drop_overlap=drop_overlap,
+                    validation=validation,
                     encoder=encoder,
                     log=log,
                 )
@@ -111,13 +113,14 @@ def compare(
         summary = {
             "test": test,
             "test_pairs": len(test_pairs),
+            "validation": validation,
             "seeds": seeds,
             "settings": dataclasses.asdict(settings),
             "arms": {name: arm.summary() for name, arm in results.items()},
             "differences": differences(results, references),
         }
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True), encoding="utf-8")
-        _plots(results, tmp)
+        _plots(results, tmp, shared_validation=validation is not None)
         (tmp / "report.md").write_text(report(summary, results, test_pairs), encoding="utf-8")
     return summary
 
@@ -137,15 +140,18 @@ def differences(results: dict[str, ArmResult], references: list[str], samples: i
         refs = references * seeds
         system = [o for outs in first.outputs[:seeds] for o in outs]
         baseline = [o for outs in base.outputs[:seeds] for o in outs]
-        test = PairedTest([(other, baseline), (first.name, system)], {"chrF": CHRF()}, [refs], "bs", samples)
-        _, scores = test()
-        p = scores["chrF2"][1].p_value
+        if system == baseline:  # sacrebleu gives a system against itself a tiny p on purpose: here it means nothing
+            p = 1.0
+        else:  # two-sided: the chance of an absolute difference this large under resampling
+            test = PairedTest([(other, baseline), (first.name, system)], {"chrF": CHRF()}, [refs], "bs", samples)
+            _, scores = test()
+            p = scores["chrF2"][1].p_value
         diff = statistics.fmean(first.chrf) - statistics.fmean(base.chrf)
         out[f"{first.name}-{other}"] = {"chrf": round(diff, 2), "p": round(float(p), 4)}
     return out
 
 
-def _plots(results: dict[str, ArmResult], folder: Path) -> None:
+def _plots(results: dict[str, ArmResult], folder: Path, shared_validation: bool) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -169,7 +175,7 @@ def _plots(results: dict[str, ArmResult], folder: Path) -> None:
                 steps = [h["step"] for h in history]
                 ax.plot(steps, [h["validation_loss"] for h in history], label=n if k == 0 else None)
     ax.set_xlabel("step")
-    ax.set_ylabel("validation loss (own validation pairs)")
+    ax.set_ylabel("validation loss" + (" (one set for all)" if shared_validation else " (each arm's own pairs)"))
     ax.set_title("Learning curves")
     if ax.get_legend_handles_labels()[0]:
         ax.legend()

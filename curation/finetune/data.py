@@ -36,9 +36,17 @@ def read_pairs(path: str | Path, what: str = "--data") -> list[Example]:
     return pairs
 
 
-def read_training(path: str | Path, validation: float) -> TrainingData:
+def read_training(path: str | Path, validation: float, validation_file: str | Path | None = None) -> TrainingData:
     """An export folder gives its own splits; a pairs file gives up `validation` of its pairs (by a hash of the
-    source, so a pair keeps its split) for the learning curve."""
+    source, so a pair keeps its split) for the learning curve. A `validation_file` is the validation set instead,
+    and every pair of `path` trains (the same curve for every arm of a comparison)."""
+    if validation_file is not None:
+        held = read_pairs(validation_file, "--validation")
+        folder = Path(path)
+        train_file = folder / "data" / "train.parquet" if folder.is_dir() else folder
+        if folder.is_dir() and not train_file.exists():
+            raise InputError(f"--data {path} is a folder without data/train.parquet: give a `curation export` folder")
+        return TrainingData(without_test_sources(read_pairs(train_file), held), held, str(path))
     folder = Path(path)
     if folder.is_dir():
         train_file = folder / "data" / "train.parquet"

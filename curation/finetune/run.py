@@ -62,6 +62,7 @@ def finetune(
     *,
     overwrite: bool = False,
     drop_overlap: bool = False,
+    validation: str | Path | None = None,
     encoder=None,
     log=print,
 ) -> Finetuned:
@@ -78,7 +79,7 @@ def finetune(
             "(Hugging Face seq2seq and causal-LM bases are not built yet)"
         )
     check_output(output, overwrite)
-    training = read_training(data, settings.validation)
+    training = read_training(data, settings.validation, validation)
     test_pairs = read_pairs(test, "--test")
     kept = without_test_sources(training.train, test_pairs)
     shared = len(training.train) - len(kept)

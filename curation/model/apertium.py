@@ -107,14 +107,25 @@ def _parse(line: str) -> list[Token]:
 
 
 def to_english(texts: Sequence[str]) -> list[str]:
-    """Apertium's Spanish→English translation of each text; words it does not know keep a leading `*`.
+    """Apertium's Spanish→English translation of each text; words it does not know keep a leading `*`."""
+    return _translate(texts, ["apertium", "-f", "line", "spa-eng"])
 
-    Apertium's tagger reads across lines until a sentence ends, so a text without final punctuation would be
+
+def to_spanish(texts: Sequence[str]) -> list[str]:
+    """Apertium's English→Spanish translation of each text, unknown words left as they are (`-u`): the literal
+    machine translation a crawl is full of (the curated-vs-raw benchmark's `literal` noise)."""
+    out = [e.strip() for e in _translate(texts, ["apertium", "-u", "-f", "line", "eng-spa"])]
+    # the line format loses a sentence's closing period: give it back where the English had one
+    return [e + "." if t.rstrip().endswith(".") and not e.endswith(".") else e for t, e in zip(texts, out, strict=True)]
+
+
+def _translate(texts: Sequence[str], command: list[str]) -> list[str]:
+    """Apertium's tagger reads across lines until a sentence ends, so a text without final punctuation would be
     translated differently after different neighbours: each such text gets a closing period (removed from the
     translation), which makes every text's translation the same in any batch."""
     if not texts:
         return []
     closed = [t.rstrip()[-1:] in _SENTENCE_END for t in texts]
     lines = [t if c else f"{t} ." for t, c in zip(texts, closed, strict=True)]
-    out = run(["apertium", "-f", "line", "spa-eng"], lines, escape=False)
+    out = run(command, lines, escape=False)
     return [e if c else e.rstrip().removesuffix(".").rstrip() for e, c in zip(out, closed, strict=True)]
