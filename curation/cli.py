@@ -208,6 +208,12 @@ def demo(ctx, data_dir: Path, port: int):
     click.echo(f"Use it from Python: export ARGILLA_API_URL={stack.url} ARGILLA_API_KEY=<api_key from that file>")
     where = "" if Path(data_dir).resolve() == Path(default_data_dir()).resolve() else f" --data-dir {data_dir}"
     click.echo(f"Stop it with: .venv/bin/curation server stop{where}")
+    click.echo(
+        "Next, does curation pay? Train a translator on the curated set and on the raw pool, side by side:\n"
+        "  .venv/bin/curation compare --export outputs/curated --raw data/sample/candidates.tsv --test YOUR_TEST.tsv\n"
+        "  (the sample's few hundred pairs are too few to train a translator on: give it your own pool and a clean "
+        "test set, or run benchmarks/curated_vs_raw.py, about 45 minutes, for the measured story)"
+    )
 
 
 @main.command()
@@ -492,7 +498,10 @@ def slice_command(scored, output, uncertain, band, per_stratum, strata):
 @click.option("--test", "test_path", required=True, help="Test pairs (source, target) the model never trains on.")
 @click.option("--output", required=True, type=click.Path(file_okay=False, path_type=Path), help="The model folder.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML config (section finetune).")
-@click.option("--base-model", help="Recipe (config: finetune.base_model): e5-decoder.")
+@click.option(
+    "--base-model",
+    help="e5-decoder, scratch, or a seq2seq / causal-LM Hub id, folder or .gguf file (config: finetune.base_model).",
+)
 @click.option("--steps", type=int, help="Optimiser steps (config: finetune.steps).")
 @click.option("--seed", type=int, help="Seed (config: finetune.seed).")
 @click.option("--device", help="auto, cpu, cuda, cuda:N or mps (config: finetune.device).")
@@ -531,7 +540,14 @@ def finetune(
 
 
 @main.command()
-@click.option("--arm", "arms", multiple=True, required=True, help="NAME=PATH (an export folder or pairs file); 2+.")
+@click.option("--arm", "arms", multiple=True, help="NAME=PATH (an export folder or pairs file); 2+ without --export.")
+@click.option(
+    "--export",
+    "export_dir",
+    type=click.Path(file_okay=False),
+    help="A `curation export` folder: arms curated, raw, random (and rejected) built with --raw.",
+)
+@click.option("--raw", help="The raw pool the export was curated from (with --export).")
 @click.option("--test", "test_path", required=True, help="Test pairs (source, target) no arm trains on.")
 @click.option(
     "--output",
@@ -547,7 +563,7 @@ def finetune(
 @click.option("--validation", help="One validation set for every arm's learning curve (default: a share of each).")
 @click.option("--overwrite", is_flag=True, help="Replace an earlier comparison in --output.")
 @friendly
-def compare(arms, test_path, output, config_path, seeds, steps, drop_overlap, validation, overwrite):
+def compare(arms, export_dir, raw, test_path, output, config_path, seeds, steps, drop_overlap, validation, overwrite):
     """Train the same translator on each arm and compare them on one test set: the first arm against each other
     one, with chrF differences and paired bootstrap p-values, and test sources translated side by side.
 
@@ -572,6 +588,8 @@ def compare(arms, test_path, output, config_path, seeds, steps, drop_overlap, va
         overwrite=overwrite,
         drop_overlap=drop_overlap,
         validation=validation,
+        export=export_dir,
+        raw=raw,
         log=click.echo,
     )
     for name, arm in summary["arms"].items():

@@ -333,6 +333,7 @@ def card(
     model: dict | None,
     config: dict,
     cleaning: dict | None = None,
+    comparison: dict | None = None,
 ) -> str:
     """The dataset card, from real numbers only."""
     c = selection.counts
@@ -408,6 +409,7 @@ def card(
                 else "- auto-accept threshold: none (the model reached none): no model-accepted rows"
             ),
         ]
+    lines += comparison_lines(comparison)
     lines += [
         "",
         "## Columns",
@@ -423,6 +425,52 @@ def card(
         "",
     ]
     return "\n".join(lines)
+
+
+def comparison_for(output: Path | None, selection: Selection, output_dir: str, log=print) -> dict | None:
+    """The `curation compare --export` summary (in output_dir/compare) made on exactly the training pairs this export
+    writes to `output`, else None (a comparison of other pairs is said, not shown)."""
+    from curation.pair import digest
+
+    file = Path(output_dir) / "compare" / "summary.json"
+    if output is None or not file.exists():
+        return None
+    try:
+        summary = json.loads(file.read_text(encoding="utf-8"))
+        made_on = summary["export"]
+    except (ValueError, KeyError, TypeError):
+        return None  # a comparison of arms given one by one: no export to match
+    if made_on.get("path") != str(output.resolve()):
+        return None
+    train = [(r["source"], r["target"]) for r in selection.rows if r["split"] == "train"]
+    if made_on.get("digest") != digest(train):
+        log(f"{file} was made on other pairs than this export now holds: left off the card "
+            "(run `curation compare --export` again)")  # fmt: skip
+        return None
+    return summary
+
+
+def comparison_lines(summary: dict | None) -> list[str]:
+    if not summary:
+        return []
+    lines = [
+        "",
+        "## Does curation pay? (`curation compare`)",
+        f"The same translator trained on this export's train split and on the raw pool (`{summary['export']['raw']}`),"
+        f" {summary['seeds']} seed(s) each, tested on `{summary['test']}` ({summary['test_pairs']:,} pairs; base "
+        f"`{summary['settings']['base_model']}`, {summary['settings']['steps']:,} steps):",
+        "",
+        "| arm | pairs | chrF2 | BLEU | copies the source | not Spanish |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, a in summary["arms"].items():
+        lines.append(
+            f"| {name} | {a['pairs']:,} | {a['chrf']:.1f} | {a['bleu']:.1f} | {a['copy_rate']:.1%} | "
+            f"{a['off_target_rate']:.1%} |"
+        )
+    lines += ["", "| difference | chrF2 | p (paired bootstrap) |", "|---|---|---|"]
+    lines += [f"| {k} | {d['chrf']:+.1f} | {d['p']:.4f} |" for k, d in summary["differences"].items()]
+    return lines
 
 
 @dataclass
@@ -498,7 +546,8 @@ def run(
     }
     report = Path(config.output_dir) / "filter_report.json"
     cleaning = json.loads(report.read_text(encoding="utf-8")) if report.exists() else None
-    text = card(selection, config.argilla.dataset, threshold, model, settings, cleaning)
+    comparison = comparison_for(output, selection, config.output_dir, log=log)
+    text = card(selection, config.argilla.dataset, threshold, model, settings, cleaning, comparison)
     result = Exported(selection, text, no_threshold=no_threshold)
     with tempfile.TemporaryDirectory() as tmp:
         folder = output or Path(tmp) / "export"

@@ -28,6 +28,13 @@ def dedup_form(text: str) -> str:
     return _SPACE_AFTER.sub(r"\1", _SPACE_BEFORE.sub(r"\1", normalise(text)))
 
 
+def digest(pairs: Iterable[tuple[str, str]]) -> str:
+    """A fingerprint of a set of pairs (order ignored): what `curation compare` trained on, so that `curation export`
+    adds a comparison to its card only while the export still holds the same pairs."""
+    lines = sorted(f"{source}\t{target}" for source, target in pairs)
+    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
+
+
 @dataclass
 class Pair:
     """A candidate translation: an English source and a Spanish target, with what the pipeline learns of it."""

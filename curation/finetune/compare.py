@@ -1,19 +1,21 @@
 """`curation compare`: the same recipe on several datasets (arms such as curated, raw, random, rejected), each with
-every seed, over one shared frozen encoder; one table, paired bootstrap significance between arms, plots, and the
-workshop's table of test sources with each arm's translation side by side."""
+every seed (the e5 recipe over one shared frozen encoder); one table, paired bootstrap significance between arms,
+plots, and the workshop's table of test sources with each arm's translation side by side."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import random
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from curation.errors import InputError, OutputError
-from curation.files import staged_folder
-from curation.finetune.data import read_pairs
+from curation.files import staged_folder, write_tsv
+from curation.finetune.data import Example, read_pairs, read_training
 from curation.finetune.settings import FinetuneConfig
+from curation.pair import digest
 
 SIDE_BY_SIDE = 10  # test sources shown with every arm's translation
 
@@ -53,8 +55,6 @@ def parse_arms(specs: list[str]) -> dict[str, str]:
         if name in arms:
             raise InputError(f"--arm {name} is given twice: each arm needs its own name")
         arms[name.strip()] = path.strip()
-    if len(arms) < 2:
-        raise InputError("give at least two --arm NAME=PATH to compare (e.g. curated=outputs/export raw=pool.tsv)")
     return arms
 
 
@@ -68,28 +68,60 @@ def compare(
     overwrite: bool = False,
     drop_overlap: bool = False,
     validation: str | None = None,
+    export: str | Path | None = None,
+    raw: str | None = None,
     log=print,
 ) -> dict:
+    """Train on every arm with every seed. With `export` (a `curation export` folder) and `raw` (the pool it came
+    from), the arms curated, raw, random (the raw pool's pairs, as many as the export trains on) and, where the
+    export wrote rejected.jsonl, rejected come first, and summary.json names the export (and a digest of its
+    training pairs) so that `curation export` can put the comparison on its card."""
+    from curation.finetune.bases import kind_of
     from curation.finetune.e5_decoder import Encoder
     from curation.finetune.run import finetune
     from curation.model.encoder import device as pick_device
 
+    if (export is None) != (raw is None):
+        raise InputError("--export and --raw go together: the curated export and the raw pool it was curated from")
+    if len(arms) < 2 and export is None:
+        raise InputError("give at least two --arm NAME=PATH to compare, or --export DIR --raw FILE")
     if output.exists() and not overwrite:
         raise OutputError(f"{output} exists: pass --overwrite to replace it, or choose another --output")
     if output.exists() and not (output / "summary.json").exists():
         raise OutputError(f"{output} is not a folder `curation compare` wrote: choose another --output")
     test_pairs = read_pairs(test, "--test")
+    derived: dict[str, list[Example]] = {}
+    if export is not None:
+        curated = read_training(export, settings.validation).train
+        pool = read_pairs(raw, "--raw")
+        derived["random"] = random.Random(settings.seed).sample(pool, min(len(curated), len(pool)))
+        taken = sorted(set(arms) & {"curated", "raw", "random", "rejected"})
+        if taken:
+            raise InputError(f"--arm {taken[0]} clashes with the arm --export makes: give your arm another name")
+        arms = {"curated": str(export), "raw": str(raw), **arms}
+        if (Path(export) / "rejected.jsonl").exists():
+            derived["rejected"] = read_pairs(Path(export) / "rejected.jsonl", "rejected.jsonl")
     for name, path in arms.items():
         if not Path(path.split(",")[0]).exists():
             raise InputError(f"--arm {name}={path}: {path} does not exist")
-    encoder = Encoder(settings.encoder, settings.encoder_layers, pick_device(settings.device))
+    encoder = None  # the e5 recipe's frozen encoder, loaded once: every arm and seed reads its cached states
+    if kind_of(settings.base_model) == "e5-decoder":
+        encoder = Encoder(settings.encoder, settings.encoder_layers, pick_device(settings.device))
     results: dict[str, ArmResult] = {}
     with staged_folder(output, replace=True) as tmp:
         (tmp / "models").mkdir()
-        for name, path in arms.items():
-            arm = results[name] = ArmResult(name, path)
+        paths = {name: (path, path) for name, path in arms.items()}  # name: (read now, recorded)
+        if derived:
+            (tmp / "arms").mkdir()
+        for name, pairs in derived.items():
+            write_tsv(tmp / "arms" / f"{name}.tsv", ["source", "target"], [(p.source, p.target) for p in pairs])
+            paths[name] = (str(tmp / "arms" / f"{name}.tsv"), str(output / "arms" / f"{name}.tsv"))
+        order = ["curated", "raw", "random", "rejected"] if export is not None else []
+        paths = {n: paths[n] for n in [*order, *paths] if n in paths}
+        for name, (path, recorded) in paths.items():
+            arm = results[name] = ArmResult(name, recorded)
             for seed in range(settings.seed, settings.seed + seeds):
-                log(f"arm {name}, seed {seed}: training on {path}")
+                log(f"arm {name}, seed {seed}: training on {recorded}")
                 run = finetune(
                     dataclasses.replace(settings, seed=seed),
                     path,
@@ -119,7 +151,10 @@ def compare(
             "arms": {name: arm.summary() for name, arm in results.items()},
             "differences": differences(results, references),
         }
-        (tmp / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True), encoding="utf-8")
+        if export is not None:
+            pairs = ((p.source, p.target) for p in curated)
+            summary["export"] = {"path": str(Path(export).resolve()), "digest": digest(pairs), "raw": str(raw)}
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
         _plots(results, tmp, shared_validation=validation is not None)
         (tmp / "report.md").write_text(report(summary, results, test_pairs), encoding="utf-8")
     return summary

@@ -174,7 +174,7 @@ def _block_repeated_trigrams(out: torch.Tensor, logits: torch.Tensor) -> None:
 
 
 class E5Translator:
-    """Tokenizer + decoder over a shared frozen encoder. `fit` and `translate` take plain pairs and sources."""
+    """Tokenizer + decoder over a shared frozen encoder; a `Translator` (see `bases`)."""
 
     kind = "e5-decoder"
 
@@ -194,6 +194,26 @@ class E5Translator:
         decoder = _decoder(settings, tokenizer, encoder).to(device)
         return cls(settings, encoder, tokenizer, decoder, device)
 
+    @property
+    def module(self) -> nn.Module:
+        """What trains (the encoder stays frozen)."""
+        return self.decoder
+
+    def describe(self) -> str:
+        s = self.settings
+        return (
+            f"`{s.encoder}` frozen, its first {s.encoder_layers} layers (token states computed once per source); a "
+            f"{s.decoder_layers}-layer decoder of width {s.d_model} and a {self.tokenizer.get_vocab_size():,}-piece "
+            "BPE vocabulary trained on the targets"
+        )
+
+    def prepare(self, sources: list[str], progress=None) -> None:
+        """Encode every source once (training, validation and test), so no step waits for the encoder."""
+        self.encoder.states(sources, self.settings.max_length, progress=progress)
+
+    def lengths(self, pairs) -> list[int]:
+        return [len(t) for t in self.target_ids([p.target for p in pairs])]
+
     def target_ids(self, targets: list[str]) -> list[list[int]]:
         keep = self.settings.max_length - 2
         return [[BOS, *e.ids[:keep], EOS] for e in self.tokenizer.encode_batch(targets)]
@@ -212,12 +232,16 @@ class E5Translator:
             y[j, : len(t)] = torch.tensor(t)
         return memory, mask, y.to(self.device)
 
-    def loss(self, states, ids, smoothing: float = 0.1) -> torch.Tensor:
-        memory, mask, y = self.batch(states, ids)
+    def loss(self, pairs, smoothing: float = 0.1) -> tuple[torch.Tensor, int]:
+        """Summed cross-entropy over the target tokens of `pairs`, and how many tokens that is."""
+        states = self.encoder.states([p.source for p in pairs], self.settings.max_length)
+        memory, mask, y = self.batch(states, self.target_ids([p.target for p in pairs]))
         logits = self.decoder(memory, mask, y[:, :-1])
-        return F.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]), y[:, 1:].reshape(-1), ignore_index=PAD, label_smoothing=smoothing
+        gold = y[:, 1:].reshape(-1)
+        total = F.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), gold, ignore_index=PAD, label_smoothing=smoothing, reduction="sum"
         )
+        return total, int((gold != PAD).sum())
 
     def translate(self, sources: list[str], batch_size: int = 100, progress=None) -> list[str]:
         self.decoder.eval()

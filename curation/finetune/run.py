@@ -10,13 +10,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from curation.errors import InputError, OutputError, TrainingError
+from curation.errors import InputError, OutputError
 from curation.files import staged_folder, write_tsv
 from curation.finetune.data import Example, read_pairs, read_training, without_test_sources
 from curation.finetune.evaluate import Evaluation, evaluate
 from curation.finetune.settings import FinetuneConfig
-
-KINDS = ("e5-decoder",)
 
 
 @dataclass
@@ -69,15 +67,10 @@ def finetune(
     import torch
     from tqdm import tqdm
 
-    from curation.finetune.e5_decoder import E5Translator
-    from curation.finetune.e5_decoder import Encoder as E5Encoder
+    from curation.finetune.bases import build, kind_of
     from curation.model.encoder import device as pick_device
 
-    if settings.base_model not in KINDS:
-        raise TrainingError(
-            f"finetune.base_model {settings.base_model!r} is not one this version trains: use e5-decoder "
-            "(Hugging Face seq2seq and causal-LM bases are not built yet)"
-        )
+    kind_of(settings.base_model)  # an unknown base model fails before any data is read
     check_output(output, overwrite)
     training = read_training(data, settings.validation, validation)
     test_pairs = read_pairs(test, "--test")
@@ -99,45 +92,45 @@ def finetune(
     if settings.threads:
         torch.set_num_threads(settings.threads)
     dev = pick_device(settings.device)
-    encoder = encoder or E5Encoder(settings.encoder, settings.encoder_layers, dev)
-    sources = [p.source for p in training.train + training.validation + test_pairs]  # the test's, cached for later
-    with tqdm(total=len(set(sources)), desc="encoding sources", unit=" sentences", disable=None) as bar:
-        every = encoder.states(sources, settings.max_length, progress=bar.update)
-    n, held = len(training.train), len(training.validation)
-    states, held_states = every[:n], every[n : n + held]
-    model = E5Translator.new(settings, encoder, [p.target for p in training.train], dev)
-    ids = model.target_ids([p.target for p in training.train])
-    held_ids = model.target_ids([p.target for p in training.validation])
-    optimiser = torch.optim.AdamW(model.decoder.parameters(), lr=settings.learning_rate, weight_decay=0.01)
+    torch.manual_seed(settings.seed)  # the same seed, data and steps give the same model
+    model = build(settings, training.train, dev, encoder)
+    sources = [p.source for p in training.train + training.validation + test_pairs]
+    with tqdm(total=len(set(sources)), desc="preparing", unit=" sentences", disable=None) as bar:
+        model.prepare(sources, progress=bar.update)
+    train = training.train
+    trainable = [p for p in model.module.parameters() if p.requires_grad]
+    optimiser = torch.optim.AdamW(trainable, lr=settings.learning_rate, weight_decay=0.01)
     rng = random.Random(settings.seed)
-    stream = batches(len(ids), [len(t) for t in ids], settings.batch_size, rng)
+    stream = batches(len(train), model.lengths(train), settings.batch_size, rng)
     history: list[dict] = []
     step, started, interrupted = 0, time.monotonic(), False
-    model.decoder.train()
+    model.module.train()
     try:
         with tqdm(total=settings.steps, desc="training", unit=" steps", disable=None) as bar:
             while step < settings.steps:
-                idx = next(stream)
-                loss = model.loss([states[i] for i in idx], [ids[i] for i in idx])
+                with _precision(dev):
+                    total, tokens = model.loss([train[i] for i in next(stream)])
+                loss = total / max(tokens, 1)
                 lr = settings.learning_rate * min(1.0, (step + 1) / max(settings.warmup, 1))
                 for group in optimiser.param_groups:
                     group["lr"] = lr
                 optimiser.zero_grad()
                 loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.decoder.parameters(), 1.0)
+                torch.nn.utils.clip_grad_norm_(trainable, 1.0)
                 optimiser.step()
                 step += 1
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss.item():.2f}")
-                if held_ids and (step % settings.eval_every == 0 or step == settings.steps):
-                    history.append({"step": step, "validation_loss": _held_loss(model, held_states, held_ids)})
-                    model.decoder.train()
+                if training.validation and (step % settings.eval_every == 0 or step == settings.steps):
+                    history.append({"step": step, "validation_loss": _held_loss(model, training.validation, dev)})
+                    model.module.train()
     except KeyboardInterrupt:
         interrupted = True
         log(f"stopped at step {step}: keeping the model as it is now")
     seconds = time.monotonic() - started
     evaluation, outputs = None, []
     if not interrupted:
+        model.module.eval()
         with tqdm(total=len(test_pairs), desc="translating the test set", unit=" pairs", disable=None) as bar:
             outputs = model.translate([p.source for p in test_pairs], progress=bar.update)
         evaluation = evaluate(outputs, [p.source for p in test_pairs], [p.target for p in test_pairs])
@@ -146,17 +139,27 @@ def finetune(
     return result
 
 
-def _held_loss(model, states, ids, size: int = 128) -> float:
+def _precision(dev: str):
+    """bfloat16 autocast on a GPU that has it (float32 weights and optimiser), plain float32 elsewhere."""
+    import contextlib
+
     import torch
 
-    model.decoder.eval()
+    if dev.startswith("cuda") and torch.cuda.is_bf16_supported():
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def _held_loss(model, pairs: list[Example], dev: str, size: int = 128) -> float:
+    """Mean cross-entropy per target token over the validation pairs (no label smoothing)."""
+    import torch
+
+    model.module.eval()
     total, tokens = 0.0, 0
-    with torch.inference_mode():
-        for k in range(0, len(ids), size):
-            chunk = ids[k : k + size]
-            n = sum(len(t) - 1 for t in chunk)
-            total += model.loss(states[k : k + size], chunk, smoothing=0.0).item() * n
-            tokens += n
+    with torch.inference_mode(), _precision(dev):
+        for k in range(0, len(pairs), size):
+            loss, n = model.loss(pairs[k : k + size], smoothing=0.0)
+            total, tokens = total + loss.item(), tokens + n
     return round(total / max(tokens, 1), 4)
 
 
@@ -176,7 +179,12 @@ def _write(model, result: Finetuned, settings, training, test, test_pairs: list[
     }
     with staged_folder(result.folder, replace=True) as tmp:
         model.save(tmp)
-        described = {"kind": model.kind, "data": training.origin, "settings": dataclasses.asdict(settings)}
+        described = {
+            "kind": model.kind,
+            "recipe": model.describe(),
+            "data": training.origin,
+            "settings": dataclasses.asdict(settings),
+        }
         (tmp / "finetune.json").write_text(json.dumps(described, indent=2, sort_keys=True), encoding="utf-8")
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True), encoding="utf-8")
         (tmp / "history.json").write_text(json.dumps(result.history, indent=2), encoding="utf-8")
@@ -201,9 +209,7 @@ def card(described: dict, metrics: dict) -> str:
         f"out for the learning curve), {metrics['steps']:,} steps of {s['batch_size']} pairs, seed {s['seed']}, "
         f"{metrics['threads']} CPU threads, {metrics['train_seconds']:.0f} s.",
         "",
-        f"Recipe `{described['kind']}`: `{s['encoder']}` frozen, its first {s['encoder_layers']} layers; a "
-        f"{s['decoder_layers']}-layer decoder of width {s['d_model']} and a {s['vocab_size']:,}-piece BPE vocabulary "
-        "trained on the targets.",
+        f"Base `{s['base_model']}` ({described['kind']}): {described['recipe']}.",
         "",
     ]
     if metrics["interrupted"]:

@@ -10,9 +10,12 @@ from curation.model.settings import DEVICE
 
 @dataclass
 class FinetuneConfig:
-    """`e5-decoder` (the offline default): the multilingual-e5-small encoder, frozen and cut to `encoder_layers`,
-    its token states computed once per source; a small Transformer decoder and a BPE vocabulary trained on the
-    targets. Same data, seed and steps give the same model."""
+    """`base_model`: `e5-decoder` (the offline default): the multilingual-e5-small encoder, frozen and cut to
+    `encoder_layers`, its token states computed once per source; a small Transformer decoder and a BPE vocabulary
+    trained on the targets. `scratch`: a Marian (`decoder_layers` layers each side, width `d_model`) with a BPE
+    vocabulary of both sides. Anything else: a Hugging Face seq2seq or causal-LM Hub id, folder or .gguf file,
+    fine-tuned whole (vocab_size, d_model, decoder_layers and heads are then the checkpoint's).
+    Same data, seed and steps give the same model."""
 
     base_model: str = "e5-decoder"
     encoder: str = "intfloat/multilingual-e5-small"  # e5-decoder: the frozen encoder (Hub id or folder)

@@ -94,10 +94,11 @@ def test_training_pairs_in_the_test_set_are_refused_or_left_out(files, tiny_mode
         ("empty", "holds no pairs"),
         ("missing", "does not exist"),
         ("exists", "exists: pass --overwrite"),
-        ("unknown", "is not one this version trains"),
+        ("unknown", "is not e5-decoder, scratch, a model folder here, nor a Hub id"),
     ],
 )
-def test_bad_input_is_one_line_and_nothing_is_written(files, tiny_model, case, expected):
+def test_bad_input_is_one_line_and_nothing_is_written(files, tiny_model, case, expected, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # as on a machine without the Hub: no retries, one line
     config = _config(files, tiny_model)
     (files / "empty.tsv").write_text("source\ttarget\n", encoding="utf-8")
     data = {"empty": "empty.tsv", "missing": "nowhere.tsv"}.get(case, "train.tsv")
@@ -107,7 +108,7 @@ def test_bad_input_is_one_line_and_nothing_is_written(files, tiny_model, case, e
         (out / "mine.txt").write_text("keep me")
     args = ["--data", str(files / data), "--test", str(files / "test.tsv"), "--config", config, "--output", str(out)]
     if case == "unknown":
-        args += ["--base-model", "Helsinki-NLP/opus-mt-en-es"]
+        args += ["--base-model", "no-such-owner/no-such-model"]
     result = _run(*args)
     assert result.exit_code == 1
     errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
@@ -168,12 +169,70 @@ def test_compare_trains_every_arm_and_writes_the_report(files, tiny_model):
 
 
 @pytest.mark.parametrize(
-    "arms, expected",
-    [(["a=x.tsv"], "at least two"), (["a=x.tsv", "a=y.tsv"], "given twice"), (["ax.tsv", "b=y.tsv"], "NAME=PATH")],
+    "args, expected",
+    [
+        (["--arm", "a=x.tsv"], "at least two"),
+        (["--arm", "a=x.tsv", "--arm", "a=y.tsv"], "given twice"),
+        (["--arm", "ax.tsv", "--arm", "b=y.tsv"], "NAME=PATH"),
+        (["--export", "outputs/curated"], "go together"),
+    ],
 )
-def test_compare_arms_are_checked_before_any_work(arms, expected):
-    from curation.errors import InputError
-    from curation.finetune.compare import parse_arms
+def test_compare_arms_are_checked_before_any_work(tmp_path, args, expected):
+    out = tmp_path / "compare"
+    result = CliRunner().invoke(main, ["compare", *args, "--test", "nowhere.tsv", "--output", str(out)])
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert result.exit_code == 1 and len(errors) == 1 and expected in errors[0], result.output
+    assert not out.exists()
 
-    with pytest.raises(InputError, match=expected):
-        parse_arms(arms)
+
+def _export_folder(folder, pairs, rejected):
+    """A folder shaped as `curation export` writes it (data/train.parquet, data/validation.parquet, rejected.jsonl)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (folder / "data").mkdir(parents=True)
+    for split, rows in (("train", pairs), ("validation", pairs[:3])):
+        table = pa.table({"source": [s for s, _ in rows], "target": [t for _, t in rows]})
+        pq.write_table(table, folder / "data" / f"{split}.parquet")
+    lines = [json.dumps({"source": s, "target": t, "category": "judged bad"}) for s, t in rejected]
+    (folder / "rejected.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_compare_builds_its_arms_from_an_export_and_the_export_card_shows_them(files, tiny_model):
+    from curation.export import Selection, comparison_for, comparison_lines
+
+    curated = [(f"{s} ({i})", f"{t} ({i})") for i in range(10) for s, t in GOOD]
+    copies = [(f"{s} <{i}>", f"{s} <{i}>") for i in range(10) for s, _ in GOOD]
+    export = files / "outputs" / "curated"
+    _export_folder(export, curated, copies)
+    write_tsv(files / "raw.tsv", ["source", "target"], curated + copies)
+    write_tsv(files / "validation.tsv", ["source", "target"], [(f"{s} {{v}}", f"{t} {{v}}") for s, t in GOOD])
+    out = files / "outputs" / "compare"
+    args = ["compare", "--export", str(export), "--raw", str(files / "raw.tsv"), "--test", str(files / "test.tsv")]
+    args += ["--output", str(out), "--config", _config(files, tiny_model), "--seeds", "1"]
+    args += ["--validation", str(files / "validation.tsv")]  # every arm trains on all its pairs
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert list(summary["arms"]) == ["curated", "raw", "random", "rejected"]
+    assert {k: a["pairs"] for k, a in summary["arms"].items()} == {
+        "curated": len(curated),
+        "raw": len(curated) + len(copies),
+        "random": len(curated),
+        "rejected": len(copies),
+    }
+    random_rows = (out / "arms" / "random.tsv").read_text().splitlines()[1:]
+    assert len(random_rows) == len(curated) and set(random_rows) <= {f"{s}\t{t}" for s, t in curated + copies}
+    assert list(summary["differences"]) == ["curated-raw", "curated-random", "curated-rejected"]
+    assert summary["export"]["path"] == str(export.resolve())
+
+    # the next export to that folder puts the comparison on its card, while it holds the same training pairs
+    rows = [{"source": s, "target": t, "split": "train"} for s, t in curated]
+    said = []
+    same = comparison_for(export, Selection(rows, [], {}), str(files / "outputs"), log=said.append)
+    card = "\n".join(comparison_lines(same))
+    assert "## Does curation pay?" in card and "| curated-raw |" in card and "| rejected |" in card
+    changed = Selection(rows[1:], [], {})
+    assert comparison_for(export, changed, str(files / "outputs"), log=said.append) is None
+    assert len(said) == 1 and "other pairs than this export now holds" in said[0]
+    assert comparison_for(files / "elsewhere", Selection(rows, [], {}), str(files / "outputs")) is None
