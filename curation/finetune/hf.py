@@ -178,6 +178,10 @@ class CausalTranslator:
                 raise TrainingError(f"{name} is a GGUF file: transformers reads it with `pip install gguf`") from None
         tokenizer = AutoTokenizer.from_pretrained(where, **extra)
         model = AutoModelForCausalLM.from_pretrained(where, **extra).to(device)
+        if extra:  # GGUF weights are dequantized as they load: plain tensors from here on, saved as safetensors
+            model.hf_quantizer = None
+            if getattr(model.config, "quantization_config", None) is not None:
+                del model.config.quantization_config
         return cls(settings, tokenizer, model, device, name)
 
     @property
