@@ -2,7 +2,7 @@
 crawl from clean human translations, curate it as a curator would, and train the same translator on the curated
 set, on the raw pool, on a random subset of the pool of the curated set's size and on the pool's clean pairs.
 
-    .venv/bin/python benchmarks/curated_vs_raw.py                   # about 45 minutes on 2 CPU cores
+    .venv/bin/python benchmarks/curated_vs_raw.py                   # 30 minutes on 2 CPU cores (measured)
     .venv/bin/python benchmarks/curated_vs_raw.py --minutes 3 --json outputs/curated_vs_raw.json
     .venv/bin/python benchmarks/curated_vs_raw.py --test my_clean_pairs.tsv   # your own clean test set
 

@@ -212,7 +212,7 @@ def demo(ctx, data_dir: Path, port: int):
         "Next, does curation pay? Train a translator on the curated set and on the raw pool, side by side:\n"
         "  .venv/bin/curation compare --export outputs/curated --raw data/sample/candidates.tsv --test YOUR_TEST.tsv\n"
         "  (the sample's few hundred pairs are too few to train a translator on: give it your own pool and a clean "
-        "test set, or run benchmarks/curated_vs_raw.py, about 45 minutes, for the measured story)"
+        "test set, or run benchmarks/curated_vs_raw.py, 30 minutes here, for the measured story)"
     )
 
 

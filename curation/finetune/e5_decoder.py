@@ -53,7 +53,7 @@ class Encoder:
 
     def states(self, sources: list[str], max_length: int, progress=None) -> list[torch.Tensor]:
         """One (tokens x width) float16 tensor per source; sources seen before come from the cache."""
-        todo = sorted({s for s in sources if s not in self.cache}, key=len)
+        todo = sorted({s for s in sources if s not in self.cache}, key=lambda s: (len(s), s))  # not set order
         with torch.inference_mode():
             for k in range(0, len(todo), self.batch_size):
                 chunk = todo[k : k + self.batch_size]
