@@ -37,6 +37,13 @@ def scratch_tokenizer(texts: list[str], vocab_size: int):
     return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>")
 
 
+def _summed(logits: torch.Tensor, gold: torch.Tensor, smoothing: float) -> tuple[torch.Tensor, int]:
+    """Cross-entropy summed over the gold tokens (IGNORE left out), and how many there are."""
+    flat = logits.reshape(-1, logits.shape[-1]).float()
+    total = F.cross_entropy(flat, gold, ignore_index=IGNORE, label_smoothing=smoothing, reduction="sum")
+    return total, int((gold != IGNORE).sum())
+
+
 def _batches(order: list[int], size: int):
     for k in range(0, len(order), size):
         yield order[k : k + size]
@@ -115,14 +122,7 @@ class Seq2SeqTranslator:
         labels = labels.masked_fill(labels == self.tokenizer.pad_token_id, IGNORE)
         logits = self.model(**batch, labels=labels).logits
         gold = labels.reshape(-1)
-        total = F.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]).float(),
-            gold,
-            ignore_index=IGNORE,
-            label_smoothing=smoothing,
-            reduction="sum",
-        )
-        return total, int((gold != IGNORE).sum())
+        return _summed(logits, gold, smoothing)
 
     def translate(self, sources: list[str], batch_size: int = 64, progress=None) -> list[str]:
         self.model.eval()
@@ -233,14 +233,7 @@ class CausalTranslator:
         ids, labels, mask = ids.to(self.device), labels.to(self.device), mask.to(self.device)
         logits = self.model(input_ids=ids, attention_mask=mask).logits[:, :-1]
         gold = labels[:, 1:].reshape(-1)
-        total = F.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]).float(),
-            gold,
-            ignore_index=IGNORE,
-            label_smoothing=smoothing,
-            reduction="sum",
-        )
-        return total, int((gold != IGNORE).sum())
+        return _summed(logits, gold, smoothing)
 
     def translate(self, sources: list[str], batch_size: int = 32, progress=None) -> list[str]:
         self.model.eval()
