@@ -49,11 +49,31 @@ def _batches(order: list[int], size: int):
         yield order[k : k + size]
 
 
-class Seq2SeqTranslator:
-    kind = "seq2seq"
+class _Transformers:
+    """What both kinds share: a transformers model and tokenizer, saved and loaded with save_pretrained."""
 
     def __init__(self, settings: FinetuneConfig, tokenizer, model, device: str, origin: str):
         self.settings, self.tokenizer, self.model, self.device, self.origin = settings, tokenizer, model, device, origin
+
+    @property
+    def module(self):
+        return self.model
+
+    def prepare(self, sources: list[str], progress=None) -> None:  # nothing to compute ahead
+        if progress:
+            progress(len(set(sources)))
+
+    def save(self, folder: Path) -> None:
+        self.model.save_pretrained(folder)  # safetensors
+        self.tokenizer.save_pretrained(folder)
+
+    @classmethod
+    def load(cls, folder: Path, settings: FinetuneConfig, device: str):
+        return cls.pretrained(settings, str(folder), device)
+
+
+class Seq2SeqTranslator(_Transformers):
+    kind = "seq2seq"
 
     @classmethod
     def scratch(cls, settings: FinetuneConfig, pairs, device: str) -> Seq2SeqTranslator:
@@ -88,10 +108,6 @@ class Seq2SeqTranslator:
         model = AutoModelForSeq2SeqLM.from_pretrained(name).to(device)
         return cls(settings, tokenizer, model, device, name)
 
-    @property
-    def module(self):
-        return self.model
-
     def describe(self) -> str:
         c = self.model.config
         n = sum(p.numel() for p in self.model.parameters())
@@ -100,10 +116,6 @@ class Seq2SeqTranslator:
             f"{what} ({c.model_type}, {n / 1e6:.1f}M parameters, {c.encoder_layers}+{c.decoder_layers} layers of width "
             f"{c.d_model}, a {len(self.tokenizer):,}-piece vocabulary)"
         )
-
-    def prepare(self, sources: list[str], progress=None) -> None:
-        if progress:
-            progress(len(set(sources)))
 
     def lengths(self, pairs) -> list[int]:
         return [len(ids) for ids in self.tokenizer([p.target for p in pairs])["input_ids"]]
@@ -145,23 +157,15 @@ class Seq2SeqTranslator:
                     progress(len(idx))
         return out
 
-    def save(self, folder: Path) -> None:
-        self.model.save_pretrained(folder)  # safetensors
-        self.tokenizer.save_pretrained(folder)
 
-    @classmethod
-    def load(cls, folder: Path, settings: FinetuneConfig, device: str) -> Seq2SeqTranslator:
-        return cls.pretrained(settings, str(folder), device)
-
-
-class CausalTranslator:
+class CausalTranslator(_Transformers):
     """A causal LM taught to answer the export's translation prompt: the chat template where the tokenizer has one,
     else "prompt\\n\\nanswer"; only the answer's tokens (and the end token) count in the loss."""
 
     kind = "causal-lm"
 
     def __init__(self, settings: FinetuneConfig, tokenizer, model, device: str, origin: str):
-        self.settings, self.tokenizer, self.model, self.device, self.origin = settings, tokenizer, model, device, origin
+        super().__init__(settings, tokenizer, model, device, origin)
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
 
@@ -183,10 +187,6 @@ class CausalTranslator:
             if getattr(model.config, "quantization_config", None) is not None:
                 del model.config.quantization_config
         return cls(settings, tokenizer, model, device, name)
-
-    @property
-    def module(self):
-        return self.model
 
     def describe(self) -> str:
         n = sum(p.numel() for p in self.model.parameters())
@@ -210,10 +210,6 @@ class CausalTranslator:
     def _answer(self, target: str) -> list[int]:
         ids = self.tokenizer(target, add_special_tokens=False)["input_ids"][: self.settings.max_length - 1]
         return [*ids, self.tokenizer.eos_token_id]
-
-    def prepare(self, sources: list[str], progress=None) -> None:
-        if progress:
-            progress(len(set(sources)))
 
     def lengths(self, pairs) -> list[int]:
         return [len(self._answer(p.target)) for p in pairs]
@@ -264,14 +260,6 @@ class CausalTranslator:
                 if progress:
                     progress(len(idx))
         return out
-
-    def save(self, folder: Path) -> None:
-        self.model.save_pretrained(folder)
-        self.tokenizer.save_pretrained(folder)
-
-    @classmethod
-    def load(cls, folder: Path, settings: FinetuneConfig, device: str) -> CausalTranslator:
-        return cls.pretrained(settings, str(folder), device)
 
 
 def architecture(name: str) -> str:
