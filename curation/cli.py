@@ -199,7 +199,6 @@ def demo(ctx, data_dir: Path, port: int):
         include_rejected=True,
         chat=True,
     )
-    click.echo("")
     click.echo(f"Argilla web UI: {stack.url}  (owner login in {stack.credentials_path})")
     click.echo(
         "Annotator logins: annotators/passwords.json   Reports: outputs/filter_report.txt, outputs/train_report.md"
@@ -209,10 +208,9 @@ def demo(ctx, data_dir: Path, port: int):
     where = "" if Path(data_dir).resolve() == Path(default_data_dir()).resolve() else f" --data-dir {data_dir}"
     click.echo(f"Stop it with: .venv/bin/curation server stop{where}")
     click.echo(
-        "Next, does curation pay? Train a translator on the curated set and on the raw pool, side by side:\n"
-        "  .venv/bin/curation compare --export outputs/curated --raw data/sample/candidates.tsv --test YOUR_TEST.tsv\n"
-        "  (the sample's few hundred pairs are too few to train a translator on: give it your own pool and a clean "
-        "test set, or run benchmarks/curated_vs_raw.py, 30 minutes here, for the measured story)"
+        "Next, does curation pay? .venv/bin/curation compare --export outputs/curated --raw data/sample/candidates.tsv"
+        " --test YOUR_TEST.tsv (the sample's 340 pairs are too few to train a translator on: use your own pool, or"
+        " see README, 'Does curation pay?')"
     )
 
 
