@@ -444,8 +444,8 @@ def comparison_for(output: Path | None, selection: Selection, output_dir: str, l
         return None
     train = [(r["source"], r["target"]) for r in selection.rows if r["split"] == "train"]
     if made_on.get("digest") != digest(train):
-        log(f"{file} was made on other pairs than this export now holds: left off the card "
-            "(run `curation compare --export` again)")  # fmt: skip
+        stale = "left off the card (run `curation compare --export` again)"
+        log(f"{file} was made on other pairs than this export now holds: {stale}")
         return None
     return summary
 

@@ -98,7 +98,6 @@ def compare(
         taken = sorted(set(arms) & {"curated", "raw", "random", "rejected"})
         if taken:
             raise InputError(f"--arm {taken[0]} clashes with the arm --export makes: give your arm another name")
-        arms = {"curated": str(export), "raw": str(raw), **arms}
         if (Path(export) / "rejected.jsonl").exists():
             derived["rejected"] = read_pairs(Path(export) / "rejected.jsonl", "rejected.jsonl")
     for name, path in arms.items():
@@ -110,14 +109,14 @@ def compare(
     results: dict[str, ArmResult] = {}
     with staged_folder(output, replace=True) as tmp:
         (tmp / "models").mkdir()
-        paths = {name: (path, path) for name, path in arms.items()}  # name: (read now, recorded)
+        # name: (the file read now, the one recorded); the arms --export makes come first
+        paths = {"curated": (str(export),) * 2, "raw": (str(raw),) * 2} if export is not None else {}
         if derived:
             (tmp / "arms").mkdir()
         for name, pairs in derived.items():
             write_tsv(tmp / "arms" / f"{name}.tsv", ["source", "target"], [(p.source, p.target) for p in pairs])
             paths[name] = (str(tmp / "arms" / f"{name}.tsv"), str(output / "arms" / f"{name}.tsv"))
-        order = ["curated", "raw", "random", "rejected"] if export is not None else []
-        paths = {n: paths[n] for n in [*order, *paths] if n in paths}
+        paths |= {name: (path, path) for name, path in arms.items()}
         for name, (path, recorded) in paths.items():
             arm = results[name] = ArmResult(name, recorded)
             for seed in range(settings.seed, settings.seed + seeds):

@@ -20,15 +20,15 @@ SPECIAL = ["<pad>", "<s>", "</s>", "<unk>"]
 MAX_POSITIONS = 512
 
 
-def train_tokenizer(targets: list[str], vocab_size: int):
-    """A BPE vocabulary of the targets (deterministic: the same targets give the same vocabulary)."""
+def train_tokenizer(targets: list[str], vocab_size: int, special: list[str] = SPECIAL):
+    """A BPE vocabulary of the texts (deterministic: the same texts give the same vocabulary)."""
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
     tok.normalizer = normalizers.NFKC()
     tok.pre_tokenizer = pre_tokenizers.Metaspace()
     tok.decoder = decoders.Metaspace()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL, show_progress=False)
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=special, show_progress=False)
     tok.train_from_iterator(sorted(targets), trainer)
     return tok
 

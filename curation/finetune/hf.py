@@ -24,14 +24,12 @@ def _cap(settings: FinetuneConfig, source_tokens: int) -> int:
 
 def scratch_tokenizer(texts: list[str], vocab_size: int):
     """One BPE vocabulary for both languages (Marian shares its embeddings), trained on the data; deterministic."""
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from tokenizers import processors
     from transformers import PreTrainedTokenizerFast
 
-    tok = Tokenizer(models.BPE(unk_token="<unk>"))
-    tok.normalizer = normalizers.NFKC()
-    tok.pre_tokenizer = pre_tokenizers.Metaspace()
-    tok.decoder = decoders.Metaspace()
-    tok.train_from_iterator(sorted(texts), trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL))
+    from curation.finetune.e5_decoder import train_tokenizer
+
+    tok = train_tokenizer(texts, vocab_size, SPECIAL)
     eos = tok.token_to_id("</s>")
     tok.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", eos)])
     return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>")
