@@ -44,104 +44,138 @@ def main() -> None:
     parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--draws", type=int, default=5)
     parser.add_argument("--cache", type=Path, default=Path("/tmp/curation-filter-judged.npz"))
+    parser.add_argument("--depth", type=int, help="encoder layers run (default: train.depth)")
+    parser.add_argument("--full-depth", action="store_true", help="run every layer (models before train.depth)")
+    parser.add_argument("--precision", choices=["bfloat16", "float32"], help="default: train.precision")
     parser.add_argument(
         "--setfit-steps", type=int, default=0, help="also fine-tune the body with SetFit (1 draw, N=100 and 400)"
     )
     parser.add_argument("--device", default="auto", help="for the SetFit run: auto, cpu, cuda")
     args = parser.parse_args()
     config = TrainConfig()
-    pc = read_tsv(SHARED / "paracrawl-v3.en-es.judged.tsv")
-    news = read_tsv(SHARED / "newstest2013.en-es.apertium.tsv")
-    minimal = read_tsv(SHARED / "fluency-minimal-pairs.tsv")
-    sample = sample_labels(ROOT / "data" / "sample" / "judged.tsv")
-    sets = {
-        "pc": [(r["source"], r["target"]) for r in pc],
-        "ref": [(r["source_en"], r["reference_es"]) for r in news],
-        "mt": [(r["source_en"], r["apertium_es"]) for r in news],
-        "good": [(r["source"], r["good"]) for r in minimal],
-        "bad": [(r["source"], r["bad"]) for r in minimal],
-        "sample": [(r["source"], r["target"]) for r in sample],
-    }
-    key = f"{args.model}|{'|'.join(features.NAMES)}|{'|'.join(str(len(v)) for v in sets.values())}"
-    if args.cache.exists() and str(np.load(args.cache)["key"]) == key:
-        x = {k: v for k, v in np.load(args.cache).items() if k != "key"}
-        print(f"signals from cache {args.cache}")
-    else:
-        encoder = PairEncoder(load_body(args.model, "cpu"), layer=config.layer, batch_size=32)
-        t = time.perf_counter()
-        x = {k: encoder.features(v) for k, v in sets.items()}
-        print(f"signals of {sum(len(v) for v in sets.values())} pairs in {time.perf_counter() - t:.0f} s")
-        np.savez(args.cache, key=key, **x)
+    depth = None if args.full_depth else (args.depth or config.depth)
+    precision = args.precision or config.precision
+    data = Judged.read()
+    x = signals(data, args.model, depth, precision, args.cache)
 
     t = time.perf_counter()
-    fluency.features([t_ for _, t_ in sets["pc"]])
-    adequacy.features(sets["pc"])
+    fluency.features([t_ for _, t_ in data.sets["pc"]])
+    adequacy.features(data.sets["pc"])
     seconds = time.perf_counter() - t
-    print(f"fluency + adequacy signals alone: {len(sets['pc']) / seconds:.0f} pairs/s ({len(sets['pc'])} pairs)")
+    n = len(data.sets["pc"])
+    print(f"fluency + adequacy signals alone: {n / seconds:.0f} pairs/s ({n} pairs)")
 
-    judged = np.array([r["label"] in ("0", "1") for r in pc])
-    y = np.array([int(r["label"] or -1) for r in pc])
-    kind = np.array([r["judgment"] for r in pc])
-    bicleaner = np.array([float(r["bicleaner"]) for r in pc])
-    perm = np.random.default_rng(0).permutation(np.where(judged)[0])
-    pool, test = perm[: len(perm) // 2], perm[len(perm) // 2 :]
-    yt, kt = y[test], kind[test]
-    bad_kinds = [k for k in "AELT" if (kt == k).sum() >= 10]
-
-    def by_kind(scores) -> dict[str, float]:
-        out = {"all": roc_auc_score(yt, scores)}
-        for k in bad_kinds:
-            m = (yt == 1) | (kt == k)
-            out[k] = roc_auc_score(yt[m], scores[m])
-        return out
-
-    n = len(news)
-    nperm = np.random.default_rng(0).permutation(n)
-    npool, ntest = nperm[: n // 2], nperm[n // 2 :]
-    y_news = np.r_[np.ones(len(ntest)), np.zeros(len(ntest))]
-    y_sample = np.array([r["label"] == "good" for r in sample], dtype=int)
-
+    yt, kt = data.y[data.test], data.kind[data.test]
     print(
-        f"\nParaCrawl v3 judged, in-pool: {len(pool)} pool / {len(test)} test pairs "
+        f"\nParaCrawl v3 judged, in-pool: {len(data.pool)} pool / {len(data.test)} test pairs "
         f"({(yt == 1).sum()} good V/F; bad: {', '.join(f'{k} {(kt == k).sum()}' for k in 'AELT')}); "
-        f"MT left out. AUC, mean ± sd over {args.draws} draws."
+        f"MT left out. AUC, mean ± sd over {args.draws} draws; encoder depth {depth or 'all'}, {precision}."
     )
-    bic = by_kind(bicleaner[test])
-    header = ["signals", "N=100 all", "N=400 all", *(f"N=100 {k}" for k in bad_kinds), "news N=100", "minimal"]
+    bic = data.by_kind(data.bicleaner[data.test])
+    header = ["signals", "N=100 all", "N=400 all", *(f"N=100 {k}" for k in data.bad_kinds), "news N=100", "minimal"]
     print(" | ".join(header))
     print(
         " | ".join(
             ["Bicleaner (same test pairs)", f"{bic['all']:.3f}", f"{bic['all']:.3f}"]
-            + [f"{bic[k]:.3f}" for k in bad_kinds]
+            + [f"{bic[k]:.3f}" for k in data.bad_kinds]
             + ["", ""]
         )
     )
     for label, names in FAMILIES.items():
-        cols = [features.NAMES.index(name) for name in names]
-        cells: dict[str, list[float]] = {}
-        for size in (100, 400):
-            for d in range(args.draws):
-                train = np.random.default_rng(100 + d).choice(pool, size, replace=False)
-                head = new_head(config).fit(x["pc"][train][:, cols], y[train])
-                result = by_kind(head.predict_proba(x["pc"][test][:, cols])[:, 1])
-                cells.setdefault(f"{size} all", []).append(result["all"])
-                if size == 100:
-                    for k in bad_kinds:
-                        cells.setdefault(k, []).append(result[k])
-        x_test = np.vstack([x["ref"][ntest], x["mt"][ntest]])[:, cols]
-        for d in range(args.draws):
-            r = np.random.default_rng(100 + d)
-            lines, good = r.choice(npool, 100, replace=False), r.random(100) < 0.5
-            xs = np.vstack([x["ref"][lines[good]], x["mt"][lines[~good]]])[:, cols]
-            head = new_head(config).fit(xs, np.r_[np.ones(good.sum()), np.zeros((~good).sum())])
-            cells.setdefault("news", []).append(roc_auc_score(y_news, head.predict_proba(x_test)[:, 1]))
-        head = new_head(config).fit(x["sample"][:, cols], y_sample)
-        better = head.predict_proba(x["good"][:, cols])[:, 1] > head.predict_proba(x["bad"][:, cols])[:, 1]
-        row = [label, fmt(cells["100 all"]), fmt(cells["400 all"]), *(fmt(cells[k]) for k in bad_kinds)]
-        print(" | ".join([*row, fmt(cells["news"]), f"{better.sum()}/{len(better)}"]))
-    error_type_table(x["pc"], kind, y, pool, test, args.draws, config)
+        cells = quality(data, x, names, config, args.draws)
+        row = [label, fmt(cells["100 all"]), fmt(cells["400 all"]), *(fmt(cells[k]) for k in data.bad_kinds)]
+        print(" | ".join([*row, fmt(cells["news"]), f"{cells['minimal']}/{len(x['good'])}"]))
+    error_type_table(x["pc"], data.kind, data.y, data.pool, data.test, args.draws, config)
     if args.setfit_steps:
-        setfit_gain(args, config, sets["pc"], x["pc"], y, pool, test, by_kind)
+        setfit_gain(args, config, data.sets["pc"], x["pc"], data.y, data.pool, data.test, data.by_kind)
+
+
+class Judged:
+    """The judged sets, their labels and the fixed pool/test split of each."""
+
+    def __init__(self, pc: list[dict], news: list[dict], minimal: list[dict], sample: list[dict]):
+        self.sets = {
+            "pc": [(r["source"], r["target"]) for r in pc],
+            "ref": [(r["source_en"], r["reference_es"]) for r in news],
+            "mt": [(r["source_en"], r["apertium_es"]) for r in news],
+            "good": [(r["source"], r["good"]) for r in minimal],
+            "bad": [(r["source"], r["bad"]) for r in minimal],
+            "sample": [(r["source"], r["target"]) for r in sample],
+        }
+        judged = np.array([r["label"] in ("0", "1") for r in pc])
+        self.y = np.array([int(r["label"] or -1) for r in pc])
+        self.kind = np.array([r["judgment"] for r in pc])
+        self.bicleaner = np.array([float(r["bicleaner"]) for r in pc])
+        perm = np.random.default_rng(0).permutation(np.where(judged)[0])
+        self.pool, self.test = perm[: len(perm) // 2], perm[len(perm) // 2 :]
+        kt = self.kind[self.test]
+        self.bad_kinds = [k for k in "AELT" if (kt == k).sum() >= 10]
+        n = len(news)
+        nperm = np.random.default_rng(0).permutation(n)
+        self.npool, self.ntest = nperm[: n // 2], nperm[n // 2 :]
+        self.y_news = np.r_[np.ones(len(self.ntest)), np.zeros(len(self.ntest))]
+        self.y_sample = np.array([r["label"] == "good" for r in sample], dtype=int)
+
+    @classmethod
+    def read(cls) -> Judged:
+        return cls(
+            read_tsv(SHARED / "paracrawl-v3.en-es.judged.tsv"),
+            read_tsv(SHARED / "newstest2013.en-es.apertium.tsv"),
+            read_tsv(SHARED / "fluency-minimal-pairs.tsv"),
+            sample_labels(ROOT / "data" / "sample" / "judged.tsv"),
+        )
+
+    def by_kind(self, scores) -> dict[str, float]:
+        yt, kt = self.y[self.test], self.kind[self.test]
+        out = {"all": roc_auc_score(yt, scores)}
+        for k in self.bad_kinds:
+            m = (yt == 1) | (kt == k)
+            out[k] = roc_auc_score(yt[m], scores[m])
+        return out
+
+
+def signals(data: Judged, model: str, depth: int | None, precision: str, cache: Path | None) -> dict[str, np.ndarray]:
+    """Every set's features with the encoder recipe given (cached in `cache` under a key of the recipe)."""
+    key = f"{model}|{depth}|{precision}|{'|'.join(features.NAMES)}|{'|'.join(str(len(v)) for v in data.sets.values())}"
+    if cache is not None and cache.exists() and str(np.load(cache)["key"]) == key:
+        print(f"signals from cache {cache}")
+        return {k: v for k, v in np.load(cache).items() if k != "key"}
+    config = TrainConfig()
+    encoder = PairEncoder(load_body(model, "cpu"), layer=config.layer, batch_size=32, depth=depth, precision=precision)
+    t = time.perf_counter()
+    x = {k: encoder.features(v) for k, v in data.sets.items()}
+    print(f"signals of {sum(len(v) for v in data.sets.values())} pairs in {time.perf_counter() - t:.0f} s")
+    if cache is not None:
+        np.savez(cache, key=key, **x)
+    return x
+
+
+def quality(data: Judged, x: dict[str, np.ndarray], names, config: TrainConfig, draws: int) -> dict:
+    """AUCs of heads on the columns `names`: ParaCrawl in-pool at N=100 (over all and per bad kind) and N=400,
+    newstest references vs Apertium at N=100 (lists, one per draw), and minimal pairs won (a count)."""
+    cols = [features.NAMES.index(name) for name in names]
+    y = data.y
+    cells: dict = {}
+    for size in (100, 400):
+        for d in range(draws):
+            train = np.random.default_rng(100 + d).choice(data.pool, size, replace=False)
+            head = new_head(config).fit(x["pc"][train][:, cols], y[train])
+            result = data.by_kind(head.predict_proba(x["pc"][data.test][:, cols])[:, 1])
+            cells.setdefault(f"{size} all", []).append(result["all"])
+            if size == 100:
+                for k in data.bad_kinds:
+                    cells.setdefault(k, []).append(result[k])
+    x_test = np.vstack([x["ref"][data.ntest], x["mt"][data.ntest]])[:, cols]
+    for d in range(draws):
+        r = np.random.default_rng(100 + d)
+        lines, good = r.choice(data.npool, 100, replace=False), r.random(100) < 0.5
+        xs = np.vstack([x["ref"][lines[good]], x["mt"][lines[~good]]])[:, cols]
+        head = new_head(config).fit(xs, np.r_[np.ones(good.sum()), np.zeros((~good).sum())])
+        cells.setdefault("news", []).append(roc_auc_score(data.y_news, head.predict_proba(x_test)[:, 1]))
+    head = new_head(config).fit(x["sample"][:, cols], data.y_sample)
+    better = head.predict_proba(x["good"][:, cols])[:, 1] > head.predict_proba(x["bad"][:, cols])[:, 1]
+    cells["minimal"] = int(better.sum())
+    return cells
 
 
 def sample_labels(path: Path) -> list[dict]:

@@ -1,86 +1,255 @@
-"""Speed of the learned filter on CPU: `curation score` against the encoder's ceiling, and one full retrain +
-re-rank cycle on a 10,000-pair dataset in the embedded Argilla.
+"""Speed of the learned filter, as a user meets it: `curation score` as a whole command (start-up and model load
+included) against the full encoder's ceiling, the model from before the speed work beside today's, the quality
+of both on human-judged data, a large `curation score --clean` run on shards (time, peak memory, one million
+extrapolated), and one full retrain + re-rank cycle on a 10,000-pair dataset in the embedded Argilla.
 
-    .venv/bin/python benchmarks/filter_speed.py                    # about 12 minutes on 2 CPU cores
-    .venv/bin/python benchmarks/filter_speed.py --score-pairs 1000 --dataset-pairs 0
+    .venv/bin/python benchmarks/filter_speed.py                     # about 25 minutes on 2 CPU cores
+    .venv/bin/python benchmarks/filter_speed.py --large 0 --dataset-pairs 0 --no-quality   # about 3 minutes
 
-Ceiling: `SentenceTransformer.encode` of the same sources and targets with the same model and batch size
-(what any embedding-based filter must at least spend). Data: ../shared/data/newstest2013 (read at run time).
+Ceiling: `SentenceTransformer.encode` of the same sources and targets with the full model and the same batch size
+(what a user running the encoder would spend). "before": a model trained with `train.depth: null` and
+`train.precision: float32` (every layer in float32: what every model folder written before them does, and
+still does when loaded). Data: ../shared/data (read at run time). Peak memory: the largest sum of the resident
+memory of the command's processes (its feature workers and Apertium included), sampled every 0.1 s.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import os
+import subprocess
+import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 import numpy as np
 
-from curation.clean.readers import InputSpec
 from curation.config import Config
 from curation.model.encoder import DEFAULT_MODEL, default_batch_size, load_body
 from curation.pair import Pair
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "newstest2013.en-es.apertium.tsv"
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+CURATION = [str(Path(sys.executable).parent / "curation")]  # the console script, as a user runs it
+RECIPES = {"before": (None, "float32"), "now": ("default", "default")}
+
+
+def read(name: str) -> list[dict]:
+    with open(SHARED / name, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
 
 
 def corpus() -> list[tuple[str, str, int]]:
-    with open(SHARED, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+    rows = read("newstest2013.en-es.apertium.tsv")
     return [(r["source_en"], r["reference_es"], 1) for r in rows] + [
         (r["source_en"], r["apertium_es"], 0) for r in rows
     ]
+
+
+def write_tsv(path: Path, pairs) -> Path:
+    clean = (" ".join(str(x).split()) for p in pairs for x in p[:2])
+    cells = list(clean)
+    path.write_text(
+        "source\ttarget\n" + "".join(f"{cells[i]}\t{cells[i + 1]}\n" for i in range(0, len(cells), 2)),
+        encoding="utf-8",
+    )
+    return path
+
+
+class PeakMemory:
+    """The largest total resident memory of a process and its descendants, sampled in a thread."""
+
+    def __init__(self, pid: int):
+        self.pid, self.peak, self._stop = pid, 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _tree(self) -> list[int]:
+        found, todo = [], [self.pid]
+        while todo:
+            pid = todo.pop()
+            found.append(pid)
+            try:
+                for task in os.listdir(f"/proc/{pid}/task"):
+                    with open(f"/proc/{pid}/task/{task}/children") as f:
+                        todo += [int(c) for c in f.read().split()]
+            except OSError:
+                pass
+        return found
+
+    def _run(self) -> None:
+        page = os.sysconf("SC_PAGE_SIZE")
+        while not self._stop.is_set():
+            total = 0
+            for pid in self._tree():
+                try:
+                    with open(f"/proc/{pid}/statm") as f:
+                        total += int(f.read().split()[1]) * page
+                except OSError:
+                    pass
+            self.peak = max(self.peak, total)
+            self._stop.wait(0.1)
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
+def timed(command: list[str]) -> tuple[float, int]:
+    """Wall seconds and peak memory (bytes) of a command; its output is shown only when it fails."""
+    t = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    memory = PeakMemory(process.pid)
+    out, _ = process.communicate()
+    seconds, peak = time.perf_counter() - t, memory.stop()
+    if process.returncode:
+        raise SystemExit(f"{' '.join(command)} failed:\n{out[-2000:]}")
+    return seconds, peak
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--score-pairs", type=int, default=2000)
+    parser.add_argument("--large", type=int, default=100_000, help="pairs of the shard run (0 skips it)")
     parser.add_argument("--dataset-pairs", type=int, default=10_000, help="0 skips the retrain cycle")
     parser.add_argument("--labels", type=int, default=100)
+    parser.add_argument("--no-quality", action="store_true", help="skip the human-judged quality of both recipes")
+    parser.add_argument("--device", default="cpu", help="cpu, or cuda for the GPU figures")
     args = parser.parse_args()
     data = corpus()
-    rng = np.random.default_rng(0)
-    order = rng.permutation(len(data))
+    order = np.random.default_rng(0).permutation(len(data))
     labelled = [data[i] for i in order[: args.labels]]
     work = Path(tempfile.mkdtemp(prefix="curation-speed-"))
-    config = Config()
-    config.train.base_model, config.train.models_dir = args.model, str(work / "models")
-    config.output_dir = str(work / "outputs")
-
     from curation.cycle import fit_and_save
 
-    t = time.perf_counter()
-    flt, stored = fit_and_save([(s, t_) for s, t_, _ in labelled], [v for *_, v in labelled], config, "bench")
-    print(f"trained on {args.labels} labels in {time.perf_counter() - t:.1f} s -> {stored.path}")
-    batch = default_batch_size("cpu")
+    defaults = Config().train
+    models = {}
+    for name, (depth, precision) in RECIPES.items():
+        config = Config()
+        config.train.base_model, config.train.models_dir = args.model, str(work / f"models-{name}")
+        config.train.depth = defaults.depth if depth == "default" else depth
+        config.train.precision = defaults.precision if precision == "default" else precision
+        config.output_dir = str(work / "outputs")
+        t = time.perf_counter()
+        _, stored = fit_and_save([(s, t_) for s, t_, _ in labelled], [v for *_, v in labelled], config, "bench")
+        models[name] = stored.path
+        print(
+            f"{name}: depth {config.train.depth or 'all'}, {config.train.precision}; trained on {args.labels} "
+            f"labels in {time.perf_counter() - t:.1f} s"
+        )
 
     sample = [data[i % len(data)] for i in order[args.labels : args.labels + args.score_pairs]]
-    tsv = work / "to_score.tsv"
-    tsv.write_text("source\ttarget\n" + "".join(f"{s}\t{t_}\n" for s, t_, _ in sample), encoding="utf-8")
-    body = load_body(args.model, "cpu")
+    tsv = write_tsv(work / "to_score.tsv", sample)
+    one = write_tsv(work / "one.tsv", sample[:1])
+    batch = default_batch_size(args.device)
+    body = load_body(args.model, args.device)
     body.encode(["warm up"], prompt="query: ")
     t = time.perf_counter()
     body.encode([s for s, *_ in sample], prompt="query: ", batch_size=batch)
     body.encode([t_ for _, t_, _ in sample], prompt="query: ", batch_size=batch)
     ceiling = len(sample) / (time.perf_counter() - t)
+    del body
 
-    from curation.model.learned import LearnedFilter
-    from curation.model.predict import score_file
+    rows = {}
+    for name, path in models.items():
+        score = [*CURATION, "score", "--model", str(path), "--device", args.device, "--overwrite"]
+        start, _ = timed([*score, "--input", str(one), "--output", str(work / f"one-{name}.jsonl")])
+        seconds, peak = timed([*score, "--input", str(tsv), "--output", str(work / f"scored-{name}.jsonl")])
+        rows[name] = (len(sample) / seconds, seconds, start, peak)
+    print(f"\n`curation score`, whole command, {len(sample)} newstest pairs, {args.device}, batch {batch}:")
+    print(f"  ceiling (SentenceTransformer.encode of sources + targets, full model): {ceiling:7.1f} pairs/s")
+    for name, (speed, seconds, start, peak) in rows.items():
+        print(
+            f"  {name:<7} {speed:7.1f} pairs/s ({seconds:.1f} s; 1 pair: {start:.1f} s; peak {peak / 2**30:.2f} GiB);"
+            f" {speed / ceiling:.2f} of the ceiling"
+        )
+    gain = rows["now"][0] / rows["before"][0]
+    print(f"  targets: >= 150 pairs/s and >= 0.8 of the ceiling; now / before = {gain:.2f}")
 
-    scorer = LearnedFilter.load(stored.path, "cpu")
-    t = time.perf_counter()
-    written, _ = score_file(scorer, InputSpec(path=str(tsv)), work / "scored.jsonl")
-    ours = written / (time.perf_counter() - t)
-    print(f"\nscoring {len(sample)} pairs on CPU, batch {batch}:")
-    print(f"  ceiling (SentenceTransformer.encode of sources + targets): {ceiling:7.1f} pairs/s")
-    print(f"  curation score (read, encode, signals, head, write JSONL):  {ours:7.1f} pairs/s")
-    print(f"  ratio: {ours / ceiling:.2f}")
-
+    if not args.no_quality:
+        quality_table(args.model)
+    if args.large:
+        large(args, models["now"], work)
     if args.dataset_pairs:
+        config = Config()
+        config.train.base_model, config.train.models_dir = args.model, str(work / "models-cycle")
+        config.output_dir = str(work / "outputs")
         cycle(args, data, order, config, work)
+
+
+def quality_table(model: str) -> None:
+    """benchmarks/filter_judged.py's figures for both recipes: ParaCrawl in-pool, newstest, minimal pairs."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from filter_judged import Judged, fmt, quality, signals
+
+    from curation.model.features import NAMES
+    from curation.model.settings import TrainConfig
+
+    config = TrainConfig()
+    data = Judged.read()
+    print("\nquality, human-judged (benchmarks/filter_judged.py's draws: AUC mean ± sd over 5):")
+    print("  recipe | ParaCrawl N=100 | N=400 | A (misaligned) | E (translation error) | newstest N=100 | minimal")
+    for name, (depth, precision) in RECIPES.items():
+        depth = config.depth if depth == "default" else depth
+        precision = config.precision if precision == "default" else precision
+        cache = Path(tempfile.gettempdir()) / f"curation-filter-speed-{depth}-{precision}.npz"
+        x = signals(data, model, depth, precision, cache)
+        q = quality(data, x, NAMES, config, 5)
+        cells = [fmt(q["100 all"]), fmt(q["400 all"]), fmt(q["A"]), fmt(q["E"]), fmt(q["news"])]
+        print(f"  {name} (depth {depth or 'all'}, {precision}) | " + " | ".join(cells) + f" | {q['minimal']}/40")
+
+
+def large_pairs(n: int) -> list[tuple[str, str]]:
+    """`n` distinct real pairs: gettext, Tatoeba, newstest and ParaCrawl, then two Tatoeba pairs joined."""
+    pairs = [(r["source"], r["target"]) for r in read("gettext.en-es.tsv")]
+    tatoeba = [(r["source"], r["target"]) for r in read("tatoeba.en-es.tsv")]
+    pairs += tatoeba + [(s, t) for s, t, _ in corpus()]
+    pairs += [(r["source"], r["target"]) for r in read("paracrawl-v3.en-es.judged.tsv")]
+    seen, out = set(), []
+    for p in pairs:
+        if p not in seen:
+            seen.add(p)
+            out.append(p)
+    rng = np.random.default_rng(1)
+    while len(out) < n:
+        a, b = rng.integers(len(tatoeba), size=2)
+        p = (f"{tatoeba[a][0]} {tatoeba[b][0]}", f"{tatoeba[a][1]} {tatoeba[b][1]}")
+        if p not in seen:
+            seen.add(p)
+            out.append(p)
+    order = rng.permutation(len(out))[:n]
+    return [out[i] for i in order]
+
+
+def large(args, model: Path, work: Path) -> None:
+    """`curation score --clean` on a folder of TSV shards of 10,000 pairs: a fifth of them, then all."""
+    pairs = large_pairs(args.large)
+    shards = work / "shards"
+    shards.mkdir()
+    size = 10_000
+    for k in range(0, len(pairs), size):
+        write_tsv(shards / f"part-{k // size:04d}.tsv", pairs[k : k + size])
+    files = sorted(shards.iterdir())
+    few = work / "shards-few"
+    few.mkdir()
+    for f in files[: max(1, len(files) // 5)]:
+        (few / f.name).symlink_to(f)
+    print(
+        f"\n`curation score --clean`, local engine, {args.device}, shards of {size:,} pairs (read, filters, dedup, "
+        "score, Parquet):"
+    )
+    for folder in (few, shards):
+        n = sum(1 for f in folder.iterdir()) * size
+        n = min(n, len(pairs))
+        out = work / f"scored-{folder.name}"
+        command = [*CURATION, "score", "--model", str(model), "--input", str(folder), "--output", str(out)]
+        seconds, peak = timed([*command, "--clean", "--device", args.device, "--overwrite"])
+        print(f"  {n:>9,} pairs: {seconds:7.0f} s, {n / seconds:6.1f} pairs/s, peak memory {peak / 2**30:.2f} GiB")
+    print(f"  1,000,000 pairs, extrapolated from {len(pairs):,}: {1_000_000 / (len(pairs) / seconds) / 3600:.1f} hours")
 
 
 def cycle(args, data, order, config: Config, work: Path) -> None:

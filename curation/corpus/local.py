@@ -33,15 +33,16 @@ def run_local(job: Job, *, overwrite: bool = False, progress: Callable[[int], No
     settings = settings_of(job.config) if job.clean else ""
     d = job.config.dedup
     dedup = Deduplicator(d.near_threshold, d.num_perm, memory_mb=d.memory_mb) if job.clean else None
-    with pq.ParquetWriter(partial / "part-00000.parquet", OUTPUT) as writer:
+
+    def frames():
         for index, path in enumerate(job.shards):
             path = str(Path(path).resolve())  # as the Ray engine names it
             for frame in read_shard(index, path, job.config.input, str(partial / FAILED)):
-                if job.clean:
-                    frame = dedup_in_order(clean_batch(frame, settings), dedup)
-                if scorer:
-                    frame = scorer(frame)
-                writer.write_table(to_output(frame))
-                if progress:
-                    progress(len(frame))
+                yield dedup_in_order(clean_batch(frame, settings), dedup) if job.clean else frame
+
+    with pq.ParquetWriter(partial / "part-00000.parquet", OUTPUT) as writer:
+        for frame in scorer.stream(frames()) if scorer else frames():
+            writer.write_table(to_output(frame))
+            if progress:
+                progress(len(frame))
     return finish(partial, job.output, started)

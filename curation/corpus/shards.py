@@ -23,8 +23,8 @@ import json
 import os
 import shutil
 import time
-from collections import Counter
-from collections.abc import Iterator
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -229,14 +229,41 @@ class Scorer:
         self.filter = LearnedFilter.load(model, device, batch_size, trust_pickle=trust_pickle)
 
     def __call__(self, frame: pd.DataFrame) -> pd.DataFrame:
-        keep = frame["reason"].isna().to_numpy() if "reason" in frame else np.ones(len(frame), dtype=bool)
-        score = np.full(len(frame), np.nan)
-        if keep.any():
-            pairs = list(zip(frame["source"][keep], frame["target"][keep], strict=True))
-            score[keep] = self.filter.score(pairs)
-        frame = frame.copy()
-        frame["score"] = score
-        return frame
+        """One frame, scored in this process (a Ray actor's batch)."""
+        pairs = _kept(frame)
+        return _with_scores(frame, self.filter.score(pairs) if pairs else np.zeros(0))
+
+    def stream(self, frames: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        """Each frame with its `score` column, in order; the next frames' encoder-free features are computed beside
+        this one's encoding (`LearnedFilter.score_stream`)."""
+        waiting: deque = deque()
+
+        def kept_pairs():
+            for frame in frames:
+                waiting.append(frame)
+                yield _kept(frame)
+
+        for scores in self.filter.score_stream(kept_pairs()):
+            yield _with_scores(waiting.popleft(), scores)
+
+
+def _keep(frame: pd.DataFrame) -> np.ndarray:
+    return frame["reason"].isna().to_numpy() if "reason" in frame else np.ones(len(frame), dtype=bool)
+
+
+def _kept(frame: pd.DataFrame) -> list[tuple[str, str]]:
+    """The (source, target) of the rows no filter dropped, the rows a model scores."""
+    keep = _keep(frame)
+    return list(zip(frame["source"][keep], frame["target"][keep], strict=True))
+
+
+def _with_scores(frame: pd.DataFrame, scores: np.ndarray) -> pd.DataFrame:
+    """The frame with a `score` column: the kept rows' scores, NaN for dropped rows."""
+    score = np.full(len(frame), np.nan)
+    score[_keep(frame)] = scores
+    frame = frame.copy()
+    frame["score"] = score
+    return frame
 
 
 def to_output(frame: pd.DataFrame) -> pa.Table:

@@ -12,7 +12,6 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from curation.errors import ModelError
 from curation.finetune.settings import FinetuneConfig
 
 PAD, BOS, EOS, UNK = 0, 1, 2, 3
@@ -37,15 +36,12 @@ class Encoder:
     """The frozen encoder: token states of the first `layers` layers, cached by source text."""
 
     def __init__(self, name: str, layers: int, device: str = "cpu", batch_size: int = 128):
-        from curation.model.encoder import load_body
+        from curation.model.encoder import cut_layers, load_body
 
         body = load_body(name, "cpu")
         self.tokenizer = body.tokenizer
         self.model = body[0].auto_model
-        kept = self.model.encoder.layer
-        if layers > len(kept):
-            raise ModelError(f"finetune.encoder_layers is {layers} but {name} has {len(kept)} layers: lower it")
-        self.model.encoder.layer = kept[:layers]
+        cut_layers(self.model, layers, "finetune.encoder_layers")
         self.model.eval().to(device)
         self.name, self.layers, self.device, self.batch_size = name, layers, device, batch_size
         self.width = self.model.config.hidden_size

@@ -61,6 +61,24 @@ ALIGNMENT = (
 NAMES = SURFACE + ALIGNMENT + fluency.NAMES + adequacy.NAMES
 
 
+def columns(family: tuple[str, ...]) -> slice:
+    """Where a family's features lie in a row of `NAMES`."""
+    start = NAMES.index(family[0])
+    return slice(start, start + len(family))
+
+
+def without_encoder(pairs) -> np.ndarray:
+    """Rows of `NAMES` for (source, target) pairs with every feature that needs no encoder filled in (surface,
+    fluency, adequacy) and the alignment columns left at 0: the part `curation.model.overlap` runs beside it."""
+    out = np.zeros((len(pairs), len(NAMES)), dtype=np.float32)
+    if not len(pairs):
+        return out
+    out[:, columns(SURFACE)] = [surface(s, t) for s, t in pairs]
+    out[:, columns(fluency.NAMES)] = fluency.features([t for _, t in pairs])
+    out[:, columns(adequacy.NAMES)] = adequacy.features(pairs)
+    return out
+
+
 def surface(source: str, target: str) -> list[float]:
     """The surface features of one pair, in the order of `SURFACE`."""
     ws, wt = WORD.findall(source), WORD.findall(target)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +24,7 @@ import numpy as np
 from curation.errors import ModelError
 from curation.model import error_types, negatives, store
 from curation.model.card import model_card
-from curation.model.encoder import PairEncoder, default_batch_size, device, load_body
+from curation.model.encoder import PairEncoder, default_batch_size, device, load_transformer
 from curation.model.error_types import ErrorTypes
 from curation.model.features import NAMES as FEATURES
 from curation.model.head import PlainHead
@@ -103,6 +103,8 @@ class LearnedFilter:
             "finetuned": steps > 0,
             "setfit_steps": steps,
             "layer": encoder.layer,
+            "depth": encoder.depth,
+            "precision": encoder.precision,
             "max_length": encoder.max_length,
             "features": list(FEATURES),
             "label_counts": {"good": int(y_arr.sum()), "bad": int(len(y_arr) - y_arr.sum())},
@@ -182,12 +184,14 @@ class LearnedFilter:
         body_ref = str(path / "body") if meta.get("finetuned") else meta["base_model"]
         if meta.get("finetuned") and not (path / "body" / "modules.json").exists():
             raise ModelError(f"model directory {path} is incomplete (missing body/): train again")
-        body = load_body(body_ref, dev)
-        encoder = PairEncoder(
-            body,
+        encoder = PairEncoder(  # models saved before `depth` and `precision` ran every layer in float32: they still do
+            load=lambda: load_transformer(body_ref, dev, meta.get("depth")),  # beside the first chunk's other features
+            device=dev,
             layer=meta["layer"],
             batch_size=batch_size or default_batch_size(dev),
             max_length=meta.get("max_length", 128),
+            depth=meta.get("depth"),
+            precision=meta.get("precision", "float32"),
         )
         return cls(encoder, head, types, meta, path=path)
 
@@ -203,6 +207,12 @@ class LearnedFilter:
         if not pairs:
             return np.zeros(0)
         return self.head.predict_proba(self.encoder.features(pairs))[:, 1]
+
+    def score_stream(self, chunks: Iterable[Sequence[tuple[str, str]]]) -> Iterator[np.ndarray]:
+        """P(good) of each chunk of pairs in turn, as `score` gives it; the next chunks' Apertium and word-frequency
+        features are computed in worker processes while this one is encoded (`PairEncoder.stream`)."""
+        for x in self.encoder.stream(chunks):
+            yield self.head.predict_proba(x)[:, 1] if len(x) else np.zeros(0)
 
     def predict(self, pairs: Sequence[tuple[str, str]]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """P(good) of each pair, and P(type | bad) for each error type the model learnt (one features pass)."""

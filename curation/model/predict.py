@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -51,8 +52,15 @@ def _write_scores(flt, spec, partial: Path, fmt: str, chunk_size: int, stats: Lo
             f.write("source\ttarget\tscore\n")
         elif fmt == "csv":
             writer.writerow(["source", "target", "score"])
-        for chunk in batched(load(spec, stats), chunk_size):
-            scores = flt.score([(p.source, p.target) for p in chunk])
+        waiting: deque = deque()
+
+        def chunks():
+            for chunk in batched(load(spec, stats), chunk_size):
+                waiting.append(chunk)
+                yield [(p.source, p.target) for p in chunk]
+
+        for scores in flt.score_stream(chunks()):  # the next chunks' Apertium work runs beside this one's encoder
+            chunk = waiting.popleft()
             for pair, value in zip(chunk, scores, strict=True):
                 if fmt == "jsonl":
                     row = {"source": pair.source, "target": pair.target, "score": round(float(value), 6)}

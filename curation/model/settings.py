@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from curation.checks import NUMBER_0, SHARE, TEXT, WHOLE_0, WHOLE_1, WHOLE_2, check, number, or_null
 
 DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+PRECISION = ("bfloat16 or float32", lambda v: v in ("bfloat16", "float32"))
 
 
 @dataclass
@@ -26,6 +27,8 @@ class TrainConfig:
     regularisation: float = 0.1  # inverse strength C of the logistic head (README: measured 0.1 vs 1.0)
     spline_knots: int = 4  # knots of the per-feature spline before the logistic head
     layer: int = 4  # encoder layer whose token vectors are aligned (README: layers 2-12 measured)
+    depth: int | None = 6  # encoder layers run, the sentence cosine reads the last (README: speed); null: all
+    precision: str = "bfloat16"  # the encoder's weights: bfloat16 (README: speed) or float32 (float16 on GPUs)
     batch_size: int | None = None  # encoder batch; None: 32 on CPU, 256 on GPU
     setfit_steps: int = 0  # SetFit contrastive steps on the body first; 0: frozen (README: 200 on a GPU gained nothing)
     synthetic_negatives: float = 0.0  # synthetic bad pairs per good label, added to training only (README)
@@ -39,7 +42,8 @@ class TrainConfig:
         rules |= {"folds": WHOLE_2, "min_suggested": WHOLE_1}
         rules |= {"target_precision": ("a number above 0, at most 1", lambda v: number(v) and 0 < v <= 1)}
         rules |= {"suggest_min_auc": SHARE, "regularisation": positive, "spline_knots": WHOLE_2}
-        rules |= {"layer": WHOLE_1, "batch_size": or_null(WHOLE_1), "setfit_steps": WHOLE_0}
+        rules |= {"layer": WHOLE_1, "depth": or_null(WHOLE_1), "precision": PRECISION}
+        rules |= {"batch_size": or_null(WHOLE_1), "setfit_steps": WHOLE_0}
         rules |= {"synthetic_negatives": NUMBER_0}
         rules |= {"next_batch": WHOLE_0, "models_dir": TEXT}
         check("train", self, rules)
