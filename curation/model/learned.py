@@ -208,11 +208,21 @@ class LearnedFilter:
             return np.zeros(0)
         return self.head.predict_proba(self.encoder.features(pairs))[:, 1]
 
-    def score_stream(self, chunks: Iterable[Sequence[tuple[str, str]]]) -> Iterator[np.ndarray]:
-        """P(good) of each chunk of pairs in turn, as `score` gives it; the next chunks' Apertium and word-frequency
-        features are computed in worker processes while this one is encoded (`PairEncoder.stream`)."""
+    def predict_stream(
+        self, chunks: Iterable[Sequence[tuple[str, str]]]
+    ) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
+        """`predict` of each chunk of pairs in turn; the next chunks' Apertium and word-frequency features are
+        computed in worker processes while this one is encoded (`PairEncoder.stream`)."""
         for x in self.encoder.stream(chunks):
-            yield self.head.predict_proba(x)[:, 1] if len(x) else np.zeros(0)
+            if not len(x):
+                yield np.zeros(0), {name: np.zeros(0) for name in self.error_types.heads}
+            else:
+                yield self.head.predict_proba(x)[:, 1], self.error_types.predict(x)
+
+    def score_stream(self, chunks: Iterable[Sequence[tuple[str, str]]]) -> Iterator[np.ndarray]:
+        """P(good) of each chunk of pairs in turn, as `score` gives it (see `predict_stream`)."""
+        for scores, _ in self.predict_stream(chunks):
+            yield scores
 
     def predict(self, pairs: Sequence[tuple[str, str]]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """P(good) of each pair, and P(type | bad) for each error type the model learnt (one features pass)."""
