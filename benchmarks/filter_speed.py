@@ -281,10 +281,12 @@ def cycle(args, data, order, config: Config, work: Path) -> None:
         t = time.perf_counter()
         log_pairs(dataset, pairs, 500)
         print(f"\n{len(pairs)} pairs logged to the embedded Argilla in {time.perf_counter() - t:.0f} s")
-        ensure_users(client, [Member("rater", "Rater", "annotator")], space, work / "passwords.json")
         import httpx
 
-        password = __import__("json").loads((work / "passwords.json").read_text())["rater"]
+        from curation.annotation.setup import read_passwords
+
+        ensure_users(client, [Member("rater", "Rater", "annotator")], space, work / "passwords.json")
+        password = read_passwords(work / "passwords.json")[client.api_url.rstrip("/")]["rater"]
         token = httpx.post(f"{stack.url}/api/v1/token", data={"username": "rater", "password": password}).json()
         rater = httpx.Client(base_url=stack.url, headers={"Authorization": f"Bearer {token['access_token']}"})
         server_ids = {r.id: str(r._server_id) for r in dataset.records(with_responses=False)}
