@@ -16,7 +16,6 @@ memory of the command's processes (its feature workers and Apertium included), s
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import subprocess
 import sys
@@ -26,36 +25,26 @@ import time
 from pathlib import Path
 
 import numpy as np
+from filter_quality import SHARED, read_tsv  # the same data readers (benchmarks/ is on the path)
 
 from curation.config import Config
+from curation.files import write_tsv
 from curation.model.encoder import DEFAULT_MODEL, default_batch_size, load_body
 from curation.pair import Pair
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 CURATION = [str(Path(sys.executable).parent / "curation")]  # the console script, as a user runs it
 RECIPES = {"before": (None, "float32"), "now": ("default", "default")}
 
 
-def read(name: str) -> list[dict]:
-    with open(SHARED / name, newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
-
-
 def corpus() -> list[tuple[str, str, int]]:
-    rows = read("newstest2013.en-es.apertium.tsv")
+    rows = read_tsv(SHARED / "newstest2013.en-es.apertium.tsv")
     return [(r["source_en"], r["reference_es"], 1) for r in rows] + [
         (r["source_en"], r["apertium_es"], 0) for r in rows
     ]
 
 
-def write_tsv(path: Path, pairs) -> Path:
-    clean = (" ".join(str(x).split()) for p in pairs for x in p[:2])
-    cells = list(clean)
-    path.write_text(
-        "source\ttarget\n" + "".join(f"{cells[i]}\t{cells[i + 1]}\n" for i in range(0, len(cells), 2)),
-        encoding="utf-8",
-    )
-    return path
+def write_pairs(path: Path, pairs) -> Path:
+    return write_tsv(path, ["source", "target"], (p[:2] for p in pairs))
 
 
 class PeakMemory:
@@ -143,8 +132,8 @@ def main() -> None:
         )
 
     sample = [data[i % len(data)] for i in order[args.labels : args.labels + args.score_pairs]]
-    tsv = write_tsv(work / "to_score.tsv", sample)
-    one = write_tsv(work / "one.tsv", sample[:1])
+    tsv = write_pairs(work / "to_score.tsv", sample)
+    one = write_pairs(work / "one.tsv", sample[:1])
     batch = default_batch_size(args.device)
     body = load_body(args.model, args.device)
     body.encode(["warm up"], prompt="query: ")
@@ -183,7 +172,6 @@ def main() -> None:
 
 def quality_table(model: str) -> None:
     """benchmarks/filter_judged.py's figures for both recipes: ParaCrawl in-pool, newstest, minimal pairs."""
-    sys.path.insert(0, str(Path(__file__).parent))
     from filter_judged import Judged, fmt, quality, signals
 
     from curation.model.features import NAMES
@@ -205,10 +193,10 @@ def quality_table(model: str) -> None:
 
 def large_pairs(n: int) -> list[tuple[str, str]]:
     """`n` distinct real pairs: gettext, Tatoeba, newstest and ParaCrawl, then two Tatoeba pairs joined."""
-    pairs = [(r["source"], r["target"]) for r in read("gettext.en-es.tsv")]
-    tatoeba = [(r["source"], r["target"]) for r in read("tatoeba.en-es.tsv")]
+    pairs = [(r["source"], r["target"]) for r in read_tsv(SHARED / "gettext.en-es.tsv")]
+    tatoeba = [(r["source"], r["target"]) for r in read_tsv(SHARED / "tatoeba.en-es.tsv")]
     pairs += tatoeba + [(s, t) for s, t, _ in corpus()]
-    pairs += [(r["source"], r["target"]) for r in read("paracrawl-v3.en-es.judged.tsv")]
+    pairs += [(r["source"], r["target"]) for r in read_tsv(SHARED / "paracrawl-v3.en-es.judged.tsv")]
     seen, out = set(), []
     for p in pairs:
         if p not in seen:
@@ -232,7 +220,7 @@ def large(args, model: Path, work: Path) -> None:
     shards.mkdir()
     size = 10_000
     for k in range(0, len(pairs), size):
-        write_tsv(shards / f"part-{k // size:04d}.tsv", pairs[k : k + size])
+        write_pairs(shards / f"part-{k // size:04d}.tsv", pairs[k : k + size])
     files = sorted(shards.iterdir())
     few = work / "shards-few"
     few.mkdir()

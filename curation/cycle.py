@@ -185,7 +185,7 @@ class _Clock:
 def _score_all(flt: LearnedFilter, pairs: list[tuple[str, str]], bar) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """P(good) and P(type | bad) per learnt error type, for every pair."""
     scores, types = [], []
-    for s, t in flt.predict_stream(batched(pairs, 512)):  # Apertium's work on the next chunk beside the encoder
+    for _, s, t in flt.predict_stream(batched(pairs, 512)):  # Apertium's work on the next chunk beside the encoder
         scores.append(s)
         types.append(t)
         if bar:

@@ -23,7 +23,7 @@ import json
 import os
 import shutil
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -236,15 +236,8 @@ class Scorer:
     def stream(self, frames: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         """Each frame with its `score` column, in order; the next frames' encoder-free features are computed beside
         this one's encoding (`LearnedFilter.score_stream`)."""
-        waiting: deque = deque()
-
-        def kept_pairs():
-            for frame in frames:
-                waiting.append(frame)
-                yield _kept(frame)
-
-        for scores in self.filter.score_stream(kept_pairs()):
-            yield _with_scores(waiting.popleft(), scores)
+        for frame, scores in self.filter.score_stream(frames, _kept):
+            yield _with_scores(frame, scores)
 
 
 def _keep(frame: pd.DataFrame) -> np.ndarray:

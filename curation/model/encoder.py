@@ -202,7 +202,7 @@ class PairEncoder:
             self._ready()
 
     def _ready(self) -> None:
-        """Take the body apart (loading it first if need be): model, tokenizer, prompt, cut and quantisation."""
+        """Take the body apart (loading it first if need be): model, tokenizer, prompt; cut it to `depth`."""
         if self.model is not None:
             return
         parts = Transformer.of(self.body) if self.body is not None else self.load()
@@ -238,7 +238,6 @@ class PairEncoder:
                 found, todo = self._lookup(chunk)
                 ahead.append((chunk, found, todo, pool.submit([chunk[i] for i in todo])))
 
-            chunks = iter(chunks)
             for chunk in chunks:
                 start(chunk)
                 if len(ahead) > workers:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -209,20 +210,31 @@ class LearnedFilter:
         return self.head.predict_proba(self.encoder.features(pairs))[:, 1]
 
     def predict_stream(
-        self, chunks: Iterable[Sequence[tuple[str, str]]]
-    ) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
-        """`predict` of each chunk of pairs in turn; the next chunks' Apertium and word-frequency features are
-        computed in worker processes while this one is encoded (`PairEncoder.stream`)."""
-        for x in self.encoder.stream(chunks):
-            if not len(x):
-                yield np.zeros(0), {name: np.zeros(0) for name in self.error_types.heads}
-            else:
-                yield self.head.predict_proba(x)[:, 1], self.error_types.predict(x)
+        self, chunks: Iterable, pairs_of: Callable[[object], Sequence[tuple[str, str]]] | None = None
+    ) -> Iterator[tuple[object, np.ndarray, dict[str, np.ndarray]]]:
+        """Each chunk back, in order, with `predict` of its pairs (`pairs_of(chunk)`; the chunk itself by default);
+        the next chunks' Apertium and word-frequency features are computed in worker processes while this one is
+        encoded (`PairEncoder.stream`)."""
+        waiting: deque = deque()
 
-    def score_stream(self, chunks: Iterable[Sequence[tuple[str, str]]]) -> Iterator[np.ndarray]:
-        """P(good) of each chunk of pairs in turn, as `score` gives it (see `predict_stream`)."""
-        for scores, _ in self.predict_stream(chunks):
-            yield scores
+        def pairs():
+            for chunk in chunks:
+                waiting.append(chunk)
+                yield pairs_of(chunk) if pairs_of else chunk
+
+        for x in self.encoder.stream(pairs()):
+            chunk = waiting.popleft()
+            if not len(x):
+                yield chunk, np.zeros(0), {name: np.zeros(0) for name in self.error_types.heads}
+            else:
+                yield chunk, self.head.predict_proba(x)[:, 1], self.error_types.predict(x)
+
+    def score_stream(
+        self, chunks: Iterable, pairs_of: Callable[[object], Sequence[tuple[str, str]]] | None = None
+    ) -> Iterator[tuple[object, np.ndarray]]:
+        """Each chunk back with P(good) of its pairs, as `score` gives it (see `predict_stream`)."""
+        for chunk, scores, _ in self.predict_stream(chunks, pairs_of):
+            yield chunk, scores
 
     def predict(self, pairs: Sequence[tuple[str, str]]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """P(good) of each pair, and P(type | bad) for each error type the model learnt (one features pass)."""

@@ -27,7 +27,6 @@ class Overlap:
     """`submit(pairs)` returns a future of `without_encoder(pairs)`; at most `workers` chunks run at once."""
 
     def __init__(self, workers: int = 1):
-        self.workers = workers
         self._pool: ProcessPoolExecutor | None = None
         if workers > 0 and not multiprocessing.current_process().daemon:
             try:  # spawn, not fork: this process may hold torch's threads
@@ -35,10 +34,6 @@ class Overlap:
                 self._pool = ProcessPoolExecutor(workers, mp_context=context)
             except (OSError, ValueError, AssertionError):
                 self._pool = None
-
-    @property
-    def in_workers(self) -> bool:
-        return self._pool is not None
 
     def submit(self, pairs: Sequence[tuple[str, str]]) -> Future:
         pairs = [(s, t) for s, t in pairs]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -52,15 +51,8 @@ def _write_scores(flt, spec, partial: Path, fmt: str, chunk_size: int, stats: Lo
             f.write("source\ttarget\tscore\n")
         elif fmt == "csv":
             writer.writerow(["source", "target", "score"])
-        waiting: deque = deque()
-
-        def chunks():
-            for chunk in batched(load(spec, stats), chunk_size):
-                waiting.append(chunk)
-                yield [(p.source, p.target) for p in chunk]
-
-        for scores in flt.score_stream(chunks()):  # the next chunks' Apertium work runs beside this one's encoder
-            chunk = waiting.popleft()
+        chunks = batched(load(spec, stats), chunk_size)
+        for chunk, scores in flt.score_stream(chunks, _texts):  # the next chunks' Apertium work beside the encoder
             for pair, value in zip(chunk, scores, strict=True):
                 if fmt == "jsonl":
                     row = {"source": pair.source, "target": pair.target, "score": round(float(value), 6)}
@@ -73,3 +65,7 @@ def _write_scores(flt, spec, partial: Path, fmt: str, chunk_size: int, stats: Lo
             if progress:
                 progress(len(chunk))
     return written
+
+
+def _texts(chunk: list) -> list[tuple[str, str]]:
+    return [(p.source, p.target) for p in chunk]
