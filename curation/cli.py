@@ -637,14 +637,15 @@ def export_command(
         curation export --output curated/ --model models --auto-accept --include-rejected
         HF_TOKEN=... curation export --to-hub me/en-es-curated --model models --auto-accept
     """
-    from curation import export
     from curation.config import Config
+    from curation.export.run import run as run_export
+    from curation.export.select import TOO_FEW
 
     _quiet_sdk()
     config = Config.load(config_path).with_overrides(
         **{"argilla.workspace": workspace, "argilla.dataset": dataset, "export.chat": chat}
     )
-    result = export.run(
+    result = run_export(
         config,
         output=output,
         repo_id=repo_id,
@@ -658,7 +659,7 @@ def export_command(
         log=click.echo,
     )
     c = result.selection.counts
-    small = f" ({export.TOO_FEW}: raise export.validation)" if result.validation_too_small else ""
+    small = f" ({TOO_FEW}: raise export.validation)" if result.validation_too_small else ""
     reached = ": the model reached no auto-accept threshold" if result.no_threshold else ""
     click.echo(
         f"{len(result.selection.rows)} pairs: train {sum(c['train'].values())}, validation "

@@ -1,7 +1,7 @@
 """One typed configuration: a YAML file, a few CLI overrides, secrets from the environment. Unknown keys are errors.
 
 Plain data composed of each stage's own section (`clean.settings`, `annotation.settings`, `model.settings`,
-`export.ExportConfig`, `clean.readers.InputSpec`), each checked when it is built; no stage imports this module
+`export.settings`, `clean.readers.InputSpec`), each checked when it is built; no stage imports this module
 to run.
 """
 
@@ -19,7 +19,7 @@ from curation.checks import FLAG, TEXT, WHOLE_1, check, or_null
 from curation.clean.readers import InputSpec
 from curation.clean.settings import DedupConfig, check_filters, filter_entries
 from curation.errors import ConfigError
-from curation.export import ExportConfig
+from curation.export.settings import ExportConfig
 from curation.finetune.settings import FinetuneConfig
 from curation.model.settings import TrainConfig
 

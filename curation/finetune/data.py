@@ -8,7 +8,7 @@ from pathlib import Path
 
 from curation.clean.readers import InputSpec, load
 from curation.errors import InputError
-from curation.export import split_of
+from curation.export.write import split_of
 from curation.pair import dedup_form
 
 

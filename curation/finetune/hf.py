@@ -194,7 +194,7 @@ class CausalTranslator(_Transformers):
         )
 
     def _prompt(self, source: str) -> list[int]:
-        from curation.export import PROMPT
+        from curation.export.write import PROMPT
 
         text = PROMPT.format(source=source)
         if getattr(self.tokenizer, "chat_template", None):

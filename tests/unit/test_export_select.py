@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from curation.export import ExportError, Judged, card, select, split_of
+from curation.errors import ExportError
+from curation.export.card import card
+from curation.export.select import Judged, select
+from curation.export.write import split_of
 
 
 def rec(rid, votes=None, corrections=None, score=None, agent=None, target="t"):

@@ -199,7 +199,8 @@ def _export_folder(folder, pairs, rejected):
 
 
 def test_compare_builds_its_arms_from_an_export_and_the_export_card_shows_them(files, tiny_model):
-    from curation.export import Selection, comparison_for, comparison_lines
+    from curation.export.card import comparison_for, comparison_lines
+    from curation.export.select import Selection
 
     curated = [(f"{s} ({i})", f"{t} ({i})") for i in range(10) for s, t in GOOD]
     copies = [(f"{s} <{i}>", f"{s} <{i}>") for i in range(10) for s, _ in GOOD]

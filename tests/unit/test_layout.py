@@ -73,4 +73,4 @@ def test_the_four_stages_are_packages():
     for stage in ("clean", "annotation", "model", "corpus", "server"):
         assert (ROOT / stage / "__init__.py").exists()
     flat = sorted(p.stem for p in ROOT.glob("*.py") if p.stem not in {"__init__", "__main__"})
-    assert flat == ["checks", "cli", "config", "cycle", "errors", "export", "files", "pair"]
+    assert flat == ["checks", "cli", "config", "cycle", "errors", "files", "pair"]

@@ -1,0 +1,163 @@
+"""Which pairs the curated set holds: the annotators' majority, plus unjudged pairs the filter trusts."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from curation.annotation import schema
+from curation.annotation.agreement import LABELS, Judgment, aggregate, agreement_summary
+from curation.annotation.records import iter_records, record_id, submitted, usernames
+from curation.annotation.suggestions import FILTER_MODEL, FILTER_SCORE, agent_for
+from curation.errors import ExportError
+from curation.export.write import split_of
+
+
+@dataclass
+class Judged:
+    id: str
+    source: str
+    target: str
+    votes: dict[str, str]  # annotator -> good/bad (submitted only)
+    corrections: dict[str, str]  # annotator -> corrected target
+    filter_score: float | None
+    filter_agent: str | None
+    updated_at: str
+
+
+@dataclass
+class Selection:
+    rows: list[dict]
+    rejected: list[dict]
+    agreement: dict
+    counts: dict[str, Counter] = field(default_factory=dict)
+    as_of: str = ""
+
+
+def read(client, dataset) -> list[Judged]:
+    """Every record with its submitted quality votes, corrections and the filter's latest suggestion."""
+    names = usernames(client)
+    question_ids = {str(q.id): q.name for q in dataset.settings.questions}
+    out = []
+    for item in iter_records(client, dataset, include="responses,suggestions"):
+        votes, corrections = {}, {}
+        stamps = [item.get("updated_at") or ""]
+        for who, values, updated_at in submitted(item, names):
+            quality = (values.get(schema.QUALITY) or {}).get("value")
+            if quality in LABELS:
+                votes[who] = quality
+            correction = ((values.get(schema.CORRECTION) or {}).get("value") or "").strip()
+            if correction:
+                corrections[who] = correction
+            stamps.append(updated_at)
+        suggestions = item.get("suggestions") or []
+        agent = next(
+            (s.get("agent") for s in suggestions if question_ids.get(str(s["question_id"])) == schema.QUALITY), None
+        )
+        metadata = item.get("metadata") or {}
+        score = metadata.get(FILTER_SCORE)
+        if metadata.get(FILTER_MODEL):  # the scorer, also where no label was suggested
+            agent = agent_for(metadata[FILTER_MODEL])
+        out.append(
+            Judged(
+                id=record_id(item),
+                source=item["fields"]["source"],
+                target=item["fields"]["target"],
+                votes=votes,
+                corrections=corrections,
+                filter_score=float(score) if score is not None else None,
+                filter_agent=agent,
+                updated_at=max(stamps),
+            )
+        )
+    return out
+
+
+def score_unscored(records: list[Judged], model_dir, model: dict, log=print, trust_pickle: bool = False) -> None:
+    """Unjudged records not yet scored by this model version get scored now, so the threshold means one thing."""
+    from curation.model.learned import LearnedFilter
+
+    agent = agent_for(model["version"])
+    todo = [r for r in records if not r.votes and r.filter_agent != agent]
+    if not todo:
+        return
+    log(f"scoring {len(todo)} unjudged pairs with {model['version']} (not scored by it in Argilla)")
+    flt = LearnedFilter.load(model_dir, trust_pickle=trust_pickle)
+    for r, s in zip(todo, flt.score([(r.source, r.target) for r in todo]), strict=True):
+        r.filter_score, r.filter_agent = round(float(s), 6), agent
+
+
+def select(records: list[Judged], threshold: float | None, model_version: str | None, validation: float) -> Selection:
+    """Rows to export and rows rejected (with reasons). `threshold` None: human-approved pairs only."""
+    agg = aggregate(Judgment(r.id, who, v) for r in records for who, v in r.votes.items())
+    if not agg.votes:
+        raise ExportError("no submitted labels yet: annotators must judge some pairs in Argilla before an export")
+    rows, rejected = [], []
+    agent = agent_for(model_version) if model_version else None
+    for r in sorted(records, key=lambda r: r.id):
+        base = {"id": r.id, "source": r.source}
+        if r.votes:
+            majority = agg.labels.get(r.id)
+            n = len(r.votes)
+            if majority is None:
+                rejected.append({**base, "target": r.target, "category": "tie", "reason": f"tie ({n} annotators)"})
+                continue
+            agreeing = sum(v == majority for v in r.votes.values())
+            if majority == "bad":
+                rejected.append(
+                    {**base, "target": r.target, "category": "judged bad", "reason": f"judged bad by {agreeing} of {n}"}
+                )
+                continue
+            # a quick fix typed by any annotator of an approved pair (the guidelines ask for it with a bad vote)
+            correction = next((r.corrections[a] for a in sorted(r.corrections)), None)
+            rows.append(
+                {
+                    **base,
+                    "target": correction or r.target,
+                    "provenance": "human",
+                    "score": r.filter_score,
+                    "annotators": sorted(r.votes),
+                    "agreement": round(agreeing / n, 4),
+                    "original_target": r.target if correction else None,
+                }
+            )
+        elif threshold is not None:
+            if r.filter_score is None or (agent and r.filter_agent != agent):
+                rejected.append(
+                    {**base, "target": r.target, "category": "not scored", "reason": "not scored by this model version"}
+                )
+            elif r.filter_score >= threshold:
+                rows.append(
+                    {
+                        **base,
+                        "target": r.target,
+                        "provenance": "model",
+                        "score": r.filter_score,
+                        "annotators": [],
+                        "agreement": None,
+                        "original_target": None,
+                    }
+                )
+            else:
+                rejected.append(
+                    {
+                        **base,
+                        "target": r.target,
+                        "category": "below threshold",
+                        "reason": f"filter score {r.filter_score:.3f} < {threshold:.3f}",
+                    }
+                )
+    counts: dict[str, Counter] = {"train": Counter(), "validation": Counter()}
+    for row in rows:
+        row["split"] = split_of(row["id"], validation)
+        counts[row["split"]][row["provenance"]] += 1
+    as_of = max((r.updated_at for r in records), default="")
+    return Selection(rows, rejected, agreement_summary(agg), counts, as_of)
+
+
+MIN_VALIDATION = 20  # fewer validation pairs than this measure nothing: said in the terminal and the card
+TOO_FEW = "too few to measure a model on"
+
+
+def validation_too_small(selection: Selection) -> bool:
+    return 0 < sum(selection.counts["validation"].values()) < MIN_VALIDATION
