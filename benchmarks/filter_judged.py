@@ -182,7 +182,7 @@ def sample_labels(path: Path) -> list[dict]:
     """The sample's judged pairs as train_filter.py reads them: one row per pair, the annotators' majority, ties
     left out."""
     from curation.annotation.agreement import Judgment, aggregate
-    from curation.annotation.records import read_labels
+    from curation.annotation.labels import read_labels
 
     rows = list(read_labels(path))
     agg = aggregate(Judgment(r.pair.id, r.annotator or "file", r.label) for r in rows)

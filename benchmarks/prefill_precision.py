@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from filter_quality import SHARED, read_tsv  # the same data readers (benchmarks/ is on the path)
 
-from curation.annotation.records import read_labels
+from curation.annotation.labels import read_labels
 from curation.model.encoder import DEFAULT_MODEL, PairEncoder, load_body
 from curation.model.settings import TrainConfig
 from curation.model.train import cross_validate, new_head

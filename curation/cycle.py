@@ -80,7 +80,7 @@ def fit_and_save(
 
 def from_file(path: str | Path, config: Config, log: Log = print, force: bool = False) -> Result:
     """Train from a local judged file (source, target, label, optional errors), no Argilla involved."""
-    from curation.annotation.records import describe_torn, one_per_annotator, read_labels
+    from curation.annotation.labels import describe_torn, one_per_annotator, read_labels
 
     rows, torn = one_per_annotator(list(read_labels(path)))
     if torn:

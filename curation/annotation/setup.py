@@ -22,16 +22,13 @@ import yaml
 
 from curation.annotation import schema
 from curation.annotation.connect import transient
+from curation.annotation.labels import LabelRow, describe_torn, one_per_annotator, read_labels
 from curation.annotation.records import (
-    Judged,
     Stored,
     count,
-    describe_torn,
     log_pairs,
     log_records,
     merged_metadata,
-    one_per_annotator,
-    read_labels,
     to_record,
     vectors_for,
 )
@@ -212,7 +209,7 @@ def ensure_dataset(client, config: Config, workspace):
     return existing
 
 
-def check_annotators(client, rows: list[Judged], members: list[Member], path) -> None:
+def check_annotators(client, rows: list[LabelRow], members: list[Member], path) -> None:
     """Every annotator a labels file names is in the roster or already an Argilla user: checked before any write."""
     roster = {m.username for m in members} | {CURATOR}
     for name in sorted({r.annotator for r in rows if r.annotator} - roster):
@@ -223,7 +220,7 @@ def check_annotators(client, rows: list[Judged], members: list[Member], path) ->
             )
 
 
-def import_labels(client, dataset, rows: list[Judged], workspace, passwords_path, batch_size: int, stored: Stored):
+def import_labels(client, dataset, rows: list[LabelRow], workspace, passwords_path, batch_size: int, stored: Stored):
     """Judged pairs become records with submitted responses: from the row's annotator (a user that must exist,
     e.g. from the roster), or from the curator account. A response is imported only where that user has none on
     the record (`stored`): what an annotator answered in the UI since, and the filter's metadata, stay as they
@@ -231,7 +228,7 @@ def import_labels(client, dataset, rows: list[Judged], workspace, passwords_path
     that are not among the candidates, e.g. ones cleaning dropped)."""
     ensure_users(client, [Member(CURATOR, "Curator", "admin")], workspace, passwords_path)
     users = {name: _read(functools.partial(client.users, name)).id for name in {r.annotator or CURATOR for r in rows}}
-    by_pair: dict[str, list[Judged]] = {}
+    by_pair: dict[str, list[LabelRow]] = {}
     for row in rows:
         pii.mask(row.pair)
         by_pair.setdefault(row.pair.id, []).append(row)  # one record per pair, a response per annotator
@@ -261,7 +258,7 @@ def import_labels(client, dataset, rows: list[Judged], workspace, passwords_path
     return len(by_pair), imported, kept, added
 
 
-def _responses(judged: Judged, user_id) -> list:
+def _responses(judged: LabelRow, user_id) -> list:
     """One annotator's submitted answers to a judged pair: `quality`, and `errors` when the file tags it."""
     import argilla as rg
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from curation.annotation.records import read_labels
+from curation.annotation.labels import read_labels
 from curation.cli import main
 from curation.pair import Pair
 

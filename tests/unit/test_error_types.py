@@ -12,7 +12,7 @@ import pytest
 from tiny_model import COPIES, GOOD
 
 from curation.annotation.agreement import Judgment, aggregate, error_tags
-from curation.annotation.records import read_labels
+from curation.annotation.labels import read_labels
 from curation.annotation.setup import SetupError
 from curation.config import Config
 from curation.cycle import from_file

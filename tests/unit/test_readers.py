@@ -118,7 +118,7 @@ def test_loading_streams(tmp_path):
 
 
 def test_a_byte_order_mark_is_dropped_in_candidates_and_labels(tmp_path):
-    from curation.annotation.records import read_labels
+    from curation.annotation.labels import read_labels
 
     (tmp_path / "a.tsv").write_text("\ufeffsource\ttarget\n" + "".join(f"{s}\t{t}\n" for s, t in ROWS))
     (tmp_path / "a.csv").write_text("\ufeffsource,target\nHi.,Hola.\n")
