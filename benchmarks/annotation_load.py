@@ -29,7 +29,7 @@ from pathlib import Path
 import httpx
 
 from curation.annotation import schema
-from curation.annotation.records import iter_records, log_pairs, read_dataset
+from curation.annotation.records import iter_records, log_pairs, read_records
 from curation.annotation.setup import ensure_dataset, ensure_workspace
 from curation.annotation.suggestions import ensure_properties, write_suggestions
 from curation.config import Config
@@ -185,7 +185,7 @@ def run(stack, api_key, client, dataset, logins, args) -> int:
 
         own = rg.Argilla(api_url=stack.url, api_key=api_key, timeout=120)
         data = own.datasets(dataset.name, workspace=dataset.workspace.name)
-        rows, _ = read_dataset(own, data)
+        rows = read_records(own, data)
         rnd = random.Random(0)
         version, laps, failures = 0, [], []
         while not stop.is_set():

@@ -316,7 +316,7 @@ def train(config_path, workspace, dataset, labels, models_dir, base_model, devic
             bars.close()
     ev = result.evaluation
     click.echo(f"Model {result.model.version} (card: {result.model.path / 'README.md'}):")
-    for line in quality_lines(ev.summary()):
+    for line in quality_lines(ev.quality()):
         click.echo(f"  {line}")
     if not labels:
         good_at, bad_at = ev.thresholds

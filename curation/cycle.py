@@ -13,7 +13,7 @@ import numpy as np
 
 from curation.annotation import suggestions
 from curation.annotation.agreement import Judgment, agreement_summary, describe_agreement, training_set
-from curation.annotation.records import read_dataset
+from curation.annotation.records import judgments, read_records
 from curation.errors import InputError
 from curation.files import write_tsv
 from curation.model.card import quality_lines
@@ -108,15 +108,15 @@ def from_file(path: str | Path, config: Config, log: Log = print, force: bool = 
         log(f"{n} pair{'s' if n > 1 else ''} judged both good and bad in {Path(path).name} left out (rows {shown})")
     pairs = [pairs_by_id[rid] for rid in ids]
     flt, stored = fit_and_save(pairs, y, config, f"file {Path(path).name}", log=log, tags=tags, force=force)
-    return Result(stored, flt.evaluation, flt.metadata["label_counts"], agreement)
+    return Result(stored, flt.evaluation, flt.info.label_counts, agreement)
 
 
 def from_argilla(client, dataset, config: Config, log: Log = print, progress=None, force: bool = False) -> Result:
     """The full cycle against a dataset: submitted labels in, a new model, suggestions on every unjudged pair."""
     clock = _Clock()
-    rows, judgments = read_dataset(client, dataset)
+    rows = read_records(client, dataset)
     clock.lap("read")
-    agg, ids, y, tags = training_set(judgments)
+    agg, ids, y, tags = training_set(judgments(rows))
     if not ids:
         raise TrainingError(
             f"no pair has a majority label in {dataset.name} ({len(rows)} records, {len(agg.ties)} ties): submit "
@@ -162,9 +162,7 @@ def from_argilla(client, dataset, config: Config, log: Log = print, progress=Non
     next_up = [(pending[i].id, float(scores[i])) for i in order]
     outputs = write_outputs(config, stored, ev, agreement, pending, scores, next_up, suggested)
     clock.lap("report")
-    return Result(
-        stored, ev, flt.metadata["label_counts"], agreement, suggested, len(pending), next_up, outputs, clock.laps
-    )
+    return Result(stored, ev, flt.info.label_counts, agreement, suggested, len(pending), next_up, outputs, clock.laps)
 
 
 def _no_label(score: float) -> None:
@@ -250,7 +248,7 @@ def _train_report(stored, ev, agreement, n_pending, scores, plots, suggested: in
         f"| model | `{stored.path}` |",
         "",
         "## Quality",
-        *(f"- {line}" for line in quality_lines(ev.summary())),
+        *(f"- {line}" for line in quality_lines(ev.quality())),
         "",
         *(f"![{p}]({p})" for p in plots),
         "",

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from curation.annotation import schema
-from curation.annotation.agreement import Judgment
+from curation.annotation.agreement import LABELS, Judgment
 from curation.annotation.connect import transient
 from curation.errors import WAITS, ArgillaRefused, ArgillaUnavailable, InputError, retried
 from curation.pair import Pair, batched
@@ -115,18 +115,28 @@ def count(dataset) -> int | None:
         return None
 
 
-AGENT = "curation-filter"  # suggestions the filter wrote carry it, with the model version after it
-
-
 @dataclass
-class Row:
-    id: str
+class DatasetRecord:
+    """A record of the dataset as Argilla lists it: the pair, its metadata, what the annotators submitted and what
+    the filter said (its latest score and version)."""
+
+    id: str  # ours (the pair's), else Argilla's
     source: str
     target: str
-    metadata: dict
-    submitted: bool
+    metadata: dict = field(default_factory=dict)
+    votes: dict[str, str] = field(default_factory=dict)  # username -> good/bad, submitted responses only
+    errors: dict[str, frozenset[str]] = field(default_factory=dict)  # username -> error types ticked with the vote
+    corrections: dict[str, str] = field(default_factory=dict)  # username -> corrected target
+    filter_score: float | None = None
+    filter_agent: str | None = None  # "curation-filter <version>" of the filter's latest opinion
+    updated_at: str = ""  # the last change: the record's or a submitted response's
     server_id: str = ""  # Argilla's record id
     ours: dict[str, str] = field(default_factory=dict)  # question id -> id of the filter's suggestion there
+
+    @property
+    def submitted(self) -> bool:
+        """Someone submitted a quality judgment."""
+        return bool(self.votes)
 
 
 def iter_records(client, dataset, include: str = "responses", page: int = 1000) -> Iterator[dict]:
@@ -169,45 +179,54 @@ def record_id(item: dict) -> str:
     return str(item.get("external_id") or item["id"])
 
 
-def submitted(item: dict, names: dict[str, str]) -> Iterator[tuple[str, dict, str]]:
+def _submitted(item: dict, names: dict[str, str]) -> Iterator[tuple[str, dict, str]]:
     """(username, values, updated_at) of each submitted response of a listed record."""
     for r in item.get("responses") or []:
         if r["status"] == "submitted":
             yield names.get(str(r["user_id"]), str(r["user_id"])), r.get("values") or {}, r.get("updated_at") or ""
 
 
-def read_dataset(client, dataset) -> tuple[list[Row], list[Judgment]]:
-    """Every record (with whether anyone submitted it) and the submitted `quality` judgments by username, with
-    the `errors` each annotator ticked."""
+def read_records(client, dataset) -> list[DatasetRecord]:
+    """Every record of the dataset with its submitted judgments (quality votes, error types, corrections) and the
+    filter's latest suggestion, in Argilla's order."""
     names = usernames(client)
-    rows, judgments = [], []
+    quality_ids = {str(q.id) for q in dataset.settings.questions if q.name == schema.QUALITY}
+    out = []
     for item in iter_records(client, dataset, include="responses,suggestions"):
-        rid = record_id(item)
-        judged = False
-        for who, values, _ in submitted(item, names):
-            value = (values.get(schema.QUALITY) or {}).get("value")
-            if value is not None:
-                judged = True
-                errors = frozenset((values.get(schema.ERRORS) or {}).get("value") or ())
-                judgments.append(Judgment(rid, who, str(value), errors))
-        fields = item["fields"]
-        ours = {
-            str(x["question_id"]): str(x["id"])
-            for x in item.get("suggestions") or []
-            if str(x.get("agent") or "").startswith(AGENT)
-        }
-        rows.append(
-            Row(
-                rid,
-                fields.get("source", ""),
-                fields.get("target", ""),
-                dict(item.get("metadata") or {}),
-                judged,
-                str(item["id"]),
-                ours,
-            )
+        record = DatasetRecord(
+            record_id(item),
+            item["fields"].get("source", ""),
+            item["fields"].get("target", ""),
+            dict(item.get("metadata") or {}),
+            server_id=str(item["id"]),
         )
-    return rows, judgments
+        stamps = [item.get("updated_at") or ""]
+        for who, values, updated_at in _submitted(item, names):
+            quality = (values.get(schema.QUALITY) or {}).get("value")
+            if quality in LABELS:
+                record.votes[who] = quality
+                record.errors[who] = frozenset((values.get(schema.ERRORS) or {}).get("value") or ())
+            correction = ((values.get(schema.CORRECTION) or {}).get("value") or "").strip()
+            if correction:
+                record.corrections[who] = correction
+            stamps.append(updated_at)
+        record.updated_at = max(stamps)
+        for s in item.get("suggestions") or []:
+            if str(s.get("agent") or "").startswith(schema.AGENT):
+                record.ours[str(s["question_id"])] = str(s["id"])
+            if record.filter_agent is None and str(s["question_id"]) in quality_ids:
+                record.filter_agent = s.get("agent")
+        score = record.metadata.get(schema.FILTER_SCORE)
+        record.filter_score = float(score) if score is not None else None
+        if record.metadata.get(schema.FILTER_MODEL):  # the scorer, also where no label was suggested
+            record.filter_agent = schema.agent_for(record.metadata[schema.FILTER_MODEL])
+        out.append(record)
+    return out
+
+
+def judgments(records: list[DatasetRecord]) -> list[Judgment]:
+    """The submitted quality votes, one per annotator and record, with the error types each ticked."""
+    return [Judgment(r.id, who, label, r.errors[who]) for r in records for who, label in r.votes.items()]
 
 
 def send(http, method: str, url: str, stage: str, ok: tuple[int, ...] = (), rerun="train_filter.py", **kwargs):

@@ -62,6 +62,18 @@ def titles() -> dict[str, str]:
     return {**MEASURES, **TERMS}
 
 
+# what the learned filter writes on a record (train_filter.py): its score, how unsure it is, which version
+FILTER_SCORE = "filter_score"  # probability that the pair is good, from the latest model
+PRIORITY = "priority"  # 1 = the model is least sure: label these next
+FILTER_MODEL = "filter_model"  # the model version behind filter_score (also where no label is suggested)
+AGENT = "curation-filter"  # suggestions the filter wrote carry it, with the model version after it
+
+
+def agent_for(version: str) -> str:
+    """The suggestions' agent: which model version wrote them."""
+    return f"{AGENT} {version}"
+
+
 VECTOR = "embedding"
 
 

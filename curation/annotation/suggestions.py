@@ -8,16 +8,9 @@ from collections.abc import Callable
 import numpy as np
 
 from curation.annotation import schema
-from curation.annotation.records import AGENT, Row, send
+from curation.annotation.records import DatasetRecord, send
+from curation.annotation.schema import FILTER_MODEL, FILTER_SCORE, PRIORITY, agent_for
 from curation.pair import batched
-
-FILTER_SCORE = "filter_score"  # probability that the pair is good, from the latest model
-
-
-PRIORITY = "priority"  # 1 = the model is least sure: label these next
-
-
-FILTER_MODEL = "filter_model"  # the model version behind filter_score (also where no label is suggested)
 
 
 def ensure_properties(client, dataset) -> None:
@@ -54,17 +47,12 @@ def queue_link(api_url: str, dataset) -> str:
     return f"{api_url.rstrip('/')}/dataset/{dataset.id}/annotation-mode?sort=metadata.{PRIORITY}.desc"
 
 
-def agent_for(version: str) -> str:
-    """The suggestions' agent: which model version wrote them."""
-    return f"{AGENT} {version}"
-
-
 def priority(score: float) -> float:
     """1 when the model cannot tell (0.5), 0 when it is certain either way."""
     return round(1 - 2 * abs(score - 0.5), 6)
 
 
-def priorities(rows: list[Row], scores) -> list[float]:
+def priorities(rows: list[DatasetRecord], scores) -> list[float]:
     """`priority` of each row, with the copies of a template spread out: pairs that differ only in their numbers
     ("Room 7 is ready." ×5) score alike and came back to back in the queue; within a template the k-th most
     uncertain copy gets 1/(k+1) of its priority, so one copy comes up with its peers and the rest further down."""
@@ -85,7 +73,7 @@ def priorities(rows: list[Row], scores) -> list[float]:
 def write_suggestions(
     client,
     dataset,
-    rows: list[Row],
+    rows: list[DatasetRecord],
     scores,
     version: str,
     label: Callable[[float], str | None],

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from curation.export.select import TOO_FEW, Selection, validation_too_small
 from curation.model.card import quality_lines
+from curation.model.info import ModelInfo
 
 
 def cleaning_lines(report: dict | None) -> list[str]:
@@ -39,7 +40,7 @@ def card(
     selection: Selection,
     dataset_name: str,
     threshold: float | None,
-    model: dict | None,
+    model: ModelInfo | None,
     config: dict,
     cleaning: dict | None = None,
     comparison: dict | None = None,
@@ -102,16 +103,15 @@ def card(
     if model is None:
         lines.append("No model-accepted rows: only human-approved pairs are included.")
     else:
-        m = model["metrics"]
         lines += [
-            f"- model `{model['version']}` on `{model['base_model']}`, trained on "
-            f"{model['label_counts']['good']} good / {model['label_counts']['bad']} bad labels",
-            *(f"- {line}" for line in (quality_lines(m) if "judged_good" in m else [f"AUC {m['auc']:.3f}"])),
+            f"- model `{model.version}` on `{model.base_model}`, trained on "
+            f"{model.label_counts['good']} good / {model.label_counts['bad']} bad labels",
+            *(f"- {line}" for line in quality_lines(model.metrics)),
             (
                 f"- auto-accept threshold used: {threshold:.3f}"
                 + (
-                    f" (stored with the model: {model['threshold']:.3f})"
-                    if m.get("threshold_precision") is not None
+                    f" (stored with the model: {model.threshold:.3f})"
+                    if model.reached_threshold
                     else " (given; the model reached none)"
                 )
                 if threshold is not None

@@ -11,10 +11,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from curation.annotation.records import find_dataset
+from curation.annotation.records import find_dataset, read_records
 from curation.errors import ExportError
 from curation.export.card import card, comparison_for
-from curation.export.select import Selection, read, score_unscored, select, validation_too_small
+from curation.export.select import Selection, score_unscored, select, validation_too_small
 from curation.export.write import check_hub, push, write_folder
 
 
@@ -51,6 +51,7 @@ def run(
 
     from curation.annotation.connect import connect
     from curation.model import store
+    from curation.model.info import ModelInfo
 
     if not output and not repo_id:
         raise ExportError("say where to: --output DIR and/or --to-hub namespace/name")
@@ -66,25 +67,25 @@ def run(
     if auto_accept or threshold is not None:
         if not model_dir:
             raise ExportError("--auto-accept needs the filter that scored the pairs: pass --model DIR")
-        model = store.read_metadata(model_dir)
+        model = ModelInfo.read(store.resolve(model_dir))
         if threshold is None:
-            no_threshold = (model.get("metrics") or {}).get("threshold_precision") is None
-            threshold = None if no_threshold else model["threshold"]
+            no_threshold = not model.reached_threshold
+            threshold = None if no_threshold else model.threshold
     elif model_dir:
         raise ExportError("--model is only used with --auto-accept (add it, or drop --model)")
 
     client = connect()
     data = find_dataset(client, config.argilla.workspace, config.argilla.dataset)
-    records = read(client, data)
+    records = read_records(client, data)
     if model is not None and threshold is not None:
         score_unscored(records, model_dir, model, log=log, trust_pickle=trust_pickle)
-    selection = select(records, threshold, model["version"] if model else None, config.export.validation)
+    selection = select(records, threshold, model.version if model else None, config.export.validation)
     settings = {
         "workspace": config.argilla.workspace,
         "dataset": config.argilla.dataset,
         "auto_accept": model is not None,
         "threshold": threshold,
-        "model": model["version"] if model else None,
+        "model": model.version if model else None,
         "validation": config.export.validation,
         "chat": config.export.chat,
         "include_rejected": include_rejected,

@@ -5,24 +5,12 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from curation.annotation import schema
-from curation.annotation.agreement import LABELS, Judgment, aggregate, agreement_summary
-from curation.annotation.records import iter_records, record_id, submitted, usernames
-from curation.annotation.suggestions import FILTER_MODEL, FILTER_SCORE, agent_for
+from curation.annotation.agreement import Judgment, aggregate, agreement_summary
+from curation.annotation.records import DatasetRecord
+from curation.annotation.schema import agent_for
 from curation.errors import ExportError
 from curation.export.write import split_of
-
-
-@dataclass
-class Judged:
-    id: str
-    source: str
-    target: str
-    votes: dict[str, str]  # annotator -> good/bad (submitted only)
-    corrections: dict[str, str]  # annotator -> corrected target
-    filter_score: float | None
-    filter_agent: str | None
-    updated_at: str
+from curation.model.info import ModelInfo
 
 
 @dataclass
@@ -34,60 +22,25 @@ class Selection:
     as_of: str = ""
 
 
-def read(client, dataset) -> list[Judged]:
-    """Every record with its submitted quality votes, corrections and the filter's latest suggestion."""
-    names = usernames(client)
-    question_ids = {str(q.id): q.name for q in dataset.settings.questions}
-    out = []
-    for item in iter_records(client, dataset, include="responses,suggestions"):
-        votes, corrections = {}, {}
-        stamps = [item.get("updated_at") or ""]
-        for who, values, updated_at in submitted(item, names):
-            quality = (values.get(schema.QUALITY) or {}).get("value")
-            if quality in LABELS:
-                votes[who] = quality
-            correction = ((values.get(schema.CORRECTION) or {}).get("value") or "").strip()
-            if correction:
-                corrections[who] = correction
-            stamps.append(updated_at)
-        suggestions = item.get("suggestions") or []
-        agent = next(
-            (s.get("agent") for s in suggestions if question_ids.get(str(s["question_id"])) == schema.QUALITY), None
-        )
-        metadata = item.get("metadata") or {}
-        score = metadata.get(FILTER_SCORE)
-        if metadata.get(FILTER_MODEL):  # the scorer, also where no label was suggested
-            agent = agent_for(metadata[FILTER_MODEL])
-        out.append(
-            Judged(
-                id=record_id(item),
-                source=item["fields"]["source"],
-                target=item["fields"]["target"],
-                votes=votes,
-                corrections=corrections,
-                filter_score=float(score) if score is not None else None,
-                filter_agent=agent,
-                updated_at=max(stamps),
-            )
-        )
-    return out
-
-
-def score_unscored(records: list[Judged], model_dir, model: dict, log=print, trust_pickle: bool = False) -> None:
+def score_unscored(
+    records: list[DatasetRecord], model_dir, model: ModelInfo, log=print, trust_pickle: bool = False
+) -> None:
     """Unjudged records not yet scored by this model version get scored now, so the threshold means one thing."""
     from curation.model.learned import LearnedFilter
 
-    agent = agent_for(model["version"])
+    agent = agent_for(model.version)
     todo = [r for r in records if not r.votes and r.filter_agent != agent]
     if not todo:
         return
-    log(f"scoring {len(todo)} unjudged pairs with {model['version']} (not scored by it in Argilla)")
+    log(f"scoring {len(todo)} unjudged pairs with {model.version} (not scored by it in Argilla)")
     flt = LearnedFilter.load(model_dir, trust_pickle=trust_pickle)
     for r, s in zip(todo, flt.score([(r.source, r.target) for r in todo]), strict=True):
         r.filter_score, r.filter_agent = round(float(s), 6), agent
 
 
-def select(records: list[Judged], threshold: float | None, model_version: str | None, validation: float) -> Selection:
+def select(
+    records: list[DatasetRecord], threshold: float | None, model_version: str | None, validation: float
+) -> Selection:
     """Rows to export and rows rejected (with reasons). `threshold` None: human-approved pairs only."""
     agg = aggregate(Judgment(r.id, who, v) for r in records for who, v in r.votes.items())
     if not agg.votes:

@@ -5,66 +5,68 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from curation.model.info import ModelInfo, Quality
 from curation.model.plots import MIN_PER_CALIBRATION_BIN
 
 
-def quality_lines(m: dict) -> list[str]:
+def quality_lines(q: Quality) -> list[str]:
     """The cross-validated figures, in words, with the counts behind each: the terminal, the retrain report, the
-    model card and the export card all print these lines."""
-    auc = "n/a" if m["auc"] is None else f"{m['auc']:.3f}"
-    judged = m["judged_good"] + m["judged_bad"]
-    lines = [f"AUC {auc} ({m['folds']}-fold cross-validation, out-of-fold scores of {judged} judged pairs)"]
+    model card and the export card all print these lines (a folder from before the counts: its AUC only)."""
+    auc = "n/a" if q.auc is None else f"{q.auc:.3f}"
+    if not q.counted:
+        return [f"AUC {auc}"]
+    judged = q.judged_good + q.judged_bad
+    lines = [f"AUC {auc} ({q.folds}-fold cross-validation, out-of-fold scores of {judged} judged pairs)"]
     for side, at, lower, judged_side in (
-        ("good", f"≥ {m['threshold']:.3f}", m["threshold_precision"], m["judged_good"]),
-        ("bad", f"≤ {m['bad_threshold']:.3f}", m["bad_threshold_precision"], m["judged_bad"]),
+        ("good", f"≥ {q.threshold:.3f}", q.threshold_precision, q.judged_good),
+        ("bad", f"≤ {q.bad_threshold:.3f}", q.bad_threshold_precision, q.judged_bad),
     ):
-        n, correct = m[f"suggested_{side}"], m[f"suggested_{side}_correct"]
+        n, correct = getattr(q, f"suggested_{side}"), getattr(q, f"suggested_{side}_correct")
         if lower is None or n == 0:
             lines.append(
-                f"suggested {side}: never (no score has {m.get('min_suggested', 1)}+ judged pairs beyond it whose "
-                f"precision is at least {m['target_precision']} with 95% confidence: label more pairs)"
+                f"suggested {side}: never (no score has {q.min_suggested}+ judged pairs beyond it whose "
+                f"precision is at least {q.target_precision} with 95% confidence: label more pairs)"
             )
             continue
         recall = correct / max(judged_side, 1)
         precision = correct / n
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
         held = ""
-        if f"heldout_{side}" in m:  # nested: thresholds chosen on other folds (older models lack it)
-            h, hc = m[f"heldout_{side}"], m[f"heldout_{side}_correct"]
+        h, hc = getattr(q, f"heldout_{side}"), getattr(q, f"heldout_{side}_correct")
+        if h is not None:  # nested: thresholds chosen on other folds (older models lack it)
             held = f"; held out {hc / h:.2f} ({hc} of {h} pairs in folds that did not choose it)" if h else ""
         lines.append(
             f"suggested {side} (score {at}): precision at least {lower:.2f} with 95% confidence ({correct} of {n} "
             f"judged pairs right{held}), recall {recall:.2f} ({correct} of {judged_side} {side} pairs), F1 {f1:.2f}"
         )
-    lines.append(f"uncertain band: {m['uncertain']} of {judged} judged pairs get no suggested label")
-    if m["one_class_at_half"]:
+    lines.append(f"uncertain band: {q.uncertain} of {judged} judged pairs get no suggested label")
+    if q.one_class_at_half:
         lines.append(
-            f"warning: cut at 0.5 the model would call every judged pair {m['one_class_at_half']}; "
+            f"warning: cut at 0.5 the model would call every judged pair {q.one_class_at_half}; "
             "only the thresholds above carry information"
         )
     return lines
 
 
-def model_card(meta: dict, plots: list[str]) -> str:
-    m, counts = meta["metrics"], meta["label_counts"]
-    body = f"fine-tuned with SetFit ({meta['setfit_steps']} steps)" if meta["finetuned"] else "(frozen)"
+def model_card(info: ModelInfo, plots: list[str]) -> str:
+    counts = info.label_counts
+    body = f"fine-tuned with SetFit ({info.setfit_steps} steps)" if info.finetuned else "(frozen)"
     lines = [
-        f"# Translation-pair filter {meta['version']}",
+        f"# Translation-pair filter {info.version}",
         "",
         "Scores an English→Spanish pair with the probability that a human would judge it a good translation to",
         "train on. Written by `train_filter.py` (curation); do not edit by hand.",
         "",
         "## How it reads a pair",
-        f"- encoder: `{meta['base_model']}` {body},"
-        f" layer {meta['layer']} token vectors aligned between source and target",
-        f"- head: logistic regression over {len(meta['features'])} features: {', '.join(meta['features'])}",
+        f"- encoder: `{info.base_model}` {body}, layer {info.layer} token vectors aligned between source and target",
+        f"- head: logistic regression over {len(info.features)} features: {', '.join(info.features)}",
         "",
         "## Trained on",
-        f"- {counts['good']} good and {counts['bad']} bad judged pairs ({meta['labels_from']})",
-        f"- labels sha256: `{meta['labels_sha256']}`",
+        f"- {counts['good']} good and {counts['bad']} bad judged pairs ({info.labels_from})",
+        f"- labels sha256: `{info.labels_sha256}`",
         "",
         "## Quality",
-        *(f"- {line}" for line in quality_lines(m)),
+        *(f"- {line}" for line in quality_lines(info.metrics)),
         "",
         "Suggested good is also the auto-accept threshold of `curation export --auto-accept`.",
         "",
@@ -73,14 +75,14 @@ def model_card(meta: dict, plots: list[str]) -> str:
         if "calibration.png" in plots
         else f"(No calibration plot: fewer than {3 * MIN_PER_CALIBRATION_BIN} judged pairs.)",
         "",
-        *_error_types_card(meta.get("error_types") or {}),
+        *_error_types_card(info.error_types or {}),
         "## Versions",
-        *(f"- {k}: {v}" for k, v in meta["libraries"].items()),
-        f"- device used for training: {meta['device']}",
+        *(f"- {k}: {v}" for k, v in info.libraries.items()),
+        f"- device used for training: {info.device}",
         "",
         "## Config",
         "```json",
-        json.dumps(meta["config"], indent=2),
+        json.dumps(info.config, indent=2),
         "```",
         "",
     ]

@@ -12,6 +12,7 @@ The folder layout and its `latest` link are `curation.model.store`'s; the traini
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections import deque
@@ -23,12 +24,13 @@ from pathlib import Path
 import numpy as np
 
 from curation.errors import ModelError
-from curation.model import error_types, negatives, store
+from curation.model import error_types, info, negatives, store
 from curation.model.card import model_card
 from curation.model.encoder import PairEncoder, default_batch_size, device, load_transformer
 from curation.model.error_types import ErrorTypes
 from curation.model.features import NAMES as FEATURES
 from curation.model.head import PlainHead
+from curation.model.info import ModelInfo
 from curation.model.plots import calibration_plot, histogram_plot
 from curation.model.settings import TrainConfig
 from curation.model.train import (
@@ -41,31 +43,29 @@ from curation.model.train import (
     with_extra,
 )
 
-ERROR_TYPES_FILE = "error_types.json"
-PICKLED = (store.PICKLED_HEAD, "error_types.joblib")  # what folders written before plain-number heads hold
-
 
 @dataclass
 class LearnedFilter:
     encoder: PairEncoder
     head: PlainHead  # the spline-logistic head over the features (`train.new_head`), as plain numbers
     error_types: ErrorTypes = field(default_factory=ErrorTypes)
-    metadata: dict = field(default_factory=dict)  # what metadata.json holds once saved; training facts before that
+    info: ModelInfo | None = None  # its metadata.json: training facts, and once saved its version
     evaluation: Evaluation | None = None  # cross-validation of a filter trained in this process (None once loaded)
     path: Path | None = None  # its version folder, once saved or loaded
 
     @property
-    def version(self) -> str:
-        return self.metadata["version"]
+    def version(self) -> str | None:
+        """Its version folder's name; None until it is saved."""
+        return self.info.version
 
     @property
     def threshold(self) -> float:
         """The auto-accept threshold: scores at or above it are suggested good."""
-        return float(self.metadata["threshold"])
+        return float(self.info.threshold)
 
     @property
     def finetuned(self) -> bool:
-        return bool(self.metadata.get("finetuned"))
+        return self.info.finetuned
 
     # -- training ---------------------------------------------------------------------------------------------
 
@@ -99,24 +99,24 @@ class LearnedFilter:
         types = ErrorTypes()
         if tags:
             types = error_types.fit(x, [t if v == 0 else frozenset() for t, v in zip(tags, y_arr, strict=True)], config)
-        metadata = {
-            "base_model": config.base_model,
-            "finetuned": steps > 0,
-            "setfit_steps": steps,
-            "layer": encoder.layer,
-            "depth": encoder.depth,
-            "precision": encoder.precision,
-            "max_length": encoder.max_length,
-            "features": list(FEATURES),
-            "label_counts": {"good": int(y_arr.sum()), "bad": int(len(y_arr) - y_arr.sum())},
-            "labels_sha256": store.labels_hash([(s, t, int(v)) for (s, t), v in zip(pairs, y_arr, strict=True)]),
-            "metrics": evaluation.summary(),
-            "error_types": types.summary(),
-            "threshold": evaluation.threshold,
-            "device": encoder.device,
-            "config": dict(vars(config)),
-        }
-        return cls(encoder, head, types, metadata, evaluation)
+        facts = ModelInfo(
+            base_model=config.base_model,
+            finetuned=steps > 0,
+            setfit_steps=steps,
+            layer=encoder.layer,
+            depth=encoder.depth,
+            precision=encoder.precision,
+            max_length=encoder.max_length,
+            features=list(FEATURES),
+            label_counts={"good": int(y_arr.sum()), "bad": int(len(y_arr) - y_arr.sum())},
+            labels_sha256=store.labels_hash([(s, t, int(v)) for (s, t), v in zip(pairs, y_arr, strict=True)]),
+            metrics=evaluation.quality(),
+            error_types=types.summary(),
+            threshold=evaluation.threshold,
+            device=encoder.device,
+            config=dict(vars(config)),
+        )
+        return cls(encoder, head, types, facts, evaluation)
 
     # -- on disk ----------------------------------------------------------------------------------------------
 
@@ -130,31 +130,33 @@ class LearnedFilter:
         if ev is None:
             raise ModelError("only a filter trained in this process can be saved: train it with LearnedFilter.train")
 
+        written: list[ModelInfo] = []
+
         def write(tmp: Path, version: str) -> None:
-            (tmp / store.HEAD_FILE).write_text(json.dumps(self.head.to_dict()), encoding="utf-8")
+            (tmp / info.HEAD).write_text(json.dumps(self.head.to_dict()), encoding="utf-8")
             if self.error_types.heads:
-                (tmp / ERROR_TYPES_FILE).write_text(json.dumps(self.error_types.to_dict()), encoding="utf-8")
+                (tmp / info.ERROR_TYPES).write_text(json.dumps(self.error_types.to_dict()), encoding="utf-8")
             if self.finetuned:
-                self.encoder.body.save(str(tmp / "body"))
-            self.metadata.update(
-                {
-                    "version": version,
-                    "created": datetime.now(UTC).isoformat(timespec="seconds"),
-                    "labels_from": labels_from,
-                    "libraries": store.library_versions(),
-                }
+                self.encoder.body.save(str(tmp / info.BODY))
+            facts = dataclasses.replace(
+                self.info,
+                version=version,
+                created=datetime.now(UTC).isoformat(timespec="seconds"),
+                labels_from=labels_from,
+                libraries=store.library_versions(),
             )
-            (tmp / "metadata.json").write_text(json.dumps(self.metadata, indent=2), encoding="utf-8")
+            facts.write(tmp)
             scores = {"scores": ev.oof_scores, "labels": ev.labels}
-            (tmp / "cv_scores.json").write_text(json.dumps(scores), encoding="utf-8")
+            (tmp / info.CV_SCORES).write_text(json.dumps(scores), encoding="utf-8")
             plots = [
                 calibration_plot(ev.oof_scores, ev.labels, tmp / "calibration.png"),
                 histogram_plot(ev.oof_scores, ev.labels, [], ev.thresholds, tmp / "scores.png"),
             ]
-            (tmp / "README.md").write_text(self.card([p.name for p in plots if p]), encoding="utf-8")
+            (tmp / info.CARD).write_text(model_card(facts, [p.name for p in plots if p]), encoding="utf-8")
+            written.append(facts)
 
         stored = store.save(models_dir, write, make_latest)
-        self.path = stored.path
+        self.info, self.path = written[0], stored.path
         return stored
 
     @classmethod
@@ -167,39 +169,34 @@ class LearnedFilter:
         can run any code when loaded: it is refused unless `trust_pickle` (`--trust-pickle`) says its maker is
         trusted."""
         path = store.resolve(path)
-        meta = store.read_metadata(path)
-        if meta.get("features") != list(FEATURES):
+        facts = ModelInfo.read(path)
+        if facts.features != list(FEATURES):
             raise ModelError(
-                f"model {path.name} reads {len(meta.get('features') or [])} features, this version of curation "
+                f"model {path.name} reads {len(facts.features)} features, this version of curation "
                 f"computes {len(FEATURES)}: train it again with train_filter.py"
             )
-        if (path / store.HEAD_FILE).exists():
-            head = PlainHead.from_dict(_read_json(path / store.HEAD_FILE), str(path / store.HEAD_FILE))
+        if (path / info.HEAD).exists():
+            head = PlainHead.from_dict(_read_json(path / info.HEAD), str(path / info.HEAD))
             types = ErrorTypes()
-            if (path / ERROR_TYPES_FILE).exists():
-                file = path / ERROR_TYPES_FILE
+            if (path / info.ERROR_TYPES).exists():
+                file = path / info.ERROR_TYPES
                 types = ErrorTypes.from_dict(_read_json(file), str(file))
         else:
             head, types = _unpickle(path, trust_pickle)
         dev = device(device_preference)
-        body_ref = str(path / "body") if meta.get("finetuned") else meta["base_model"]
-        if meta.get("finetuned") and not (path / "body" / "modules.json").exists():
+        body_ref = str(path / info.BODY) if facts.finetuned else facts.base_model
+        if facts.finetuned and not (path / info.BODY / "modules.json").exists():
             raise ModelError(f"model directory {path} is incomplete (missing body/): train again")
         encoder = PairEncoder(  # models saved before `depth` and `precision` ran every layer in float32: they still do
-            load=lambda: load_transformer(body_ref, dev, meta.get("depth")),  # beside the first chunk's other features
+            load=lambda: load_transformer(body_ref, dev, facts.depth),  # beside the first chunk's other features
             device=dev,
-            layer=meta["layer"],
+            layer=facts.layer,
             batch_size=batch_size or default_batch_size(dev),
-            max_length=meta.get("max_length", 128),
-            depth=meta.get("depth"),
-            precision=meta.get("precision", "float32"),
+            max_length=facts.max_length,
+            depth=facts.depth,
+            precision=facts.precision,
         )
-        return cls(encoder, head, types, meta, path=path)
-
-    def card(self, plots: Sequence[str] = ()) -> str:
-        """The model card (the version folder's README.md): what it reads, what it was trained on, how well it
-        ranks, its error types and the versions behind it."""
-        return model_card(self.metadata, list(plots))
+        return cls(encoder, head, types, facts, path=path)
 
     # -- use --------------------------------------------------------------------------------------------------
 
@@ -253,7 +250,7 @@ def _read_json(file: Path):
 
 def _unpickle(path: Path, trust: bool) -> tuple[PlainHead, ErrorTypes]:
     """The head and error types of a folder written before plain-number heads (pickles), only when trusted."""
-    head_file, types_file = (path / name for name in PICKLED)
+    head_file, types_file = path / info.PICKLED_HEAD, path / info.PICKLED_ERROR_TYPES
     if not trust:
         raise ModelError(
             f"model {path} holds its head as a pickle ({head_file.name}), which can run any code when loaded: train "

@@ -11,7 +11,6 @@ half-written version that `latest` could point at.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 from dataclasses import dataclass
@@ -19,12 +18,9 @@ from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
+from curation.errors import ModelError
 from curation.files import staged_folder
-from curation.model.encoder import ModelError
-
-HEAD_FILE = "head.json"  # the fitted head as plain numbers (learned.LearnedFilter writes and reads it)
-PICKLED_HEAD = "head.joblib"  # the head of folders written before plain numbers (loaded only when trusted)
-
+from curation.model.info import HEAD, METADATA, PICKLED_HEAD
 
 VERSION = re.compile(r"^v(\d{4,})-")
 
@@ -105,29 +101,14 @@ def resolve(path: str | Path) -> Path:
     path = Path(path)
     if not path.exists():
         raise ModelError(f"model directory {path} does not exist: train one with train_filter.py")
-    if not (path / "metadata.json").exists() and (path / "latest").exists():
+    if not (path / METADATA).exists() and (path / "latest").exists():
         path = (path / "latest").resolve()
-    missing = [name for name in ("metadata.json",) if not (path / name).exists()]
-    if not (path / HEAD_FILE).exists() and not (path / PICKLED_HEAD).exists():
-        missing.append(HEAD_FILE)
+    missing = [name for name in (METADATA,) if not (path / name).exists()]
+    if not (path / HEAD).exists() and not (path / PICKLED_HEAD).exists():
+        missing.append(HEAD)
     if missing:
         raise ModelError(
             f"model directory {path} is incomplete (missing {', '.join(missing)}): "
             f"point --model at a version folder written by train_filter.py, or train again"
         )
     return path
-
-
-def read_metadata(path: str | Path) -> dict:
-    path = resolve(path)
-    file = path / "metadata.json"
-    try:
-        meta = json.loads(file.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ModelError(f"{file} is not valid JSON ({e}): train again") from None
-    if not isinstance(meta, dict) or not {"base_model", "layer", "threshold"} <= set(meta):
-        raise ModelError(
-            f"{file} is not the metadata train_filter.py writes (a JSON object with base_model, layer, threshold, "
-            f"...; found {type(meta).__name__}): train again"
-        )
-    return meta

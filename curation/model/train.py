@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from curation.errors import TrainingError
+from curation.model.info import Quality
 from curation.model.settings import TrainConfig
 
 
@@ -38,10 +39,10 @@ class Evaluation:
     oof_scores: list[float] = field(repr=False, default_factory=list)  # out-of-fold score of each training pair
     labels: list[int] = field(repr=False, default_factory=list)
 
-    def summary(self) -> dict:
+    def quality(self) -> Quality:
         """The figures, with the counts behind them (what metadata, cards and reports show)."""
         out = {k: v for k, v in vars(self).items() if k not in ("oof_scores", "labels")}
-        return {**out, **self.counts()}
+        return Quality(**out, **self.counts())
 
     def counts(self) -> dict:
         """Out-of-fold: how many judged pairs each suggested label would cover and how many of them it gets right,

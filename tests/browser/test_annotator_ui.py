@@ -135,7 +135,7 @@ def test_annotator_signs_in_sees_queue_by_suggestion_score_and_submits(argilla_s
 def test_the_printed_label_next_link_opens_the_least_certain_pair_with_no_label_preselected(
     argilla_stack, client, browser, tiny_model, tmp_path
 ):
-    from curation.annotation.records import log_pairs, read_dataset
+    from curation.annotation.records import log_pairs, read_records
     from curation.annotation.suggestions import queue_link, write_suggestions
     from curation.pair import Pair
 
@@ -143,7 +143,7 @@ def test_the_printed_label_next_link_opens_the_least_certain_pair_with_no_label_
     scores = {"sure-good": 0.97, "unsure": 0.52, "sure-bad": 0.04, "leaning": 0.7}
     pairs = {name: Pair(f"Pair {name} is here.", f"El par {name} está aquí.", origin="test:0") for name in scores}
     log_pairs(dataset, list(pairs.values()), 10)
-    rows = {r.id: r for r in read_dataset(client, dataset)[0]}
+    rows = {r.id: r for r in read_records(client, dataset)}
     write_suggestions(
         client,
         dataset,
@@ -192,7 +192,7 @@ def test_masked_values_are_shown_to_the_annotator_as_text(argilla_stack, client,
 def test_the_annotator_reads_metadata_titles_and_a_templates_copies_are_spread(argilla_stack, client, browser):
     """The sort menu names the properties in words ("priority: label next (1 = model unsure)"), and in the priority
     queue the five copies of "Room N is ready." no longer come back to back (issue 22)."""
-    from curation.annotation.records import log_pairs, read_dataset
+    from curation.annotation.records import log_pairs, read_records
     from curation.annotation.suggestions import queue_link, write_suggestions
     from curation.pair import Pair
 
@@ -200,7 +200,7 @@ def test_the_annotator_reads_metadata_titles_and_a_templates_copies_are_spread(a
     rooms = [Pair(f"Room {n} is ready.", f"La habitación {n} está lista.", origin="t:1") for n in range(1, 6)]
     others = [Pair(f"The {w} is closed.", f"El {w} está cerrado.", origin="t:2") for w in ("museo", "banco", "bar")]
     log_pairs(dataset, rooms + others, 10)
-    rows = {r.id: r for r in read_dataset(client, dataset)[0]}
+    rows = {r.id: r for r in read_records(client, dataset)}
     scores = [0.5, 0.5, 0.5, 0.5, 0.5, 0.55, 0.6, 0.65]
     write_suggestions(client, dataset, [rows[p.id] for p in rooms + others], scores, "v0001-test", lambda s: None)
     page = signed_in_annotator(argilla_stack, client, browser, space)

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from curation.annotation import schema
-from curation.annotation.records import log_pairs, read_dataset
+from curation.annotation.records import log_pairs, read_records
 from curation.annotation.setup import ensure_dataset, ensure_workspace
 from curation.annotation.suggestions import write_suggestions
 from curation.cli import main
@@ -74,7 +74,7 @@ def exported_dataset(argilla_stack, client, tiny_model, tmp_path, monkeypatch):
     y = [1, 0] * 4
     train_pairs = [(s, t if i % 2 == 0 else s) for i, (s, t) in enumerate(TRAIN)]
     _, stored = fit_and_save(train_pairs, y, config, "test", log=lambda m: None)
-    rows, _ = read_dataset(client, dataset)
+    rows = read_records(client, dataset)
     unjudged = {r.id: r for r in rows if r.id in (pairs["high"].id, pairs["low"].id)}
     write_suggestions(
         client,

@@ -15,8 +15,8 @@ from tiny_model import GOOD as ALL_GOOD
 from curation.annotation import schema
 from curation.annotation.connect import ArgillaUnavailable
 from curation.annotation.records import log_pairs
+from curation.annotation.schema import FILTER_MODEL, FILTER_SCORE, PRIORITY
 from curation.annotation.setup import ensure_dataset, ensure_workspace
-from curation.annotation.suggestions import FILTER_MODEL, FILTER_SCORE, PRIORITY
 from curation.config import Config
 from curation.cycle import from_argilla
 from curation.model.card import quality_lines
@@ -167,7 +167,7 @@ def test_labels_in_model_out_suggestions_on_every_unjudged_pair(argilla_stack, c
     assert responses_of(http, dataset) == before  # nothing submitted, drafted or discarded changed
     assert (tmp_path / "outputs" / "next_to_label.tsv").exists()
     written = (tmp_path / "outputs" / "train_report.md").read_text() + (result.model.path / "README.md").read_text()
-    for line in quality_lines(ev.summary()):  # the report and the model card give the same figures
+    for line in quality_lines(ev.quality()):  # the report and the model card give the same figures
         assert written.count(f"- {line}\n") == 2
     assert f"| of which given a suggested label (pre-filled in the UI) | {result.suggested} |" in written
 

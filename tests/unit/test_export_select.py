@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import pytest
 
+from curation.annotation.records import DatasetRecord
 from curation.errors import ExportError
 from curation.export.card import card
-from curation.export.select import Judged, select
+from curation.export.select import select
 from curation.export.write import split_of
+from curation.model.info import ModelInfo, Quality
 
 
 def rec(rid, votes=None, corrections=None, score=None, agent=None, target="t"):
-    return Judged(
-        rid, f"src {rid}", f"{target} {rid}", votes or {}, corrections or {}, score, agent, f"2026-01-0{len(rid)}"
+    return DatasetRecord(
+        rid,
+        f"src {rid}",
+        f"{target} {rid}",
+        votes=votes or {},
+        corrections=corrections or {},
+        filter_score=score,
+        filter_agent=agent,
+        updated_at=f"2026-01-0{len(rid)}",
     )
 
 
@@ -67,13 +76,14 @@ def test_split_is_deterministic_and_close_to_the_asked_share():
 
 def test_card_numbers_come_from_the_selection():
     s = select(RECORDS, 0.6, "v1", 0.0)
-    model = {
-        "version": "v1",
-        "base_model": "tiny",
-        "label_counts": {"good": 8, "bad": 8},
-        "metrics": {"auc": 0.9, "f1": 0.8, "precision": 0.85, "recall": 0.75},
-        "threshold": 0.7,
-    }
+    model = ModelInfo(
+        version="v1",
+        base_model="tiny",
+        layer=1,
+        label_counts={"good": 8, "bad": 8},
+        metrics=Quality.from_dict({"auc": 0.9, "f1": 0.8, "precision": 0.85, "recall": 0.75}),
+        threshold=0.7,
+    )
     text = card(s, "pairs", 0.6, model, {"k": "v"})
     assert "| train | 2 | 1 | 3 |" in text and "| all | 2 | 1 | 3 |" in text
     assert "Corrected by annotators: 1." in text and "auto-accept threshold used: 0.600" in text

@@ -19,6 +19,7 @@ from curation.cycle import fit_and_save
 from curation.model import features, store
 from curation.model.card import quality_lines
 from curation.model.encoder import ModelError, PairEncoder, device, load_body
+from curation.model.info import Quality
 from curation.model.learned import LearnedFilter
 from curation.model.predict import score_file
 from curation.model.settings import TrainConfig
@@ -121,7 +122,7 @@ def test_the_claimed_precision_holds_on_pairs_the_model_never_saw():
                 continue
             assert signal > 1 and len(chosen) > 500
             assert np.mean(np.array(chosen) == truth) >= claimed >= 0.9
-            held = ev.summary()[f"heldout_{side}_correct"] / ev.summary()[f"heldout_{side}"]
+            held = getattr(ev.quality(), f"heldout_{side}_correct") / getattr(ev.quality(), f"heldout_{side}")
             assert held >= 0.9
 
 
@@ -147,7 +148,7 @@ def test_quality_lines_say_when_a_threshold_is_never_reached_and_when_a_05_cut_i
         bad_threshold=0.0, bad_threshold_precision=None,
         oof_scores=[0.55, 0.6, 0.7, 0.72, 0.75, 0.58, 0.62], labels=[1, 0, 1, 1, 1, 0, 1],
     )  # fmt: skip
-    lines = quality_lines(ev.summary())
+    lines = quality_lines(ev.quality())
     assert lines[1] == (
         "suggested good (score ≥ 0.690): precision at least 1.00 with 95% confidence (3 of 3 judged pairs right), "
         "recall 0.60 (3 of 5 good pairs), F1 0.75"
@@ -283,7 +284,7 @@ def test_train_filter_from_a_local_file_and_the_cli_errors(tiny_model, tmp_path)
     # the terminal and the model card say the same figures, each with the counts behind it
     meta = json.loads((models / "latest" / "metadata.json").read_text())
     card = (models / "latest" / "README.md").read_text()
-    lines = quality_lines(meta["metrics"])
+    lines = quality_lines(Quality.from_dict(meta["metrics"]))
     assert any(line.startswith("suggested good") for line in lines)
     for line in lines:
         assert f"  {line}\n" in result.output and f"- {line}\n" in card
@@ -378,7 +379,7 @@ def test_synthetic_negatives_join_training_but_not_the_evaluation(tiny_model, tm
     config.train.synthetic_negatives = 1.0
     pairs, y = GOOD + BAD, [1] * 16 + [0] * 16
     flt, _ = fit_and_save(pairs, y, config, "test", encoder=encoder, log=lambda m: None)
-    assert len(flt.evaluation.labels) == 32 and flt.metadata["label_counts"] == {"good": 16, "bad": 16}
+    assert len(flt.evaluation.labels) == 32 and flt.info.label_counts == {"good": 16, "bad": 16}
 
 
 def test_setfit_fine_tuning_of_the_body_is_saved_with_the_version_and_reloads(tiny_model, tmp_path):
@@ -388,7 +389,7 @@ def test_setfit_fine_tuning_of_the_body_is_saved_with_the_version_and_reloads(ti
     before = [p.detach().clone() for p in body.parameters()]
     encoder = PairEncoder(body, layer=1, batch_size=8)
     flt, stored = fit_and_save(GOOD + BAD, [1] * 16 + [0] * 16, config, "test", encoder=encoder, log=print)
-    assert flt.finetuned and flt.metadata["setfit_steps"] == 2
+    assert flt.finetuned and flt.info.setfit_steps == 2
     assert any(not np.allclose(a.numpy(), b.detach().numpy()) for a, b in zip(before, body.parameters(), strict=True))
     assert (stored.path / "body" / "modules.json").exists()
     again = LearnedFilter.load(stored.path, "cpu")

@@ -40,11 +40,11 @@ def test_a_bad_template_cap_is_one_clear_config_error(tmp_path, value):
 
 def test_the_copies_of_a_template_are_spread_through_the_priority_queue():
     """ "Room N is ready." ×5 scored alike and came back to back in the priority sort (issue 22)."""
-    from curation.annotation.records import Row
+    from curation.annotation.records import DatasetRecord
     from curation.annotation.suggestions import priorities, priority
 
-    rows = [Row(f"r{n}", f"Room {n} is ready.", f"La habitación {n} está lista.", {}, False) for n in range(5)]
-    others = [Row(f"o{n}", f"Sentence {w}.", f"Frase {w}.", {}, False) for n, w in enumerate("abcd")]
+    rows = [DatasetRecord(f"r{n}", f"Room {n} is ready.", f"La habitación {n} está lista.") for n in range(5)]
+    others = [DatasetRecord(f"o{n}", f"Sentence {w}.", f"Frase {w}.") for n, w in enumerate("abcd")]
     scores = [0.5, 0.51, 0.49, 0.5, 0.52] + [0.55, 0.6, 0.65, 0.7]
     got = priorities(rows + others, scores)
     queue = [r.id for _, r in sorted(zip(got, rows + others, strict=True), key=lambda x: -x[0])]
