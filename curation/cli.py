@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from curation.errors import ConfigError, CurationError, OutputError
+from curation.errors import ConfigError, CurationError
 from curation.server.stack import DEFAULT_PORT, Credentials, Stack, default_data_dir
 
 
@@ -97,6 +97,30 @@ data_dir_option = click.option(
 port_option = click.option("--port", type=int, default=DEFAULT_PORT, show_default=True, help="HTTP port of Argilla.")
 
 
+def config_option(section: str = "see README"):
+    return click.option("--config", "config_path", type=click.Path(dir_okay=False), help=f"YAML config ({section}).")
+
+
+def dataset_options(fn):
+    """--workspace and --dataset: which Argilla dataset a command works on."""
+    fn = click.option("--dataset", help="Argilla dataset (config: argilla.dataset).")(fn)
+    return click.option("--workspace", help="Argilla workspace (config: argilla.workspace).")(fn)
+
+
+trust_pickle_option = click.option(
+    "--trust-pickle", is_flag=True, help="Load a model folder from before plain-number heads (pickles can run code)."
+)
+
+
+def _config(config_path, workspace=None, dataset=None, **flags):
+    """The config file with the command's flags over it (dotted config keys; None keeps the file's value)."""
+    from curation.config import Config
+
+    return Config.load(config_path).with_overrides(
+        **{"argilla.workspace": workspace, "argilla.dataset": dataset, **flags}
+    )
+
+
 @main.group()
 def server():
     """The embedded Argilla stack (argilla-server + SQLite + embedded search + Redis), no Docker needed.
@@ -168,9 +192,8 @@ def reindex(data_dir: Path):
 @main.command()
 @data_dir_option
 @port_option
-@click.pass_context
 @friendly
-def demo(ctx, data_dir: Path, port: int):
+def demo(data_dir: Path, port: int):
     """The main job on the embedded default, on the sample data written for this project.
 
     Starts Argilla, cleans data/sample/candidates.tsv into a dataset for the annotators in annotators/roster.yaml,
@@ -178,26 +201,28 @@ def demo(ctx, data_dir: Path, port: int):
     multilingual-e5-small, built offline when the Hub is out of reach), writes its suggestions back and exports
     the curated set to outputs/curated/.
     """
-    import os
+    from dataclasses import replace
+
+    from curation.annotation.connect import connect
 
     stack = Stack(data_dir, port=port)
     credentials = stack.start(log=lambda line: click.echo(f"  {line}", err=True))
-    os.environ["ARGILLA_API_URL"], os.environ["ARGILLA_API_KEY"] = stack.url, credentials.api_key
+    client = connect(stack.url, credentials.api_key)
     sample = Path(__file__).resolve().parents[1] / "data" / "sample"
-    # click fills every option not given here with its default
-    ctx.invoke(setup, input_path=str(sample / "candidates.tsv"), labels=str(sample / "judged.tsv"))
+    config = _config(None)
+    config = config.with_overrides(input=replace(config.input, path=str(sample / "candidates.tsv"), format=None))
+    _setup(config, str(sample / "judged.tsv"), client=client)
     click.echo("")
-    ctx.invoke(train)
+    _train(config, client=client)
     click.echo("")
-    curated = Path("outputs/curated")
-    ctx.invoke(
-        export_command,
-        output=curated,
+    _export(
+        config.with_overrides(**{"export.chat": True}),
+        client=client,
+        output=Path("outputs/curated"),
         model_dir="models",
         auto_accept=True,
         overwrite=True,
         include_rejected=True,
-        chat=True,
     )
     click.echo(f"Argilla web UI: {stack.url}  (owner login in {stack.credentials_path})")
     click.echo(
@@ -215,10 +240,9 @@ def demo(ctx, data_dir: Path, port: int):
 
 
 @main.command()
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML config (see README).")
+@config_option()
 @click.option("--input", "input_path", help="Candidates: a file (tsv/csv/jsonl/parquet), a.en,a.es, or a Hub id.")
-@click.option("--workspace", help="Argilla workspace (config: argilla.workspace).")
-@click.option("--dataset", help="Argilla dataset (config: argilla.dataset).")
+@dataset_options
 @click.option("--labels", type=click.Path(dir_okay=False), help="Judged pairs (source, target, label) to import.")
 @click.option("--dry-run", is_flag=True, help="Clean and print the filter table; do not touch Argilla.")
 @friendly
@@ -230,15 +254,20 @@ def setup(config_path, input_path, workspace, dataset, labels, dry_run):
         python setup_workspace.py --input data/sample/candidates.tsv --labels data/sample/judged.tsv
     The server comes from ARGILLA_API_URL / ARGILLA_API_KEY, else the embedded stack's credentials.
     """
+    from dataclasses import replace
+
+    config = _config(config_path, workspace, dataset)
+    if input_path:
+        config = config.with_overrides(input=replace(config.input, path=input_path, format=None))
+    _setup(config, labels, dry_run)
+
+
+def _setup(config, labels=None, dry_run: bool = False, client=None) -> None:
     from curation.annotation.setup import run_setup
-    from curation.config import Config
 
     _quiet_sdk()
-    config = Config.load(config_path).with_overrides(**{"argilla.workspace": workspace, "argilla.dataset": dataset})
-    if input_path:
-        config.input.path, config.input.format = input_path, None
     bars = _Bars()
-    result = run_setup(config, labels, dry_run=dry_run, log=bars.echo, progress=bars.new)
+    result = run_setup(config, labels, dry_run=dry_run, log=bars.echo, progress=bars.new, client=client)
     bars.close()
     if dry_run:
         return
@@ -266,9 +295,8 @@ def setup(config_path, input_path, workspace, dataset, labels, dry_run):
 
 
 @main.command()
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML config (see README).")
-@click.option("--workspace", help="Argilla workspace (config: argilla.workspace).")
-@click.option("--dataset", help="Argilla dataset (config: argilla.dataset).")
+@config_option()
+@dataset_options
 @click.option("--labels", type=click.Path(dir_okay=False), help="Train from a judged file instead (no Argilla).")
 @click.option("--models-dir", help="Where model versions go (config: train.models_dir).")
 @click.option("--base-model", help="Encoder: Hub id or folder (config: train.base_model).")
@@ -284,31 +312,28 @@ def train(config_path, workspace, dataset, labels, models_dir, base_model, devic
         python train_filter.py --labels judged.tsv    # a local judged file, no Argilla
     The server comes from ARGILLA_API_URL / ARGILLA_API_KEY, else the embedded stack's credentials.
     """
+    overrides = {"models_dir": models_dir, "base_model": base_model, "device": device}
+    config = _config(config_path, workspace, dataset, **{f"train.{k}": v for k, v in overrides.items()})
+    _train(config, labels, force)
+
+
+def _train(config, labels=None, force: bool = False, client=None) -> None:
     from curation import cycle
     from curation.annotation.suggestions import queue_link
-    from curation.config import Config
     from curation.files import writable_folder
     from curation.model.card import quality_lines
 
     _quiet_sdk()
-    config = Config.load(config_path).with_overrides(
-        **{
-            "argilla.workspace": workspace,
-            "argilla.dataset": dataset,
-            "train.models_dir": models_dir,
-            "train.base_model": base_model,
-            "train.device": device,
-        }
-    )
     writable_folder(config.train.models_dir, "--models-dir (train.models_dir)")  # before any model loads
     writable_folder(config.output_dir, "output_dir")
     if labels:
         result = cycle.from_file(labels, config, log=click.echo, force=force)
     else:
         from curation.annotation.connect import connect
+        from curation.annotation.records import find_dataset
 
-        client = connect()
-        data = _dataset(client, config)
+        client = client or connect()
+        data = find_dataset(client, config.argilla.workspace, config.argilla.dataset)
         bars = _Bars()
         try:
             result = cycle.from_argilla(client, data, config, log=bars.echo, progress=bars.new, force=force)
@@ -355,16 +380,14 @@ def train(config_path, workspace, dataset, labels, models_dir, base_model, devic
 @click.option("--replicas", type=int, help="Ray: model replicas (default one per GPU, else one per 4 CPUs).")
 @click.option("--gpus-per-replica", type=float, help="Ray: GPUs per model replica (default 1 when there are GPUs).")
 @click.option("--cpus-per-replica", type=float, default=1, show_default=True, help="Ray: CPUs per model replica.")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML config (see README).")
+@config_option()
 @click.option("--overwrite", is_flag=True, help="Replace an existing --output file or folder.")
 @click.option("--source-column", default="source", show_default=True)
 @click.option("--target-column", default="target", show_default=True)
 @click.option("--quoting", help="csv/tsv input: none or minimal (default: minimal for .csv, none for .tsv).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
 @click.option("--batch-size", type=int, help="Encoder batch size (default 32 on CPU, 256 on GPU).")
-@click.option(
-    "--trust-pickle", is_flag=True, help="Load a model folder from before plain-number heads (pickles can run code)."
-)
+@trust_pickle_option
 @friendly
 def score(
     model_dir,
@@ -395,62 +418,38 @@ def score(
     from tqdm import tqdm
 
     from curation.clean.readers import InputSpec
-    from curation.config import Config
-    from curation.corpus.local import run_local
-    from curation.corpus.ray import run_ray
-    from curation.corpus.shards import Job, find_shards
-    from curation.model.learned import LearnedFilter
-    from curation.model.predict import output_format, score_file
+    from curation.corpus.score import FileScored, RayOptions, is_folder, run
 
     if not model_dir and not clean:
         raise click.UsageError("give --model (to score), --clean (to filter and dedup), or both")
-    if batch_size is not None and batch_size < 1:
-        raise ConfigError(f"--batch-size must be a whole number of at least 1, not {batch_size}")
-    config = Config.load(config_path)
-    spec = InputSpec(path=input_path, source_column=source_column, target_column=target_column, quoting=quoting)
-    config.input = spec
-    folder = not Path(output).suffix
-    if not folder and (clean or engine == "ray"):
+    if not is_folder(output) and (clean or engine == "ray"):
         raise click.UsageError(f"with --clean or --engine ray, --output is a folder (Parquet shards), not {output}")
-    if not folder:  # one file in, one file out
-        output_format(output)  # a bad output name fails before the model loads
-        if Path(output).exists() and not overwrite:
-            raise OutputError(f"{output} exists: pass --overwrite to replace it, or choose another --output")
-        if not Path(output).resolve().parent.is_dir():
-            raise OutputError(f"the folder of --output {output} does not exist: create it or choose another --output")
-        flt = LearnedFilter.load(model_dir, device, batch_size, trust_pickle=trust_pickle)
-        with tqdm(desc="scoring", unit=" pairs", disable=None) as bar:
-            written, stats = score_file(flt, spec, output, progress=bar.update)
-        click.echo(f"{written} pairs scored with {flt.version} -> {output}")
-        if stats.malformed:
-            click.echo(f"{stats.malformed} malformed rows skipped, e.g. {stats.examples[0]}")
-        for warning in stats.warnings():
+    spec = InputSpec(path=input_path, source_column=source_column, target_column=target_column, quoting=quoting)
+    with tqdm(desc="scoring", unit=" pairs", disable=None if engine == "local" else True) as bar:
+        result = run(
+            _config(config_path),
+            spec,
+            output,
+            model_dir=model_dir,
+            clean=clean,
+            engine=engine,
+            overwrite=overwrite,
+            device=device,
+            batch_size=batch_size,
+            trust_pickle=trust_pickle,
+            ray=RayOptions(ray_address, replicas, gpus_per_replica, cpus_per_replica),
+            progress=bar.update,
+        )
+    if isinstance(result, FileScored):
+        click.echo(f"{result.written} pairs scored with {result.version} -> {output}")
+        if result.stats.malformed:
+            click.echo(f"{result.stats.malformed} malformed rows skipped, e.g. {result.stats.examples[0]}")
+        for warning in result.stats.warnings():
             click.echo(warning)
         return
-    job = Job(
-        shards=find_shards(input_path),
-        output=Path(output),
-        config=config,
-        model=model_dir,
-        clean=clean,
-        device=device,
-        batch_size=batch_size,
-        trust_pickle=trust_pickle,
-    )
-    if engine == "ray":
-        summary = run_ray(
-            job,
-            address=ray_address,
-            overwrite=overwrite,
-            replicas=replicas,
-            gpus_per_replica=gpus_per_replica,
-            cpus_per_replica=cpus_per_replica,
-        )
-    else:
-        with tqdm(desc="scoring", unit=" pairs", disable=None) as bar:
-            summary = run_local(job, overwrite=overwrite, progress=bar.update)
+    summary = result
     click.echo(
-        f"{summary.rows:,} pairs from {len(job.shards)} shards in {summary.seconds:.0f} s "
+        f"{summary.rows:,} pairs from {summary.shards} shards in {summary.seconds:.0f} s "
         f"({summary.pairs_per_s:,.0f} pairs/s, {engine}): {summary.kept:,} kept -> {summary.output}"
     )
     for reason, n in summary.reasons.items():
@@ -495,7 +494,7 @@ def slice_command(scored, output, uncertain, band, per_stratum, strata):
 @click.option("--data", required=True, help="Training pairs: a `curation export` folder or a pairs file.")
 @click.option("--test", "test_path", required=True, help="Test pairs (source, target) the model never trains on.")
 @click.option("--output", required=True, type=click.Path(file_okay=False, path_type=Path), help="The model folder.")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML config (section finetune).")
+@config_option("section finetune")
 @click.option(
     "--base-model",
     help="e5-decoder, scratch, or a seq2seq / causal-LM Hub id, folder or .gguf file (config: finetune.base_model).",
@@ -517,11 +516,10 @@ def finetune(
     Example:
         curation finetune --data outputs/export --test test.tsv --output outputs/translator
     """
-    from curation.config import Config
     from curation.finetune.run import finetune as run_finetune
 
     overrides = {"base_model": base_model, "steps": steps, "seed": seed, "device": device}
-    config = Config.load(config_path).with_overrides(**{f"finetune.{k}": v for k, v in overrides.items()})
+    config = _config(config_path, **{f"finetune.{k}": v for k, v in overrides.items()})
     result = run_finetune(
         config.finetune,
         data,
@@ -554,7 +552,7 @@ def finetune(
     show_default=True,
     help="report.md, summary.json, chrf.png, curves.png and each arm's models.",
 )
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML config (section finetune).")
+@config_option("section finetune")
 @click.option("--seeds", type=int, default=2, show_default=True, help="Seeds per arm (from finetune.seed on).")
 @click.option("--steps", type=int, help="Optimiser steps per run (config: finetune.steps).")
 @click.option("--drop-overlap", is_flag=True, help="Leave out training pairs whose source is in the test set.")
@@ -569,14 +567,13 @@ def compare(arms, export_dir, raw, test_path, output, config_path, seeds, steps,
     Example:
         curation compare --arm curated=outputs/export --arm raw=candidates.tsv --test test.tsv
     """
-    from curation.config import Config
     from curation.finetune.compare import compare as run_compare
     from curation.finetune.compare import parse_arms
 
     if seeds < 1:
         raise ConfigError(f"--seeds must be a whole number of at least 1, not {seeds}")
     named = parse_arms(list(arms))
-    config = Config.load(config_path).with_overrides(**{"finetune.steps": steps})
+    config = _config(config_path, **{"finetune.steps": steps})
     summary = run_compare(
         config.finetune,
         named,
@@ -598,9 +595,8 @@ def compare(arms, export_dir, raw, test_path, output, config_path, seeds, steps,
 
 
 @main.command("export")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML config (see README).")
-@click.option("--workspace", help="Argilla workspace (config: argilla.workspace).")
-@click.option("--dataset", help="Argilla dataset (config: argilla.dataset).")
+@config_option()
+@dataset_options
 @click.option("--output", type=click.Path(file_okay=False, path_type=Path), help="Local folder: Parquet, JSONL, card.")
 @click.option("--to-hub", "repo_id", help="Hugging Face dataset repo (namespace/name); token from HF_TOKEN.")
 @click.option("--model", "model_dir", help="Trained filter (version folder or models folder) for --auto-accept.")
@@ -610,25 +606,9 @@ def compare(arms, export_dir, raw, test_path, output, config_path, seeds, steps,
 @click.option("--include-rejected", is_flag=True, help="Also write rejected.jsonl (pairs left out, with reasons).")
 @click.option("--chat", is_flag=True, default=None, help="Also write a chat `messages` view (config: export.chat).")
 @click.option("--public", is_flag=True, help="Create the Hub repo public (default private).")
-@click.option(
-    "--trust-pickle", is_flag=True, help="Load a model folder from before plain-number heads (pickles can run code)."
-)
+@trust_pickle_option
 @friendly
-def export_command(
-    config_path,
-    workspace,
-    dataset,
-    output,
-    repo_id,
-    model_dir,
-    auto_accept,
-    threshold,
-    overwrite,
-    include_rejected,
-    chat,
-    public,
-    trust_pickle,
-):
+def export_command(config_path, workspace, dataset, chat, **options):
     """Export the curated set: human-approved pairs (+ model-trusted ones) with a dataset card.
 
     \b
@@ -637,27 +617,16 @@ def export_command(
         curation export --output curated/ --model models --auto-accept --include-rejected
         HF_TOKEN=... curation export --to-hub me/en-es-curated --model models --auto-accept
     """
-    from curation.config import Config
-    from curation.export.run import run as run_export
+    _export(_config(config_path, workspace, dataset, **{"export.chat": chat}), **options)
+
+
+def _export(config, client=None, **options) -> None:
+    from curation.export.run import run
     from curation.export.select import TOO_FEW
 
     _quiet_sdk()
-    config = Config.load(config_path).with_overrides(
-        **{"argilla.workspace": workspace, "argilla.dataset": dataset, "export.chat": chat}
-    )
-    result = run_export(
-        config,
-        output=output,
-        repo_id=repo_id,
-        model_dir=model_dir,
-        auto_accept=auto_accept,
-        threshold=threshold,
-        overwrite=overwrite,
-        include_rejected=include_rejected,
-        public=public,
-        trust_pickle=trust_pickle,
-        log=click.echo,
-    )
+    result = run(config, log=click.echo, client=client, **options)
+    output, repo_id = options.get("output"), options.get("repo_id")
     c = result.selection.counts
     small = f" ({TOO_FEW}: raise export.validation)" if result.validation_too_small else ""
     reached = ": the model reached no auto-accept threshold" if result.no_threshold else ""
@@ -703,9 +672,3 @@ def _quiet_sdk() -> None:
 
     warnings.filterwarnings("ignore", category=UserWarning, module="argilla")
     logging.getLogger("argilla.sdk").setLevel(logging.ERROR)
-
-
-def _dataset(client, config):
-    from curation.annotation.records import find_dataset
-
-    return find_dataset(client, config.argilla.workspace, config.argilla.dataset)

@@ -28,6 +28,12 @@ def writable_folder(path: str | Path, what: str) -> Path:
     return path
 
 
+def check_output(path: str | Path, overwrite: bool) -> None:
+    """An output that exists is replaced only when the user said so (`--overwrite`)."""
+    if Path(path).exists() and not overwrite:
+        raise OutputError(f"{path} exists: pass --overwrite to replace it, or choose another --output")
+
+
 def write_private_json(path: Path, data: Any) -> None:
     """Write JSON with mode 0600 from the first byte (never readable by others, even briefly), whole or not at all:
     written beside `path`, flushed to disk and renamed in, so a full disk leaves the old file (or none), never an

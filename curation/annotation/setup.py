@@ -287,18 +287,20 @@ def run_setup(
     dry_run: bool = False,
     log: Callable[[str], None] = print,
     progress: Callable[[str], Callable[[int], None]] | None = None,
+    client=None,
 ) -> SetupResult:
     """setup_workspace.py: clean the candidates, then (unless `dry_run`) the workspace, the roster's accounts, the
     dataset, one record per kept pair, and the judged pairs in `labels` with their annotators' responses. Argilla
-    and the roster are checked before any work; the filter table is logged before anything is sent."""
+    (`client`, default: `connect()`) and the roster are checked before any work; the filter table is logged before
+    anything is sent."""
     from curation.annotation.connect import connect
 
     if labels and not Path(labels).exists():
         raise InputError(f"labels file {labels} does not exist: check the --labels path")
     judged, torn = one_per_annotator(list(read_labels(labels))) if labels else ([], [])  # every row checked now
-    client = members = None
+    members = None
     if not dry_run:
-        client = connect()
+        client = client or connect()
         members = load_roster(config.annotators.roster)
         check_annotators(client, judged, members, labels)
     tally, rejected, kept = Tally(), [], []

@@ -45,4 +45,4 @@ def run_local(job: Job, *, overwrite: bool = False, progress: Callable[[int], No
             writer.write_table(to_output(frame))
             if progress:
                 progress(len(frame))
-    return finish(partial, job.output, started)
+    return finish(partial, job, started)

@@ -187,7 +187,7 @@ def run_ray(
         table.sort("ordinal").map_batches(_table, batch_format="pandas").write_parquet(str(partial))
     except Exception as e:  # Ray wraps what failed on a worker; say it in one line
         raise ScaleError(_worker_error(e, job)) from None
-    return finish(partial, job.output, started)
+    return finish(partial, job, started)
 
 
 def _worker_error(error: Exception, job: Job) -> str:

@@ -38,7 +38,7 @@ from curation.clean.dedup import Deduplicator, Prepared
 from curation.clean.readers import InputError, InputSpec, LoadStats, load
 from curation.clean.screen import Screener, screening
 from curation.config import Config
-from curation.errors import ScaleError
+from curation.files import check_output
 from curation.pair import Pair, batched
 
 SHARD_ENDINGS = (".parquet", ".jsonl", ".json", ".tsv", ".csv", ".jsonl.gz", ".tsv.gz", ".csv.gz")
@@ -87,6 +87,7 @@ class Summary:
     seconds: float
     output: Path
     malformed: list[dict] = field(default_factory=list)  # per shard: rows skipped as malformed, a few examples
+    shards: int = 0  # input shards read
 
     @property
     def malformed_rows(self) -> int:
@@ -269,16 +270,16 @@ def to_output(frame: pd.DataFrame) -> pa.Table:
 
 
 def prepare_output(output: Path, overwrite: bool) -> Path:
-    if output.exists() and not overwrite:
-        raise ScaleError(f"{output} exists: pass --overwrite to replace it, or choose another --output")
+    check_output(output, overwrite)
     partial = output.with_name(output.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     return partial
 
 
-def finish(partial: Path, output: Path, started: float) -> Summary:
+def finish(partial: Path, job: Job, started: float) -> Summary:
     """Rename the finished folder into place and count what it holds."""
+    output = job.output
     failed = [json.loads(p.read_text()) for p in sorted((partial / FAILED).glob("*.json"))]
     if failed:
         (partial / "_failed_shards.json").write_text(json.dumps(failed, indent=2, ensure_ascii=False) + "\n")
@@ -298,4 +299,4 @@ def finish(partial: Path, output: Path, started: float) -> Summary:
     partial.rename(output)
     kept = rows - sum(reasons.values())
     seconds = time.perf_counter() - started
-    return Summary(rows, kept, dict(reasons.most_common()), failed, seconds, output, malformed)
+    return Summary(rows, kept, dict(reasons.most_common()), failed, seconds, output, malformed, len(job.shards))

@@ -16,6 +16,7 @@ from curation.errors import ExportError
 from curation.export.card import card, comparison_for
 from curation.export.select import Selection, score_unscored, select, validation_too_small
 from curation.export.write import check_hub, push, write_folder
+from curation.files import check_output
 
 
 @dataclass
@@ -43,6 +44,7 @@ def run(
     public: bool = False,
     trust_pickle: bool = False,
     log=print,
+    client=None,
 ) -> Exported:
     """`curation export`: human-approved pairs (plus, with `auto_accept`, unjudged ones the filter in `model_dir`
     scores at or above `threshold`) with a dataset card, to the folder `output` and/or the Hub repo `repo_id`.
@@ -60,8 +62,8 @@ def run(
             f"--threshold must be a filter score from 0 to 1, not {threshold}: pairs scored at or above it are accepted"
         )
     token = check_hub(repo_id) if repo_id else None
-    if output and output.exists() and not overwrite:
-        raise ExportError(f"{output} exists: pass --overwrite to replace it, or choose another --output")
+    if output:
+        check_output(output, overwrite)
     model = None
     no_threshold = False
     if auto_accept or threshold is not None:
@@ -74,7 +76,7 @@ def run(
     elif model_dir:
         raise ExportError("--model is only used with --auto-accept (add it, or drop --model)")
 
-    client = connect()
+    client = client or connect()
     data = find_dataset(client, config.argilla.workspace, config.argilla.dataset)
     records = read_records(client, data)
     if model is not None and threshold is not None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from curation.errors import InputError, OutputError
-from curation.files import staged_folder, write_tsv
+from curation.files import check_output, staged_folder, write_tsv
 from curation.finetune.data import Example, read_pairs, read_training
 from curation.finetune.settings import FinetuneConfig
 from curation.pair import digest
@@ -85,8 +85,7 @@ def compare(
         raise InputError("--export and --raw go together: the curated export and the raw pool it was curated from")
     if len(arms) < 2 and export is None:
         raise InputError("give at least two --arm NAME=PATH to compare, or --export DIR --raw FILE")
-    if output.exists() and not overwrite:
-        raise OutputError(f"{output} exists: pass --overwrite to replace it, or choose another --output")
+    check_output(output, overwrite)
     if output.exists() and not (output / "summary.json").exists():
         raise OutputError(f"{output} is not a folder `curation compare` wrote: choose another --output")
     test_pairs = read_pairs(test, "--test")

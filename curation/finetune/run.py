@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from curation.errors import InputError, OutputError
-from curation.files import staged_folder, write_tsv
+from curation.files import check_output, staged_folder, write_tsv
 from curation.finetune.data import Example, read_pairs, read_training, without_test_sources
 from curation.finetune.evaluate import Evaluation, evaluate
 from curation.finetune.settings import FinetuneConfig
@@ -30,9 +30,9 @@ class Finetuned:
     interrupted: bool = False
 
 
-def check_output(output: Path, overwrite: bool) -> None:
-    if output.exists() and not overwrite:
-        raise OutputError(f"{output} exists: pass --overwrite to replace it, or choose another --output")
+def check_model_folder(output: Path, overwrite: bool) -> None:
+    """--output is free, or a model folder this command wrote and may replace."""
+    check_output(output, overwrite)
     if output.exists() and not (output / "finetune.json").exists():
         raise OutputError(f"{output} is not a model folder `curation finetune` wrote: choose another --output")
     if not output.resolve().parent.is_dir():
@@ -71,7 +71,7 @@ def finetune(
     from curation.model.encoder import device as pick_device
 
     kind_of(settings.base_model)  # an unknown base model fails before any data is read
-    check_output(output, overwrite)
+    check_model_folder(output, overwrite)
     training = read_training(data, settings.validation, validation)
     test_pairs = read_pairs(test, "--test")
     kept = without_test_sources(training.train, test_pairs)
