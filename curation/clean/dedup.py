@@ -17,11 +17,15 @@ import hashlib
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from curation.clean.keysets import KeySet, Signatures, SpillFolder
 from curation.pair import Pair, dedup_form
+
+if TYPE_CHECKING:
+    from curation.clean.settings import DedupConfig
 
 PRIME = (1 << 31) - 1  # a*h + b stays below 2**63 for 32-bit shingle hashes
 
@@ -57,6 +61,11 @@ class Deduplicator:
     seed: int = 1
     memory_mb: float | None = 32
     spill_dir: str | None = None
+
+    @classmethod
+    def from_config(cls, dedup: DedupConfig) -> Deduplicator:
+        """The dedup rule of the config's `dedup` section."""
+        return cls(dedup.near_threshold, dedup.num_perm, memory_mb=dedup.memory_mb)
 
     def __post_init__(self):
         rng = np.random.default_rng(self.seed)

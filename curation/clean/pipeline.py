@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -17,7 +18,8 @@ from typing import TYPE_CHECKING
 from curation.clean.dedup import Deduplicator
 from curation.clean.filters import FilterCounts
 from curation.clean.readers import LoadStats, load
-from curation.clean.screen import screen_chunk, screen_rows, screening, start_screener
+from curation.clean.screen import screen_chunk, screen_rows, screener
+from curation.clean.settings import CleanSettings
 from curation.files import staged_file, write_jsonl
 from curation.pair import Pair, batched, dedup_form
 
@@ -31,11 +33,16 @@ class Tally:
     pii_masked: int = 0
     filters: dict[str, FilterCounts] = field(default_factory=dict)
     dedup: dict[str, int] = field(default_factory=dict)
-    kept: int = 0
+    deduplicated: int = 0  # pairs past the filters and dedup
     template_cap: int | None = None  # at most this many pairs of one template reach annotators (None: no cap)
     templates_dropped: int = 0
     workers: tuple[int, int] | None = None  # (asked, used) when config.workers asked for more than the cores
     twins_kept: int = 0  # setup: pairs sharing a target with a kept pair, sent to annotators with it (regroup_twins)
+
+    @property
+    def kept(self) -> int:
+        """The pairs that reach annotators: past dedup, target twins back in, the template cap's drops out."""
+        return self.deduplicated + self.twins_kept - self.templates_dropped
 
     def table(self) -> str:
         """The filter table a curator reads: one row per stage, with its top reasons."""
@@ -98,9 +105,9 @@ def clean(config: Config, tally: Tally, rejected: list | None = None) -> Iterato
     core) once the input is larger than a few chunks; the dedup decisions stay in this process, in input order,
     so the result is the same whatever the number of workers.
     """
-    state = screening(config)
-    start_screener(*state)  # a bad filter config fails here, before anything is read
-    dedup = Deduplicator(config.dedup.near_threshold, config.dedup.num_perm, memory_mb=config.dedup.memory_mb)
+    settings = CleanSettings.from_config(config)
+    screener(settings)  # a bad filter config fails here, before anything is read
+    dedup = Deduplicator.from_config(config.dedup)
     chunks = batched(load(config.input, tally.load), CHUNK)
     head: list[list[Pair]] = []
     for chunk in chunks:  # small inputs are done before a pool would have started
@@ -112,13 +119,14 @@ def clean(config: Config, tally: Tally, rejected: list | None = None) -> Iterato
     if config.workers and config.workers > cores:
         tally.workers = (config.workers, cores)
     if workers <= 1 or len(head) * CHUNK < PARALLEL_AFTER:
-        results = map(screen_chunk, itertools.chain(head, chunks))
+        results = map(functools.partial(screen_chunk, settings=settings), itertools.chain(head, chunks))
         yield from _merge(results, dedup, tally, rejected)
         return
     context = multiprocessing.get_context("spawn")  # no fork: the caller may hold threads (HTTP clients)
-    with context.Pool(workers, initializer=start_screener, initargs=state) as pool:
+    with context.Pool(workers, initializer=screener, initargs=(settings,)) as pool:
         work = (([(p.source, p.target, p.origin) for p in chunk]) for chunk in itertools.chain(head, chunks))
-        yield from _merge(_ordered(pool, screen_rows, work, window=2 * workers), dedup, tally, rejected)
+        screen = functools.partial(screen_rows, settings=settings)
+        yield from _merge(_ordered(pool, screen, work, window=2 * workers), dedup, tally, rejected)
 
 
 def _ordered(pool, fn, items, window: int) -> Iterator:
@@ -146,7 +154,7 @@ def _merge(results, dedup: Deduplicator, tally: Tally, rejected: list | None) ->
             rejected.extend(dropped)
         for pair, duplicate in zip(kept, dedup.decide(prepared), strict=True):
             if duplicate is None:
-                tally.kept += 1
+                tally.deduplicated += 1
                 yield pair
                 continue
             tally.dedup[duplicate] = tally.dedup.get(duplicate, 0) + 1
@@ -179,7 +187,6 @@ def cap_templates(pairs: Iterable[Pair], cap: int | None, tally: Tally, rejected
             yield pair
             continue
         tally.templates_dropped += 1
-        tally.kept -= 1
         if rejected is not None:
             rejected.append((pair, f"templates: more than {cap} pairs differ only in numbers"))
 
@@ -213,7 +220,6 @@ def regroup_twins(kept: list[Pair], rejected: list, group: int, tally: Tally) ->
         rejected[:] = still
         tally.dedup["duplicate target"] -= back
         tally.dedup = {k: v for k, v in tally.dedup.items() if v}
-        tally.kept += back
         tally.twins_kept = back
         kept = [q for p in kept for q in (p, *after.get(id(p), ()))]
     return kept

@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from curation.clean import filters as filters_module
 from curation.clean import pii
 from curation.clean.dedup import Deduplicator
 from curation.clean.filters import FilterCounts
+from curation.clean.settings import CleanSettings
 from curation.pair import Pair
-
-if TYPE_CHECKING:
-    from curation.config import Config
-
-
-def screening(config: Config) -> tuple:
-    """What screening chunks needs, as plain values: (filter entries, PII on, near threshold, permutations)."""
-    return config.filter_entries(), config.pii, config.dedup.near_threshold, config.dedup.num_perm
 
 
 @dataclass(frozen=True)
@@ -30,10 +22,9 @@ class Screener:
     fingerprints: Deduplicator
 
     @classmethod
-    def build(cls, entries, pii_on: bool, near_threshold, num_perm: int) -> Screener:
-        """From `screening`'s plain values: built once per process."""
-        chain = [filters_module.build(name, params) for name, params in entries]
-        return cls(chain, pii_on, Deduplicator(near_threshold, num_perm, memory_mb=None))
+    def build(cls, settings: CleanSettings) -> Screener:
+        chain = [filters_module.build(name, params) for name, params in settings.filters]
+        return cls(chain, settings.pii, Deduplicator(settings.near_threshold, settings.num_perm, memory_mb=None))
 
     def screen(self, pairs: list[Pair], counts: dict[str, FilterCounts]) -> tuple[int, list[str | None]]:
         """Mask each pair (in place) and run the filters: the values masked, and each pair's drop reason or None."""
@@ -45,23 +36,26 @@ class Screener:
         return masked, reasons
 
 
-_SCREENER: Screener | None = None
+_SCREENERS: dict[str, Screener] = {}  # this process's, by settings
 
 
-def start_screener(*state) -> None:
-    """Each worker (or this process) builds its own filters and fingerprinting once."""
-    global _SCREENER
-    _SCREENER = Screener.build(*state)
+def screener(settings: CleanSettings) -> Screener:
+    """This process's screener for `settings`, built at its first use (a bad filter config fails there)."""
+    key = settings.key
+    if key not in _SCREENERS:
+        _SCREENERS[key] = Screener.build(settings)
+    return _SCREENERS[key]
 
 
-def screen_rows(rows: list[tuple[str, str, str]]):
-    return screen_chunk([Pair(s, t, origin=o) for s, t, o in rows])
+def screen_rows(rows: list[tuple[str, str, str]], settings: CleanSettings):
+    return screen_chunk([Pair(s, t, origin=o) for s, t, o in rows], settings)
 
 
-def screen_chunk(pairs: list[Pair]):
+def screen_chunk(pairs: list[Pair], settings: CleanSettings):
     """Mask, filter and fingerprint one chunk: (masked count, filter counts, kept, prepared dedup, dropped)."""
     counts: dict[str, FilterCounts] = {}
-    masked, reasons = _SCREENER.screen(pairs, counts)
+    tools = screener(settings)
+    masked, reasons = tools.screen(pairs, counts)
     kept = [pair for pair, reason in zip(pairs, reasons, strict=True) if reason is None]
     dropped = [(pair, reason) for pair, reason in zip(pairs, reasons, strict=True) if reason is not None]
-    return masked, counts, kept, _SCREENER.fingerprints.prepare(kept), dropped
+    return masked, counts, kept, tools.fingerprints.prepare(kept), dropped

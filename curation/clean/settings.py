@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from curation.checks import WHOLE_1, check, number, or_null, whole_between
 from curation.clean.filters import REGISTRY, build
 from curation.errors import ConfigError
+
+if TYPE_CHECKING:
+    from curation.config import Config
 
 
 @dataclass
@@ -46,3 +50,23 @@ def check_filters(filters: list | None) -> None:
     """Build each configured filter once, so a bad name or parameter is an error before any work."""
     for name, params in filter_entries(filters):
         build(name, params)
+
+
+@dataclass(frozen=True)
+class CleanSettings:
+    """What screening a chunk needs (filters, PII masking, the dedup fingerprints), as plain values: cheap to send to
+    a worker process, and the key of its screener there."""
+
+    filters: tuple[tuple[str, dict[str, Any]], ...]  # (name, params), in order
+    pii: bool = True
+    near_threshold: float | None = 0.8
+    num_perm: int = 64
+
+    @classmethod
+    def from_config(cls, config: Config) -> CleanSettings:
+        d = config.dedup
+        return cls(tuple(filter_entries(config.filters)), config.pii, d.near_threshold, d.num_perm)
+
+    @property
+    def key(self) -> str:
+        return json.dumps([[list(f) for f in self.filters], self.pii, self.near_threshold, self.num_perm])

@@ -9,6 +9,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from curation.clean.dedup import Deduplicator
+from curation.clean.settings import CleanSettings
 from curation.corpus.shards import (
     FAILED,
     OUTPUT,
@@ -20,7 +21,6 @@ from curation.corpus.shards import (
     finish,
     prepare_output,
     read_shard,
-    settings_of,
     to_output,
 )
 
@@ -30,9 +30,8 @@ def run_local(job: Job, *, overwrite: bool = False, progress: Callable[[int], No
     started = time.perf_counter()
     scorer = Scorer(job.model, job.device, job.batch_size, trust_pickle=job.trust_pickle) if job.model else None
     partial = prepare_output(job.output, overwrite)
-    settings = settings_of(job.config) if job.clean else ""
-    d = job.config.dedup
-    dedup = Deduplicator(d.near_threshold, d.num_perm, memory_mb=d.memory_mb) if job.clean else None
+    settings = CleanSettings.from_config(job.config)
+    dedup = Deduplicator.from_config(job.config.dedup) if job.clean else None
 
     def frames():
         for index, path in enumerate(job.shards):

@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from curation.clean.dedup import Deduplicator
 from curation.clean.readers import InputSpec
+from curation.clean.settings import CleanSettings
 from curation.corpus.shards import (
     FAILED,
     ROWS,
@@ -28,7 +29,6 @@ from curation.corpus.shards import (
     near_arrays,
     prepare_output,
     read_shard,
-    settings_of,
     to_output,
 )
 from curation.errors import ScaleError
@@ -98,7 +98,7 @@ def _mark(frame: pd.DataFrame, ordinals: np.ndarray, reason: str) -> pd.DataFram
 def _near_pass(exact, config: Config) -> np.ndarray:
     """Ordinals of the near-duplicates, decided in input order on the driver (memory fixed by dedup.memory_mb)."""
     d = config.dedup
-    dedup = Deduplicator(d.near_threshold, d.num_perm, memory_mb=d.memory_mb)
+    dedup = Deduplicator.from_config(d)
     dropped: list[np.ndarray] = []
     ordered = exact.select_columns(["ordinal", "signature", "bands"]).sort("ordinal")
     for batch in ordered.iter_batches(batch_size=ROWS, batch_format="pandas"):
@@ -143,7 +143,7 @@ def run_ray(
         _read_batch, batch_size=1, batch_format="pandas", fn_kwargs={"spec": job.config.input, "failed_dir": failed_dir}
     )
     if job.clean:
-        settings = settings_of(job.config)
+        settings = CleanSettings.from_config(job.config)
         rows = rows.map_batches(clean_batch, batch_format="pandas", fn_kwargs={"settings": settings}).materialize()
         parts = [rows.map_batches(_select, batch_format="pandas", fn_kwargs={"kept": False})]
         passed = rows.map_batches(_select, batch_format="pandas", fn_kwargs={"kept": True})

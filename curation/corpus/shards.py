@@ -36,7 +36,8 @@ import pyarrow.parquet as pq
 
 from curation.clean.dedup import Deduplicator, Prepared
 from curation.clean.readers import InputError, InputSpec, LoadStats, load
-from curation.clean.screen import Screener, screening
+from curation.clean.screen import screener
+from curation.clean.settings import CleanSettings
 from curation.config import Config
 from curation.files import check_output
 from curation.pair import Pair, batched
@@ -143,24 +144,14 @@ def read_shard(index: int, path: str, spec: InputSpec, failed_dir: str) -> Itera
         (folder / f"{index:06d}.json").write_text(json.dumps(record, ensure_ascii=False) + "\n")
 
 
-def settings_of(config: Config) -> str:
-    """What the cleaning stage needs, as a string (cheap to ship to workers, a key for their cache)."""
-    return json.dumps(screening(config))
-
-
-_SCREENERS: dict[str, Screener] = {}
-
-
-def clean_batch(frame: pd.DataFrame, settings: str) -> pd.DataFrame:
+def clean_batch(frame: pd.DataFrame, settings: CleanSettings) -> pd.DataFrame:
     """PII masked, filters applied (`reason`), and the dedup fingerprints of the rows kept: `pair_key`,
     `target_key` (int64), `signature` and `bands` (bytes; None without near-dedup)."""
-    if settings not in _SCREENERS:  # built once per worker process
-        _SCREENERS[settings] = Screener.build(*json.loads(settings))
-    screener = _SCREENERS[settings]
+    tools = screener(settings)  # built once per worker process
     pairs = [Pair(s, t) for s, t in zip(frame["source"], frame["target"], strict=True)]
-    _, reasons = screener.screen(pairs, {})
+    _, reasons = tools.screen(pairs, {})
     kept = [i for i, r in enumerate(reasons) if r is None]
-    prepared = screener.fingerprints.prepare([pairs[i] for i in kept])
+    prepared = tools.fingerprints.prepare([pairs[i] for i in kept])
     n = len(pairs)
     pair_key, target_key = np.zeros(n, dtype=np.uint64), np.zeros(n, dtype=np.uint64)
     pair_key[kept] = [p for p, _ in prepared.keys]

@@ -19,7 +19,7 @@ def test_pairs_differing_only_in_numbers_share_a_template_and_others_do_not():
 def test_only_the_first_pairs_of_a_template_go_on_and_the_rest_are_counted_with_their_reason():
     rooms = [Pair(f"Room {i} is ready.", f"La habitación {i} está lista.") for i in range(8)]
     other = Pair("Where is the station?", "¿Dónde está la estación?")
-    tally, rejected = Tally(kept=9), []
+    tally, rejected = Tally(deduplicated=9), []
     kept = list(cap_templates([*rooms[:4], other, *rooms[4:]], 3, tally, rejected))
     assert kept == [*rooms[:3], other]
     assert tally.templates_dropped == 5 and tally.kept == 4 and [p for p, _ in rejected] == rooms[3:]
