@@ -20,8 +20,9 @@ from tiny_model import COPIES, GOOD
 from curation.config import Config
 from curation.corpus.local import run_local
 from curation.corpus.ray import run_ray
-from curation.corpus.shards import Job, ScaleError, find_shards
+from curation.corpus.shards import Job, find_shards
 from curation.cycle import fit_and_save
+from curation.errors import ScaleError
 
 
 @pytest.fixture(scope="module")
