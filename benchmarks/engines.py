@@ -29,13 +29,13 @@ sys.path.insert(0, str(Path(__file__).parent))
 from cleaning_throughput import SHARED, build_input  # noqa: E402
 from filter_speed import corpus  # noqa: E402
 
-from curation import signals  # noqa: E402
 from curation.clean.readers import InputSpec, load  # noqa: E402
 from curation.config import Config  # noqa: E402
 from curation.corpus.local import run_local
 from curation.corpus.ray import run_ray
 from curation.corpus.shards import Job, find_shards  # noqa: E402
-from curation.model.encoder import DEFAULT_MODEL  # noqa: E402
+from curation.model import features as signals  # noqa: E402
+from curation.model.settings import DEFAULT_MODEL  # noqa: E402
 
 
 def shards(tsv: Path, folder: Path, count: int, limit: int | None = None) -> list[str]:

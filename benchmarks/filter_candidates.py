@@ -162,7 +162,8 @@ def tag_model_features(pairs: list[tuple[str, str]], folds: int = 5) -> np.ndarr
 def embedding_components(pairs: list[tuple[str, str]], k: int = 8) -> np.ndarray:
     from sklearn.decomposition import PCA
 
-    from curation.model.encoder import DEFAULT_MODEL, load_body
+    from curation.model.encoder import load_body
+    from curation.model.settings import DEFAULT_MODEL
 
     body = load_body(DEFAULT_MODEL, "cpu")
     u, v = (

@@ -26,8 +26,8 @@ from filter_quality import SHARED, fmt, read_tsv  # the same data readers (bench
 from sklearn.metrics import roc_auc_score
 
 from curation.model import adequacy, features, fluency
-from curation.model.encoder import DEFAULT_MODEL, PairEncoder, load_body
-from curation.model.settings import TrainConfig
+from curation.model.encoder import PairEncoder, load_body
+from curation.model.settings import DEFAULT_MODEL, TrainConfig
 from curation.model.train import new_head
 
 ROOT = Path(__file__).resolve().parents[1]

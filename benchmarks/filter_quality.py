@@ -22,9 +22,9 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from curation.model import negatives
-from curation.model.encoder import DEFAULT_MODEL, PairEncoder, load_body
+from curation.model.encoder import PairEncoder, load_body
 from curation.model.features import NAMES
-from curation.model.settings import TrainConfig
+from curation.model.settings import DEFAULT_MODEL, TrainConfig
 from curation.model.train import new_head
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -29,7 +29,8 @@ from filter_quality import SHARED, read_tsv  # the same data readers (benchmarks
 
 from curation.config import Config
 from curation.files import write_tsv
-from curation.model.encoder import DEFAULT_MODEL, default_batch_size, load_body
+from curation.model.encoder import default_batch_size, load_body
+from curation.model.settings import DEFAULT_MODEL
 from curation.pair import Pair
 
 CURATION = [str(Path(sys.executable).parent / "curation")]  # the console script, as a user runs it

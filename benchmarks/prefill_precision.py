@@ -26,8 +26,8 @@ import numpy as np
 from filter_quality import SHARED, read_tsv  # the same data readers (benchmarks/ is on the path)
 
 from curation.annotation.labels import read_labels
-from curation.model.encoder import DEFAULT_MODEL, PairEncoder, load_body
-from curation.model.settings import TrainConfig
+from curation.model.encoder import PairEncoder, load_body
+from curation.model.settings import DEFAULT_MODEL, TrainConfig
 from curation.model.train import cross_validate, new_head
 from curation.pair import Pair
 

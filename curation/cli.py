@@ -319,26 +319,14 @@ def train(config_path, workspace, dataset, labels, models_dir, base_model, devic
 
 def _train(config, labels=None, force: bool = False, client=None) -> None:
     from curation import cycle
-    from curation.annotation.suggestions import queue_link
-    from curation.files import writable_folder
     from curation.model.card import quality_lines
 
     _quiet_sdk()
-    writable_folder(config.train.models_dir, "--models-dir (train.models_dir)")  # before any model loads
-    writable_folder(config.output_dir, "output_dir")
-    if labels:
-        result = cycle.from_file(labels, config, log=click.echo, force=force)
-    else:
-        from curation.annotation.connect import connect
-        from curation.annotation.records import find_dataset
-
-        client = client or connect()
-        data = find_dataset(client, config.argilla.workspace, config.argilla.dataset)
-        bars = _Bars()
-        try:
-            result = cycle.from_argilla(client, data, config, log=bars.echo, progress=bars.new, force=force)
-        finally:
-            bars.close()
+    bars = _Bars()
+    try:
+        result = cycle.run(config, labels, client, log=bars.echo, progress=bars.new, force=force)
+    finally:
+        bars.close()
     ev = result.evaluation
     click.echo(f"Model {result.model.version} (card: {result.model.path / 'README.md'}):")
     for line in quality_lines(ev.quality()):
@@ -352,7 +340,7 @@ def _train(config, labels=None, force: bool = False, client=None) -> None:
             "the uncertain rest get scores only)"
         )
         click.echo("Outputs: " + ", ".join(f"{name} {path}" for name, path in result.outputs.items()))
-        click.echo(f"Label next (pending pairs, least certain first): {queue_link(client.api_url, data)}")
+        click.echo(f"Label next (pending pairs, least certain first): {result.queue}")
 
 
 @main.command()

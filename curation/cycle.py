@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,13 +15,13 @@ import numpy as np
 from curation.annotation import suggestions
 from curation.annotation.agreement import Judgment, agreement_summary, describe_agreement, training_set
 from curation.annotation.records import judgments, read_records
-from curation.errors import InputError
-from curation.files import write_tsv
+from curation.errors import TRAIN, InputError
+from curation.files import writable_folder, write_tsv
 from curation.model.card import quality_lines
 from curation.model.encoder import PairEncoder, build_encoder
 from curation.model.error_types import MIN_EXAMPLES
 from curation.model.learned import LearnedFilter
-from curation.model.plots import agreement_plot, calibration_plot, drops_plot, histogram_plot
+from curation.model.plots import agreement_plot, drops_plot, histogram_plot
 from curation.model.store import Stored
 from curation.model.train import Evaluation, TrainingError, check_labels
 from curation.pair import batched
@@ -42,6 +43,27 @@ class Result:
     next_to_label: list[tuple[str, float]] = field(default_factory=list)
     outputs: dict[str, Path] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)  # wall time of each step
+    queue: str | None = None  # the web UI's pending queue, least certain first (a retrain from Argilla)
+
+
+def run(
+    config: Config, labels: str | Path | None = None, client=None, log: Log = print, progress=None, force: bool = False
+) -> Result:
+    """`train_filter.py`: a new model from the judged file `labels` (no Argilla), else one retrain against the
+    config's dataset in Argilla (`client`, default: `connect()`) with suggestions back. The folders it writes to are
+    checked before any model loads."""
+    writable_folder(config.train.models_dir, "--models-dir (train.models_dir)")
+    writable_folder(config.output_dir, "output_dir")
+    if labels:
+        return from_file(labels, config, log=log, force=force)
+    from curation.annotation.connect import connect
+    from curation.annotation.records import find_dataset
+
+    client = client or connect()
+    dataset = find_dataset(client, config.argilla.workspace, config.argilla.dataset)
+    result = from_argilla(client, dataset, config, log=log, progress=progress, force=force)
+    result.queue = suggestions.queue_link(client.api_url, dataset)
+    return result
 
 
 def fit_and_save(
@@ -120,7 +142,7 @@ def from_argilla(client, dataset, config: Config, log: Log = print, progress=Non
     if not ids:
         raise TrainingError(
             f"no pair has a majority label in {dataset.name} ({len(rows)} records, {len(agg.ties)} ties): submit "
-            "good/bad labels in the Argilla web UI, then run train_filter.py again"
+            f"good/bad labels in the Argilla web UI, then run {TRAIN} again"
         )
     agreement = agreement_summary(agg)
     log(describe_agreement(agreement))
@@ -212,7 +234,8 @@ def write_outputs(config, stored, ev, agreement, pending, scores, next_up, sugge
     histogram_plot(ev.oof_scores, ev.labels, scores, ev.thresholds, out / "scores.png")
     plots = ["scores.png"]
     (out / "calibration.png").unlink(missing_ok=True)  # an older run's plot must not pass for this one's
-    if calibration_plot(ev.oof_scores, ev.labels, out / "calibration.png"):
+    if (stored.path / "calibration.png").exists():  # the model card's, of the same out-of-fold scores
+        shutil.copyfile(stored.path / "calibration.png", out / "calibration.png")
         plots.append("calibration.png")
     if agreement_plot(agreement, out / "agreement.png"):
         plots.append("agreement.png")

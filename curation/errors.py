@@ -14,6 +14,11 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
+# the commands messages tell a user to run (the wrapper scripts over `curation setup` and `curation train`)
+SETUP = "setup_workspace.py"
+TRAIN = "train_filter.py"
+
+
 class CurationError(Exception):
     """A problem the user can fix; the message says what to do."""
 

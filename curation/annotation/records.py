@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from curation.annotation import schema
 from curation.annotation.agreement import LABELS, Judgment
 from curation.annotation.connect import transient
-from curation.errors import WAITS, ArgillaRefused, ArgillaUnavailable, InputError, retried
+from curation.errors import SETUP, TRAIN, WAITS, ArgillaRefused, ArgillaUnavailable, InputError, retried
 from curation.pair import Pair, batched
 
 
@@ -99,7 +99,7 @@ def log_records(dataset, records: list, batch_size: int, done: str) -> None:
         raise ArgillaUnavailable(
             f"Argilla stopped answering or failed ({e.__class__.__name__}, {len(WAITS) + 1} tries) with {done}"
             f"{'' if held is None else f' ({held} records in the dataset now)'}: see its logs (disk full?), start it "
-            "again (curation server start) and run setup_workspace.py again; records are keyed by pair, so nothing is "
+            f"again (curation server start) and run {SETUP} again; records are keyed by pair, so nothing is "
             "duplicated"
         ) from None
 
@@ -164,8 +164,7 @@ def find_dataset(client, workspace: str, name: str):
     data = client.datasets(name, workspace=workspace)
     if data is None:
         raise InputError(
-            f"dataset {name!r} not found in workspace {workspace!r}: run setup_workspace.py first, or pass "
-            "--workspace/--dataset"
+            f"dataset {name!r} not found in workspace {workspace!r}: run {SETUP} first, or pass --workspace/--dataset"
         )
     return data
 
@@ -229,7 +228,7 @@ def judgments(records: list[DatasetRecord]) -> list[Judgment]:
     return [Judgment(r.id, who, label, r.errors[who]) for r in records for who, label in r.votes.items()]
 
 
-def send(http, method: str, url: str, stage: str, ok: tuple[int, ...] = (), rerun="train_filter.py", **kwargs):
+def send(http, method: str, url: str, stage: str, ok: tuple[int, ...] = (), rerun=TRAIN, **kwargs):
     """One request that is safe to repeat (a read, an upsert keyed by record id, a delete), retried with backoff
     while Argilla is unreachable or answers 5xx; then one clear error (`stage`: when, how far) that says re-running
     (`rerun`) completes it. Another 4xx than `ok` is an `ArgillaRefused`."""

@@ -106,7 +106,7 @@ def _create_or_fetch(create, fetch):
         return found, False
 
 
-def _read(lookup):
+def _lookup_retried(lookup):
     """A lookup, retried when the connection drops (the server closes it after a 500, e.g. another run's insert
     losing a UNIQUE race, and the next request on the pooled connection fails) or Argilla answers 5xx."""
     return retried(lookup, transient)
@@ -118,7 +118,7 @@ def ensure_workspace(client, name: str):
     def fetch():
         return client.workspaces(name)
 
-    existing = _read(fetch)
+    existing = _lookup_retried(fetch)
     if existing is not None:
         return existing
     return _create_or_fetch(lambda: rg.Workspace(name=name, client=client).create(), fetch)[0]
@@ -148,11 +148,11 @@ def ensure_users(client, members: Iterable[Member], workspace, passwords_path: s
 
     all_passwords = read_passwords(passwords_path)
     passwords = all_passwords.setdefault(client.api_url.rstrip("/"), {})
-    members_now = {u.username for u in _read(lambda: workspace.users)}
+    members_now = {u.username for u in _lookup_retried(lambda: workspace.users)}
     outcome = {}
     for member in members:
         fetch = functools.partial(client.users, member.username)
-        user = _read(fetch)
+        user = _lookup_retried(fetch)
         if user is None:
             password = secrets.token_urlsafe(12)
             first, _, last = member.name.partition(" ")
@@ -187,7 +187,7 @@ def ensure_dataset(client, config: Config, workspace):
 
     name = config.argilla.dataset
     fetch = functools.partial(client.datasets, name, workspace=workspace.name)
-    existing = _read(fetch)
+    existing = _lookup_retried(fetch)
     if existing is None:
         new = rg.Dataset(name=name, workspace=workspace.name, settings=schema.settings(config), client=client)
         existing, created = _create_or_fetch(new.create, fetch)
@@ -197,7 +197,7 @@ def ensure_dataset(client, config: Config, workspace):
         if existing._is_published():  # the SDK's own check: fields and questions are all there
             break
         time.sleep(0.5)
-        existing = _read(fetch)
+        existing = _lookup_retried(fetch)
     names = {f.name for f in existing.settings.fields} | {q.name for q in existing.settings.questions}
     missing = {"source", "target", schema.QUALITY} - names
     if missing or not existing._is_published():
@@ -213,7 +213,7 @@ def check_annotators(client, rows: list[LabelRow], members: list[Member], path) 
     """Every annotator a labels file names is in the roster or already an Argilla user: checked before any write."""
     roster = {m.username for m in members} | {CURATOR}
     for name in sorted({r.annotator for r in rows if r.annotator} - roster):
-        if _read(functools.partial(client.users, name)) is None:
+        if _lookup_retried(functools.partial(client.users, name)) is None:
             raise SetupError(
                 f"labels file {path} names annotator {name!r}, who is neither in {Path('annotators/roster.yaml')} nor "
                 "an Argilla user: add them to the roster and run setup again"
@@ -227,7 +227,10 @@ def import_labels(client, dataset, rows: list[LabelRow], workspace, passwords_pa
     are. Returns (judged pairs, responses imported, responses kept as they were, records it added: judged pairs
     that are not among the candidates, e.g. ones cleaning dropped)."""
     ensure_users(client, [Member(CURATOR, "Curator", "admin")], workspace, passwords_path)
-    users = {name: _read(functools.partial(client.users, name)).id for name in {r.annotator or CURATOR for r in rows}}
+    users = {
+        name: _lookup_retried(functools.partial(client.users, name)).id
+        for name in {r.annotator or CURATOR for r in rows}
+    }
     by_pair: dict[str, list[LabelRow]] = {}
     for row in rows:
         pii.mask(row.pair)

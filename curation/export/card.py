@@ -6,6 +6,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
+from curation.errors import SETUP
 from curation.export.select import TOO_FEW, Selection, validation_too_small
 from curation.model.card import quality_lines
 from curation.model.info import ModelInfo
@@ -14,7 +15,7 @@ from curation.model.info import ModelInfo
 def cleaning_lines(report: dict | None) -> list[str]:
     """What cleaning did before annotators saw the pairs (setup's filter_report.json), for the card."""
     if not report:
-        return ["No filter report found (outputs/filter_report.json of setup_workspace.py): cleaning not described."]
+        return [f"No filter report found (outputs/filter_report.json of {SETUP}): cleaning not described."]
     filters = {n: c["dropped"] for n, c in (report.get("filters") or {}).items() if c.get("dropped")}
     dedup = report.get("dedup") or {}
     templates = (report.get("templates") or {}).get("dropped") or 0
@@ -85,7 +86,7 @@ def card(
         + ".",
         *([f"Warning: the validation split holds {n_validation} pairs, {TOO_FEW}."] if too_small else []),
         "",
-        "## Cleaning (setup_workspace.py's filter report)",
+        f"## Cleaning ({SETUP}'s filter report)",
         *cleaning_lines(cleaning),
         "",
         "## Annotators",

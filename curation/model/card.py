@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from curation.errors import TRAIN
 from curation.model.info import ModelInfo, Quality
 from curation.model.plots import MIN_PER_CALIBRATION_BIN
 
@@ -55,7 +56,7 @@ def model_card(info: ModelInfo, plots: list[str]) -> str:
         f"# Translation-pair filter {info.version}",
         "",
         "Scores an English→Spanish pair with the probability that a human would judge it a good translation to",
-        "train on. Written by `train_filter.py` (curation); do not edit by hand.",
+        f"train on. Written by `{TRAIN}` (curation); do not edit by hand.",
         "",
         "## How it reads a pair",
         f"- encoder: `{info.base_model}` {body}, layer {info.layer} token vectors aligned between source and target",

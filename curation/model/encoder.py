@@ -17,9 +17,7 @@ import numpy as np
 
 from curation.errors import ModelError
 from curation.model import features
-from curation.model.settings import TrainConfig
-
-DEFAULT_MODEL = "intfloat/multilingual-e5-small"
+from curation.model.settings import DEFAULT_MODEL, TrainConfig
 
 WINDOW_BATCHES = 16  # batches of pairs whose sides are sorted by length together (and held in memory)
 
@@ -223,7 +221,7 @@ class PairEncoder:
         """Features (rows in input order, columns `features.NAMES`) for (source, target) pairs, in this process."""
         found, todo = self._lookup(pairs)
         fresh = [pairs[i] for i in todo]
-        return self._merge(pairs, found, todo, self._signals(fresh, features.without_encoder(fresh)))
+        return self._merge(pairs, found, todo, self._with_alignment(fresh, features.without_encoder(fresh)))
 
     def stream(self, chunks: Iterable[Sequence[tuple[str, str]]]) -> Iterator[np.ndarray]:
         """The features of each chunk of pairs, in order, as `features` gives them; the encoder-free ones of the
@@ -246,7 +244,7 @@ class PairEncoder:
                 yield self._finish(*ahead.popleft())
 
     def _finish(self, chunk, found, todo, known: Future) -> np.ndarray:
-        return self._merge(chunk, found, todo, self._signals([chunk[i] for i in todo], known))
+        return self._merge(chunk, found, todo, self._with_alignment([chunk[i] for i in todo], known))
 
     def _lookup(self, pairs) -> tuple[dict[int, np.ndarray], list[int]]:
         """Features of pairs met before (from the cache), by position, and the positions still to compute."""
@@ -273,7 +271,7 @@ class PairEncoder:
             self.cache.put([pair_key(*pairs[i]) for i in todo], fresh)
         return out
 
-    def _signals(self, pairs: Sequence[tuple[str, str]], known) -> np.ndarray:
+    def _with_alignment(self, pairs: Sequence[tuple[str, str]], known) -> np.ndarray:
         """`known` (the encoder-free features, or a future of them) with the alignment columns filled in."""
         if not pairs:
             return np.zeros((0, len(features.NAMES)), dtype=np.float32)
@@ -349,5 +347,5 @@ def build_encoder(settings: TrainConfig) -> PairEncoder:
     stamp = (base / "modules.json").stat().st_mtime_ns if (base / "modules.json").exists() else ""
     recipe = (encoder.layer, encoder.max_length, encoder.depth, encoder.precision)
     key = fingerprint(settings.base_model, stamp, *recipe, *features.NAMES)
-    encoder.cache = FeatureCache(Path(settings.models_dir) / "signal-cache" / f"{key}.sqlite", len(features.NAMES))
+    encoder.cache = FeatureCache(Path(settings.models_dir) / "feature-cache" / f"{key}.sqlite", len(features.NAMES))
     return encoder

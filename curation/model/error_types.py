@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from curation.errors import ModelError
+from curation.errors import TRAIN, ModelError
 from curation.model.head import PlainHead
 from curation.model.settings import TrainConfig
 
@@ -44,7 +44,7 @@ class ErrorTypes:
     @classmethod
     def from_dict(cls, data, where: str = "error types") -> ErrorTypes:
         if not isinstance(data, dict) or not isinstance(data.get("heads"), dict):
-            raise ModelError(f"{where} is not what train_filter.py writes (an object with heads): train again")
+            raise ModelError(f"{where} is not what {TRAIN} writes (an object with heads): train again")
         try:
             return cls(
                 heads={str(k): PlainHead.from_dict(v, f"{where} ({k})") for k, v in data["heads"].items()},
@@ -54,7 +54,7 @@ class ErrorTypes:
             )
         except (AttributeError, TypeError, ValueError) as e:
             what = e.__class__.__name__
-            raise ModelError(f"{where} is not what train_filter.py writes ({what}): train again") from None
+            raise ModelError(f"{where} is not what {TRAIN} writes ({what}): train again") from None
 
     def predict(self, x: np.ndarray) -> dict[str, np.ndarray]:
         """P(type) for each row of features, per learnt type."""

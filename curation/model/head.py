@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from curation.errors import ModelError
+from curation.errors import TRAIN, ModelError
 
 FORMAT = "spline-logistic/1"
 
@@ -84,7 +84,7 @@ class PlainHead:
         """A head read back from JSON; anything but the shape `to_dict` writes is a `ModelError`."""
 
         def bad(what: str) -> ModelError:
-            return ModelError(f"{where} is not a head train_filter.py wrote ({what}): train the model again")
+            return ModelError(f"{where} is not a head {TRAIN} wrote ({what}): train the model again")
 
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise bad(f"format must be {FORMAT!r}")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from curation.errors import ModelError
+from curation.errors import TRAIN, ModelError
 
 METADATA = "metadata.json"
 HEAD = "head.json"  # the fitted head as plain numbers
@@ -105,7 +105,7 @@ class ModelInfo:
             raise ModelError(f"{file} is not valid JSON ({e}): train again") from None
         if not isinstance(data, dict) or not {"base_model", "layer", "threshold"} <= set(data):
             raise ModelError(
-                f"{file} is not the metadata train_filter.py writes (a JSON object with base_model, layer, "
+                f"{file} is not the metadata {TRAIN} writes (a JSON object with base_model, layer, "
                 f"threshold, ...; found {type(data).__name__}): train again"
             )
         known = {f.name for f in dataclasses.fields(cls)} - {"extra", "metrics"}

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from curation.errors import ModelError
+from curation.errors import TRAIN, ModelError
 from curation.model import error_types, info, negatives, store
 from curation.model.card import model_card
 from curation.model.encoder import PairEncoder, default_batch_size, device, load_transformer
@@ -173,7 +173,7 @@ class LearnedFilter:
         if facts.features != list(FEATURES):
             raise ModelError(
                 f"model {path.name} reads {len(facts.features)} features, this version of curation "
-                f"computes {len(FEATURES)}: train it again with train_filter.py"
+                f"computes {len(FEATURES)}: train it again with {TRAIN}"
             )
         if (path / info.HEAD).exists():
             head = PlainHead.from_dict(_read_json(path / info.HEAD), str(path / info.HEAD))
@@ -254,7 +254,7 @@ def _unpickle(path: Path, trust: bool) -> tuple[PlainHead, ErrorTypes]:
     if not trust:
         raise ModelError(
             f"model {path} holds its head as a pickle ({head_file.name}), which can run any code when loaded: train "
-            "it again with train_filter.py (new models hold plain numbers), or pass --trust-pickle if you trust "
+            f"it again with {TRAIN} (new models hold plain numbers), or pass --trust-pickle if you trust "
             "whoever made the folder"
         )
     head = _read_pickle(head_file)
@@ -267,7 +267,7 @@ def _unpickle(path: Path, trust: bool) -> tuple[PlainHead, ErrorTypes]:
         types.heads = {name: PlainHead.from_pipeline(h) for name, h in types.heads.items()}
     except (AttributeError, TypeError, ValueError) as e:
         what = e.__class__.__name__
-        raise ModelError(f"{head_file} is not a head train_filter.py wrote ({what}): train again") from None
+        raise ModelError(f"{head_file} is not a head {TRAIN} wrote ({what}): train again") from None
     return head, types
 
 

@@ -57,7 +57,7 @@ def _write_scores(flt, spec, partial: Path, fmt: str, chunk_size: int, stats: Lo
                 if fmt == "jsonl":
                     row = {"source": pair.source, "target": pair.target, "score": round(float(value), 6)}
                     f.write(jsonl_line(row))
-                elif fmt == "tsv":  # no quoting, as the inputs in ../shared/data
+                elif fmt == "tsv":  # no quoting, as TSV input is read (tabs and newlines escaped)
                     f.write(f"{tsv_field(pair.source)}\t{tsv_field(pair.target)}\t{value:.6f}\n")
                 else:
                     writer.writerow([pair.source, pair.target, f"{value:.6f}"])

