@@ -337,7 +337,7 @@ def build_encoder(settings: TrainConfig) -> PairEncoder:
     """The encoder a training run uses, with a feature cache under `models_dir`, so a retrain only encodes pairs it
     has not met (keyed by the base model, its files' age, the layer, the length limit, depth and precision, and the
     feature names)."""
-    from curation.model.feature_cache import FeatureCache, fingerprint
+    from curation.model.feature_cache import FEATURE_CACHE, FeatureCache, fingerprint
 
     dev = device(settings.device)
     body = load_body(settings.base_model, dev)
@@ -347,5 +347,5 @@ def build_encoder(settings: TrainConfig) -> PairEncoder:
     stamp = (base / "modules.json").stat().st_mtime_ns if (base / "modules.json").exists() else ""
     recipe = (encoder.layer, encoder.max_length, encoder.depth, encoder.precision)
     key = fingerprint(settings.base_model, stamp, *recipe, *features.NAMES)
-    encoder.cache = FeatureCache(Path(settings.models_dir) / "feature-cache" / f"{key}.sqlite", len(features.NAMES))
+    encoder.cache = FeatureCache(Path(settings.models_dir) / FEATURE_CACHE / f"{key}.sqlite", len(features.NAMES))
     return encoder

@@ -22,20 +22,25 @@ def pair_key(source: str, target: str) -> str:
     return hashlib.sha1(f"{source}\x1f{target}".encode()).hexdigest()
 
 
+# the folder under models_dir and the table in each file keep the names they had when features were called
+# signals, so that caches written before stay valid
+FEATURE_CACHE = "signal-cache"
+
+
 class FeatureCache:
     def __init__(self, path: str | Path, width: int):
         self.path, self.width = Path(path), width
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(self.path, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("CREATE TABLE IF NOT EXISTS features (key TEXT PRIMARY KEY, value BLOB NOT NULL)")
+        self.db.execute("CREATE TABLE IF NOT EXISTS signals (key TEXT PRIMARY KEY, value BLOB NOT NULL)")
 
     def get(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
         found: dict[str, np.ndarray] = {}
         for start in range(0, len(keys), 500):
             chunk = list(keys[start : start + 500])
             marks = ",".join("?" * len(chunk))
-            for key, blob in self.db.execute(f"SELECT key, value FROM features WHERE key IN ({marks})", chunk):
+            for key, blob in self.db.execute(f"SELECT key, value FROM signals WHERE key IN ({marks})", chunk):
                 value = np.frombuffer(blob, dtype=np.float32)
                 if value.size == self.width:
                     found[key] = value
@@ -44,7 +49,7 @@ class FeatureCache:
     def put(self, keys: Sequence[str], values: np.ndarray) -> None:
         rows = [(k, np.asarray(v, dtype=np.float32).tobytes()) for k, v in zip(keys, values, strict=True)]
         with self.db:
-            self.db.executemany("INSERT OR REPLACE INTO features (key, value) VALUES (?, ?)", rows)
+            self.db.executemany("INSERT OR REPLACE INTO signals (key, value) VALUES (?, ?)", rows)
 
     def close(self) -> None:
         self.db.close()
