@@ -39,7 +39,7 @@ class LabelRow(NamedTuple):
 
 
 def read_labels(path: str | Path) -> Iterator[LabelRow]:
-    """LabelRow pairs (source, target, label: good/bad or 1/0) from TSV, CSV or JSONL, with the error types of an
+    """Judged pairs (source, target, label: good/bad or 1/0) from TSV, CSV or JSONL, with the error types of an
     optional `errors` column (names of the `errors` question, comma-separated) and who judged each row in an
     optional `annotator` column (a pair may appear once per annotator)."""
     path = Path(path)

@@ -225,7 +225,9 @@ def read_records(client, dataset) -> list[DatasetRecord]:
 
 def judgments(records: list[DatasetRecord]) -> list[Judgment]:
     """The submitted quality votes, one per annotator and record, with the error types each ticked."""
-    return [Judgment(r.id, who, label, r.errors[who]) for r in records for who, label in r.votes.items()]
+    return [
+        Judgment(r.id, who, label, r.errors.get(who, frozenset())) for r in records for who, label in r.votes.items()
+    ]
 
 
 def send(http, method: str, url: str, stage: str, ok: tuple[int, ...] = (), rerun=TRAIN, **kwargs):

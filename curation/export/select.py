@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from curation.annotation.agreement import Judgment, aggregate, agreement_summary
-from curation.annotation.records import DatasetRecord
+from curation.annotation.agreement import aggregate, agreement_summary
+from curation.annotation.records import DatasetRecord, judgments
 from curation.annotation.schema import agent_for
 from curation.errors import ExportError
 from curation.export.write import split_of
@@ -42,7 +42,7 @@ def select(
     records: list[DatasetRecord], threshold: float | None, model_version: str | None, validation: float
 ) -> Selection:
     """Rows to export and rows rejected (with reasons). `threshold` None: human-approved pairs only."""
-    agg = aggregate(Judgment(r.id, who, v) for r in records for who, v in r.votes.items())
+    agg = aggregate(judgments(records))
     if not agg.votes:
         raise ExportError("no submitted labels yet: annotators must judge some pairs in Argilla before an export")
     rows, rejected = [], []
