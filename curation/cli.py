@@ -137,16 +137,23 @@ def server():
 @data_dir_option
 @port_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind (0.0.0.0 to share).")
-@click.option("--workers", type=int, default=1, show_default=True, help="argilla-server worker processes.")
+@click.option(
+    "--database",
+    help="sqlite (a new stack's default), postgresql (a cluster of the stack's own, for teams) or a postgresql:// URL "
+    "(config: server.database). A data directory keeps the database it was made with.",
+)
+@click.option("--workers", type=int, help="argilla-server worker processes, 1 to 4 (config: server.workers; 1).")
+@config_option("server: database, workers")
 @friendly
-def start(data_dir: Path, port: int, host: str, workers: int):
+def start(data_dir: Path, port: int, host: str, database: str | None, workers: int | None, config_path):
     """Start the stack in the background and wait until Argilla answers. Starting twice is a no-op."""
-    stack = Stack(data_dir, port=port, host=host, workers=workers)
+    settings = _config(config_path, **{"server.database": database, "server.workers": workers}).server
+    stack = Stack(data_dir, port=port, host=host, workers=settings.workers, database=settings.database)
     if stack.pid("api") and stack.is_up():
         click.echo(f"Argilla is already running at {stack.url}")
     else:
         stack.start(log=lambda line: click.echo(f"  {line}", err=True))
-        click.echo(f"Argilla is running at {stack.url}")
+        click.echo(f"Argilla is running at {stack.url} (database: {stack.kind})")
     click.echo(f"Owner login and API key: {stack.credentials_path}")
     click.echo(f"Logs: {data_dir / 'logs'}")
 
@@ -187,6 +194,24 @@ def reindex(data_dir: Path):
         click.echo(f"{name}: {n} records indexed")
     if not counts:
         click.echo("no published datasets")
+
+
+@server.command()
+@data_dir_option
+@click.option("--to", "to", type=click.Choice(["postgresql"]), required=True, help="The database to move to.")
+@friendly
+def migrate(data_dir: Path, to: str):
+    """Move a stopped SQLite stack's data into a PostgreSQL cluster of its own (counts compared table by table).
+
+    argilla.db is kept as it was until you delete it; `curation server start` then runs on PostgreSQL.
+    """
+    from curation.server.migrate import to_postgresql
+
+    moved = to_postgresql(data_dir, log=lambda line: click.echo(f"  {line}", err=True))
+    for row in moved:
+        click.echo(f"{row.table:20} {row.before:>9,} rows in argilla.db  {row.after:>9,} in PostgreSQL")
+    click.echo(f"{data_dir} now runs on PostgreSQL: start it with `curation server start --data-dir {data_dir}`")
+    click.echo(f"argilla.db is kept as it was: delete {Path(data_dir) / 'argilla.db'} once you no longer need it")
 
 
 @main.command()

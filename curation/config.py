@@ -1,8 +1,8 @@
 """One typed configuration: a YAML file, a few CLI overrides, secrets from the environment. Unknown keys are errors.
 
 Plain data composed of each stage's own section (`clean.settings`, `annotation.settings`, `model.settings`,
-`export.settings`, `clean.readers.InputSpec`), each checked when it is built; no stage imports this module
-to run.
+`export.settings`, `server.settings`, `clean.readers.InputSpec`), each checked when it is built; no stage imports
+this module to run.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from curation.errors import ConfigError
 from curation.export.settings import ExportConfig
 from curation.finetune.settings import FinetuneConfig
 from curation.model.settings import TrainConfig
+from curation.server.settings import ServerConfig
 
 SECTIONS = {
     "input": InputSpec,
@@ -31,6 +32,7 @@ SECTIONS = {
     "train": TrainConfig,
     "export": ExportConfig,
     "finetune": FinetuneConfig,
+    "server": ServerConfig,
 }
 
 
@@ -46,6 +48,7 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    server: ServerConfig = field(default_factory=ServerConfig)
     output_dir: str = "outputs"
 
     def __post_init__(self):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import stat
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,11 +49,33 @@ class RunningArgilla:
         return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {token}"}, timeout=60)
 
 
-@pytest.fixture(scope="session")
-def argilla_stack(tmp_path_factory) -> RunningArgilla:
-    """The real argilla-server (SQLite + embedded search + Redis + worker) on a free port, for the whole session."""
-    data_dir = Path(tmp_path_factory.mktemp("argilla"))
-    stack = Stack(data_dir, port=free_port())
+# the databases the stack-backed tiers run on: every test of the `argilla_stack` fixture runs once on each
+DATABASES = [d for d in os.environ.get("CURATION_TEST_DATABASES", "sqlite,postgresql").split(",") if d]
+
+
+def enterable(folder: Path, base: Path) -> Path:
+    """`folder`, with it and its parents up to `base`'s parent enterable by other users: run as root, PostgreSQL
+    runs as an unprivileged user, who must reach the data directory (pytest makes its folders 0700)."""
+    if os.geteuid() == 0:
+        for path in [folder, *folder.parents]:
+            path.chmod(path.stat().st_mode | stat.S_IXOTH)
+            if path == base.parent:
+                break
+    return folder
+
+
+@pytest.fixture
+def stack_dir(tmp_path, tmp_path_factory) -> Path:
+    """A data directory any of the stack's databases can live in."""
+    return enterable(tmp_path, tmp_path_factory.getbasetemp()) / "data"
+
+
+@pytest.fixture(scope="session", params=DATABASES)
+def argilla_stack(request, tmp_path_factory) -> RunningArgilla:
+    """The real argilla-server (SQLite or PostgreSQL, embedded search, Redis, worker) on a free port, for the whole
+    session, once per database in DATABASES."""
+    data_dir = enterable(Path(tmp_path_factory.mktemp(f"argilla-{request.param}")), tmp_path_factory.getbasetemp())
+    stack = Stack(data_dir, port=free_port(), database=request.param)
     credentials = stack.start(log=lambda line: None)
     yield RunningArgilla(stack, credentials)
     stack.stop()

@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import sys
+from pathlib import Path
 
 
 def _tune_sqlite() -> None:
@@ -57,11 +58,17 @@ def bootstrap() -> None:
     from argilla_server.database import ALEMBIC_CONFIG_FILE
 
     alembic.config.main(argv=["-c", ALEMBIC_CONFIG_FILE, "-x", "quiet", "upgrade", "head"])
-    asyncio.run(_ensure_owner())
+    for line in asyncio.run(_owner_and_index()):
+        print(line, flush=True)
+
+
+async def _owner_and_index() -> list[str]:
+    """One event loop for both: argilla-server's engine is global, and its pooled connections (asyncpg's on
+    PostgreSQL) belong to the loop that opened them."""
     from curation.server.reindex import reconcile
 
-    for line in asyncio.run(reconcile()):
-        print(line, flush=True)
+    await _ensure_owner()
+    return await reconcile()
 
 
 async def _ensure_owner() -> None:
@@ -121,9 +128,20 @@ def reindex() -> None:
     print(json.dumps(asyncio.run(reindex_all())), flush=True)
 
 
+def copy(source: str) -> None:
+    """`curation server migrate`: argilla.db's tables into the PostgreSQL database this process is set up for."""
+    _prepare()
+    from dataclasses import asdict
+
+    from curation.server.migrate import copy_tables
+
+    print(json.dumps([asdict(moved) for moved in copy_tables(Path(source))]), flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m curation.server.run")
-    parser.add_argument("process", choices=["bootstrap", "api", "worker", "reindex"])
+    parser.add_argument("process", choices=["bootstrap", "api", "worker", "reindex", "copy"])
+    parser.add_argument("source", nargs="?", help="copy: the SQLite database to copy from")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=6900)
     parser.add_argument("--workers", type=int, default=1)
@@ -134,6 +152,8 @@ def main(argv: list[str] | None = None) -> None:
         worker()
     elif args.process == "reindex":
         reindex()
+    elif args.process == "copy":
+        copy(args.source)
     else:
         bootstrap()
 

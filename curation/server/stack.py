@@ -1,7 +1,10 @@
-"""Start, stop and inspect the embedded Argilla stack: Redis, the rq worker and argilla-server.
+"""Start, stop and inspect the embedded Argilla stack: Redis, the rq worker and argilla-server, on SQLite or on
+PostgreSQL.
 
-Everything lives under one data directory: `argilla.db` (Argilla's SQLite database), `search.sqlite` (the
-embedded index), `credentials.json` (the owner's login, mode 0600), `run/*.pid` and `logs/*.log`.
+Everything lives under one data directory: `argilla.db` (Argilla's SQLite database) or `postgresql/` (a
+PostgreSQL cluster of its own, `curation server start --database postgresql`), `search.sqlite` (the embedded
+index), `credentials.json` (the owner's login, mode 0600), `stack.json` (which database the directory runs on),
+`run/*.pid` and `logs/*.log`.
 """
 
 from __future__ import annotations
@@ -23,11 +26,13 @@ from pathlib import Path
 
 from curation.errors import StackError
 from curation.files import write_private_json
+from curation.server import postgres
+from curation.server.settings import POSTGRESQL, SQLITE, async_url, database_kind
 
 DEFAULT_PORT = 6900
 DEFAULT_HOST = "127.0.0.1"
 OWNER_USERNAME = "owner"
-COMPONENTS = ("redis", "worker", "api")
+COMPONENTS = ("redis", "worker", "api")  # in start order; PostgreSQL, when the stack has its own, comes first
 
 
 def default_data_dir() -> Path:
@@ -67,10 +72,20 @@ class Stack:
     host: str = DEFAULT_HOST
     workers: int = 1
     search_engine: str = "sqlite"  # "null" keeps nothing: the baseline of the ingestion benchmark
+    database: str | None = None  # sqlite | postgresql | a postgresql:// URL; None: what the data directory runs on
 
     def __post_init__(self):
         self.data_dir = Path(self.data_dir).expanduser().resolve()
         self._children: dict[str, subprocess.Popen] = {}
+        self._asked = self.database
+        self.database = self.database or self.remembered_database() or SQLITE
+        try:
+            self.kind = database_kind(self.database)
+        except ValueError:
+            raise StackError(
+                f"--database must be sqlite, postgresql or a postgresql:// URL, not {self.database!r}"
+            ) from None
+        self.cluster = postgres.Cluster(self.data_dir / postgres.FOLDER) if self.kind == POSTGRESQL else None
 
     # -- paths ----------------------------------------------------------------------------------------------
 
@@ -92,12 +107,40 @@ class Stack:
     def log_path(self, component: str) -> Path:
         return self.data_dir / "logs" / f"{component}.log"
 
+    @property
+    def components(self) -> tuple[str, ...]:
+        return (postgres.FOLDER, *COMPONENTS) if self.cluster else COMPONENTS
+
+    @property
+    def database_url(self) -> str:
+        """What argilla-server connects to."""
+        if self.cluster:
+            return self.cluster.url
+        if self.kind == "url":
+            return async_url(self.database)
+        return self._database_url(self.data_dir / "argilla.db")
+
+    @property
+    def stack_path(self) -> Path:
+        return self.data_dir / "stack.json"
+
+    def remembered_database(self) -> str | None:
+        """The database this data directory runs on, as its first start (or `migrate`) wrote it down."""
+        try:
+            value = json.loads(self.stack_path.read_text())["database"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return value if isinstance(value, str) else None
+
+    def remember_database(self) -> None:
+        write_private_json(self.stack_path, {"database": self.database})
+
     def environment(self, credentials: Credentials) -> dict[str, str]:
         """What every process of the stack (and a client of it) runs with."""
         env = dict(os.environ)
         env.update(
             ARGILLA_HOME_PATH=str(self.data_dir),
-            ARGILLA_DATABASE_URL=self._database_url(self.data_dir / "argilla.db"),
+            ARGILLA_DATABASE_URL=self.database_url,
             ARGILLA_SEARCH_ENGINE=self.search_engine,
             CURATION_SEARCH_DB=str(self.data_dir / "search.sqlite"),
             ARGILLA_REDIS_URL=f"unix://{self.redis_socket}?db=0",
@@ -155,8 +198,8 @@ class Stack:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             return None
-        marker = str(self.redis_socket) if component == "redis" else f"curation.server.run {component}"
-        return pid if marker in cmdline else None
+        markers = {"redis": str(self.redis_socket), postgres.FOLDER: f"-D {self.data_dir / postgres.FOLDER}"}
+        return pid if markers.get(component, f"curation.server.run {component}") in cmdline else None
 
     def is_up(self, timeout: float = 2.0) -> bool:
         try:
@@ -166,7 +209,7 @@ class Stack:
             return False
 
     def status(self) -> dict[str, int | None]:
-        return {component: self.pid(component) for component in COMPONENTS}
+        return {component: self.pid(component) for component in self.components}
 
     # -- start ----------------------------------------------------------------------------------------------
 
@@ -214,7 +257,7 @@ class Stack:
 
     def _start(self, timeout: float, log) -> Credentials:
         if self.data_dir.exists():
-            _make_private(self.data_dir)
+            self._make_private()
         if self.pid("api") and self.credentials_path.exists():
             running = Credentials.load(self.credentials_path).url
             if running.rstrip("/") != self.url.rstrip("/"):  # nothing is rewritten: clients keep the right URL
@@ -224,13 +267,16 @@ class Stack:
                 )
         if self.pid("api") and self.is_up():
             return Credentials.load(self.credentials_path)
+        self._check_database()
         self._check_data_dir()
-        _make_private(self.data_dir)
+        self._make_private()
         if self.pid("api") is None:
             self._check_port()
         redis_server = find_redis_server()
         creds = self.credentials()
         env = self.environment(creds)
+        if self.cluster:
+            self.start_postgresql(log)
         if self.pid("redis") is None:
             log("starting redis")
             self._spawn(
@@ -255,8 +301,9 @@ class Stack:
             self._wait_for(lambda: self.redis_socket.exists(), "redis", 30)
         log("migrating the database and checking the search index")
         database = self.data_dir / "argilla.db"
-        _set_aside_unfinished(database)
-        fresh = not database.exists()
+        if self.kind == SQLITE:
+            _set_aside_unfinished(database)
+        fresh = self.kind == SQLITE and not database.exists()  # PostgreSQL's migrations are transactional
         staged = database.with_name(".argilla.db.partial")  # a first migration is renamed in only once it is whole
         if fresh:
             _remove_database(staged)
@@ -283,6 +330,8 @@ class Stack:
                 part = staged.with_name(staged.name + suffix)
                 if part.exists():
                     os.replace(part, database.with_name(database.name + suffix))
+        if self.remembered_database() != self.database:
+            self.remember_database()
         for line in bootstrap.stdout.splitlines():
             if not line.startswith(("INFO", "command:")) and line.strip():
                 log(f"search index: {line}")
@@ -310,6 +359,43 @@ class Stack:
         self._wait_for(self.is_up, "api", timeout)
         return creds
 
+    def _check_database(self) -> None:
+        """The database asked for is the one this data directory holds (nothing is started over another's data)."""
+        remembered = self.remembered_database()
+        if remembered is None and (self.data_dir / "argilla.db").exists():
+            remembered = SQLITE  # made before stack.json was written
+        if remembered is not None and self.database != remembered:
+            hint = (
+                "move its data with `curation server migrate --to postgresql`"
+                if remembered == SQLITE and self.kind == POSTGRESQL
+                else f"start it with --database {remembered if database_kind(remembered) != 'url' else 'URL'}"
+            )
+            raise StackError(
+                f"the stack in {self.data_dir} runs on {_shown(remembered)}, not {_shown(self.database)}: {hint}, "
+                "or pass another --data-dir"
+            )
+        if self.kind != SQLITE:
+            postgres.require_drivers()
+        if self.cluster:
+            self.cluster.check()
+
+    def start_postgresql(self, log) -> None:
+        """The stack's own PostgreSQL cluster, made the first time, started unless it runs."""
+        self.cluster.make(log)
+        if self.pid(postgres.FOLDER) is None:
+            log("starting postgresql")
+            (self.cluster.root / "postmaster.pid").unlink(missing_ok=True)  # left by a kill: its processes are gone
+            self._spawn(postgres.FOLDER, self.cluster.command(), dict(os.environ), account=postgres.run_as())
+        self._wait_for(self.cluster.ready, postgres.FOLDER, 60)
+        self.cluster.ensure_database()
+
+    def _make_private(self) -> None:
+        """The data directory 0700 (0711 when PostgreSQL runs as another user, who must enter it), its files 0600;
+        the cluster's folder is PostgreSQL's to keep (it refuses one others can read)."""
+        keep_out = {self.cluster.root} if self.cluster else set()
+        mode = 0o711 if self.cluster and postgres.run_as() else 0o700
+        _make_private(self.data_dir, mode, keep_out)
+
     def _check_data_dir(self) -> None:
         try:
             for sub in ("run", "logs"):
@@ -335,7 +421,8 @@ class Stack:
                     f"port {self.port} on {self.host} is already in use: stop what uses it or pass --port N"
                 ) from None
 
-    def _spawn(self, component: str, argv: list[str], env: dict[str, str]) -> None:
+    def _spawn(self, component: str, argv: list[str], env: dict[str, str], account=None) -> None:
+        who = {} if account is None else {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
         with open(self.log_path(component), "ab") as log:
             process = subprocess.Popen(
                 argv,
@@ -343,8 +430,9 @@ class Stack:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                cwd=self.data_dir,
+                cwd=self.cluster.root if account is not None else self.data_dir,
                 start_new_session=True,
+                **who,
             )
         self.pid_path(component).write_text(str(process.pid))
         self._children[component] = process
@@ -369,17 +457,20 @@ class Stack:
     def stop(self, timeout: float = 20.0) -> list[str]:
         """Stop the processes this stack started (and only those), API first. Returns the names stopped."""
         stopped = []
-        for component in reversed(COMPONENTS):
+        for component in reversed(self.components):
             pid = self.pid(component)
             if pid is not None:
-                _terminate(pid, timeout)
+                if component == postgres.FOLDER:  # a fast shutdown: the postmaster checkpoints, then stops the rest
+                    _terminate(pid, max(timeout, 60), signal.SIGINT, group=False)
+                else:
+                    _terminate(pid, timeout)
                 stopped.append(component)
             self.pid_path(component).unlink(missing_ok=True)
         return stopped
 
     def kill(self) -> None:
         """SIGKILL every process of the stack at once, as a power cut would. For crash tests."""
-        pids = [pid for pid in map(self.pid, COMPONENTS) if pid is not None]
+        pids = [pid for pid in map(self.pid, self.components) if pid is not None]
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
@@ -412,9 +503,9 @@ def _set_aside_unfinished(database: Path) -> None:
             os.replace(part, database.with_name(f"{database.name}.unfinished{suffix}"))
 
 
-def _terminate(pid: int, timeout: float) -> None:
+def _terminate(pid: int, timeout: float, sig: int = signal.SIGTERM, group: bool = True) -> None:
     try:
-        os.killpg(pid, signal.SIGTERM)
+        (os.killpg if group else os.kill)(pid, sig)
     except ProcessLookupError:
         return
     if not _wait_gone(pid, timeout):
@@ -463,10 +554,11 @@ def _tail(path: Path, size: int = 4000) -> str:
         return ""
 
 
-def _make_private(root: Path) -> None:
-    """Folders 0700, files 0600, under `root` (links are not followed)."""
-    root.chmod(0o700)
+def _make_private(root: Path, mode: int = 0o700, keep_out: set[Path] = frozenset()) -> None:
+    """`root` `mode`, folders 0700 and files 0600 under it (links are not followed; nor are the `keep_out` folders)."""
+    root.chmod(mode)
     for folder, dirs, files in os.walk(root):
+        dirs[:] = [name for name in dirs if Path(folder) / name not in keep_out]
         for name in dirs:
             path = Path(folder) / name
             if not path.is_symlink():
@@ -476,6 +568,13 @@ def _make_private(root: Path) -> None:
             if not path.is_symlink():
                 with contextlib.suppress(FileNotFoundError):  # a WAL file can vanish while we walk
                     path.chmod(0o600)
+
+
+def _shown(database: str) -> str:
+    if database_kind(database) != "url":
+        return database
+    head, _, tail = database.partition("@")
+    return f"{head.split('://')[0]}://...@{tail}" if tail else database  # no password in a message
 
 
 def _last_line(text: str) -> str:

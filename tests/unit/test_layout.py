@@ -21,7 +21,7 @@ ALLOWED = {
     "export": BASE | {"clean", "annotation", "model", "export"},
     "finetune": BASE | {"clean", "model", "export", "finetune"},
     "cycle": BASE | {"clean", "annotation", "model", "cycle"},
-    "config": BASE | {"clean", "annotation", "model", "export", "finetune", "config"},
+    "config": BASE | {"clean", "annotation", "model", "export", "finetune", "server", "config"},
     "corpus": BASE | {"clean", "model", "config", "corpus"},
     "cli": BASE | STAGES | {"cycle", "config", "cli"},
 }
