@@ -2,11 +2,17 @@
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+PG_STAMP := $(VENV)/.postgresql-stamp
 
 .PHONY: demo test install lint bench server-start server-stop
 
 $(STAMP): requirements.lock pyproject.toml scripts/install.sh
 	bash scripts/install.sh
+	touch $@
+
+# PostgreSQL for the team server (curation server start --database postgresql); the tests run on both databases.
+$(PG_STAMP): $(STAMP) requirements-postgresql.lock
+	bash scripts/install.sh --postgresql
 	touch $@
 
 install: $(STAMP)
@@ -16,7 +22,7 @@ demo: $(STAMP)
 	$(BIN)/python -m curation demo
 
 # Every test tier: unit, integration against the real Argilla server, browser.
-test: $(STAMP)
+test: $(PG_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 

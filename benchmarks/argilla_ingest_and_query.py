@@ -1,10 +1,13 @@
-"""Ingestion throughput and query latency of the embedded Argilla stack, against a do-nothing baseline.
+"""Ingestion throughput and query latency of the embedded Argilla stack, on SQLite and on PostgreSQL, against a
+do-nothing search engine.
 
     .venv/bin/python benchmarks/argilla_ingest_and_query.py                # ingest 10k, queries at 10k and 100k
     .venv/bin/python benchmarks/argilla_ingest_and_query.py --scale 10000  # quicker
+    .venv/bin/python benchmarks/argilla_ingest_and_query.py --databases sqlite --skip-baseline
 
-Each engine runs on a fresh stack in a temporary folder. Records have 2 text fields, 3 metadata properties and
-1 suggestion, logged with the SDK. Texts come from ../shared/data when it is there, else are generated.
+Each database (and the baseline, on SQLite) runs on a fresh stack in a temporary folder, one after the other.
+Records have 2 text fields, 3 metadata properties and 1 suggestion, logged with the SDK.
+Texts come from ../shared/data when it is there, else are generated.
 """
 
 from __future__ import annotations
@@ -165,25 +168,27 @@ def add_annotator(client, stack: Stack, dataset, answered: int) -> str:
     return user.username
 
 
-def run_engine(engine: str, args, pairs, measure_queries: bool) -> dict:
+def run_engine(engine: str, args, pairs, measure_queries: bool, database: str = "sqlite") -> dict:
     import argilla as rg
 
     results: dict = {}
     with tempfile.TemporaryDirectory(prefix=f"bench-{engine}-") as tmp:
-        stack = Stack(Path(tmp), port=args.port, search_engine=engine, workers=args.workers)
+        Path(tmp).chmod(0o711)  # run as root, PostgreSQL runs as its own user, who must enter the folder
+        stack = Stack(Path(tmp) / "data", port=args.port, search_engine=engine, workers=args.workers, database=database)
         credentials = stack.start(log=lambda line: None)
         try:
             client = rg.Argilla(api_url=stack.url, api_key=credentials.api_key, timeout=300)
             dataset = create_dataset(client, f"bench-{engine}")
             results["ingest"] = ingest(client, dataset, 0, args.records, pairs, args.batch_size)
-            print(f"{engine:>6}: logged {args.records:,} records at {results['ingest']:.0f} records/s", flush=True)
+            name = f"{engine} on {database}"
+            print(f"{name}: logged {args.records:,} records at {results['ingest']:.0f} records/s", flush=True)
             if not measure_queries:
                 return results
             annotator = add_annotator(client, stack, dataset, answered=100)
             results[args.records] = query_latencies(stack, credentials.api_key, dataset, annotator, args.runs)
             if args.scale > args.records:
                 rate = ingest(client, dataset, args.records, args.scale, pairs, args.batch_size)
-                print(f"{engine:>6}: logged up to {args.scale:,} records at {rate:.0f} records/s", flush=True)
+                print(f"{name}: logged up to {args.scale:,} records at {rate:.0f} records/s", flush=True)
                 results[args.scale] = query_latencies(stack, credentials.api_key, dataset, annotator, args.runs)
         finally:
             stack.stop()
@@ -199,24 +204,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=40, help="timed runs per query")
     parser.add_argument("--port", type=int, default=6990)
     parser.add_argument("--skip-baseline", action="store_true", help="do not run the do-nothing engine")
+    parser.add_argument("--databases", default="sqlite,postgresql", help="Argilla's database for each stack measured")
     args = parser.parse_args(argv)
     pairs = texts()
+    databases = [d.strip() for d in args.databases.split(",") if d.strip()]
 
     baseline = None if args.skip_baseline else run_engine("null", args, pairs, measure_queries=False)["ingest"]
-    ours = run_engine("sqlite", args, pairs, measure_queries=True)
+    ours = {database: run_engine("sqlite", args, pairs, True, database) for database in databases}
 
     print()
     print(f"Ingestion, {args.records:,} records (2 text fields, 3 metadata, 1 suggestion), batch {args.batch_size}:")
-    print(f"  embedded engine   {ours['ingest']:8.0f} records/s")
+    for database, results in ours.items():
+        print(f"  embedded engine on {database:10} {results['ingest']:8.0f} records/s")
     if baseline:
-        print(f"  do-nothing engine {baseline:8.0f} records/s")
-        print(f"  engine cost       {100 * (1 - ours['ingest'] / baseline):8.1f} % of throughput")
+        print(f"  do-nothing engine on sqlite  {baseline:8.0f} records/s")
+        for database, results in ours.items():
+            print(f"  engine cost on {database:14} {100 * (1 - results['ingest'] / baseline):8.1f} % of throughput")
     for size in (args.records, args.scale):
-        if size not in ours:
+        if not all(size in results for results in ours.values()):
             continue
         print(f"Query latency at {size:,} records (HTTP round trip, {args.runs} runs): p50 / p95 ms")
-        for name, (p50, p95) in ours[size].items():
-            print(f"  {name:45} {p50:7.1f} / {p95:7.1f}")
+        print(f"  {'':45} " + "  ".join(f"{database:>17}" for database in ours))
+        for name in next(iter(ours.values()))[size]:
+            cells = "  ".join(f"{r[size][name][0]:7.1f} / {r[size][name][1]:7.1f}" for r in ours.values())
+            print(f"  {name:45} {cells}")
     return 0
 
 

@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # Install what the project needs on a fresh Debian machine: system packages, then a virtualenv in .venv with
 # the pinned Python packages. Safe to run again: it only installs what is missing.
+#   --postgresql   also what `curation server start --database postgresql` needs (Debian's postgresql, asyncpg,
+#                  psycopg2); `make test` passes it, since the stack-backed tiers run on both databases
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+POSTGRESQL=0
+[ "${1:-}" = "--postgresql" ] && POSTGRESQL=1
+
 APT_PACKAGES=(redis-server chromium apertium-eng-spa)  # apertium-eng-spa: the learned filter's fluency and adequacy signals
+[ "$POSTGRESQL" -eq 1 ] && APT_PACKAGES+=(postgresql)
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
@@ -28,4 +34,5 @@ command -v "$PYTHON" >/dev/null || PYTHON=python3
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -r requirements.lock
 .venv/bin/python -m pip install -q --no-deps -e .
+[ "$POSTGRESQL" -eq 0 ] || .venv/bin/python -m pip install -q -r requirements-postgresql.lock
 echo "installed: $(.venv/bin/curation --version)"

@@ -44,7 +44,10 @@ def require_drivers() -> None:
 def bin_dir() -> Path:
     """Where PostgreSQL's programs are: $CURATION_PG_BIN, Debian's newest /usr/lib/postgresql/N/bin, else PATH."""
     if os.environ.get("CURATION_PG_BIN"):
-        return Path(os.environ["CURATION_PG_BIN"])
+        chosen = Path(os.environ["CURATION_PG_BIN"])
+        if not (chosen / "postgres").exists():
+            raise StackError(f"CURATION_PG_BIN={chosen} holds no postgres program: point it at PostgreSQL's bin folder")
+        return chosen
     versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"), key=lambda p: _version(p.parent.parent.name))
     if versions:
         return versions[-1].parent

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from curation.checks import check, or_null, whole_between
+from curation.checks import check, whole_between
 
 SQLITE = "sqlite"
 POSTGRESQL = "postgresql"
@@ -29,6 +29,8 @@ def async_url(value: str) -> str:
 
 
 def _is_database(value) -> bool:
+    if value is None:  # left out: what the data directory was made with
+        return True
     try:
         database_kind(value)
     except ValueError:
@@ -47,4 +49,4 @@ class ServerConfig:
     workers: int = 1
 
     def __post_init__(self):
-        check("server", self, {"database": or_null(DATABASE), "workers": whole_between(1, MAX_WORKERS)})
+        check("server", self, {"database": DATABASE, "workers": whole_between(1, MAX_WORKERS)})

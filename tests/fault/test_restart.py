@@ -10,6 +10,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
+from conftest import DATABASES
 from curation.cli import main
 from curation.server.stack import Stack
 
@@ -73,9 +74,10 @@ def assert_agrees(http: httpx.Client, dataset_id, expected: set[str]):
     assert set(found) == {rid for rid in expected if int(rid.split("-")[1]) % 3 == 1} and total == len(found)
 
 
-@pytest.fixture
-def own_stack(tmp_path, unused_port):
-    stack = Stack(tmp_path / "data", port=unused_port)
+@pytest.fixture(params=DATABASES)
+def own_stack(request, stack_dir, unused_port):
+    """A stack of the test's own, on each database: SIGKILL takes every process at once, PostgreSQL's too."""
+    stack = Stack(stack_dir, port=unused_port, database=request.param)
     yield stack
     stack.stop()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -105,3 +106,88 @@ def test_the_served_ui_keeps_the_focus_on_a_label_question_once_answered(tmp_pat
     other = tmp_path / "b.js"
     other.write_text("console.log(1)")
     assert not patches.keep_focus(str(other)) and other.read_text() == "console.log(1)"
+
+
+def _start(*args: str):
+    return CliRunner().invoke(main, ["server", "start", *args])
+
+
+def test_a_database_that_is_not_one_is_one_line(tmp_path):
+    result = _start("--data-dir", str(tmp_path), "--database", "mysql://db")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.strip().splitlines()[-1] == (
+        "Error: server.database must be sqlite, postgresql or a postgresql://user@host/db URL, not 'mysql://db'"
+    )
+    result = _start("--data-dir", str(tmp_path), "--workers", "9")
+    assert result.output.strip().endswith("server.workers must be a whole number from 1 to 4, not 9")
+    with pytest.raises(StackError, match="--database must be sqlite, postgresql or a postgresql:// URL"):
+        Stack(tmp_path, database="oracle")
+
+
+def test_the_config_file_chooses_the_database_and_the_workers(tmp_path):
+    from curation.config import Config
+
+    path = tmp_path / "config.yaml"
+    path.write_text("server:\n  database: postgresql\n  workers: 4\n")
+    assert Config.load(path).server.database == "postgresql" and Config.load(path).server.workers == 4
+    assert Config().server.database is None  # what the data directory was made with; sqlite for a new one
+    assert Stack(tmp_path / "new").kind == "sqlite"
+    url = Stack(tmp_path / "team", database="postgresql://curator:secret@db.example/argilla")
+    assert url.database_url == "postgresql+asyncpg://curator:secret@db.example/argilla" and url.cluster is None
+
+
+def test_a_data_directory_keeps_the_database_it_was_made_with(tmp_path):
+    (tmp_path / "argilla.db").write_bytes(b"")  # a SQLite stack made before stack.json existed
+    result = _start("--data-dir", str(tmp_path), "--database", "postgresql")
+    assert result.exit_code == 1 and result.output.strip().splitlines()[-1] == (
+        f"Error: the stack in {tmp_path} runs on sqlite, not postgresql: move its data with "
+        "`curation server migrate --to postgresql`, or pass another --data-dir"
+    )
+    assert not (tmp_path / "postgresql").exists() and not (tmp_path / "run").exists()  # nothing was made
+
+    made = tmp_path / "made"
+    made.mkdir()
+    (made / "stack.json").write_text('{"database": "postgresql://curator:secret@db.example/argilla"}')
+    assert Stack(made).kind == "url"
+    result = _start("--data-dir", str(made), "--database", "sqlite")
+    assert "runs on postgresql://...@db.example/argilla, not sqlite: start it with --database URL" in result.output
+    assert "secret" not in result.output
+
+
+def test_postgresql_missing_pieces_say_how_to_install_them(tmp_path, monkeypatch):
+    from curation.server import postgres
+
+    monkeypatch.setitem(sys.modules, "asyncpg", None)
+    with pytest.raises(StackError, match=r"needs asyncpg, which are not installed: run bash scripts/install.sh"):
+        Stack(tmp_path, database="postgresql").start()
+    assert not (tmp_path / "postgresql").exists()
+    monkeypatch.setenv("CURATION_PG_BIN", str(tmp_path))
+    with pytest.raises(StackError, match="holds no postgres program: point it at PostgreSQL's bin folder"):
+        postgres.bin_dir()
+
+
+def test_a_folder_postgresql_s_user_cannot_enter_is_named_before_anything_is_made(stack_dir, monkeypatch):
+    import pwd
+
+    from curation.server import postgres
+
+    closed = stack_dir.parent / "closed"  # every folder above it can be entered
+    closed.mkdir(mode=0o700)
+    monkeypatch.setattr(postgres, "run_as", lambda: pwd.getpwnam("nobody"))
+    if os.geteuid() != 0:  # stack_dir opens pytest's folders to other users only when root
+        for folder in closed.parents:
+            folder.chmod(folder.stat().st_mode | 0o001)
+            if folder.name.startswith("pytest-of-"):
+                break
+    with pytest.raises(StackError) as caught:
+        Stack(closed / "team" / "data", database="postgresql").start()
+    assert str(caught.value) == (
+        f"PostgreSQL runs as user nobody (it refuses root), who cannot enter {closed}: pass --data-dir DIR in a "
+        f"folder other users can enter (not under {closed}), or run as a normal user"
+    )
+    assert not (closed / "team").exists()
+
+
+def test_migrate_refuses_what_it_cannot_move(tmp_path):
+    result = CliRunner().invoke(main, ["server", "migrate", "--to", "postgresql", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 1 and "no SQLite stack in" in result.output and "Traceback" not in result.output
