@@ -180,7 +180,7 @@ def run_engine(engine: str, args, pairs, measure_queries: bool, database: str = 
             client = rg.Argilla(api_url=stack.url, api_key=credentials.api_key, timeout=300)
             dataset = create_dataset(client, f"bench-{engine}")
             results["ingest"] = ingest(client, dataset, 0, args.records, pairs, args.batch_size)
-            name = f"{engine} on {database}"
+            name = f"{engine} index, {database} database"
             print(f"{name}: logged {args.records:,} records at {results['ingest']:.0f} records/s", flush=True)
             if not measure_queries:
                 return results
@@ -219,8 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     if baseline:
         print(f"  do-nothing engine on sqlite  {baseline:8.0f} records/s")
         for database, results in ours.items():
-            print(f"  engine cost on {database:14} {100 * (1 - results['ingest'] / baseline):8.1f} % of throughput")
-    for size in (args.records, args.scale):
+            cost = 100 * (1 - results["ingest"] / baseline)
+            print(f"  {database} with the engine, against that baseline: {cost:.1f} % less throughput")
+    for size in sorted({args.records, args.scale}):
         if not all(size in results for results in ours.values()):
             continue
         print(f"Query latency at {size:,} records (HTTP round trip, {args.runs} runs): p50 / p95 ms")

@@ -142,6 +142,22 @@ class Cluster:
             shutil.rmtree(self.root)
         os.rename(staged, self.root)
 
+    def clear_stale_lock(self) -> None:
+        """Remove the lock file a killed postmaster left, when no postgres process has its pid (PostgreSQL would
+        refuse a lock whose pid was reused by another program); a live postmaster's lock stays, and PostgreSQL
+        refuses to start twice on one folder."""
+        lock = self.root / "postmaster.pid"
+        try:
+            pid = int(lock.read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            return
+        try:
+            alive = b"postgres" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            alive = False
+        if not alive:
+            lock.unlink(missing_ok=True)
+
     def ready(self) -> bool:
         if not self.socket.exists():
             return False

@@ -384,7 +384,7 @@ class Stack:
         self.cluster.make(log)
         if self.pid(postgres.FOLDER) is None:
             log("starting postgresql")
-            (self.cluster.root / "postmaster.pid").unlink(missing_ok=True)  # left by a kill: its processes are gone
+            self.cluster.clear_stale_lock()
             self._spawn(postgres.FOLDER, self.cluster.command(), dict(os.environ), account=postgres.run_as())
         self._wait_for(self.cluster.ready, postgres.FOLDER, 60)
         self.cluster.ensure_database()
