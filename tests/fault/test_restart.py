@@ -9,8 +9,8 @@ import time
 import httpx
 import pytest
 from click.testing import CliRunner
-
 from conftest import DATABASES
+
 from curation.cli import main
 from curation.server.stack import Stack
 
