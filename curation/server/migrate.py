@@ -55,6 +55,7 @@ def to_postgresql(data_dir: Path, log=print) -> list[Moved]:
     target.cluster.check()
     old = os.umask(0o077)
     try:
+        target._check_data_dir()
         target._make_private()
         target.start_postgresql(log)
         log(f"copying {database.name} into PostgreSQL")
