@@ -74,6 +74,12 @@ class ApertiumError(CurationError, RuntimeError):
 WAITS = (0.5, 1.0, 2.0)
 
 
+def last_line(text: str | None, empty: str = "nothing logged") -> str:
+    """The last non-empty line of a program's output or log, the part an error message quotes."""
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    return lines[-1] if lines else empty
+
+
 def retried(call: Callable[[], T], transient: Callable[[Exception], bool], waits: tuple[float, ...] = WAITS) -> T:
     """`call()`, tried again after each of `waits` seconds while it fails with an error `transient` accepts (a
     restart, a dropped connection, a concurrent run's write); the last error is raised as it is."""

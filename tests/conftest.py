@@ -53,10 +53,11 @@ class RunningArgilla:
 DATABASES = [d for d in os.environ.get("CURATION_TEST_DATABASES", "sqlite,postgresql").split(",") if d]
 
 
-def enterable(folder: Path, base: Path) -> Path:
+def enterable(folder: Path, base: Path, always: bool = False) -> Path:
     """`folder`, with it and its parents up to `base`'s parent enterable by other users: run as root, PostgreSQL
-    runs as an unprivileged user, who must reach the data directory (pytest makes its folders 0700)."""
-    if os.geteuid() == 0:
+    runs as an unprivileged user, who must reach the data directory (pytest makes its folders 0700). `always`: also
+    when not root (a test that plays another user)."""
+    if always or os.geteuid() == 0:
         for path in [folder, *folder.parents]:
             path.chmod(path.stat().st_mode | stat.S_IXOTH)
             if path == base.parent:

@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from curation.errors import StackError
+from curation.errors import StackError, last_line
 from curation.server import postgres
 from curation.server.settings import POSTGRESQL, SQLITE
 
@@ -70,9 +70,8 @@ def to_postgresql(data_dir: Path, log=print) -> list[Moved]:
         with open(target.log_path("migrate"), "a") as f:
             f.write(done.stdout + done.stderr)
         if done.returncode != 0:
-            lines = [line for line in done.stderr.splitlines() if line.strip()]
             raise StackError(
-                f"the copy failed and PostgreSQL kept nothing of it ({lines[-1] if lines else 'nothing said'}): "
+                f"the copy failed and PostgreSQL kept nothing of it ({last_line(done.stderr, 'nothing said')}): "
                 f"see {target.log_path('migrate')}; the SQLite stack is as it was"
             )
         moved = [Moved(**row) for row in json.loads(done.stdout.strip().splitlines()[-1])]
@@ -119,12 +118,11 @@ def copy_tables(source: Path) -> list[Moved]:
                 f"{postgres.FOLDER}/ from the data directory to migrate again"
             )
         for table in tables:
-            before = src.execute(select(func.count()).select_from(table)).scalar()
             rows = src.execute(select(table)).mappings()
             while chunk := rows.fetchmany(CHUNK):
                 dst.execute(table.insert(), [dict(row) for row in chunk])
             after = dst.execute(select(func.count()).select_from(table)).scalar()
-            moved.append(Moved(table.name, before, after))
+            moved.append(Moved(table.name, had[table.name], after))
         wrong = [m for m in moved if m.before != m.after]
         if wrong:
             raise StackError(

@@ -20,7 +20,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from curation.errors import StackError
+from curation.errors import StackError, last_line
 
 ROLE = "argilla"
 DATABASE = "argilla"
@@ -59,6 +59,12 @@ def bin_dir() -> Path:
 
 def _version(name: str) -> tuple[int, ...]:
     return tuple(int(part) for part in name.split(".") if part.isdigit())
+
+
+def as_user() -> dict:
+    """subprocess options that run a PostgreSQL program as `run_as()`'s account (none: as ourselves)."""
+    account = run_as()
+    return {} if account is None else {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
 
 
 def run_as() -> pwd.struct_passwd | None:
@@ -130,10 +136,11 @@ class Cluster:
             os.chown(staged, account.pw_uid, account.pw_gid)
         log("creating the PostgreSQL cluster (once)")
         argv = [str(bin_dir() / "initdb"), "-D", str(staged), "-U", ROLE, "-A", "trust", "-E", "UTF8"]
-        done = self._run(argv + ["--locale=C", "--no-instructions"])
+        argv += ["--locale=C", "--no-instructions"]
+        done = subprocess.run(argv, capture_output=True, text=True, cwd="/", **as_user())
         if done.returncode != 0:
             shutil.rmtree(staged, ignore_errors=True)
-            raise StackError(f"initdb failed: {_last(done.stderr or done.stdout)}")
+            raise StackError(f"initdb failed: {last_line(done.stderr or done.stdout, 'nothing said')}")
         (staged / "pg_hba.conf").write_text(HBA)
         if account is not None:
             os.chown(staged / "pg_hba.conf", account.pw_uid, account.pw_gid)
@@ -178,22 +185,9 @@ class Cluster:
         argv += ["-h", str(self.root), "-U", ROLE, "-d", database, "-c", sql]
         done = subprocess.run(argv, capture_output=True, text=True)
         if done.returncode != 0:
-            raise StackError(f"PostgreSQL refused {sql.split()[0]} ({_last(done.stderr)}): see logs/postgresql.log")
+            said = last_line(done.stderr, "nothing said")
+            raise StackError(f"PostgreSQL refused {sql.split()[0]} ({said}): see logs/postgresql.log")
         return done.stdout
-
-    def _run(self, argv: list[str]) -> subprocess.CompletedProcess:
-        account = run_as()
-        if account is None:
-            return subprocess.run(argv, capture_output=True, text=True)
-        return subprocess.run(
-            argv,
-            capture_output=True,
-            text=True,
-            user=account.pw_uid,
-            group=account.pw_gid,
-            extra_groups=[],
-            cwd="/",
-        )
 
 
 def _can_enter(folder: Path, account: pwd.struct_passwd) -> bool:
@@ -206,8 +200,3 @@ def _can_enter(folder: Path, account: pwd.struct_passwd) -> bool:
     if info.st_gid == account.pw_gid:
         return bool(info.st_mode & stat.S_IXGRP)
     return bool(info.st_mode & stat.S_IXOTH)
-
-
-def _last(text: str) -> str:
-    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
-    return lines[-1] if lines else "nothing said"

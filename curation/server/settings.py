@@ -8,6 +8,7 @@ from curation.checks import check, whole_between
 
 SQLITE = "sqlite"
 POSTGRESQL = "postgresql"
+URLS = ("postgresql+asyncpg://", "postgresql://", "postgres://")  # an existing PostgreSQL server
 MAX_WORKERS = 4  # what the load benchmark measured on PostgreSQL; more only adds contention on a small machine
 
 
@@ -15,14 +16,14 @@ def database_kind(value: str) -> str:
     """`sqlite`, `postgresql` (a cluster inside the data directory) or `url` (an existing PostgreSQL server)."""
     if value in (SQLITE, POSTGRESQL):
         return value
-    if isinstance(value, str) and value.startswith(("postgresql://", "postgresql+asyncpg://", "postgres://")):
+    if isinstance(value, str) and value.startswith(URLS):
         return "url"
     raise ValueError(value)
 
 
 def async_url(value: str) -> str:
     """A PostgreSQL URL in the form argilla-server's async engine takes (postgresql+asyncpg://...)."""
-    for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
+    for prefix in URLS:
         if value.startswith(prefix):
             return "postgresql+asyncpg://" + value[len(prefix) :]
     raise ValueError(value)

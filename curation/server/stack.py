@@ -24,7 +24,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from curation.errors import StackError
+from curation.errors import StackError, last_line
 from curation.files import write_private_json
 from curation.server import postgres
 from curation.server.settings import POSTGRESQL, SQLITE, async_url, database_kind
@@ -77,7 +77,6 @@ class Stack:
     def __post_init__(self):
         self.data_dir = Path(self.data_dir).expanduser().resolve()
         self._children: dict[str, subprocess.Popen] = {}
-        self._asked = self.database
         self.database = self.database or self.remembered_database() or SQLITE
         try:
             self.kind = database_kind(self.database)
@@ -323,7 +322,7 @@ class Stack:
             raise StackError(
                 "the start-up step (migrations, owner account, search index check) failed: "
                 f"see {self.log_path('bootstrap')} (last line: "
-                f"{_last_line(bootstrap.stderr)})"
+                f"{last_line(bootstrap.stderr)})"
             )
         if fresh:
             for suffix in ("-wal", "-shm", ""):  # the database file last: it is what makes the stack "made"
@@ -385,7 +384,9 @@ class Stack:
         if self.pid(postgres.FOLDER) is None:
             log("starting postgresql")
             self.cluster.clear_stale_lock()
-            self._spawn(postgres.FOLDER, self.cluster.command(), dict(os.environ), account=postgres.run_as())
+            self._spawn(
+                postgres.FOLDER, self.cluster.command(), dict(os.environ), cwd=self.cluster.root, **postgres.as_user()
+            )
         self._wait_for(self.cluster.ready, postgres.FOLDER, 60)
         self.cluster.ensure_database()
 
@@ -421,18 +422,12 @@ class Stack:
                     f"port {self.port} on {self.host} is already in use: stop what uses it or pass --port N"
                 ) from None
 
-    def _spawn(self, component: str, argv: list[str], env: dict[str, str], account=None) -> None:
-        who = {} if account is None else {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
+    def _spawn(self, component: str, argv: list[str], env: dict[str, str], **popen) -> None:
+        """Start a component in its own session, output to its log; `popen` overrides (cwd, user, group)."""
+        options = {"cwd": self.data_dir, "start_new_session": True} | popen
         with open(self.log_path(component), "ab") as log:
             process = subprocess.Popen(
-                argv,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                cwd=self.cluster.root if account is not None else self.data_dir,
-                start_new_session=True,
-                **who,
+                argv, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, **options
             )
         self.pid_path(component).write_text(str(process.pid))
         self._children[component] = process
@@ -447,7 +442,7 @@ class Stack:
             if exited:
                 raise StackError(
                     f"{component} exited during start: see {self.log_path(component)} "
-                    f"(last line: {_last_line(_tail(self.log_path(component)))})"
+                    f"(last line: {last_line(_tail(self.log_path(component)))})"
                 )
             time.sleep(0.3)
         raise StackError(f"{component} did not become ready in {timeout:.0f} s: see {self.log_path(component)}")
@@ -575,8 +570,3 @@ def _shown(database: str) -> str:
         return database
     head, _, tail = database.partition("@")
     return f"{head.split('://')[0]}://...@{tail}" if tail else database  # no password in a message
-
-
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else "nothing logged"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -166,19 +165,19 @@ def test_postgresql_missing_pieces_say_how_to_install_them(tmp_path, monkeypatch
         postgres.bin_dir()
 
 
-def test_a_folder_postgresql_s_user_cannot_enter_is_named_before_anything_is_made(stack_dir, monkeypatch):
+def test_a_folder_postgresql_s_user_cannot_enter_is_named_before_anything_is_made(
+    stack_dir, tmp_path_factory, monkeypatch
+):
     import pwd
+
+    from conftest import enterable
 
     from curation.server import postgres
 
     closed = stack_dir.parent / "closed"  # every folder above it can be entered
     closed.mkdir(mode=0o700)
     monkeypatch.setattr(postgres, "run_as", lambda: pwd.getpwnam("nobody"))
-    if os.geteuid() != 0:  # stack_dir opens pytest's folders to other users only when root
-        for folder in closed.parents:
-            folder.chmod(folder.stat().st_mode | 0o001)
-            if folder.name.startswith("pytest-of-"):
-                break
+    enterable(stack_dir.parent, tmp_path_factory.getbasetemp(), always=True)  # stack_dir does so only as root
     with pytest.raises(StackError) as caught:
         Stack(closed / "team" / "data", database="postgresql").start()
     assert str(caught.value) == (
