@@ -27,6 +27,7 @@ from sklearn.metrics import roc_auc_score
 
 from curation.model import adequacy, features, fluency
 from curation.model.encoder import PairEncoder, load_body
+from curation.model.precision import CHOICES, resolve
 from curation.model.settings import DEFAULT_MODEL, TrainConfig
 from curation.model.train import new_head
 
@@ -46,7 +47,7 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=Path("/tmp/curation-filter-judged.npz"))
     parser.add_argument("--depth", type=int, help="encoder layers run (default: train.depth)")
     parser.add_argument("--full-depth", action="store_true", help="run every layer (models before train.depth)")
-    parser.add_argument("--precision", choices=["bfloat16", "float32"], help="default: train.precision")
+    parser.add_argument("--precision", choices=CHOICES, help="default: train.precision (auto: chosen for this CPU)")
     parser.add_argument(
         "--setfit-steps", type=int, default=0, help="also fine-tune the body with SetFit (1 draw, N=100 and 400)"
     )
@@ -54,7 +55,7 @@ def main() -> None:
     args = parser.parse_args()
     config = TrainConfig()
     depth = None if args.full_depth else (args.depth or config.depth)
-    precision = args.precision or config.precision
+    precision = resolve(args.precision or config.precision, "cpu")
     data = Judged.read()
     x = signals(data, args.model, depth, precision, args.cache)
 

@@ -9,7 +9,14 @@ extrapolated), and one full retrain + re-rank cycle on a 10,000-pair dataset in 
 Ceiling: `SentenceTransformer.encode` of the same sources and targets with the full model and the same batch size
 (what a user running the encoder would spend). "before": a model trained with `train.depth: null` and
 `train.precision: float32` (every layer in float32: what every model folder written before them does, and
-still does when loaded). Data: ../shared/data (read at run time). Peak memory: the largest sum of the resident
+still does when loaded); then `train.depth` 6 in both precisions side by side (float32, bfloat16), and which of
+them `train.precision: auto` picks on this machine. The first lines say which CPU made the figures (model, cores,
+avx2 / avx512 / amx flags). To see a CPU without native bfloat16 on one that has it, cap PyTorch's kernels:
+
+    ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 .venv/bin/python \\
+        benchmarks/filter_speed.py
+
+Data: ../shared/data (read at run time). Peak memory: the largest sum of the resident
 memory of the command's processes (its feature workers and Apertium included), sampled every 0.1 s.
 """
 
@@ -30,11 +37,16 @@ from filter_quality import SHARED, read_tsv  # the same data readers (benchmarks
 from curation.config import Config
 from curation.files import write_tsv
 from curation.model.encoder import default_batch_size, load_body
+from curation.model.precision import describe_cpu, resolve
 from curation.model.settings import DEFAULT_MODEL
 from curation.pair import Pair
 
 CURATION = [str(Path(sys.executable).parent / "curation")]  # the console script, as a user runs it
-RECIPES = {"before": (None, "float32"), "now": ("default", "default")}
+RECIPES = {
+    "before": (None, "float32"),
+    "float32": ("default", "float32"),
+    "bfloat16": ("default", "bfloat16"),
+}
 
 
 def corpus() -> list[tuple[str, str, int]]:
@@ -109,7 +121,12 @@ def main() -> None:
     parser.add_argument("--labels", type=int, default=100)
     parser.add_argument("--no-quality", action="store_true", help="skip the human-judged quality of both recipes")
     parser.add_argument("--device", default="cpu", help="cpu, or cuda for the GPU figures")
+    parser.add_argument("--recipes", default=",".join(RECIPES), help=f"which of {', '.join(RECIPES)}")
     args = parser.parse_args()
+    recipes = {name: RECIPES[name] for name in args.recipes.split(",")}
+    chosen = resolve("auto", args.device)
+    print(f"CPU: {describe_cpu()}")
+    print(f"train.precision auto chooses {chosen} on this machine ({args.device})")
     data = corpus()
     order = np.random.default_rng(0).permutation(len(data))
     labelled = [data[i] for i in order[: args.labels]]
@@ -118,7 +135,7 @@ def main() -> None:
 
     defaults = Config().train
     models = {}
-    for name, (depth, precision) in RECIPES.items():
+    for name, (depth, precision) in recipes.items():
         config = Config()
         config.train.base_model, config.train.models_dir = args.model, str(work / f"models-{name}")
         config.train.depth = defaults.depth if depth == "default" else depth
@@ -157,13 +174,17 @@ def main() -> None:
             f"  {name:<7} {speed:7.1f} pairs/s ({seconds:.1f} s; 1 pair: {start:.1f} s; peak {peak / 2**30:.2f} GiB);"
             f" {speed / ceiling:.2f} of the ceiling"
         )
-    gain = rows["now"][0] / rows["before"][0]
-    print(f"  targets: >= 150 pairs/s and >= 0.8 of the ceiling; now / before = {gain:.2f}")
+    if chosen in rows:
+        auto = rows[chosen][0]
+        print(f"  auto ({chosen}): {auto:.1f} pairs/s (target >= 150), {auto / ceiling:.2f} of the ceiling (>= 2)")
+        for name in ("before", "float32"):
+            if name in rows:
+                print(f"  auto / {name} = {auto / rows[name][0]:.2f} (target: never below 1)")
 
     if not args.no_quality:
-        quality_table(args.model)
+        quality_table(args.model, recipes)
     if args.large:
-        large(args, models["now"], work)
+        large(args, models.get(chosen) or next(iter(models.values())), work)
     if args.dataset_pairs:
         config = Config()
         config.train.base_model, config.train.models_dir = args.model, str(work / "models-cycle")
@@ -171,8 +192,8 @@ def main() -> None:
         cycle(args, data, order, config, work)
 
 
-def quality_table(model: str) -> None:
-    """benchmarks/filter_judged.py's figures for both recipes: ParaCrawl in-pool, newstest, minimal pairs."""
+def quality_table(model: str, recipes: dict) -> None:
+    """benchmarks/filter_judged.py's figures for each recipe: ParaCrawl in-pool, newstest, minimal pairs."""
     from filter_judged import Judged, fmt, quality, signals
 
     from curation.model.features import NAMES
@@ -181,15 +202,22 @@ def quality_table(model: str) -> None:
     config = TrainConfig()
     data = Judged.read()
     print("\nquality, human-judged (benchmarks/filter_judged.py's draws: AUC mean ± sd over 5):")
-    print("  recipe | ParaCrawl N=100 | N=400 | A (misaligned) | E (translation error) | newstest N=100 | minimal")
-    for name, (depth, precision) in RECIPES.items():
+    print(
+        "  recipe | ParaCrawl N=100 | N=400 | A (misaligned) | E (translation error) | newstest N=100 | minimal | "
+        "features vs float32 (largest / mean difference)"
+    )
+    seen = {}
+    for name, (depth, precision) in recipes.items():
         depth = config.depth if depth == "default" else depth
-        precision = config.precision if precision == "default" else precision
         cache = Path(tempfile.gettempdir()) / f"curation-filter-speed-{depth}-{precision}.npz"
-        x = signals(data, model, depth, precision, cache)
+        x = seen[(depth, precision)] = signals(data, model, depth, precision, cache)
         q = quality(data, x, NAMES, config, 5)
-        cells = [fmt(q["100 all"]), fmt(q["400 all"]), fmt(q["A"]), fmt(q["E"]), fmt(q["news"])]
-        print(f"  {name} (depth {depth or 'all'}, {precision}) | " + " | ".join(cells) + f" | {q['minimal']}/40")
+        cells = [fmt(q["100 all"]), fmt(q["400 all"]), fmt(q["A"]), fmt(q["E"]), fmt(q["news"]), f"{q['minimal']}/40"]
+        base = seen.get((depth, "float32"))
+        if base is not None and precision != "float32":
+            moved = np.abs(np.vstack(list(x.values())) - np.vstack(list(base.values())))
+            cells.append(f"{moved.max():.4f} / {moved.mean():.6f}")
+        print(f"  {name} (depth {depth or 'all'}, {precision}) | " + " | ".join(cells))
 
 
 def large_pairs(n: int) -> list[tuple[str, str]]:

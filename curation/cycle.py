@@ -81,7 +81,7 @@ def fit_and_save(
     is stored but not made `latest`, and `TrainingError` says so, unless `force`."""
     check_labels(y, config.train.min_per_class)  # before the encoder is loaded
     encoder = encoder or build_encoder(config.train)
-    log(f"training on {sum(y)} good / {len(y) - sum(y)} bad pairs ({encoder.device})")
+    log(f"training on {sum(y)} good / {len(y) - sum(y)} bad pairs ({encoder.device}, {encoder.precision})")
     flt = LearnedFilter.train(pairs, y, encoder, config.train, tags)
     ev, types = flt.evaluation, flt.error_types
     if types.tagged:

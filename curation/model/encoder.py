@@ -17,6 +17,7 @@ import numpy as np
 
 from curation.errors import ModelError
 from curation.model import features
+from curation.model.precision import BFLOAT16, cache_family, resolve
 from curation.model.settings import DEFAULT_MODEL, TrainConfig
 
 WINDOW_BATCHES = 16  # batches of pairs whose sides are sorted by length together (and held in memory)
@@ -187,7 +188,7 @@ class PairEncoder:
     max_length: int = 128
     cache: object | None = None  # a FeatureCache: pairs met before are not encoded again (frozen body only)
     depth: int | None = None  # layers run; the cosine reads the last of them (None: every layer, as before)
-    precision: str = "float32"  # bfloat16: weights and activations in bfloat16 (float32: float16 autocast on GPUs)
+    precision: str = "float32"  # computed in: float32 (float16 autocast on GPUs) or bfloat16
     load: Callable[[], Transformer] | None = None  # returns the encoder's parts, at the first encode (no body)
     device: str | None = None  # the body's device (set from the body; give it with `load`)
     workers: int | None = None  # worker processes of `stream` (None: `overlap.default_workers`)
@@ -215,7 +216,7 @@ class PairEncoder:
         if self.depth is not None and self.layer > self.depth:
             raise ModelError(f"train.layer {self.layer} lies above train.depth {self.depth}: lower it or raise depth")
         self.layer = min(self.layer, self.model.config.num_hidden_layers)
-        self._cast = False
+        self._prepared = False
 
     def features(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
         """Features (rows in input order, columns `features.NAMES`) for (source, target) pairs, in this process."""
@@ -293,6 +294,14 @@ class PairEncoder:
         self._ready()
         return [e.ids for e in self.tokenizer.encode_batch([self.prompt + t for t in texts])]
 
+    def _prepare(self) -> None:
+        """Weights in the encoder's precision, cast at the first encode (after any fine-tuning)."""
+        import torch
+
+        if self.precision == BFLOAT16:
+            self.model.to(torch.bfloat16)
+        self._prepared = True
+
     def _encode(self, texts: list[str]) -> tuple[list[np.ndarray], np.ndarray]:
         """Per text, in input order: token vectors of `layer` (special and prompt tokens dropped) and the normalised
         mean vector of the last layer run. Batches of texts of about the same token count keep padding small."""
@@ -310,9 +319,8 @@ class PairEncoder:
     def _forward(self, ids: list[list[int]]) -> tuple[list[np.ndarray], np.ndarray]:
         import torch
 
-        if self.precision == "bfloat16" and not self._cast:
-            self.model.to(torch.bfloat16)
-            self._cast = True
+        if not self._prepared:
+            self._prepare()
         width = max(len(row) for row in ids)
         input_ids = torch.full((len(ids), width), self._pad_id, dtype=torch.long)
         attention = torch.zeros((len(ids), width), dtype=torch.long)
@@ -335,17 +343,19 @@ class PairEncoder:
 
 def build_encoder(settings: TrainConfig) -> PairEncoder:
     """The encoder a training run uses, with a feature cache under `models_dir`, so a retrain only encodes pairs it
-    has not met (keyed by the base model, its files' age, the layer, the length limit, depth and precision, and the
-    feature names)."""
+    has not met (keyed by the base model, its files' age, the layer, the length limit, depth, the precision's family
+    (bfloat16 and float32 share one: their features differ by about 3e-4) and the feature names). `train.precision:
+    auto` is resolved here, for the device the run has."""
     from curation.model.feature_cache import FEATURE_CACHE, FeatureCache, fingerprint
 
     dev = device(settings.device)
     body = load_body(settings.base_model, dev)
     batch = settings.batch_size or default_batch_size(dev)
-    encoder = PairEncoder(body, settings.layer, batch, depth=settings.depth, precision=settings.precision)
+    computed = resolve(settings.precision, dev)
+    encoder = PairEncoder(body, settings.layer, batch, depth=settings.depth, precision=computed)
     base = Path(settings.base_model).expanduser()
     stamp = (base / "modules.json").stat().st_mtime_ns if (base / "modules.json").exists() else ""
-    recipe = (encoder.layer, encoder.max_length, encoder.depth, encoder.precision)
+    recipe = (encoder.layer, encoder.max_length, encoder.depth, cache_family(encoder.precision))
     key = fingerprint(settings.base_model, stamp, *recipe, *features.NAMES)
     encoder.cache = FeatureCache(Path(settings.models_dir) / FEATURE_CACHE / f"{key}.sqlite", len(features.NAMES))
     return encoder

@@ -32,6 +32,7 @@ from curation.model.features import NAMES as FEATURES
 from curation.model.head import PlainHead
 from curation.model.info import ModelInfo
 from curation.model.plots import calibration_plot, histogram_plot
+from curation.model.precision import for_scoring, say_once
 from curation.model.settings import TrainConfig
 from curation.model.train import (
     Evaluation,
@@ -187,6 +188,8 @@ class LearnedFilter:
         body_ref = str(path / info.BODY) if facts.finetuned else facts.base_model
         if facts.finetuned and not (path / info.BODY / "modules.json").exists():
             raise ModelError(f"model directory {path} is incomplete (missing body/): train again")
+        computed, note = for_scoring(facts.precision, dev)  # what this machine runs fast, when it lacks the model's
+        say_once(note)
         encoder = PairEncoder(  # models saved before `depth` and `precision` ran every layer in float32: they still do
             load=lambda: load_transformer(body_ref, dev, facts.depth),  # beside the first chunk's other features
             device=dev,
@@ -194,7 +197,7 @@ class LearnedFilter:
             batch_size=batch_size or default_batch_size(dev),
             max_length=facts.max_length,
             depth=facts.depth,
-            precision=facts.precision,
+            precision=computed,
         )
         return cls(encoder, head, types, facts, path=path)
 

