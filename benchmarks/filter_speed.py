@@ -37,7 +37,7 @@ from filter_quality import SHARED, read_tsv  # the same data readers (benchmarks
 from curation.config import Config
 from curation.files import write_tsv
 from curation.model.encoder import default_batch_size, load_body
-from curation.model.precision import describe_cpu, resolve
+from curation.model.precision import describe_cpu, for_scoring, resolve
 from curation.model.settings import DEFAULT_MODEL
 from curation.pair import Pair
 
@@ -170,9 +170,10 @@ def main() -> None:
     print(f"\n`curation score`, whole command, {len(sample)} newstest pairs, {args.device}, batch {batch}:")
     print(f"  ceiling (SentenceTransformer.encode of sources + targets, full model): {ceiling:7.1f} pairs/s")
     for name, (speed, seconds, start, peak) in rows.items():
+        computed, _ = for_scoring(RECIPES[name][1], args.device)  # a bfloat16 model without native bfloat16: float32
         print(
-            f"  {name:<7} {speed:7.1f} pairs/s ({seconds:.1f} s; 1 pair: {start:.1f} s; peak {peak / 2**30:.2f} GiB);"
-            f" {speed / ceiling:.2f} of the ceiling"
+            f"  {name:<8} model, computed in {computed:<8} {speed:7.1f} pairs/s ({seconds:.1f} s; "
+            f"1 pair: {start:.1f} s; peak {peak / 2**30:.2f} GiB); {speed / ceiling:.2f} of the ceiling"
         )
     if chosen in rows:
         auto = rows[chosen][0]
