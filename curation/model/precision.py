@@ -3,7 +3,8 @@
 `train.precision: auto` (the default) is bfloat16 on a GPU that has it and on a CPU whose bfloat16 matrix product is
 native (AVX512-BF16 or AMX: a measured probe decides, cached per machine), float32 elsewhere (float16 autocast on a
 GPU). Emulated bfloat16 is about 8x slower than float32 (README "Speed"). A model records the precision it was
-trained in; scored on a machine that lacks bfloat16 it computes in float32, whose features differ by about 3e-4.
+trained in; scored on a machine that lacks bfloat16 it computes in float32, whose features differ by 1.7e-4 on
+average.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ CHOICES = (AUTO, BFLOAT16, FLOAT32)
 ISA_VARIABLES = ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS")
 NATIVE_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")  # x86 AVX512-BF16 and AMX; aarch64 BF16 (Linux's names)
 CACHE = Path(os.environ.get("CURATION_MODELS_DIR", Path.home() / ".cache" / "curation")) / "precision.json"
+
+# bfloat16 and float32 features differ by 1.7e-4 on average and give the same AUCs (README "Speed"): the feature
+# cache keys both alike, under bfloat16's name (the key caches of the former default already have)
+CACHE_KEY = BFLOAT16
 
 _said: set[str] = set()
 
@@ -129,8 +134,8 @@ def resolve(setting: str, dev: str) -> str:
 def for_scoring(trained: str, dev: str) -> tuple[str, str | None]:
     """The precision a model trained in `trained` computes in on `dev`, and a note when that is not `trained`:
     float32 is kept everywhere (every machine has it; folders written before `precision` are float32), bfloat16 where
-    it is native, and elsewhere replaced by float32, whose features differ by about 3e-4 (README "Speed": the in-pool
-    AUCs move by less than 0.002), so the model's thresholds still hold."""
+    it is native, and elsewhere replaced by float32, whose features differ by 1.7e-4 on average (README "Speed": the
+    in-pool AUCs move by at most 0.001), so the model's thresholds still hold."""
     if trained == FLOAT32 or fastest(dev) == BFLOAT16:
         return trained, None
     where = "this CPU has no native bfloat16" if dev == "cpu" else f"{dev} has no fast bfloat16"
@@ -142,9 +147,3 @@ def say_once(note: str | None) -> None:
     if note and note not in _said:
         _said.add(note)
         print(f"note: {note}", file=sys.stderr)
-
-
-def cache_family(computed: str) -> str:
-    """The precision the feature cache is keyed by: bfloat16 and float32 features differ by about 3e-4 and are
-    interchangeable (as scoring treats them), so both use bfloat16's key (the one caches of the default had)."""
-    return BFLOAT16 if computed in (BFLOAT16, FLOAT32) else computed
