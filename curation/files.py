@@ -14,6 +14,9 @@ from typing import Any
 
 from curation.errors import OutputError
 
+# what curation builds for this machine and keeps between commands (the offline model, the precision probe's answer)
+USER_CACHE = Path(os.environ.get("CURATION_MODELS_DIR", Path.home() / ".cache" / "curation"))
+
 
 def writable_folder(path: str | Path, what: str) -> Path:
     """A folder a command will write to, created now, so a bad path fails before the expensive work (`what`: how

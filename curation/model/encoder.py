@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from curation.errors import ModelError
+from curation.files import USER_CACHE
 from curation.model import features
 from curation.model.precision import BFLOAT16, CACHE_KEY, resolve
 from curation.model.settings import DEFAULT_MODEL, TrainConfig
@@ -23,7 +24,7 @@ from curation.model.settings import DEFAULT_MODEL, TrainConfig
 WINDOW_BATCHES = 16  # batches of pairs whose sides are sorted by length together (and held in memory)
 
 
-OFFLINE_DIR = Path(os.environ.get("CURATION_MODELS_DIR", Path.home() / ".cache" / "curation")) / "multilingual-e5-small"
+OFFLINE_DIR = USER_CACHE / "multilingual-e5-small"
 
 
 def device(preference: str = "auto") -> str:
@@ -216,7 +217,7 @@ class PairEncoder:
         if self.depth is not None and self.layer > self.depth:
             raise ModelError(f"train.layer {self.layer} lies above train.depth {self.depth}: lower it or raise depth")
         self.layer = min(self.layer, self.model.config.num_hidden_layers)
-        self._prepared = False
+        self._cast = False
 
     def features(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
         """Features (rows in input order, columns `features.NAMES`) for (source, target) pairs, in this process."""
@@ -294,14 +295,6 @@ class PairEncoder:
         self._ready()
         return [e.ids for e in self.tokenizer.encode_batch([self.prompt + t for t in texts])]
 
-    def _prepare(self) -> None:
-        """Weights in the encoder's precision, cast at the first encode (after any fine-tuning)."""
-        import torch
-
-        if self.precision == BFLOAT16:
-            self.model.to(torch.bfloat16)
-        self._prepared = True
-
     def _encode(self, texts: list[str]) -> tuple[list[np.ndarray], np.ndarray]:
         """Per text, in input order: token vectors of `layer` (special and prompt tokens dropped) and the normalised
         mean vector of the last layer run. Batches of texts of about the same token count keep padding small."""
@@ -319,8 +312,9 @@ class PairEncoder:
     def _forward(self, ids: list[list[int]]) -> tuple[list[np.ndarray], np.ndarray]:
         import torch
 
-        if not self._prepared:
-            self._prepare()
+        if self.precision == BFLOAT16 and not self._cast:
+            self.model.to(torch.bfloat16)
+            self._cast = True
         width = max(len(row) for row in ids)
         input_ids = torch.full((len(ids), width), self._pad_id, dtype=torch.long)
         attention = torch.zeros((len(ids), width), dtype=torch.long)

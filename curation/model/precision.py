@@ -17,12 +17,14 @@ import sys
 import time
 from pathlib import Path
 
+from curation.files import USER_CACHE, staged_file
+
 AUTO, BFLOAT16, FLOAT32 = "auto", "bfloat16", "float32"
 CHOICES = (AUTO, BFLOAT16, FLOAT32)
 # settings that change which kernels PyTorch runs (the probe's answer is kept per combination of them)
 ISA_VARIABLES = ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS")
-NATIVE_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")  # x86 AVX512-BF16 and AMX; aarch64 BF16 (Linux's names)
-CACHE = Path(os.environ.get("CURATION_MODELS_DIR", Path.home() / ".cache" / "curation")) / "precision.json"
+NATIVE_FLAGS = frozenset(("avx512_bf16", "amx_bf16", "bf16"))  # x86 AVX512-BF16 and AMX; aarch64 BF16 (Linux's)
+CACHE = USER_CACHE / "precision.json"
 
 # bfloat16 and float32 features differ by 1.7e-4 on average and give the same AUCs (README "Speed"): the feature
 # cache keys both alike, under bfloat16's name (the key caches of the former default already have)
@@ -63,11 +65,12 @@ def native_bfloat16_cpu() -> bool:
     may, a probe times a bfloat16 product against float32 at the encoder's shape (once per machine, kernel settings
     and torch version: the answer is kept in ~/.cache/curation/precision.json)."""
     model, flags = cpu()
-    if not flags & set(NATIVE_FLAGS):
+    native = flags & NATIVE_FLAGS
+    if not native:
         return False
     import torch
 
-    settings = [model, torch.__version__, sorted(flags & set(NATIVE_FLAGS))]
+    settings = [model, torch.__version__, sorted(native)]
     settings += [os.environ.get(k, "") for k in ISA_VARIABLES]
     key = hashlib.sha256(json.dumps(settings).encode()).hexdigest()[:16]
     known = _read_cache()
@@ -108,9 +111,8 @@ def _read_cache() -> dict:
 def _write_cache(known: dict) -> None:
     try:  # a cache that cannot be written only means probing again next time
         CACHE.parent.mkdir(parents=True, exist_ok=True)
-        staged = CACHE.with_name(f".{CACHE.name}.{os.getpid()}")
-        staged.write_text(json.dumps(known), encoding="utf-8")
-        staged.replace(CACHE)
+        with staged_file(CACHE) as staged:
+            staged.write_text(json.dumps(known), encoding="utf-8")
     except OSError:
         pass
 
