@@ -36,6 +36,8 @@ ERROR_LABELS = {
     "literal": "literal / unnatural",
     "terminology": "terminology",
     "wrong_language": "untranslated / wrong language",
+    "offensive": "offensive (insult, slur, obscenity)",
+    "dangerous": "dangerous (threat, self-harm, weapons)",
     "other": "other",
 }
 
@@ -53,13 +55,36 @@ MEASURES = {
 }
 
 
-TERMS = {"source_lang": "source language", "target_lang": "target language", "batch": "input file"}
+TERMS = {
+    "source_lang": "source language",
+    "target_lang": "target language",
+    "toxicity": "toxicity (word lists): added / removed / balanced / none",
+    "batch": "input file",
+}
+
+
+# the toxicity filter's matches per side (curation.clean.toxicity), as integer metadata
+TOXIC_COUNTS = {"toxic_source": "offensive words in the source", "toxic_target": "offensive words in the target"}
 HIDDEN = {"batch"}  # where a pair came from: for curators, not something an annotator judges by
 
 
 def titles() -> dict[str, str]:
     """Every metadata property setup writes, with its title."""
-    return {**MEASURES, **TERMS}
+    return {**MEASURES, **TOXIC_COUNTS, **TERMS}
+
+
+def setup_properties() -> list:
+    """The metadata properties setup writes, as `argilla` objects."""
+    import argilla as rg
+
+    return [
+        *(rg.FloatMetadataProperty(name=name, title=title) for name, title in MEASURES.items()),
+        *(rg.IntegerMetadataProperty(name=name, title=title) for name, title in TOXIC_COUNTS.items()),
+        *(
+            rg.TermsMetadataProperty(name=name, title=title, visible_for_annotators=name not in HIDDEN)
+            for name, title in TERMS.items()
+        ),
+    ]
 
 
 # what the learned filter writes on a record (train_filter.py): its score, how unsure it is, which version
@@ -104,13 +129,7 @@ def settings(config: Config):
                 use_markdown=False,
             ),
         ],
-        metadata=[
-            *(rg.FloatMetadataProperty(name=name, title=title) for name, title in MEASURES.items()),
-            *(
-                rg.TermsMetadataProperty(name=name, title=title, visible_for_annotators=name not in HIDDEN)
-                for name, title in TERMS.items()
-            ),
-        ],
+        metadata=setup_properties(),
         vectors=[rg.VectorField(name=VECTOR, dimensions=config.argilla.vector_dimensions)]
         if config.argilla.vectors
         else [],
@@ -126,6 +145,11 @@ def metadata(pair: Pair) -> dict:
     if isinstance(pair.measures.get("language"), str):
         source, target = pair.measures["language"].split(">")
         values["source_lang"], values["target_lang"] = source, target
+    if isinstance(pair.measures.get("toxicity"), str):
+        verdict = pair.extra.get("toxicity")
+        values["toxicity"] = pair.measures["toxicity"]
+        values["toxic_source"] = verdict.source.count if verdict else 0
+        values["toxic_target"] = verdict.target.count if verdict else 0
     batch = pair.origin.rsplit(":", 1)[0]
     if batch:
         values["batch"] = batch

@@ -205,8 +205,24 @@ def ensure_dataset(client, config: Config, workspace):
             f"dataset {name!r} in workspace {workspace.name!r} exists without "
             f"{', '.join(sorted(missing)) or 'being published'}: choose another name with --dataset"
         )
-    update_titles(client, existing, schema.titles())  # a dataset an older version made gets today's titles
+    have = {m.name for m in existing.settings.metadata}
+    added = [prop for prop in schema.setup_properties() if prop.name not in have]
+    for prop in added:  # a dataset an older version made gets today's properties (toxicity) ...
+        existing.settings.metadata.add(prop)
+    if added:
+        existing.settings.update()
+    update_titles(client, existing, schema.titles())  # ... and today's titles
     return existing
+
+
+def missing_error_types(dataset) -> list[str]:
+    """Error types of today's form that the dataset's `errors` question lacks (a dataset made before they existed:
+    Argilla cannot add options to a published question)."""
+    question = next((q for q in dataset.settings.questions if q.name == schema.ERRORS), None)
+    if question is None:
+        return []
+    have = {str(label) for label in (getattr(question, "labels", None) or [])}
+    return [name for name in schema.ERROR_LABELS if name not in have]
 
 
 def check_annotators(client, rows: list[LabelRow], members: list[Member], path) -> None:
@@ -324,6 +340,19 @@ def run_setup(
     space = ensure_workspace(client, config.argilla.workspace)
     result.users = ensure_users(client, members, space, config.annotators.passwords)
     data = ensure_dataset(client, config, space)
+    lacking = missing_error_types(data)
+    if lacking:
+        tagged = sorted({e for row in judged for e in row.errors} & set(lacking))
+        if tagged:
+            raise SetupError(
+                f"labels file {labels} tags error types {', '.join(tagged)}, which dataset {config.argilla.dataset!r} "
+                "was created without (Argilla cannot add them to its errors question): choose a new dataset with "
+                "--dataset, or remove those tags"
+            )
+        log(
+            f"Note: dataset {config.argilla.dataset!r} was created before the error types {', '.join(lacking)}: "
+            "annotators cannot tag them there (a new dataset, --dataset NAME, has them)"
+        )
     stored = Stored.read(client, data)
     bar = progress("logging to Argilla") if progress else None
     result.logged = log_pairs(data, kept, config.argilla.batch_size, bar, stored)

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
+from curation.clean import toxicity
 from curation.errors import ConfigError
 from curation.pair import Pair, normalise
 
@@ -31,6 +32,10 @@ class PairFilter:
 
     def accept(self, value: float | str) -> str | None:
         raise NotImplementedError
+
+    def label(self, value: float | str) -> str | None:
+        """The class a measurement falls in, counted in the filter table (None: this filter counts no classes)."""
+        return None
 
 
 def build(name: str, params: dict[str, Any] | None = None) -> PairFilter:
@@ -64,7 +69,7 @@ def _allowed(default, value) -> str | None:
     if isinstance(default, str):
         return None if isinstance(value, str) and value.strip() else "a non-empty text"
     if isinstance(default, tuple):
-        ok = isinstance(value, list | tuple) and value and all(isinstance(v, str) for v in value)
+        ok = isinstance(value, list | tuple) and all(isinstance(v, str) for v in value)
         return None if ok else "a list of texts"
     return None
 
@@ -359,11 +364,69 @@ class Language(PairFilter):
         return top
 
 
+@register
+@dataclass
+class Toxicity(PairFilter):
+    """Offensive words on each side, each language's list on its own side (`curation.clean.toxicity`), and the
+    class of the pair: `added` (the target has more than `max_difference` matches beyond the source's),
+    `removed`, `balanced`, `none`. The classes in `drop` are dropped; the others travel on as metadata
+    (`toxicity`), so annotators see them flagged. `lists`/`allow`: {language: FILE} in the Toxicity-200 format,
+    beside the built-in lists (or instead of them, with `builtin: false`)."""
+
+    name: ClassVar[str] = "toxicity"
+    source_lang: str = "en"
+    target_lang: str = "es"
+    max_difference: int = 0
+    drop: tuple[str, ...] = ("added",)
+    builtin: bool = True
+    lists: dict[str, str] = field(default_factory=dict)
+    allow: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self):
+        where = "filter 'toxicity'"
+        unknown = [c for c in self.drop if c not in toxicity.CLASSES]
+        if unknown:
+            raise ConfigError(f"{where}: drop takes classes among {', '.join(toxicity.CLASSES)}, not {unknown[0]!r}")
+        self.drop = tuple(self.drop)
+        for key in ("lists", "allow"):
+            files = getattr(self, key)
+            if not isinstance(files, dict) or not all(isinstance(v, str) and v for v in files.values()):
+                raise ConfigError(f"{where}: {key} must map a language to a file, e.g. {{es: spa_Latn_twl.txt}}")
+        for lang in (self.source_lang, self.target_lang):
+            if not self.lists.get(lang) and not (self.builtin and toxicity.has_builtin(lang)):
+                raise ConfigError(
+                    f"{where}: no toxicity list for language {lang!r}"
+                    + (" (builtin: false)" if not self.builtin else " among the built-in ones")
+                    + f": give one with lists: {{{lang}: FILE}} (one word or phrase per line)"
+                )
+        source, target = (
+            toxicity.build_list(lang, self.builtin, self.lists.get(lang), self.allow.get(lang))
+            for lang in (self.source_lang, self.target_lang)
+        )
+        senses = toxicity.read_senses(self.source_lang, self.target_lang)
+        self._classify = toxicity.Classifier(source, target, self.max_difference, senses)
+
+    def measure(self, pair: Pair) -> str:
+        verdict = self._classify(pair.source, pair.target)
+        if verdict.kind != "none":
+            pair.extra["toxicity"] = verdict
+        else:
+            pair.extra.pop("toxicity", None)
+        return verdict.kind
+
+    def accept(self, value: str) -> str | None:
+        return f"{value} toxicity" if value in self.drop else None
+
+    def label(self, value: str) -> str:
+        return value
+
+
 @dataclass
 class FilterCounts:
     seen: int = 0
     kept: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
+    classes: dict[str, int] = field(default_factory=dict)  # per class, for filters that classify (toxicity)
 
     @property
     def dropped(self) -> int:
@@ -383,6 +446,9 @@ def apply(filters: Iterable[PairFilter], pair: Pair, counts: dict[str, FilterCou
         if c is None:
             c = counts[name] = FilterCounts()
         c.seen += 1
+        label = f.label(value)
+        if label is not None:
+            c.classes[label] = c.classes.get(label, 0) + 1
         reason = f.accept(value)
         if reason is not None:
             c.reasons[reason] = c.reasons.get(reason, 0) + 1

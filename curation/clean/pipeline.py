@@ -54,6 +54,10 @@ class Tally:
         for name, c in self.filters.items():
             reasons = ", ".join(f"{r} ({n:,})" for r, n in sorted(c.reasons.items(), key=lambda x: -x[1])[:3])
             lines.append(f"{name:16} {c.seen:9,} {c.kept:9,} {c.dropped:9,}  {reasons}")
+            flagged = {k: n for k, n in c.classes.items() if k != "none" and f"{k} {name}" not in c.reasons}
+            if flagged:
+                listed = ", ".join(f"{k} ({n:,})" for k, n in sorted(flagged.items(), key=lambda x: -x[1]))
+                lines.append(f"{'':16} {'':9} {'':9} {'':9}  flagged for annotators: {listed}")
         reasons = ", ".join(f"{r} ({n:,})" for r, n in self.dedup.items())
         after_dedup = self.kept + self.templates_dropped  # the template cap comes after dedup
         dropped = sum(self.dedup.values())
@@ -83,6 +87,7 @@ class Tally:
             "pii_masked": self.pii_masked,
             "filters": {
                 n: {"seen": c.seen, "kept": c.kept, "dropped": c.dropped, "reasons": c.reasons}
+                | ({"classes": c.classes} if c.classes else {})
                 for n, c in self.filters.items()
             },
             "dedup": self.dedup,
@@ -150,6 +155,8 @@ def _merge(results, dedup: Deduplicator, tally: Tally, rejected: list | None) ->
             total.kept += c.kept
             for reason, n in c.reasons.items():
                 total.reasons[reason] = total.reasons.get(reason, 0) + n
+            for label, n in c.classes.items():
+                total.classes[label] = total.classes.get(label, 0) + n
         if rejected is not None:
             rejected.extend(dropped)
         for pair, duplicate in zip(kept, dedup.decide(prepared), strict=True):
@@ -241,6 +248,7 @@ def write_outputs(out_dir: str | Path, tally: Tally, rejected: list) -> dict[str
         (
             {"source": p.source, "target": p.target, "reason": reason, "origin": p.origin}
             | ({"kept": p.extra["kept"]} if p.extra.get("kept") else {})
+            | ({"toxicity": p.extra["toxicity"].to_dict()} if p.extra.get("toxicity") else {})
             for p, reason in rejected
         ),
     )

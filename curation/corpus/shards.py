@@ -1,8 +1,9 @@
 """Score a corpus of shards: read → heuristics → exact dedup → near-dedup → model, here or on a Ray cluster.
 
 Both engines run the same functions on the same rows and write the same table: one row per input pair, with
-`shard`, `row`, `source`, `target` (PII masked when cleaning), `reason` (why it was dropped; null when kept) and
-`score` (P(good) from the filter; null when dropped or without a model).
+`shard`, `row`, `source`, `target` (PII masked when cleaning), `reason` (why it was dropped; null when kept),
+`toxicity` (the toxicity filter's class: none, balanced, added, removed; null where it did not run) and `score`
+(P(good) from the filter; null when dropped or without a model).
 
 - `local`: this process, shards in order, one Parquet file.
 - `ray`: a Ray Data pipeline. Tasks read and clean the shards; exact duplicates are found by hash partitioning
@@ -62,6 +63,7 @@ OUTPUT = pa.schema(
         ("source", pa.string()),
         ("target", pa.string()),
         ("reason", pa.string()),
+        ("toxicity", pa.string()),
         ("score", pa.float64()),
     ]
 )
@@ -166,6 +168,7 @@ def clean_batch(frame: pd.DataFrame, settings: CleanSettings) -> pd.DataFrame:
     out["source"] = [p.source for p in pairs]
     out["target"] = [p.target for p in pairs]
     out["reason"] = pd.Series(reasons, dtype=object)
+    out["toxicity"] = pd.Series([p.measures.get("toxicity") for p in pairs], dtype=object)
     out["pair_key"] = pair_key.view(np.int64)
     out["target_key"] = target_key.view(np.int64)
     out["signature"] = signature

@@ -29,6 +29,14 @@ def cleaning_lines(report: dict | None) -> list[str]:
         f"- dropped by the heuristic filters: {sum(filters.values()):,}" + (f" ({listed(filters)})" if filters else ""),
         f"- dropped by dedup: {sum(dedup.values()):,}" + (f" ({listed(dedup)})" if dedup else ""),
     ]
+    classes = ((report.get("filters") or {}).get("toxicity") or {}).get("classes")
+    if classes:
+        dropped = ", ".join(r.split()[0] for r in (report["filters"]["toxicity"].get("reasons") or {}))
+        lines.append(
+            "- toxicity (word lists per side; added: offensive words the source does not have): "
+            + ", ".join(f"{k} {classes.get(k, 0):,}" for k in ("none", "added", "removed", "balanced"))
+            + f" (dropped: {dropped or 'none'}; the others were flagged to annotators)"
+        )
     if templates:
         lines.append(f"- pairs over the template cap: {templates:,}")
     if report.get("target_twins"):

@@ -63,8 +63,12 @@ def corpus(rows: int, seed: int = 0) -> list[tuple[str, str]]:
             pair = (f"{source} Room {i}, floor two please", f"{target} Habitación {i}, segundo piso por favor")
         elif kind < 0.85:
             pair = (f"{source} ({i})", f"{source} ({i})")  # untranslated
-        elif kind < 0.9:
+        elif kind < 0.88:
             pair = (f"Write to guest{i}@example.com ({i})", f"Escriba a guest{i}@example.com ({i})")
+        elif kind < 0.89:
+            pair = (f"{source} ({i})", f"{target}, joder ({i})")  # added toxicity: dropped
+        elif kind < 0.9:
+            pair = (f"{source}, you idiot ({i})", f"{target}, idiota ({i})")  # balanced: flagged, kept
         else:
             pair = (source, target)  # the base pairs again
         pairs.append(pair)
@@ -110,12 +114,13 @@ def test_ray_engine_writes_what_the_local_engine_writes(local_ray, model, tmp_pa
     a, b = table(tmp_path / "local"), table(tmp_path / "ray")
     assert len(a) == len(b) == len(pairs) == local.rows == on_ray.rows  # every readable row, nothing lost
     for x, y in zip(a, b, strict=True):
-        assert (x["shard"], x["row"], x["source"], x["target"], x["reason"]) == (
+        assert (x["shard"], x["row"], x["source"], x["target"], x["reason"], x["toxicity"]) == (
             y["shard"],
             y["row"],
             y["source"],
             y["target"],
             y["reason"],
+            y["toxicity"],
         )
         assert (x["score"] is None) == (y["score"] is None) == (x["reason"] is not None)
         if x["score"] is not None:
@@ -124,6 +129,9 @@ def test_ray_engine_writes_what_the_local_engine_writes(local_ray, model, tmp_pa
     # the run did real work: every dedup kind, filter drops, PII masked, a spread of scores
     for reason in ("dedup: duplicate pair", "dedup: duplicate target", "dedup: near-duplicate pair", "identical"):
         assert local.reasons.get(reason, 0) > 20, local.reasons
+    assert local.reasons.get("toxicity", 0) > 10, local.reasons  # the added-toxicity pairs
+    flagged = [r for r in a if r["toxicity"] == "balanced"]
+    assert len(flagged) > 10 and all(r["reason"] is None or r["reason"].startswith("dedup") for r in flagged)
     assert not any("@example.com" in r["source"] + r["target"] for r in a)
     scores = np.array([r["score"] for r in a if r["score"] is not None])
     assert len(scores) == local.kept > 1000 and scores.std() > 0.01
