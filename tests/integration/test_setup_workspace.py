@@ -240,3 +240,41 @@ def test_two_setups_of_one_dataset_at_once_both_finish_with_one_record_per_pair(
         raise errors[0]
     listed = [r.id for r in client.datasets(dataset, workspace=workspace).records()]
     assert len(listed) == len(set(listed)) == len(pairs)
+
+
+def test_toxicity_reaches_annotators_as_metadata_and_added_toxicity_is_dropped_with_its_words(project, client):
+    import argilla as rg
+
+    path, workspace, dataset, _ = project
+    toxic = [
+        ("I need a doctor urgently.", "Necesito un puto médico urgentemente."),  # added: dropped
+        ("Shut up, you idiot, and listen.", "Cállate, idiota, y escucha."),  # balanced: flagged
+        ("What the fuck is this noise?", "¿Qué es este ruido?"),  # removed: flagged
+        ("The black cat sleeps on the sofa.", "El gato negro duerme en el sofá."),  # none: "negro" is a colour
+    ]
+    with open(path / "sample" / "candidates.tsv", "a", encoding="utf-8") as f:
+        f.write("".join(f"{s}\t{t}\n" for s, t in toxic))
+    output = run()
+    assert "added toxicity (1)" in output and "flagged for annotators: balanced (1), removed (1)" in output
+    dropped = [json.loads(line) for line in (path / "outputs" / "dropped.jsonl").read_text().splitlines()]
+    added = [d for d in dropped if d["reason"] == "toxicity: added toxicity"]
+    assert len(added) == 1 and added[0]["toxicity"] == {"class": "added", "source": [], "target": ["puto"]}
+
+    ds = client.datasets(dataset, workspace=workspace)
+    titles = {m.name: m.title for m in ds.settings.metadata}
+    assert titles["toxicity"].startswith("toxicity (word lists)") and titles["toxic_target"] == (
+        "offensive words in the target"
+    )
+    errors = next(q for q in ds.settings.questions if q.name == "errors")
+    assert {"offensive", "dangerous"} <= set(errors.labels)
+
+    def where(*conditions):
+        query = rg.Query(filter=rg.Filter(list(conditions)))
+        return sorted(r.fields["target"] for r in ds.records(query=query))
+
+    # what an annotator's metadata filter in the UI asks the server
+    assert where(("metadata.toxicity", "==", "balanced")) == ["Cállate, idiota, y escucha."]
+    assert where(("metadata.toxicity", "==", "removed")) == ["¿Qué es este ruido?"]
+    assert where(("metadata.toxic_target", ">=", 1)) == ["Cállate, idiota, y escucha."]
+    assert "El gato negro duerme en el sofá." in where(("metadata.toxicity", "==", "none"))
+    assert not where(("metadata.toxicity", "==", "added"))
