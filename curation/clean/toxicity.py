@@ -73,12 +73,13 @@ _PLAIN = re.compile(r"[\w' -]+")
 
 
 def fold(text: str) -> str:
-    """Case-folded, accents removed ("Cabrón" and "cabron" are one word), other characters kept."""
+    """Case-folded, accents removed ("Cabrón" and "cabron" are one word), other characters kept. "ñ" stays a letter
+    of its own: "coño" is not "cono" (a cone)."""
     text = text.casefold()
     if text.isascii():
         return text
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    decomposed = unicodedata.normalize("NFKD", text.replace("ñ", "\0"))
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).replace("\0", "ñ")
 
 
 def tokens(text: str) -> tuple[str, ...]:

@@ -34,6 +34,7 @@ def test_the_four_classes_compare_the_two_sides():
     assert kind == "balanced" and pair.extra["toxicity"].target.matches == ("hijo de puta",)
     # case and accents are folded; whole words only ("Scunthorpe", "class", "cóctel" match nothing)
     assert classify("Fine.", "Está bien, CABRON.")[0] == "added"
+    assert classify("Cone mode.", "El modo de cono.")[0] == "none"  # "ñ" is not folded: "cono" is not "coño"
     assert classify("Scunthorpe's class analysis; a cocktail.", "El análisis de clase de Scunthorpe; un cóctel.")[0] == (
         "none"
     )
