@@ -2,6 +2,8 @@
 
     .venv/bin/python benchmarks/cleaning_throughput.py              # 100k pairs, with and without language ID
     .venv/bin/python benchmarks/cleaning_throughput.py --rows 1000000 --no-language
+    .venv/bin/python benchmarks/cleaning_throughput.py --toxicity-ab --workers 1   # with and without the toxicity
+                                                                                 # filter, alternating, and the ratio
 
 Input: pairs built from ../shared/data/newstest2013.* (references, Apertium outputs) plus corruptions
 (untranslated copies, truncations, misalignments, markup, numbers changed, duplicates), written to a temporary
@@ -24,7 +26,12 @@ from pathlib import Path
 from curation.clean.filters import REGISTRY
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "newstest2013.en-es.apertium.tsv"
-NO_LANGUAGE = [name for name in REGISTRY if name != "language"]  # every heuristic but language ID
+
+
+def chosen(language: bool, toxicity: bool) -> list[dict] | None:
+    """The `filters` config of a run: None (every filter) or every filter but those switched off."""
+    names = [n for n in REGISTRY if (language or n != "language") and (toxicity or n != "toxicity")]
+    return None if names == list(REGISTRY) else [{name: {}} for name in names]
 
 
 def build_input(path: Path, rows: int, seed: int = 0) -> None:
@@ -60,15 +67,14 @@ def build_input(path: Path, rows: int, seed: int = 0) -> None:
             out.write(f"{pair[0]}\t{pair[1]}\n".replace("\r", " "))
 
 
-def measure(path: str, language: bool, near: bool, workers: int) -> dict:
+def measure(path: str, language: bool, near: bool, workers: int, toxicity: bool = True) -> dict:
     from curation.clean.pipeline import Tally, clean
     from curation.clean.readers import InputSpec
     from curation.config import Config
 
     config = Config(input=InputSpec(path))
     config.workers = workers
-    if not language:
-        config.filters = [{name: {}} for name in NO_LANGUAGE]
+    config.filters = chosen(language, toxicity)
     if not near:
         config.dedup.near_threshold = None
     # warm the imports and models outside the timing
@@ -101,15 +107,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000])
     parser.add_argument("--no-language", action="store_true", help="skip the runs with language ID")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="processes (1: no pool)")
-    parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--toxicity-ab", action="store_true", help="each configuration without and with the toxicity filter (ratio)"
+    )
+    parser.add_argument("--repeats", type=int, default=1, help="with --toxicity-ab: alternating runs of each")
+    parser.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        path, language, near, workers = args.worker
-        print(json.dumps(measure(path, language == "1", near == "1", int(workers))))
+        path, language, near, workers, toxicity = args.worker
+        print(json.dumps(measure(path, language == "1", near == "1", int(workers), toxicity == "1")))
         return 0
     if not SHARED.exists():
         print(f"needs {SHARED} (the shared EN-ES data)", file=sys.stderr)
         return 1
+    if args.toxicity_ab:
+        return toxicity_ab(args)
     print(
         f"{'rows':>9} {'language ID':>11} {'near-dedup':>10} {'workers':>7} {'pairs/s':>9} {'kept':>9} "
         f"{'RSS MB main':>11} {'per worker':>10}"
@@ -121,13 +133,42 @@ def main(argv: list[str] | None = None) -> int:
             for language in [False] if args.no_language else [False, True]:
                 for near in (False, True):
                     for workers in args.workers:
-                        command = [sys.executable, __file__, "--worker", str(path), str(int(language)), str(int(near))]
-                        out = subprocess.run([*command, str(workers)], capture_output=True, text=True, check=True)
-                        r = json.loads(out.stdout.strip().splitlines()[-1])
+                        r = run_worker(path, language, near, workers, toxicity=True)
                         print(
                             f"{rows:9,} {'yes' if language else 'no':>11} {'yes' if near else 'no':>10} {workers:>7} "
                             f"{r['pairs_per_s']:9,.0f} {r['kept']:9,} {r['peak_rss_mb']:11,.0f} "
                             f"{r['worker_rss_mb'] if workers > 1 else 0:10,.0f}",
+                            flush=True,
+                        )
+    return 0
+
+
+def run_worker(path: Path, language: bool, near: bool, workers: int, toxicity: bool) -> dict:
+    """One measurement in a fresh process (its own peak RSS)."""
+    command = [sys.executable, __file__, "--worker", str(path), str(int(language)), str(int(near)), str(workers)]
+    out = subprocess.run([*command, str(int(toxicity))], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def toxicity_ab(args) -> int:
+    """Each configuration without and with the toxicity filter, alternating (this machine is noisy): pairs/s of
+    each, the best of `--repeats`, and with/without."""
+    print(f"{'rows':>9} {'language ID':>11} {'near-dedup':>10} {'workers':>7} {'without':>9} {'with':>9} {'ratio':>6}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for rows in args.rows:
+            path = Path(tmp) / f"pairs-{rows}.tsv"
+            build_input(path, rows)
+            for language in [False] if args.no_language else [False, True]:
+                for near in (False, True):
+                    for workers in args.workers:
+                        best = {False: 0.0, True: 0.0}
+                        for _ in range(args.repeats):
+                            for toxicity in (False, True):
+                                r = run_worker(path, language, near, workers, toxicity)
+                                best[toxicity] = max(best[toxicity], r["pairs_per_s"])
+                        print(
+                            f"{rows:9,} {'yes' if language else 'no':>11} {'yes' if near else 'no':>10} {workers:>7} "
+                            f"{best[False]:9,.0f} {best[True]:9,.0f} {best[True] / best[False]:6.2f}",
                             flush=True,
                         )
     return 0

@@ -408,10 +408,10 @@ class Toxicity(PairFilter):
 
     def measure(self, pair: Pair) -> str:
         verdict = self._classify(pair.source, pair.target)
-        if verdict.kind != "none":
+        if verdict is not toxicity.NONE:
             pair.extra["toxicity"] = verdict
-        else:
-            pair.extra.pop("toxicity", None)
+        elif "toxicity" in pair.extra:
+            del pair.extra["toxicity"]
         return verdict.kind
 
     def accept(self, value: str) -> str | None:

@@ -35,9 +35,9 @@ def test_the_four_classes_compare_the_two_sides():
     # case and accents are folded; whole words only ("Scunthorpe", "class", "cóctel" match nothing)
     assert classify("Fine.", "Está bien, CABRON.")[0] == "added"
     assert classify("Cone mode.", "El modo de cono.")[0] == "none"  # "ñ" is not folded: "cono" is not "coño"
-    assert classify("Scunthorpe's class analysis; a cocktail.", "El análisis de clase de Scunthorpe; un cóctel.")[0] == (
-        "none"
-    )
+    assert classify("Scunthorpe's class analysis; a cocktail.", "El análisis de clase de Scunthorpe; un cóctel.")[
+        0
+    ] == ("none")
 
 
 def test_each_language_is_matched_on_its_own_side_only():
