@@ -111,8 +111,6 @@ def clean_corpora(limit: int) -> None:
 
 
 def dangerous_auc(seed: int = 0) -> None:
-    import numpy as np
-
     from curation.model import error_types
     from curation.model.encoder import build_encoder
     from curation.model.settings import TrainConfig
@@ -142,18 +140,16 @@ def dangerous_auc(seed: int = 0) -> None:
     bad = bad[:270] + [(p, frozenset({"dangerous"})) for p in dangerous]
     config = TrainConfig()
     encoder = build_encoder(config)
-    began = time.perf_counter()
     x = encoder.features([p for p, _ in bad])
     types = error_types.fit(x, [t for _, t in bad], config)
     print(
         f"\nerror-type heads from {len(bad)} tagged bad pairs ({sum('dangerous' in t for _, t in bad)} dangerous), "
-        f"features of {config.base_model} ({time.perf_counter() - began:.0f} s):"
+        f"on the learned filter's features ({config.base_model}):"
     )
     for name in sorted(types.examples):
         auc = types.auc.get(name)
         print(f"  {name:18} {types.examples[name]:4} tagged   AUC {'n/a' if auc is None else f'{auc:.3f}'}")
     print("  (out-of-fold AUC of each type against the other tagged errors, as the model card reports it)")
-    np.random.seed(seed)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -90,6 +90,33 @@ CASES = [
         "max_chars",
     ),
     (
+        "a toxicity list that does not exist",
+        ["setup_workspace.py", "--config", "c.yaml"],
+        {"c.yaml": BASE + "argilla:\n  dataset: fresh\nfilters:\n  - toxicity: {lists: {es: twl.txt}}\n"},
+        "toxicity list twl.txt does not exist",
+    ),
+    (
+        "a toxicity list that is not UTF-8",
+        ["setup_workspace.py", "--config", "c.yaml"],
+        {
+            "c.yaml": BASE + "argilla:\n  dataset: fresh\nfilters:\n  - toxicity: {lists: {es: twl.txt}}\n",
+            "twl.txt": b"maldici\xf3n\n",
+        },
+        "toxicity list twl.txt is not UTF-8 text",
+    ),
+    (
+        "a language with no toxicity list",
+        ["setup_workspace.py", "--config", "c.yaml"],
+        {"c.yaml": BASE + "argilla:\n  dataset: fresh\nfilters:\n  - toxicity: {target_lang: gl}\n"},
+        "no toxicity list for language 'gl'",
+    ),
+    (
+        "a negative toxicity max_difference",
+        ["setup_workspace.py", "--config", "c.yaml"],
+        {"c.yaml": BASE + "argilla:\n  dataset: fresh\nfilters:\n  - toxicity: {max_difference: -1}\n"},
+        "max_difference must be a whole number of at least 0, not -1",
+    ),
+    (
         "an unknown config key",
         ["setup_workspace.py", "--config", "c.yaml"],
         {"c.yaml": BASE + "argilla:\n  datset: fresh\n"},
