@@ -126,6 +126,20 @@ def main(argv: list[str] | None = None) -> int:
         f"{'rows':>9} {'language ID':>11} {'near-dedup':>10} {'workers':>7} {'pairs/s':>9} {'kept':>9} "
         f"{'RSS MB main':>11} {'per worker':>10}"
     )
+    for rows, path, language, near, workers in configurations(args):
+        r = run_worker(path, language, near, workers, toxicity=True)
+        print(
+            f"{rows:9,} {'yes' if language else 'no':>11} {'yes' if near else 'no':>10} {workers:>7} "
+            f"{r['pairs_per_s']:9,.0f} {r['kept']:9,} {r['peak_rss_mb']:11,.0f} "
+            f"{r['worker_rss_mb'] if workers > 1 else 0:10,.0f}",
+            flush=True,
+        )
+    return 0
+
+
+def configurations(args):
+    """(rows, input file, language ID, near-dedup, workers) of each run the arguments ask for, the input written once
+    per size into a temporary folder."""
     with tempfile.TemporaryDirectory() as tmp:
         for rows in args.rows:
             path = Path(tmp) / f"pairs-{rows}.tsv"
@@ -133,14 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             for language in [False] if args.no_language else [False, True]:
                 for near in (False, True):
                     for workers in args.workers:
-                        r = run_worker(path, language, near, workers, toxicity=True)
-                        print(
-                            f"{rows:9,} {'yes' if language else 'no':>11} {'yes' if near else 'no':>10} {workers:>7} "
-                            f"{r['pairs_per_s']:9,.0f} {r['kept']:9,} {r['peak_rss_mb']:11,.0f} "
-                            f"{r['worker_rss_mb'] if workers > 1 else 0:10,.0f}",
-                            flush=True,
-                        )
-    return 0
+                        yield rows, path, language, near, workers
 
 
 def run_worker(path: Path, language: bool, near: bool, workers: int, toxicity: bool) -> dict:
@@ -154,23 +161,17 @@ def toxicity_ab(args) -> int:
     """Each configuration without and with the toxicity filter, alternating (this machine is noisy): pairs/s of
     each, the best of `--repeats`, and with/without."""
     print(f"{'rows':>9} {'language ID':>11} {'near-dedup':>10} {'workers':>7} {'without':>9} {'with':>9} {'ratio':>6}")
-    with tempfile.TemporaryDirectory() as tmp:
-        for rows in args.rows:
-            path = Path(tmp) / f"pairs-{rows}.tsv"
-            build_input(path, rows)
-            for language in [False] if args.no_language else [False, True]:
-                for near in (False, True):
-                    for workers in args.workers:
-                        best = {False: 0.0, True: 0.0}
-                        for _ in range(args.repeats):
-                            for toxicity in (False, True):
-                                r = run_worker(path, language, near, workers, toxicity)
-                                best[toxicity] = max(best[toxicity], r["pairs_per_s"])
-                        print(
-                            f"{rows:9,} {'yes' if language else 'no':>11} {'yes' if near else 'no':>10} {workers:>7} "
-                            f"{best[False]:9,.0f} {best[True]:9,.0f} {best[True] / best[False]:6.2f}",
-                            flush=True,
-                        )
+    for rows, path, language, near, workers in configurations(args):
+        best = {False: 0.0, True: 0.0}
+        for _ in range(args.repeats):
+            for toxicity in (False, True):
+                r = run_worker(path, language, near, workers, toxicity)
+                best[toxicity] = max(best[toxicity], r["pairs_per_s"])
+        print(
+            f"{rows:9,} {'yes' if language else 'no':>11} {'yes' if near else 'no':>10} {workers:>7} "
+            f"{best[False]:9,.0f} {best[True]:9,.0f} {best[True] / best[False]:6.2f}",
+            flush=True,
+        )
     return 0
 
 
