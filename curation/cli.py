@@ -254,9 +254,11 @@ def demo(data_dir: Path, port: int):
         "Annotator logins: annotators/passwords.json   Reports: outputs/filter_report.txt, outputs/train_report.md"
         "   Model: models/latest/README.md"
     )
-    click.echo(f"Use it from Python: export ARGILLA_API_URL={stack.url} ARGILLA_API_KEY=<api_key from that file>")
     where = "" if Path(data_dir).resolve() == Path(default_data_dir()).resolve() else f" --data-dir {data_dir}"
-    click.echo(f"Stop it with: .venv/bin/curation server stop{where}")
+    click.echo(
+        f"Use it from Python: export ARGILLA_API_URL={stack.url} ARGILLA_API_KEY=<api_key from that file>   "
+        f"Stop it with: .venv/bin/curation server stop{where}"
+    )
     click.echo(
         "Next, does curation pay? .venv/bin/curation compare --export outputs/curated --raw data/sample/candidates.tsv"
         " --test YOUR_TEST.tsv (the sample's 340 pairs are too few to train a translator on: use your own pool, or"
