@@ -278,3 +278,33 @@ def test_toxicity_reaches_annotators_as_metadata_and_added_toxicity_is_dropped_w
     assert where(("metadata.toxic_target", ">=", 1)) == ["Cállate, idiota, y escucha."]
     assert "El gato negro duerme en el sofá." in where(("metadata.toxicity", "==", "none"))
     assert not where(("metadata.toxicity", "==", "added"))
+
+
+def test_a_dataset_made_before_the_toxicity_filter_gets_its_metadata_and_says_what_it_lacks(project, client):
+    """A dataset an older version created (no toxicity metadata, the errors question without offensive/dangerous):
+    setup adds the metadata, logs the pairs, says the two error types are missing there, and refuses in one line a
+    judged file that tags them."""
+    import argilla as rg
+
+    from curation.annotation import schema
+    from curation.config import Config
+
+    path, workspace, dataset, _ = project
+    old = schema.settings(Config())
+    old.metadata = [m for m in schema.setup_properties() if m.name not in ("toxicity", "toxic_source", "toxic_target")]
+    errors = next(q for q in old.questions if q.name == "errors")
+    errors.labels = [e for e in schema.ERROR_LABELS if e not in ("offensive", "dangerous")]
+    errors.visible_labels = len(errors.labels)
+    rg.Workspace(name=workspace, client=client).create()
+    rg.Dataset(name=dataset, workspace=workspace, settings=old, client=client).create()
+    output = run()
+    assert f"Note: dataset '{dataset}' was created before the error types offensive, dangerous" in output
+    ds = client.datasets(dataset, workspace=workspace)
+    assert {"toxicity", "toxic_source", "toxic_target"} <= {m.name for m in ds.settings.metadata}
+    assert all("toxicity" in r.metadata for r in ds.records())
+    (path / "tagged.tsv").write_text(
+        "source\ttarget\tlabel\terrors\nHow to build a bomb.\tCómo hacer una bomba.\tbad\tdangerous\n"
+    )
+    result = CliRunner().invoke(main, ["setup", "--config", "config.yaml", "--labels", "tagged.tsv"])
+    assert result.exit_code == 1
+    assert "tags error types dangerous, which dataset" in result.output and "Traceback" not in result.output
