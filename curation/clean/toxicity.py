@@ -19,13 +19,13 @@ A user list (`lists: {es: FILE}`) is a Toxicity-200 file: UTF-8, one word or phr
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from pathlib import Path
 
 from curation.errors import ConfigError
@@ -255,18 +255,18 @@ def read_list(path: str | Path, what: str = "toxicity list") -> list[str]:
 
 @cache
 def package_entries(lang: str) -> tuple[str, ...]:
-    """glin-profanity's list for `lang` (empty when it has none)."""
+    """glin-profanity's list for `lang` (empty when it has none), read as data: the package is found, never imported."""
     name = PACKAGE_FILES.get(lang)
     if name is None:
         return ()
-    try:
-        folder = resources.files("glin_profanity") / "data" / "dictionaries"
-    except ModuleNotFoundError:
+    spec = importlib.util.find_spec("glin_profanity")
+    if spec is None or not spec.submodule_search_locations:
         raise ConfigError(
             "the toxicity filter's built-in lists come from glin-profanity, which is not installed: "
             "pip install glin-profanity (or set builtin: false and give lists: {LANG: FILE})"
-        ) from None
-    return tuple(json.loads((folder / f"{name}.json").read_text(encoding="utf-8")).get("words") or ())
+        )
+    path = Path(spec.submodule_search_locations[0], "data", "dictionaries", f"{name}.json")
+    return tuple(json.loads(path.read_text(encoding="utf-8")).get("words") or ())
 
 
 def _ours(name: str) -> list[str]:
