@@ -32,7 +32,7 @@ from curation.annotation.records import (
     to_record,
     vectors_for,
 )
-from curation.annotation.suggestions import update_titles
+from curation.annotation.suggestions import add_properties
 from curation.clean import pii
 from curation.clean.pipeline import Tally, cap_templates, clean, regroup_twins, write_outputs
 from curation.errors import InputError, SetupError, retried
@@ -205,13 +205,7 @@ def ensure_dataset(client, config: Config, workspace):
             f"dataset {name!r} in workspace {workspace.name!r} exists without "
             f"{', '.join(sorted(missing)) or 'being published'}: choose another name with --dataset"
         )
-    have = {m.name for m in existing.settings.metadata}
-    added = [prop for prop in schema.setup_properties() if prop.name not in have]
-    for prop in added:  # a dataset an older version made gets today's properties (toxicity) ...
-        existing.settings.metadata.add(prop)
-    if added:
-        existing.settings.update()
-    update_titles(client, existing, schema.titles())  # ... and today's titles
+    add_properties(client, existing, schema.setup_properties())  # an older version's dataset: today's (toxicity)
     return existing
 
 

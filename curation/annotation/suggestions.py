@@ -18,12 +18,18 @@ def ensure_properties(client, dataset) -> None:
     older version today's titles (the UI's sort menu finds a property by its title)."""
     import argilla as rg
 
-    have = {m.name: m for m in dataset.settings.metadata}
     wanted = [
         rg.FloatMetadataProperty(name=FILTER_SCORE, title="filter score (P good)"),
         rg.FloatMetadataProperty(name=PRIORITY, title="priority: label next (1 = model unsure)"),
         rg.TermsMetadataProperty(name=FILTER_MODEL, title="filter model version"),
     ]
+    add_properties(client, dataset, wanted)
+
+
+def add_properties(client, dataset, wanted: list) -> None:
+    """The metadata properties in `wanted` (argilla objects) that a dataset lacks are added (a dataset an older
+    version created keeps its values); those it has get today's titles."""
+    have = {m.name: m for m in dataset.settings.metadata}
     missing = [m for m in wanted if m.name not in have]
     for prop in missing:
         dataset.settings.metadata.add(prop)
