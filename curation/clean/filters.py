@@ -427,10 +427,23 @@ class FilterCounts:
     kept: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
     classes: dict[str, int] = field(default_factory=dict)  # per class, for filters that classify (toxicity)
+    dropped_classes: dict[str, int] = field(default_factory=dict)  # the pairs of each class this filter dropped
 
     @property
     def dropped(self) -> int:
         return self.seen - self.kept
+
+    def add(self, other: FilterCounts) -> None:
+        """Count `other`'s decisions in with these (a chunk's, from a worker process)."""
+        self.seen += other.seen
+        self.kept += other.kept
+        for mine, theirs in (
+            (self.reasons, other.reasons),
+            (self.classes, other.classes),
+            (self.dropped_classes, other.dropped_classes),
+        ):
+            for key, n in theirs.items():
+                mine[key] = mine.get(key, 0) + n
 
 
 def apply(filters: Iterable[PairFilter], pair: Pair, counts: dict[str, FilterCounts]) -> str | None:
@@ -452,6 +465,8 @@ def apply(filters: Iterable[PairFilter], pair: Pair, counts: dict[str, FilterCou
         reason = f.accept(value)
         if reason is not None:
             c.reasons[reason] = c.reasons.get(reason, 0) + 1
+            if label is not None:
+                c.dropped_classes[label] = c.dropped_classes.get(label, 0) + 1
             return f"{name}: {reason}"
         c.kept += 1
     return None

@@ -54,7 +54,8 @@ class Tally:
         for name, c in self.filters.items():
             reasons = ", ".join(f"{r} ({n:,})" for r, n in sorted(c.reasons.items(), key=lambda x: -x[1])[:3])
             lines.append(f"{name:16} {c.seen:9,} {c.kept:9,} {c.dropped:9,}  {reasons}")
-            flagged = {k: n for k, n in c.classes.items() if k != "none" and f"{k} {name}" not in c.reasons}
+            flagged = {k: n - c.dropped_classes.get(k, 0) for k, n in c.classes.items() if k != "none"}
+            flagged = {k: n for k, n in flagged.items() if n}
             if flagged:
                 listed = ", ".join(f"{k} ({n:,})" for k, n in sorted(flagged.items(), key=lambda x: -x[1]))
                 lines.append(f"{'':16} {'':9} {'':9} {'':9}  flagged for annotators: {listed}")
@@ -87,7 +88,7 @@ class Tally:
             "pii_masked": self.pii_masked,
             "filters": {
                 n: {"seen": c.seen, "kept": c.kept, "dropped": c.dropped, "reasons": c.reasons}
-                | ({"classes": c.classes} if c.classes else {})
+                | ({"classes": c.classes, "dropped_classes": c.dropped_classes} if c.classes else {})
                 for n, c in self.filters.items()
             },
             "dedup": self.dedup,
@@ -150,13 +151,7 @@ def _merge(results, dedup: Deduplicator, tally: Tally, rejected: list | None) ->
     for masked, counts, kept, prepared, dropped in results:
         tally.pii_masked += masked
         for name, c in counts.items():
-            total = tally.filters.setdefault(name, FilterCounts())
-            total.seen += c.seen
-            total.kept += c.kept
-            for reason, n in c.reasons.items():
-                total.reasons[reason] = total.reasons.get(reason, 0) + n
-            for label, n in c.classes.items():
-                total.classes[label] = total.classes.get(label, 0) + n
+            tally.filters.setdefault(name, FilterCounts()).add(c)
         if rejected is not None:
             rejected.extend(dropped)
         for pair, duplicate in zip(kept, dedup.decide(prepared), strict=True):

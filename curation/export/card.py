@@ -29,9 +29,10 @@ def cleaning_lines(report: dict | None) -> list[str]:
         f"- dropped by the heuristic filters: {sum(filters.values()):,}" + (f" ({listed(filters)})" if filters else ""),
         f"- dropped by dedup: {sum(dedup.values()):,}" + (f" ({listed(dedup)})" if dedup else ""),
     ]
-    classes = ((report.get("filters") or {}).get("toxicity") or {}).get("classes")
+    toxicity = (report.get("filters") or {}).get("toxicity") or {}
+    classes = toxicity.get("classes")
     if classes:
-        dropped = ", ".join(r.split()[0] for r in (report["filters"]["toxicity"].get("reasons") or {}))
+        dropped = ", ".join(sorted(toxicity.get("dropped_classes") or {}))
         lines.append(
             "- toxicity (word lists per side; added: offensive words the source does not have): "
             + ", ".join(f"{k} {classes.get(k, 0):,}" for k in ("none", "added", "removed", "balanced"))
