@@ -49,15 +49,16 @@ def package_only() -> toxicity.Classifier:
 
 def test_set() -> bool:
     rows = read_tsv(HERE / "data" / "toxicity_pairs.tsv")
-    default = build("toxicity")
+    default, alone = build("toxicity")._classify, package_only()
     recipes = {
-        "built-in (glin-profanity + ours + allowlist + senses)": lambda s, t: default._classify(s, t).kind,
-        "glin-profanity's lists alone": lambda s, t: package_only()(s, t).kind,
+        "built-in (glin-profanity + ours + allowlist + senses)": lambda s, t: default(s, t).kind,
+        "glin-profanity's lists alone": lambda s, t: alone(s, t).kind,
     }
     met = True
+    n = Counter(r["kind"] for r in rows)
     for name, classify in recipes.items():
-        got = Counter((r["kind"], classify(r["source"], r["target"])) for r in rows)
-        n = Counter(r["kind"] for r in rows)
+        classes = [classify(r["source"], r["target"]) for r in rows]
+        got = Counter((r["kind"], c) for r, c in zip(rows, classes, strict=True))
         print(f"\n{name}")
         print(f"{'kind':10} {'pairs':>5} {'dropped':>8} {'flagged':>8} {'none':>6}   (dropped: class added)")
         for kind in KINDS:
@@ -76,11 +77,9 @@ def test_set() -> bool:
             for what, ok in checks:
                 print(f"  target {what}: {'met' if ok else 'MISSED'}")
                 met &= ok
-            wrong = [(r["kind"], classify(r["source"], r["target"]), r["target"]) for r in rows]
-            for kind, got_kind, target in wrong:
-                expected = {"clean": "none"}.get(kind, kind)
-                if got_kind != expected:
-                    print(f"  {kind} classed {got_kind}: {target}")
+            for r, got_kind in zip(rows, classes, strict=True):
+                if got_kind != {"clean": "none"}.get(r["kind"], r["kind"]):
+                    print(f"  {r['kind']} classed {got_kind}: {r['target']}")
     return met
 
 

@@ -166,9 +166,6 @@ class WordList:
     def _never(self, entry: tuple[str, ...]) -> bool:
         return len(entry) == 1 and entry[0] in self.allow_words
 
-    def __len__(self) -> int:
-        return sum(len(v) for v in self.entries.values())
-
     def find(self, words: list[str]) -> tuple[str, ...]:
         """The entries in `words`, longest first at each position, never overlapping, allowlisted phrases skipped."""
         if self.first.isdisjoint(words):
