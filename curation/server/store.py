@@ -1,180 +1,40 @@
 """The embedded search index: one SQLite file (WAL, FTS5) that mirrors what Argilla keeps in Elasticsearch.
 
-Plain data in, plain data out: the Argilla adapter (`engine.py`) turns server models into `IndexDoc`s and
-filters into `Clause`s. Every record becomes a row of `docs`; metadata, suggestions, responses and vectors
-live in narrow child tables indexed for the filters and sorts the Argilla UI sends.
+Plain data in, plain data out (`documents.py`): the Argilla adapter (`engine.py`) turns server models into
+`IndexDoc`s and filters into `Clause`s. Every record becomes a row of `docs`; metadata, suggestions, responses and
+vectors live in narrow child tables indexed for the filters and sorts the Argilla UI sends. Searches filter and sort
+an in-memory columnar copy of an index (`snapshots.py`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from curation.server.columns import RECORD_COLUMNS, Filter, Rows, Snapshot, Sort, rows_of, shuffle
+from curation.server.columns import Filter, Snapshot, Sort, shuffle
+from curation.server.documents import (
+    SCHEMA,
+    Hit,
+    IndexDoc,
+    IndexNotFound,
+    Response,
+    Suggestion,
+    fts_query,
+    random_key,
+    term_and_num,
+    values_of,
+)
+from curation.server.snapshots import Snapshots
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS indices (
-    id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, fields TEXT NOT NULL, vectors_gen INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS docs (
-    id INTEGER PRIMARY KEY, ix INTEGER NOT NULL, rid TEXT NOT NULL, external_id TEXT, status TEXT,
-    inserted_at TEXT, updated_at TEXT, rkey INTEGER NOT NULL, UNIQUE (ix, rid)
-);
-CREATE INDEX IF NOT EXISTS docs_status ON docs (ix, status);
-CREATE INDEX IF NOT EXISTS docs_inserted ON docs (ix, inserted_at);
-CREATE INDEX IF NOT EXISTS docs_updated ON docs (ix, updated_at);
-CREATE TABLE IF NOT EXISTS meta (doc INTEGER NOT NULL, ix INTEGER NOT NULL, name TEXT NOT NULL, term TEXT, num REAL);
-CREATE INDEX IF NOT EXISTS meta_doc ON meta (doc);
-CREATE INDEX IF NOT EXISTS meta_key ON meta (ix, name, term, doc, num);
-CREATE TABLE IF NOT EXISTS sugg (
-    doc INTEGER NOT NULL, ix INTEGER NOT NULL, question TEXT NOT NULL, prop TEXT NOT NULL, term TEXT, num REAL
-);
-CREATE INDEX IF NOT EXISTS sugg_doc ON sugg (doc, question);
-CREATE INDEX IF NOT EXISTS sugg_key ON sugg (ix, question, prop, term, doc, num);
-CREATE TABLE IF NOT EXISTS resp (
-    id TEXT PRIMARY KEY, doc INTEGER NOT NULL, ix INTEGER NOT NULL, user_id TEXT NOT NULL, status TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS resp_doc ON resp (doc, user_id);
-CREATE INDEX IF NOT EXISTS resp_user ON resp (ix, user_id, status, doc);
-CREATE TABLE IF NOT EXISTS resp_vals (
-    resp TEXT NOT NULL, doc INTEGER NOT NULL, ix INTEGER NOT NULL, user_id TEXT NOT NULL, question TEXT NOT NULL,
-    term TEXT, num REAL
-);
-CREATE INDEX IF NOT EXISTS resp_vals_resp ON resp_vals (resp);
-CREATE INDEX IF NOT EXISTS resp_vals_doc ON resp_vals (doc);
-CREATE INDEX IF NOT EXISTS resp_vals_key ON resp_vals (ix, question, term, user_id, doc, num);
-CREATE TABLE IF NOT EXISTS vec (doc INTEGER NOT NULL, ix INTEGER NOT NULL, vs TEXT NOT NULL, v BLOB NOT NULL,
-    PRIMARY KEY (doc, vs));
-CREATE INDEX IF NOT EXISTS vec_ix ON vec (ix, vs);
-CREATE TABLE IF NOT EXISTS changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, ix INTEGER NOT NULL, doc INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS changes_ix ON changes (ix, seq);
-"""
 CHANGES_KEPT = 200_000  # change-log rows kept; a snapshot older than that reloads whole
-PATCH_LIMIT = 2_000  # more changed records than this since a snapshot: reload it whole
 
 CHILD_TABLES = ("meta", "sugg", "resp", "resp_vals", "vec")
-
-
-@dataclass
-class Response:
-    id: str
-    user_id: str
-    status: str
-    values: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class Suggestion:
-    question: str
-    value: Any
-    score: float | list[float] | None = None
-    agent: str | None = None
-    type: str | None = None
-
-
-@dataclass
-class IndexDoc:
-    """One record as the index sees it."""
-
-    rid: str
-    status: str
-    inserted_at: str
-    updated_at: str
-    external_id: str | None = None
-    texts: dict[str, str] = field(default_factory=dict)
-    metadata: dict[str, Any] = field(default_factory=dict)
-    suggestions: list[Suggestion] = field(default_factory=list)
-    responses: list[Response] = field(default_factory=list)
-    vectors: dict[str, Sequence[float]] = field(default_factory=dict)
-
-
-@dataclass
-class Hit:
-    rid: str
-    score: float | None
-
-
-class IndexNotFound(LookupError):
-    pass
-
-
-def _values(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, list | tuple) else [value]
-
-
-def term_and_num(value: Any) -> tuple[str | None, float | None]:
-    """How one scalar is stored: as a keyword, a number, or both (numbers keep their text for terms filters)."""
-    if isinstance(value, bool):
-        return str(value).lower(), float(value)
-    if isinstance(value, int | float):
-        text = str(int(value)) if float(value).is_integer() else str(value)
-        return text, float(value)
-    if isinstance(value, dict | list):
-        return json.dumps(value, sort_keys=True, ensure_ascii=False), None
-    return str(value), None
-
-
-def random_key(rid: str) -> int:
-    """A stable pseudo-random 31-bit key per record, mixed with a user seed for per-user shuffled queues."""
-    return int.from_bytes(hashlib.blake2b(rid.encode(), digest_size=4).digest(), "big") & 0x7FFFFFFF
-
-
-def fts_query(text: str, column: str | None = None) -> str | None:
-    """Translate a simple_query_string-like query (words, "phrases", -not, prefix*, a | b) into FTS5.
-
-    Terms are ANDed, as Argilla asks Elasticsearch to do. Returns None when the query has no positive term.
-    """
-    groups: list[list[str]] = []  # ANDed groups of ORed phrases
-    negatives: list[str] = []
-    pending_or = False
-    for match in re.finditer(r'(-?)"([^"]*)"?|(-?)([^\s"]+)', text):
-        if match.group(4) == "|":
-            pending_or = True
-            continue
-        negated = bool(match.group(1) or match.group(3))
-        raw = match.group(2) if match.group(2) is not None else match.group(4)
-        prefix = match.group(4) is not None and raw.endswith("*")
-        words = _words(raw)
-        if not words:
-            continue
-        phrase = '"' + " ".join(words) + '"' + ("*" if prefix else "")
-        if negated:
-            negatives.append(phrase)
-        elif pending_or and groups:
-            groups[-1].append(phrase)
-        else:
-            groups.append([phrase])
-        pending_or = False
-    if not groups:
-        return None
-    query = " AND ".join("(" + " OR ".join(group) + ")" for group in groups)
-    query = "(" + query + ")" + "".join(f" NOT {phrase}" for phrase in negatives)
-    return f"{{{column}}} : ({query})" if column is not None else query
-
-
-def _words(raw: str) -> list[str]:
-    # unicode61 splits on anything that is not a letter or digit; quoting keeps each piece literal.
-    word, words = [], []
-    for ch in raw:
-        if ch.isalnum():
-            word.append(ch)
-        elif word:
-            words.append("".join(word))
-            word = []
-    if word:
-        words.append("".join(word))
-    return words
 
 
 class IndexStore:
@@ -191,7 +51,7 @@ class IndexStore:
         self._conn.execute("PRAGMA cache_size=-65536")
         self._conn.executescript(SCHEMA)
         self._vector_cache: dict[tuple[int, str], tuple[int, np.ndarray, np.ndarray]] = {}
-        self._snapshots: dict[int, Snapshot] = {}
+        self._snapshots = Snapshots(self._conn, self._lock)
         self._writes = 0
 
     def close(self) -> None:
@@ -303,7 +163,7 @@ class IndexStore:
         for d in docs:
             doc = ids[d.rid]
             for key, value in d.metadata.items():
-                for v in _values(value):
+                for v in values_of(value):
                     meta.append((doc, ix, key, *term_and_num(v)))
             for s in d.suggestions:
                 sugg.extend(self._suggestion_rows(doc, ix, s))
@@ -344,8 +204,8 @@ class IndexStore:
 
     @staticmethod
     def _suggestion_rows(doc: int, ix: int, s: Suggestion) -> list[tuple]:
-        rows = [(doc, ix, s.question, "value", *term_and_num(v)) for v in _values(s.value)]
-        rows += [(doc, ix, s.question, "score", None, float(v)) for v in _values(s.score)]
+        rows = [(doc, ix, s.question, "value", *term_and_num(v)) for v in values_of(s.value)]
+        rows += [(doc, ix, s.question, "score", None, float(v)) for v in values_of(s.score)]
         rows += [(doc, ix, s.question, prop, v, None) for prop, v in (("agent", s.agent), ("type", s.type)) if v]
         return rows
 
@@ -354,7 +214,7 @@ class IndexStore:
         return [
             (r.id, doc, ix, r.user_id, question, *term_and_num(v))
             for question, value in (r.values or {}).items()
-            for v in _values(value)
+            for v in values_of(value)
         ]
 
     def _doc_id(self, ix: int, rid: str) -> int | None:
@@ -381,7 +241,7 @@ class IndexStore:
                 self._conn.execute("DELETE FROM meta WHERE doc = ?", (doc,))
                 self._conn.executemany(
                     "INSERT INTO meta VALUES (?,?,?,?,?)",
-                    [(doc, ix, k, *term_and_num(v)) for k, value in metadata.items() for v in _values(value)],
+                    [(doc, ix, k, *term_and_num(v)) for k, value in metadata.items() for v in values_of(value)],
                 )
 
         self._write(update)
@@ -514,111 +374,9 @@ class IndexStore:
             scores[pos] = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))[found]
         return mask, scores
 
-    # -- the in-memory snapshot -----------------------------------------------------------------------------
-
-    def _latest_seq(self, ix: int) -> int:
-        return self._conn.execute("SELECT coalesce(max(seq), 0) FROM changes WHERE ix = ?", (ix,)).fetchone()[0]
-
     def snapshot(self, ix: int) -> Snapshot:
         """The columnar copy of an index, brought up to date with the change log."""
-        with self._lock:
-            seq = self._latest_seq(ix)
-            snap = self._snapshots.get(ix)
-            if snap is not None and snap.seq == seq:
-                return snap
-            if snap is not None and self._patch(ix, snap, seq):
-                return snap
-            self._snapshots[ix] = snap = self._load(ix)
-            return snap
-
-    def _load(self, ix: int) -> Snapshot:
-        self._conn.execute("BEGIN")  # one consistent read of the whole index
-        try:
-            seq = self._latest_seq(ix)
-            rows = self._conn.execute(
-                f"SELECT id, {', '.join(RECORD_COLUMNS)}, rkey FROM docs WHERE ix = ? ORDER BY id", (ix,)
-            ).fetchall()
-            snap = Snapshot(
-                seq=seq,
-                ids=np.array([r[0] for r in rows], dtype=np.int64),
-                record={c: np.array([r[i + 1] for r in rows], dtype=object) for i, c in enumerate(RECORD_COLUMNS)},
-                rkey=np.array([r[-1] for r in rows], dtype=np.int64),
-                loader=lambda kind, key: self._load_key(ix, snap, kind, key),
-            )
-            self._load_children(ix, snap, None)
-        finally:
-            self._conn.execute("COMMIT")
-        return snap
-
-    def _load_children(self, ix: int, snap: Snapshot, docs: list[int] | None) -> None:
-        """(Re)read the responses and every child column already loaded, for all records or only `docs`."""
-        where, params = ("ix = ?", [ix]) if docs is None else (f"doc IN ({','.join('?' * len(docs))})", docs)
-        for kind, table in (("meta", snap.meta), ("sugg", snap.sugg), ("resp", snap.resp_vals)):
-            for key in list(table):
-                table[key] = Rows.concat([table[key], self._child_rows(snap, kind, key, where, params)])
-        rows = self._conn.execute(f"SELECT doc, user_id, status FROM resp WHERE {where}", params).fetchall()
-        pos, found = snap.locate([r[0] for r in rows])
-        responses = Rows(
-            pos=pos,
-            term=np.full(len(pos), None, dtype=object),
-            num=np.full(len(pos), np.nan),
-            user=np.array([r[1] for r in rows], dtype=object)[found] if rows else np.array([], dtype=object),
-            status=np.array([r[2] for r in rows], dtype=object)[found] if rows else np.array([], dtype=object),
-        )
-        snap.resp = responses if snap.resp is None else Rows.concat([snap.resp, responses])
-
-    _KEYS = {"meta": ("meta", ("name",)), "sugg": ("sugg", ("question", "prop")), "resp": ("resp_vals", ("question",))}
-
-    def _child_rows(self, snap: Snapshot, kind: str, key, where: str, params: list) -> Rows:
-        table, key_columns = self._KEYS[kind]
-        key = key if isinstance(key, tuple) else (key,)
-        user = ", user_id" if table == "resp_vals" else ""
-        match = "".join(f" AND {c} = ?" for c in key_columns)
-        rows = self._conn.execute(
-            f"SELECT doc, term, num{user} FROM {table} WHERE {where}{match}", [*params, *key]
-        ).fetchall()
-        return rows_of(rows, snap, with_user=bool(user))
-
-    def _load_key(self, ix: int, snap: Snapshot, kind: str, key) -> Rows:
-        """A child column read on first use (a query that filters or sorts on it)."""
-        with self._lock:
-            return self._child_rows(snap, kind, key, "ix = ?", [ix])
-
-    def _patch(self, ix: int, snap: Snapshot, seq: int) -> bool:
-        """Bring a snapshot up to date in place when only existing records changed. False: reload it whole."""
-        oldest = self._conn.execute("SELECT min(seq) FROM changes WHERE ix = ?", (ix,)).fetchone()[0]
-        if oldest is None or oldest > snap.seq + 1:
-            return False
-        self._conn.execute("BEGIN")
-        try:
-            seq = self._latest_seq(ix)
-            docs = [
-                r[0]
-                for r in self._conn.execute(
-                    "SELECT DISTINCT doc FROM changes WHERE ix = ? AND seq > ? LIMIT ?", (ix, snap.seq, PATCH_LIMIT + 1)
-                )
-            ]
-            if len(docs) > PATCH_LIMIT:
-                return False
-            rows = self._conn.execute(
-                f"SELECT id, {', '.join(RECORD_COLUMNS)}, rkey FROM docs WHERE id IN ({','.join('?' * len(docs))})",
-                docs,
-            ).fetchall()
-            pos, found = snap.locate([r[0] for r in rows])
-            if len(rows) != len(docs) or not found.all():
-                return False  # records were added or deleted
-            for i, column in enumerate(RECORD_COLUMNS):
-                snap.record[column][pos] = [r[i + 1] for r in rows]
-            for table in (snap.meta, snap.sugg, snap.resp_vals):
-                for key in list(table):
-                    table[key] = table[key].drop(pos)
-            if snap.resp is not None:
-                snap.resp = snap.resp.drop(pos)
-            self._load_children(ix, snap, docs)
-            snap.seq = seq
-            return True
-        finally:
-            self._conn.execute("COMMIT")
+        return self._snapshots.get(ix)
 
     def count_by_status(self, name: str) -> dict[str, int]:
         """Records per status."""
@@ -694,11 +452,6 @@ class IndexStore:
             matrix = np.zeros((0, 0), dtype=np.float32)
         self._vector_cache[(ix, vs)] = (gen, doc_ids, matrix)
         return doc_ids, matrix
-
-
-def _merge(table: dict, new: dict) -> None:
-    for key, rows in new.items():
-        table[key] = rows if key not in table else Rows.concat([table[key], rows])
 
 
 _STORES: dict[Path, IndexStore] = {}

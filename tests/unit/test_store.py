@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from curation.server.columns import And, Range, ResponseStatus, Sort, Target, Terms
-from curation.server.store import IndexDoc, IndexStore, Response, Suggestion, fts_query
+from curation.server.documents import IndexDoc, Response, Suggestion, fts_query
+from curation.server.store import IndexStore
 
 
 @pytest.fixture
