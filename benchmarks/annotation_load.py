@@ -36,7 +36,7 @@ import httpx
 from curation.annotation import schema
 from curation.annotation.records import iter_records, log_pairs, read_records
 from curation.annotation.setup import ensure_dataset, ensure_workspace
-from curation.annotation.suggestions import ensure_properties, write_suggestions
+from curation.annotation.suggestions import Scored, Sending, ensure_properties, write_suggestions
 from curation.config import Config
 from curation.pair import Pair
 from curation.server.stack import Stack
@@ -129,7 +129,7 @@ def measure(args, database: str, workers: int) -> dict:
             config = Config()
             config.argilla.min_submitted = 3
             space = ensure_workspace(client, "load")
-            dataset = ensure_dataset(client, config, space)
+            dataset = ensure_dataset(client, config.argilla, config.annotators, space)
             log_pairs(dataset, pairs(args.pairs), 500)
             print(f"{args.pairs} pairs in Argilla; {args.annotators} annotators x {args.each} submissions", flush=True)
             logins = []
@@ -224,12 +224,8 @@ def run(stack, api_key, client, dataset, logins, args) -> dict:
             scores = [rnd.random() for _ in rows]
             clock = _Lap()
             try:
-                write_suggestions(
-                    own, data, rows, scores, f"v{version:04d}-load", lambda s: "good" if s > 0.5 else "bad",
-                    batch_size=args.batch,
-                    pause=args.pause,
-                    progress=clock,
-                )  # fmt: skip
+                scored = Scored(rows, scores, f"v{version:04d}-load", lambda s: "good" if s > 0.5 else "bad")
+                write_suggestions(own, data, scored, Sending(args.batch, args.pause, clock))
             except Exception as e:  # noqa: BLE001 - counted, reported
                 failures.append(f"suggestion write: {e}")
             laps += clock.laps

@@ -84,13 +84,13 @@ def measure(path: str, language: bool, near: bool, workers: int, toxicity: bool 
                 input=InputSpec(str(Path(__file__).parent / "../data/sample/candidates.tsv")),
                 filters=config.filters,
                 dedup=config.dedup,
-            ),
+            ).cleaning(),
             Tally(),
         )
     )
     tally = Tally()
     began = time.perf_counter()
-    kept = sum(1 for _ in clean(config, tally))
+    kept = sum(1 for _ in clean(config.cleaning(), tally))
     seconds = time.perf_counter() - began
     return {
         "pairs": tally.load.read,

@@ -51,7 +51,8 @@ def shards(tsv: Path, folder: Path, count: int, limit: int | None = None) -> lis
 
 
 def train(work: Path, model: str) -> str:
-    from curation.cycle import fit_and_save
+    from curation.cycle import Labelled, fit_and_save
+    from curation.progress import Progress
 
     data = corpus()
     order = np.random.default_rng(0).permutation(len(data))[:100]
@@ -59,7 +60,9 @@ def train(work: Path, model: str) -> str:
     config.train.base_model, config.train.models_dir = model, str(work / "models")
     config.output_dir = str(work / "outputs")
     _, stored = fit_and_save(
-        [data[i][:2] for i in order], [data[i][2] for i in order], config, "bench", log=lambda m: None
+        Labelled([data[i][:2] for i in order], [data[i][2] for i in order], "bench"),
+        config.train,
+        progress=Progress.quiet(),
     )
     return str(stored.path)
 
@@ -116,7 +119,7 @@ def main() -> int:
             job = Job(
                 shards=inputs,
                 output=work / f"out-{engine}-{with_model}",
-                config=Config(),
+                cleaning=Config().cleaning(),
                 model=model if with_model else None,
             )
             if engine == "local":

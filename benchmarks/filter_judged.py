@@ -88,7 +88,7 @@ def main() -> None:
         print(" | ".join([*row, fmt(cells["news"]), f"{cells['minimal']}/{len(x['good'])}"]))
     error_type_table(x["pc"], data.kind, data.y, data.pool, data.test, args.draws, config)
     if args.setfit_steps:
-        setfit_gain(args, config, data.sets["pc"], x["pc"], data.y, data.pool, data.test, data.by_kind)
+        setfit_gain(args, config, data, x["pc"])
 
 
 class Judged:
@@ -191,8 +191,9 @@ def sample_labels(path: Path) -> list[dict]:
     return [{"source": pairs[i].source, "target": pairs[i].target, "label": agg.labels[i]} for i in sorted(agg.labels)]
 
 
-def setfit_gain(args, config, pairs, x, y, pool, test, by_kind) -> None:
+def setfit_gain(args, config, data: Judged, x: np.ndarray) -> None:
     """The filter with its body fine-tuned by SetFit's contrastive steps vs the frozen body, same labels (draw 0)."""
+    pairs, y, pool, test, by_kind = data.sets["pc"], data.y, data.pool, data.test, data.by_kind
     from dataclasses import replace
 
     from curation.model.encoder import default_batch_size, device

@@ -131,7 +131,7 @@ def main() -> None:
     order = np.random.default_rng(0).permutation(len(data))
     labelled = [data[i] for i in order[: args.labels]]
     work = Path(tempfile.mkdtemp(prefix="curation-speed-"))
-    from curation.cycle import fit_and_save
+    from curation.cycle import Labelled, fit_and_save
 
     defaults = Config().train
     models = {}
@@ -142,7 +142,9 @@ def main() -> None:
         config.train.precision = defaults.precision if precision == "default" else precision
         config.output_dir = str(work / "outputs")
         t = time.perf_counter()
-        _, stored = fit_and_save([(s, t_) for s, t_, _ in labelled], [v for *_, v in labelled], config, "bench")
+        _, stored = fit_and_save(
+            Labelled([(s, t_) for s, t_, _ in labelled], [v for *_, v in labelled], "bench"), config.train
+        )
         models[name] = stored.path
         print(
             f"{name}: depth {config.train.depth or 'all'}, {config.train.precision}; trained on {args.labels} "
@@ -277,6 +279,7 @@ def cycle(args, data, order, config: Config, work: Path) -> None:
     from curation import cycle
     from curation.annotation.records import log_pairs
     from curation.annotation.setup import Member, ensure_dataset, ensure_users, ensure_workspace
+    from curation.progress import Progress
     from curation.server.stack import Stack
 
     stack = Stack(work / "argilla", port=_free_port())
@@ -285,7 +288,7 @@ def cycle(args, data, order, config: Config, work: Path) -> None:
         client = rg.Argilla(api_url=stack.url, api_key=credentials.api_key, timeout=300)
         config.argilla.workspace, config.argilla.dataset = "bench", "pairs"
         space = ensure_workspace(client, "bench")
-        dataset = ensure_dataset(client, config, space)
+        dataset = ensure_dataset(client, config.argilla, config.annotators, space)
         chosen, pairs, seen = [], [], set()
         for i in range(10 * args.dataset_pairs):  # unique pairs: newstest repeats a few sentences
             s, t, label = data[order[i % len(data)]]
@@ -321,7 +324,12 @@ def cycle(args, data, order, config: Config, work: Path) -> None:
             label(args.labels, args.labels + more)
             args.labels += more
             t = time.perf_counter()
-            result = cycle.from_argilla(client, dataset, config, log=lambda m: None)
+            result = cycle.from_argilla(
+                client,
+                dataset,
+                cycle.CycleSettings(config.train, config.argilla, config.output_dir),
+                progress=Progress.quiet(),
+            )
             total = time.perf_counter() - t
             print(f"retrain + re-rank, {len(pairs)} pairs ({args.labels} labelled), CPU, {name}: {total:.0f} s")
             for step, seconds in result.seconds.items():

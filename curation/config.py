@@ -17,7 +17,7 @@ import yaml
 from curation.annotation.settings import AnnotatorsConfig, ArgillaConfig
 from curation.checks import FLAG, TEXT, WHOLE_1, check, or_null
 from curation.clean.readers import InputSpec
-from curation.clean.settings import DedupConfig, check_filters, filter_entries
+from curation.clean.settings import SAMPLE, Cleaning, DedupConfig, check_filters, filter_entries
 from curation.errors import ConfigError
 from curation.export.settings import ExportConfig
 from curation.finetune.settings import FinetuneConfig
@@ -38,7 +38,7 @@ SECTIONS = {
 
 @dataclass
 class Config:
-    input: InputSpec = field(default_factory=lambda: InputSpec(path="data/sample/candidates.tsv"))
+    input: InputSpec = field(default_factory=lambda: InputSpec(path=SAMPLE))
     filters: list[dict[str, dict[str, Any]]] | None = None  # None: every filter with its defaults
     pii: bool = True
     workers: int | None = None  # processes for masking/filters/fingerprints; None: one per core, 1: no pool
@@ -94,6 +94,10 @@ class Config:
             if hasattr(owner, "__post_init__"):
                 owner.__post_init__()
         return config
+
+    def cleaning(self) -> Cleaning:
+        """The cleaning stage's section: its input, filters, PII masking, workers and dedup."""
+        return Cleaning(self.input, self.filters, self.pii, self.workers, self.dedup)
 
     def filter_entries(self) -> list[tuple[str, dict[str, Any]]]:
         """(name, params) of the configured filters, in order."""

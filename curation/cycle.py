@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from curation.annotation import suggestions
 from curation.annotation.agreement import Judgment, agreement_summary, describe_agreement, training_set
-from curation.annotation.records import judgments, read_records
+from curation.annotation.connect import connect
+from curation.annotation.labels import describe_torn, one_per_annotator, read_labels
+from curation.annotation.records import find_dataset, judgments, read_records
+from curation.annotation.settings import ArgillaConfig
 from curation.errors import TRAIN, InputError
 from curation.files import writable_folder, write_tsv
 from curation.model.card import quality_lines
@@ -22,14 +23,32 @@ from curation.model.encoder import PairEncoder, build_encoder
 from curation.model.error_types import MIN_EXAMPLES
 from curation.model.learned import LearnedFilter
 from curation.model.plots import agreement_plot, drops_plot, histogram_plot
+from curation.model.settings import TrainConfig
 from curation.model.store import Stored
 from curation.model.train import Evaluation, TrainingError, check_labels
 from curation.pair import batched
+from curation.progress import Progress
 
-if TYPE_CHECKING:
-    from curation.config import Config
 
-Log = Callable[[str], None]
+@dataclass
+class CycleSettings:
+    """All a retrain reads: the train section, the Argilla section (where the dataset is, how suggestions are sent)
+    and the folder its report goes to."""
+
+    train: TrainConfig
+    argilla: ArgillaConfig
+    output_dir: str
+
+
+@dataclass
+class Labelled:
+    """Judged pairs to train on: `y` 1 good / 0 bad, `tags` the error types annotators gave each pair, `source`
+    where they came from (recorded in the model's card)."""
+
+    pairs: list[tuple[str, str]]
+    y: list[int]
+    source: str
+    tags: list[frozenset[str]] | None = None
 
 
 @dataclass
@@ -47,51 +66,53 @@ class Result:
 
 
 def run(
-    config: Config, labels: str | Path | None = None, client=None, log: Log = print, progress=None, force: bool = False
+    settings: CycleSettings,
+    labels: str | Path | None = None,
+    *,
+    client=None,
+    progress: Progress | None = None,
+    force: bool = False,
 ) -> Result:
     """`train_filter.py`: a new model from the judged file `labels` (no Argilla), else one retrain against the
     config's dataset in Argilla (`client`, default: `connect()`) with suggestions back. The folders it writes to are
     checked before any model loads."""
-    writable_folder(config.train.models_dir, "--models-dir (train.models_dir)")
-    writable_folder(config.output_dir, "output_dir")
+    writable_folder(settings.train.models_dir, "--models-dir (train.models_dir)")
+    writable_folder(settings.output_dir, "output_dir")
     if labels:
-        return from_file(labels, config, log=log, force=force)
-    from curation.annotation.connect import connect
-    from curation.annotation.records import find_dataset
-
+        return from_file(labels, settings.train, progress=progress, force=force)
     client = client or connect()
-    dataset = find_dataset(client, config.argilla.workspace, config.argilla.dataset)
-    result = from_argilla(client, dataset, config, log=log, progress=progress, force=force)
+    dataset = find_dataset(client, settings.argilla.workspace, settings.argilla.dataset)
+    result = from_argilla(client, dataset, settings, progress=progress, force=force)
     result.queue = suggestions.queue_link(client.api_url, dataset)
     return result
 
 
 def fit_and_save(
-    pairs: list[tuple[str, str]],
-    y: list[int],
-    config: Config,
-    labels_from: str,
+    data: Labelled,
+    train: TrainConfig,
+    *,
     encoder: PairEncoder | None = None,
-    log: Log = print,
-    tags: list[frozenset[str]] | None = None,
+    progress: Progress | None = None,
     force: bool = False,
 ) -> tuple[LearnedFilter, Stored]:
-    """Train on judged pairs and store a new model version; `tags`, the error types annotators gave each pair, add
-    one head per type with enough examples. A model whose cross-validated AUC is below 0.5 (it ranks backwards)
-    is stored but not made `latest`, and `TrainingError` says so, unless `force`."""
-    check_labels(y, config.train.min_per_class)  # before the encoder is loaded
-    encoder = encoder or build_encoder(config.train)
-    log(f"training on {sum(y)} good / {len(y) - sum(y)} bad pairs ({encoder.device}, {encoder.precision})")
-    flt = LearnedFilter.train(pairs, y, encoder, config.train, tags)
+    """Train on judged pairs and store a new model version; the error types annotators gave each pair (`data.tags`)
+    add one head per type with enough examples. A model whose cross-validated AUC is below 0.5 (it ranks
+    backwards) is stored but not made `latest`, and `TrainingError` says so, unless `force`."""
+    progress = progress or Progress()
+    y = data.y
+    check_labels(y, train.min_per_class)  # before the encoder is loaded
+    encoder = encoder or build_encoder(train)
+    progress.say(f"training on {sum(y)} good / {len(y) - sum(y)} bad pairs ({encoder.device}, {encoder.precision})")
+    flt = LearnedFilter.train(data.pairs, y, encoder, train, data.tags)
     ev, types = flt.evaluation, flt.error_types
     if types.tagged:
         learnt = ", ".join(f"{t} (AUC {types.auc[t]:.2f})" for t in types.heads) or "none"
-        log(
+        progress.say(
             f"error types from {types.tagged} tagged bad pairs: {learnt} "
             f"(learnt with {MIN_EXAMPLES}+ tagged pairs with the type and as many without)"
         )
     backwards = ev.auc is not None and ev.auc < 0.5 and not force
-    stored = flt.save(config.train.models_dir, labels_from, make_latest=lambda: not backwards)
+    stored = flt.save(train.models_dir, data.source, make_latest=lambda: not backwards)
     if not stored.latest:
         raise TrainingError(
             f"cross-validated AUC {ev.auc:.3f} is below 0.5: the model ranks pairs backwards (contradictory or "
@@ -100,13 +121,12 @@ def fit_and_save(
     return flt, stored
 
 
-def from_file(path: str | Path, config: Config, log: Log = print, force: bool = False) -> Result:
+def from_file(path: str | Path, train: TrainConfig, *, progress: Progress | None = None, force: bool = False) -> Result:
     """Train from a local judged file (source, target, label, optional errors), no Argilla involved."""
-    from curation.annotation.labels import describe_torn, one_per_annotator, read_labels
-
+    progress = progress or Progress()
     rows, torn = one_per_annotator(list(read_labels(path)))
     if torn:
-        log(describe_torn(torn))
+        progress.say(describe_torn(torn))
     pairs_by_id = {row.pair.id: (row.pair.source, row.pair.target) for row in rows}
     # each row is a vote (its annotator's, or its own when the file names none): a pair judged good on one row and
     # bad on another is a tie, left out, as in Argilla
@@ -123,18 +143,26 @@ def from_file(path: str | Path, config: Config, log: Log = print, force: bool = 
         )
     agreement = agreement_summary(agg)
     if any(row.annotator for row in rows):
-        log(describe_agreement(agreement))
+        progress.say(describe_agreement(agreement))
     elif agg.ties:
         shown = ", ".join(sorted(v for rid in agg.ties for v in agg.votes[rid])[:6])
         n = len(agg.ties)
-        log(f"{n} pair{'s' if n > 1 else ''} judged both good and bad in {Path(path).name} left out (rows {shown})")
+        progress.say(
+            f"{n} pair{'s' if n > 1 else ''} judged both good and bad in {Path(path).name} left out (rows {shown})"
+        )
     pairs = [pairs_by_id[rid] for rid in ids]
-    flt, stored = fit_and_save(pairs, y, config, f"file {Path(path).name}", log=log, tags=tags, force=force)
+    flt, stored = fit_and_save(
+        Labelled(pairs, y, f"file {Path(path).name}", tags), train, progress=progress, force=force
+    )
     return Result(stored, flt.evaluation, flt.info.label_counts, agreement)
 
 
-def from_argilla(client, dataset, config: Config, log: Log = print, progress=None, force: bool = False) -> Result:
+def from_argilla(
+    client, dataset, settings: CycleSettings, *, progress: Progress | None = None, force: bool = False
+) -> Result:
     """The full cycle against a dataset: submitted labels in, a new model, suggestions on every unjudged pair."""
+    progress = progress or Progress()
+    train = settings.train
     clock = _Clock()
     rows = read_records(client, dataset)
     clock.lap("read")
@@ -145,46 +173,42 @@ def from_argilla(client, dataset, config: Config, log: Log = print, progress=Non
             f"good/bad labels in the Argilla web UI, then run {TRAIN} again"
         )
     agreement = agreement_summary(agg)
-    log(describe_agreement(agreement))
+    progress.say(describe_agreement(agreement))
     by_id = {r.id: r for r in rows}
     pairs = [(by_id[rid].source, by_id[rid].target) for rid in ids]
-    flt, stored = fit_and_save(
-        pairs, y, config, f"argilla {dataset.workspace.name}/{dataset.name}", log=log, tags=tags, force=force
-    )
+    labelled = Labelled(pairs, y, f"argilla {dataset.workspace.name}/{dataset.name}", tags)
+    flt, stored = fit_and_save(labelled, train, progress=progress, force=force)
     clock.lap("train")
 
     pending = [r for r in rows if not r.submitted]
-    log(f"scoring {len(pending)} pairs nobody has judged yet")
-    scores, types = _score_all(flt, [(r.source, r.target) for r in pending], progress("scoring") if progress else None)
+    progress.say(f"scoring {len(pending)} pairs nobody has judged yet")
+    scores, types = _score_all(flt, [(r.source, r.target) for r in pending], progress.bar("scoring"))
     clock.lap("score")
     ev = flt.evaluation
     label = ev.label
-    if not ev.can_rank(config.train.suggest_min_auc):
-        log(
-            f"cross-validated AUC {ev.auc:.3f} is below train.suggest_min_auc ({config.train.suggest_min_auc}): the "
+    if not ev.can_rank(train.suggest_min_auc):
+        progress.say(
+            f"cross-validated AUC {ev.auc:.3f} is below train.suggest_min_auc ({train.suggest_min_auc}): the "
             "model cannot rank these pairs yet, so no label is suggested (scores and priority are written); label more"
         )
         label = _no_label
-    bar = progress("suggestions to Argilla") if progress else None
+    sending = suggestions.Sending(
+        settings.argilla.suggestion_batch_size,
+        settings.argilla.suggestion_pause,
+        progress.bar("suggestions to Argilla"),
+    )
     suggested = suggestions.write_suggestions(
-        client,
-        dataset,
-        pending,
-        scores,
-        version=stored.version,
-        label=label,
-        batch_size=config.argilla.suggestion_batch_size,
-        pause=config.argilla.suggestion_pause,
-        progress=bar,
-        errors=types,
+        client, dataset, suggestions.Scored(pending, scores, stored.version, label, types), sending
     )
     clock.lap("suggestions")
     spread = suggestions.priorities(pending, scores)  # as written to Argilla: a template's copies spread out
-    order = np.argsort(-np.array(spread), kind="stable")[: config.train.next_batch]
+    order = np.argsort(-np.array(spread), kind="stable")[: train.next_batch]
     next_up = [(pending[i].id, float(scores[i])) for i in order]
-    outputs = write_outputs(config, stored, ev, agreement, pending, scores, next_up, suggested)
+    result = Result(stored, ev, flt.info.label_counts, agreement, suggested, len(pending), next_up)
+    result.outputs = write_outputs(settings.output_dir, result, pending, scores)
     clock.lap("report")
-    return Result(stored, ev, flt.info.label_counts, agreement, suggested, len(pending), next_up, outputs, clock.laps)
+    result.seconds = clock.laps
+    return result
 
 
 def _no_label(score: float) -> None:
@@ -208,8 +232,7 @@ def _score_all(flt: LearnedFilter, pairs: list[tuple[str, str]], bar) -> tuple[n
     for _, s, t in flt.predict_stream(batched(pairs, 512)):  # Apertium's work on the next chunk beside the encoder
         scores.append(s)
         types.append(t)
-        if bar:
-            bar(len(s))
+        bar(len(s))
     names = flt.error_types.heads
     return (
         np.concatenate(scores) if scores else np.zeros(0),
@@ -217,9 +240,10 @@ def _score_all(flt: LearnedFilter, pairs: list[tuple[str, str]], bar) -> tuple[n
     )
 
 
-def write_outputs(config, stored, ev, agreement, pending, scores, next_up, suggested: int = 0) -> dict[str, Path]:
+def write_outputs(out_dir: str | Path, result: Result, pending, scores) -> dict[str, Path]:
     """outputs/: agreement (json, txt, png), next_to_label.tsv, the score plots and train_report.md."""
-    out = Path(config.output_dir)
+    stored, ev, agreement = result.model, result.evaluation, result.agreement
+    out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {
         "agreement": out / "agreement.json",
@@ -229,7 +253,7 @@ def write_outputs(config, stored, ev, agreement, pending, scores, next_up, sugge
     paths["agreement"].write_text(json.dumps(agreement, indent=2), encoding="utf-8")
     (out / "agreement.txt").write_text(describe_agreement(agreement) + "\n", encoding="utf-8")
     by_id = {r.id: r for r in pending}
-    rows = ([rid, f"{s:.4f}", by_id[rid].source, by_id[rid].target] for rid, s in next_up)
+    rows = ([rid, f"{s:.4f}", by_id[rid].source, by_id[rid].target] for rid, s in result.next_to_label)
     write_tsv(paths["next"], ["id", "score", "source", "target"], rows)
     histogram_plot(ev.oof_scores, ev.labels, scores, ev.thresholds, out / "scores.png")
     plots = ["scores.png"]
@@ -242,12 +266,13 @@ def write_outputs(config, stored, ev, agreement, pending, scores, next_up, sugge
     filter_json = out / "filter_report.json"
     if filter_json.exists() and drops_plot(json.loads(filter_json.read_text()), out / "filter_drops.png"):
         plots.append("filter_drops.png")
-    report = _train_report(stored, ev, agreement, len(pending), scores, plots, suggested)
+    report = _train_report(result, scores, plots)
     paths["report"].write_text(report, encoding="utf-8")
     return paths
 
 
-def _train_report(stored, ev, agreement, n_pending, scores, plots, suggested: int = 0) -> str:
+def _train_report(result: Result, scores, plots) -> str:
+    stored, ev, agreement, suggested = result.model, result.evaluation, result.agreement, result.suggested
     scores = np.asarray(scores)
     good_at = ev.thresholds[0]
     accepted = int((scores >= good_at).sum()) if len(scores) and good_at is not None else 0
@@ -261,7 +286,7 @@ def _train_report(stored, ev, agreement, n_pending, scores, plots, suggested: in
         f"| judged pairs used | {sum(agreement['labels'].values())} ({used}) |",
         f"| ties left out | {len(agreement['ties'])} |",
         f"| Krippendorff's alpha | {'n/a' if alpha is None else f'{alpha:.3f}'} |",
-        f"| unjudged pairs scored | {n_pending} |",
+        f"| unjudged pairs scored | {result.scored} |",
         f"| of which given a suggested label (pre-filled in the UI) | {suggested} |",
         (
             f"| of which at or above the auto-accept threshold ({good_at:.3f}) | {accepted} |"

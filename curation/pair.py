@@ -57,3 +57,9 @@ def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
     iterator = iter(items)
     while batch := list(itertools.islice(iterator, size)):
         yield batch
+
+
+def split_of(record_id: str, validation: float) -> str:
+    """Deterministic split: the record id's hash, so a pair keeps its split across exports."""
+    bucket = int(hashlib.sha256(record_id.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    return "validation" if bucket < validation else "train"

@@ -11,14 +11,11 @@ from __future__ import annotations
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from curation.annotation.settings import AnnotatorsConfig, ArgillaConfig
 from curation.pair import Pair, normalise
-
-if TYPE_CHECKING:
-    from curation.config import Config
 
 QUALITY = "quality"
 
@@ -102,11 +99,11 @@ def agent_for(version: str) -> str:
 VECTOR = "embedding"
 
 
-def settings(config: Config):
+def settings(argilla: ArgillaConfig, annotators: AnnotatorsConfig):
     """`argilla.Settings` for the candidates dataset."""
     import argilla as rg
 
-    guidelines_path = Path(config.annotators.guidelines)
+    guidelines_path = Path(annotators.guidelines)
     guidelines = guidelines_path.read_text(encoding="utf-8") if guidelines_path.exists() else None
     return rg.Settings(
         guidelines=guidelines,
@@ -130,10 +127,8 @@ def settings(config: Config):
             ),
         ],
         metadata=setup_properties(),
-        vectors=[rg.VectorField(name=VECTOR, dimensions=config.argilla.vector_dimensions)]
-        if config.argilla.vectors
-        else [],
-        distribution=rg.TaskDistribution(min_submitted=config.argilla.min_submitted),
+        vectors=[rg.VectorField(name=VECTOR, dimensions=argilla.vector_dimensions)] if argilla.vectors else [],
+        distribution=rg.TaskDistribution(min_submitted=argilla.min_submitted),
         allow_extra_metadata=False,
     )
 

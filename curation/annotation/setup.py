@@ -13,15 +13,14 @@ import json
 import re
 import secrets
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import yaml
 
 from curation.annotation import schema
-from curation.annotation.connect import transient
+from curation.annotation.connect import connect, transient
 from curation.annotation.labels import LabelRow, describe_torn, one_per_annotator, read_labels
 from curation.annotation.records import (
     Stored,
@@ -32,15 +31,15 @@ from curation.annotation.records import (
     to_record,
     vectors_for,
 )
+from curation.annotation.settings import AnnotatorsConfig, ArgillaConfig
 from curation.annotation.suggestions import add_properties
 from curation.clean import pii
 from curation.clean.pipeline import Tally, cap_templates, clean, regroup_twins, write_outputs
+from curation.clean.settings import Cleaning
 from curation.errors import InputError, SetupError, retried
 from curation.files import write_private_json
 from curation.pair import batched
-
-if TYPE_CHECKING:
-    from curation.config import Config
+from curation.progress import Progress
 
 ROLES = ("annotator", "admin", "owner")
 
@@ -180,16 +179,18 @@ def ensure_users(client, members: Iterable[Member], workspace, passwords_path: s
     return outcome
 
 
-def ensure_dataset(client, config: Config, workspace):
-    """The candidates dataset: created with `schema.settings`, or the existing one if its shape fits. One that
-    another run is creating this moment (not yet published) is waited for, up to 10 s."""
+def ensure_dataset(client, argilla: ArgillaConfig, annotators: AnnotatorsConfig, workspace):
+    """The candidates dataset (`argilla.dataset`): created with `schema.settings` and the annotators' guidelines, or
+    the existing one if its shape fits. One that another run is creating this moment (not yet published) is waited
+    for, up to 10 s."""
     import argilla as rg
 
-    name = config.argilla.dataset
+    name = argilla.dataset
     fetch = functools.partial(client.datasets, name, workspace=workspace.name)
     existing = _lookup_retried(fetch)
     if existing is None:
-        new = rg.Dataset(name=name, workspace=workspace.name, settings=schema.settings(config), client=client)
+        settings = schema.settings(argilla, annotators)
+        new = rg.Dataset(name=name, workspace=workspace.name, settings=settings, client=client)
         existing, created = _create_or_fetch(new.create, fetch)
         if created:
             return existing
@@ -230,12 +231,21 @@ def check_annotators(client, rows: list[LabelRow], members: list[Member], path) 
             )
 
 
+@dataclass
+class Imported:
+    """What importing a labels file did."""
+
+    pairs: int = 0  # judged pairs in the file
+    responses: int = 0  # responses imported
+    kept: int = 0  # responses of the file not imported: that user had answered the pair in Argilla already
+    added: int = 0  # records it added: judged pairs not among the candidates (e.g. ones cleaning dropped)
+
+
 def import_labels(client, dataset, rows: list[LabelRow], workspace, passwords_path, batch_size: int, stored: Stored):
     """Judged pairs become records with submitted responses: from the row's annotator (a user that must exist,
     e.g. from the roster), or from the curator account. A response is imported only where that user has none on
     the record (`stored`): what an annotator answered in the UI since, and the filter's metadata, stay as they
-    are. Returns (judged pairs, responses imported, responses kept as they were, records it added: judged pairs
-    that are not among the candidates, e.g. ones cleaning dropped)."""
+    are."""
     ensure_users(client, [Member(CURATOR, "Curator", "admin")], workspace, passwords_path)
     users = {
         name: _lookup_retried(functools.partial(client.users, name)).id
@@ -268,7 +278,7 @@ def import_labels(client, dataset, rows: list[LabelRow], workspace, passwords_pa
         ]
         log_records(dataset, records, batch_size, "judged pairs being imported")
         imported += sum(len(new) for _, new in batch)
-    return len(by_pair), imported, kept, added
+    return Imported(len(by_pair), imported, kept, added)
 
 
 def _responses(judged: LabelRow, user_id) -> list:
@@ -287,72 +297,76 @@ class SetupResult:
     paths: dict[str, Path]  # the filter report and the dropped pairs
     users: dict[str, str]  # username -> "created", "exists", ...
     logged: int = 0  # records in the dataset from this run
-    imported: int = 0  # judged pairs imported with their responses
-    responses: int = 0  # responses imported from the labels file
-    kept: int = 0  # responses of the file not imported: that user had answered the pair in Argilla already
-    added: int = 0  # records the labels file added (judged pairs not among the candidates: cleaning dropped them)
+    labels: Imported = field(default_factory=Imported)  # what the labels file brought
     total: int | None = None  # records in the dataset once setup is done (None: Argilla did not say)
 
 
+@dataclass
+class SetupSettings:
+    """All setup reads: the cleaning section, the Argilla and annotators sections, and the folder its filter report
+    and dropped pairs go to."""
+
+    cleaning: Cleaning
+    argilla: ArgillaConfig
+    annotators: AnnotatorsConfig
+    output_dir: str
+
+
 def run_setup(
-    config: Config,
+    settings: SetupSettings,
     labels: str | Path | None = None,
+    *,
     dry_run: bool = False,
-    log: Callable[[str], None] = print,
-    progress: Callable[[str], Callable[[int], None]] | None = None,
+    progress: Progress | None = None,
     client=None,
 ) -> SetupResult:
     """setup_workspace.py: clean the candidates, then (unless `dry_run`) the workspace, the roster's accounts, the
     dataset, one record per kept pair, and the judged pairs in `labels` with their annotators' responses. Argilla
-    (`client`, default: `connect()`) and the roster are checked before any work; the filter table is logged before
+    (`client`, default: `connect()`) and the roster are checked before any work; the filter table is said before
     anything is sent."""
-    from curation.annotation.connect import connect
-
+    progress = progress or Progress()
+    argilla, annotators, dedup = settings.argilla, settings.annotators, settings.cleaning.dedup
     if labels and not Path(labels).exists():
         raise InputError(f"labels file {labels} does not exist: check the --labels path")
     judged, torn = one_per_annotator(list(read_labels(labels))) if labels else ([], [])  # every row checked now
     members = None
     if not dry_run:
         client = client or connect()
-        members = load_roster(config.annotators.roster)
+        members = load_roster(annotators.roster)
         check_annotators(client, judged, members, labels)
     tally, rejected, kept = Tally(), [], []
-    bar = progress("cleaning") if progress else None
-    for pair in cap_templates(clean(config, tally, rejected), config.dedup.template_cap, tally, rejected):
+    bar = progress.bar("cleaning")
+    for pair in cap_templates(clean(settings.cleaning, tally, rejected), dedup.template_cap, tally, rejected):
         kept.append(pair)
-        if bar:
-            bar(1)
-    kept = regroup_twins(kept, rejected, config.dedup.target_group, tally)
-    paths = write_outputs(config.output_dir, tally, rejected)
-    log(tally.table())
-    log(f"Dropped pairs with reasons: {paths['dropped']}  Report: {paths['report']}")
+        bar(1)
+    kept = regroup_twins(kept, rejected, dedup.target_group, tally)
+    paths = write_outputs(settings.output_dir, tally, rejected)
+    progress.say(tally.table())
+    progress.say(f"Dropped pairs with reasons: {paths['dropped']}  Report: {paths['report']}")
     if torn:
-        log(describe_torn(torn))
+        progress.say(describe_torn(torn))
     result = SetupResult(tally, paths, {})
     if dry_run:
         return result
-    space = ensure_workspace(client, config.argilla.workspace)
-    result.users = ensure_users(client, members, space, config.annotators.passwords)
-    data = ensure_dataset(client, config, space)
+    space = ensure_workspace(client, argilla.workspace)
+    result.users = ensure_users(client, members, space, annotators.passwords)
+    data = ensure_dataset(client, argilla, annotators, space)
     lacking = missing_error_types(data)
     if lacking:
         tagged = sorted({e for row in judged for e in row.errors} & set(lacking))
         if tagged:
             raise SetupError(
-                f"labels file {labels} tags error types {', '.join(tagged)}, which dataset {config.argilla.dataset!r} "
+                f"labels file {labels} tags error types {', '.join(tagged)}, which dataset {argilla.dataset!r} "
                 "was created without (Argilla cannot add them to its errors question): choose a new dataset with "
                 "--dataset, or remove those tags"
             )
-        log(
-            f"Note: dataset {config.argilla.dataset!r} was created before the error types {', '.join(lacking)}: "
+        progress.say(
+            f"Note: dataset {argilla.dataset!r} was created before the error types {', '.join(lacking)}: "
             "annotators cannot tag them there (a new dataset, --dataset NAME, has them)"
         )
     stored = Stored.read(client, data)
-    bar = progress("logging to Argilla") if progress else None
-    result.logged = log_pairs(data, kept, config.argilla.batch_size, bar, stored)
+    result.logged = log_pairs(data, kept, argilla.batch_size, progress.bar("logging to Argilla"), stored)
     if labels:
-        result.imported, result.responses, result.kept, result.added = import_labels(
-            client, data, judged, space, config.annotators.passwords, config.argilla.batch_size, stored
-        )
+        result.labels = import_labels(client, data, judged, space, annotators.passwords, argilla.batch_size, stored)
     result.total = count(data)
     return result

@@ -4,13 +4,38 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from curation.annotation import schema
 from curation.annotation.records import DatasetRecord, send
 from curation.annotation.schema import FILTER_MODEL, FILTER_SCORE, PRIORITY, agent_for
-from curation.pair import batched
+from curation.clean.pipeline import template_key
+from curation.pair import Pair, batched
+from curation.progress import Counter
+
+
+@dataclass
+class Scored:
+    """What a model version says about dataset rows: P(good) per row (`scores`), the suggested label for a score
+    (`label`, None: not sure enough to pre-select anything), and P(type) per error type and row (`errors`)."""
+
+    rows: list[DatasetRecord]
+    scores: np.ndarray | list[float]
+    version: str
+    label: Callable[[float], str | None]
+    errors: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+@dataclass
+class Sending:
+    """How suggestions go to the server: rows per request, the `pause` after each (times as long as the request
+    took, leaving the server to annotators' submissions meanwhile) and a counter of rows sent."""
+
+    batch_size: int = 256
+    pause: float = 0.0
+    progress: Counter | None = None
 
 
 def ensure_properties(client, dataset) -> None:
@@ -62,9 +87,6 @@ def priorities(rows: list[DatasetRecord], scores) -> list[float]:
     """`priority` of each row, with the copies of a template spread out: pairs that differ only in their numbers
     ("Room 7 is ready." ×5) score alike and came back to back in the queue; within a template the k-th most
     uncertain copy gets 1/(k+1) of its priority, so one copy comes up with its peers and the rest further down."""
-    from curation.clean.pipeline import template_key
-    from curation.pair import Pair
-
     base = [priority(float(s)) for s in scores]
     groups: dict[int, list[int]] = {}
     for i, row in enumerate(rows):
@@ -76,18 +98,7 @@ def priorities(rows: list[DatasetRecord], scores) -> list[float]:
     return out
 
 
-def write_suggestions(
-    client,
-    dataset,
-    rows: list[DatasetRecord],
-    scores,
-    version: str,
-    label: Callable[[float], str | None],
-    batch_size: int = 256,
-    progress: Callable[[int], None] | None = None,
-    errors: dict[str, np.ndarray] | None = None,
-    pause: float = 0.0,
-) -> int:
+def write_suggestions(client, dataset, scored: Scored, sending: Sending | None = None) -> int:
     """filter_score/priority/filter_model metadata for each row (`version`: the model's), and a `quality` suggestion
     (label, confidence, agent `curation-filter <version>`) where
     `label(score)` names one (None: the model is not sure enough to pre-select anything); with `errors` (P(type)
@@ -96,14 +107,14 @@ def write_suggestions(
     removed, so the form never shows a stale opinion.
 
     Sent as Argilla's bulk upsert keyed by record id with neither fields nor responses in it, so the record's
-    text and every response stay exactly as they are. After each batch the writer waits `pause` times as long as
-    the batch took, leaving the server to annotators' submissions meanwhile. Returns how many rows got a `quality`
-    suggestion.
+    text and every response stay exactly as they are. After each batch the writer waits `sending.pause` times as
+    long as the batch took. Returns how many rows got a `quality` suggestion.
     """
-
+    sending = sending or Sending()
+    rows, scores, version, label, errors = scored.rows, scored.scores, scored.version, scored.label, scored.errors
+    batch_size, pause, progress = sending.batch_size, sending.pause, sending.progress
     ensure_properties(client, dataset)
     question_ids = {q.name: str(q.id) for q in dataset.settings.questions}
-    errors = errors or {}
     by = agent_for(version)
     http = client.api.http_client
     sent = suggested = 0

@@ -13,18 +13,14 @@ from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from curation.clean.dedup import Deduplicator
 from curation.clean.filters import FilterCounts
 from curation.clean.readers import LoadStats, load
 from curation.clean.screen import screen_chunk, screen_rows, screener
-from curation.clean.settings import CleanSettings
+from curation.clean.settings import Cleaning, CleanSettings
 from curation.files import staged_file, write_jsonl
 from curation.pair import Pair, batched, dedup_form
-
-if TYPE_CHECKING:
-    from curation.config import Config
 
 
 @dataclass
@@ -36,7 +32,7 @@ class Tally:
     deduplicated: int = 0  # pairs past the filters and dedup
     template_cap: int | None = None  # at most this many pairs of one template reach annotators (None: no cap)
     templates_dropped: int = 0
-    workers: tuple[int, int] | None = None  # (asked, used) when config.workers asked for more than the cores
+    workers: tuple[int, int] | None = None  # (asked, used) when cleaning.workers asked for more than the cores
     twins_kept: int = 0  # setup: pairs sharing a target with a kept pair, sent to annotators with it (regroup_twins)
 
     @property
@@ -104,26 +100,26 @@ CHUNK = 2048  # pairs per unit of work: filtered (in a worker process when there
 PARALLEL_AFTER = 4 * CHUNK  # inputs smaller than this never start worker processes
 
 
-def clean(config: Config, tally: Tally, rejected: list | None = None) -> Iterator[Pair]:
+def clean(cleaning: Cleaning, tally: Tally, rejected: list | None = None) -> Iterator[Pair]:
     """The pairs worth a human's time, in input order. Dropped pairs go to `rejected` as (pair, reason).
 
-    PII masking, the filters and the dedup fingerprints run in `config.workers` processes (default: one per
+    PII masking, the filters and the dedup fingerprints run in `cleaning.workers` processes (default: one per
     core) once the input is larger than a few chunks; the dedup decisions stay in this process, in input order,
     so the result is the same whatever the number of workers.
     """
-    settings = CleanSettings.from_config(config)
+    settings = CleanSettings.of(cleaning)
     screener(settings)  # a bad filter config fails here, before anything is read
-    dedup = Deduplicator.from_config(config.dedup)
-    chunks = batched(load(config.input, tally.load), CHUNK)
+    dedup = Deduplicator.from_config(cleaning.dedup)
+    chunks = batched(load(cleaning.input, tally.load), CHUNK)
     head: list[list[Pair]] = []
     for chunk in chunks:  # small inputs are done before a pool would have started
         head.append(chunk)
         if len(head) * CHUNK >= PARALLEL_AFTER:
             break
     cores = os.cpu_count() or 1
-    workers = min(config.workers or cores, cores)  # one process per core at the most
-    if config.workers and config.workers > cores:
-        tally.workers = (config.workers, cores)
+    workers = min(cleaning.workers or cores, cores)  # one process per core at the most
+    if cleaning.workers and cleaning.workers > cores:
+        tally.workers = (cleaning.workers, cores)
     if workers <= 1 or len(head) * CHUNK < PARALLEL_AFTER:
         results = map(functools.partial(screen_chunk, settings=settings), itertools.chain(head, chunks))
         yield from _merge(results, dedup, tally, rejected)

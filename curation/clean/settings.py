@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import Any
 
 from curation.checks import WHOLE_1, check, number, or_null, whole_between
 from curation.clean.filters import REGISTRY, build
+from curation.clean.readers import InputSpec
 from curation.errors import ConfigError
 
-if TYPE_CHECKING:
-    from curation.config import Config
+SAMPLE = "data/sample/candidates.tsv"  # the input when none is configured
 
 
 @dataclass
@@ -52,6 +52,18 @@ def check_filters(filters: list | None) -> None:
         build(name, params)
 
 
+@dataclass
+class Cleaning:
+    """All the cleaning stage reads: where the pairs come from (`input`), the filters with their parameters, PII
+    masking, the worker processes and dedup. The config's `input`, `filters`, `pii`, `workers` and `dedup` keys."""
+
+    input: InputSpec = field(default_factory=lambda: InputSpec(path=SAMPLE))
+    filters: list[dict[str, dict[str, Any]]] | None = None  # None: every filter with its defaults
+    pii: bool = True
+    workers: int | None = None  # processes for masking/filters/fingerprints; None: one per core, 1: no pool
+    dedup: DedupConfig = field(default_factory=DedupConfig)
+
+
 @dataclass(frozen=True)
 class CleanSettings:
     """What screening a chunk needs (filters, PII masking, the dedup fingerprints), as plain values: cheap to send to
@@ -63,9 +75,9 @@ class CleanSettings:
     num_perm: int = 64
 
     @classmethod
-    def from_config(cls, config: Config) -> CleanSettings:
-        d = config.dedup
-        return cls(tuple(filter_entries(config.filters)), config.pii, d.near_threshold, d.num_perm)
+    def of(cls, cleaning: Cleaning) -> CleanSettings:
+        d = cleaning.dedup
+        return cls(tuple(filter_entries(cleaning.filters)), cleaning.pii, d.near_threshold, d.num_perm)
 
     @property
     def key(self) -> str:

@@ -30,13 +30,13 @@ def run_local(job: Job, *, overwrite: bool = False, progress: Callable[[int], No
     started = time.perf_counter()
     scorer = Scorer(job.model, job.device, job.batch_size, trust_pickle=job.trust_pickle) if job.model else None
     partial = prepare_output(job.output, overwrite)
-    settings = CleanSettings.from_config(job.config)
-    dedup = Deduplicator.from_config(job.config.dedup) if job.clean else None
+    settings = CleanSettings.of(job.cleaning)
+    dedup = Deduplicator.from_config(job.cleaning.dedup) if job.clean else None
 
     def frames():
         for index, path in enumerate(job.shards):
             path = str(Path(path).resolve())  # as the Ray engine names it
-            for frame in read_shard(index, path, job.config.input, str(partial / FAILED)):
+            for frame in read_shard(index, path, job.cleaning.input, str(partial / FAILED)):
                 yield dedup_in_order(clean_batch(frame, settings), dedup) if job.clean else frame
 
     with pq.ParquetWriter(partial / "part-00000.parquet", OUTPUT) as writer:

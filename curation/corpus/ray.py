@@ -8,7 +8,6 @@ import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -17,7 +16,7 @@ import pyarrow as pa
 
 from curation.clean.dedup import Deduplicator
 from curation.clean.readers import InputSpec
-from curation.clean.settings import CleanSettings
+from curation.clean.settings import CleanSettings, DedupConfig
 from curation.corpus.shards import (
     FAILED,
     ROWS,
@@ -32,9 +31,7 @@ from curation.corpus.shards import (
     to_output,
 )
 from curation.errors import ScaleError
-
-if TYPE_CHECKING:
-    from curation.config import Config
+from curation.model import store
 
 # --- the Ray engine -------------------------------------------------------------------------------------------
 
@@ -95,9 +92,8 @@ def _mark(frame: pd.DataFrame, ordinals: np.ndarray, reason: str) -> pd.DataFram
     return frame
 
 
-def _near_pass(exact, config: Config) -> np.ndarray:
+def _near_pass(exact, d: DedupConfig) -> np.ndarray:
     """Ordinals of the near-duplicates, decided in input order on the driver (memory fixed by dedup.memory_mb)."""
-    d = config.dedup
     dedup = Deduplicator.from_config(d)
     dropped: list[np.ndarray] = []
     ordered = exact.select_columns(["ordinal", "signature", "bands"]).sort("ordinal")
@@ -128,8 +124,6 @@ def run_ray(
     import ray.data
     from ray.data.aggregate import Min
 
-    from curation.model import store
-
     started = time.perf_counter()
     if job.model:
         store.resolve(job.model)  # a model missing here fails before the cluster does any work
@@ -140,10 +134,13 @@ def run_ray(
     failed_dir = str(partial.resolve() / FAILED)  # workers write here: on a cluster, shared storage
     items = [{"index": i, "path": str(Path(s).resolve())} for i, s in enumerate(job.shards)]
     rows = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
-        _read_batch, batch_size=1, batch_format="pandas", fn_kwargs={"spec": job.config.input, "failed_dir": failed_dir}
+        _read_batch,
+        batch_size=1,
+        batch_format="pandas",
+        fn_kwargs={"spec": job.cleaning.input, "failed_dir": failed_dir},
     )
     if job.clean:
-        settings = CleanSettings.from_config(job.config)
+        settings = CleanSettings.of(job.cleaning)
         rows = rows.map_batches(clean_batch, batch_format="pandas", fn_kwargs={"settings": settings}).materialize()
         parts = [rows.map_batches(_select, batch_format="pandas", fn_kwargs={"kept": False})]
         passed = rows.map_batches(_select, batch_format="pandas", fn_kwargs={"kept": True})
@@ -155,9 +152,9 @@ def run_ray(
             marked = joined.map_batches(_not_first, batch_format="pandas", fn_kwargs={"reason": reason}).materialize()
             parts.append(marked.map_batches(_select, batch_format="pandas", fn_kwargs={"kept": False}))
             passed = marked.map_batches(_select, batch_format="pandas", fn_kwargs={"kept": True})
-        if job.config.dedup.near_threshold is not None:
+        if job.cleaning.dedup.near_threshold is not None:
             passed = passed.materialize()
-            near = _near_pass(passed, job.config)
+            near = _near_pass(passed, job.cleaning.dedup)
             passed = passed.map_batches(
                 _mark, batch_format="pandas", fn_kwargs={"ordinals": near, "reason": "dedup: near-duplicate pair"}
             )

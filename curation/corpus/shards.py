@@ -38,9 +38,9 @@ import pyarrow.parquet as pq
 from curation.clean.dedup import Deduplicator, Prepared
 from curation.clean.readers import InputError, InputSpec, LoadStats, load
 from curation.clean.screen import screener
-from curation.clean.settings import CleanSettings
-from curation.config import Config
+from curation.clean.settings import Cleaning, CleanSettings
 from curation.files import check_output
+from curation.model.learned import LearnedFilter
 from curation.pair import Pair, batched
 
 SHARD_ENDINGS = (".parquet", ".jsonl", ".json", ".tsv", ".csv", ".jsonl.gz", ".tsv.gz", ".csv.gz")
@@ -73,7 +73,7 @@ OUTPUT = pa.schema(
 class Job:
     shards: list[str]
     output: Path
-    config: Config = field(default_factory=Config)
+    cleaning: Cleaning = field(default_factory=Cleaning)  # the input's columns and format, the filters, dedup
     model: str | None = None  # a trained filter's folder; None: no scoring
     clean: bool = True  # heuristics and dedup before the model
     device: str = "auto"
@@ -215,8 +215,6 @@ class Scorer:
         threads: int | None = None,
         trust_pickle: bool = False,
     ):
-        from curation.model.learned import LearnedFilter
-
         if threads:
             import torch
 

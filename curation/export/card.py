@@ -10,6 +10,7 @@ from curation.errors import SETUP
 from curation.export.select import TOO_FEW, Selection, validation_too_small
 from curation.model.card import quality_lines
 from curation.model.info import ModelInfo
+from curation.pair import digest
 
 
 def cleaning_lines(report: dict | None) -> list[str]:
@@ -149,7 +150,6 @@ def card(
 def comparison_for(output: Path | None, selection: Selection, output_dir: str, log=print) -> dict | None:
     """The `curation compare --export` summary (in output_dir/compare) made on exactly the training pairs this export
     writes to `output`, else None (a comparison of other pairs is said, not shown)."""
-    from curation.pair import digest
 
     file = Path(output_dir) / "compare" / "summary.json"
     if output is None or not file.exists():

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from curation.annotation.agreement import aggregate, agreement_summary
 from curation.annotation.records import DatasetRecord, judgments
 from curation.annotation.schema import agent_for
 from curation.errors import ExportError
-from curation.export.write import split_of
 from curation.model.info import ModelInfo
+from curation.model.learned import LearnedFilter
+from curation.pair import split_of
 
 
 @dataclass
@@ -23,10 +25,9 @@ class Selection:
 
 
 def score_unscored(
-    records: list[DatasetRecord], model_dir, model: ModelInfo, log=print, trust_pickle: bool = False
+    records: list[DatasetRecord], model_dir, model: ModelInfo, log: Callable[[str], None] = print, trust_pickle=False
 ) -> None:
     """Unjudged records not yet scored by this model version get scored now, so the threshold means one thing."""
-    from curation.model.learned import LearnedFilter
 
     agent = agent_for(model.version)
     todo = [r for r in records if not r.votes and r.filter_agent != agent]

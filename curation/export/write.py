@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from curation.errors import ExportError
+from curation.export.select import Selection
 from curation.files import staged_folder, write_jsonl
-
-if TYPE_CHECKING:
-    from curation.export.select import Selection
-
 
 COLUMNS = ("id", "source", "target", "provenance", "score", "annotators", "agreement", "original_target")
 PROMPT = "Translate this English sentence into Spanish:\n\n{source}"
-
-
-def split_of(record_id: str, validation: float) -> str:
-    """Deterministic split: the record id's hash, so a pair keeps its split across exports."""
-    bucket = int(hashlib.sha256(record_id.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
-    return "validation" if bucket < validation else "train"
 
 
 def check_hub(repo_id: str) -> str:

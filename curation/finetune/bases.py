@@ -35,18 +35,18 @@ def kind_of(base_model: str) -> str:
         return "e5-decoder"
     if base_model == "scratch":
         return "seq2seq"
-    from curation.finetune.hf import architecture
+    from curation.finetune.hf import architecture  # transformers: +1.2 s, only for a Hugging Face base
 
     return architecture(base_model)
 
 
 def build(settings: FinetuneConfig, train, device: str, encoder=None) -> Translator:
     """A new translator for `settings.base_model`, its vocabulary (where it has its own) trained on `train`."""
-    from curation.finetune import hf
+    from curation.finetune import hf  # transformers: +1.2 s, only for a Hugging Face base
 
     kind = kind_of(settings.base_model)
     if kind == "e5-decoder":
-        from curation.finetune.e5_decoder import E5Translator, Encoder
+        from curation.finetune.e5_decoder import E5Translator, Encoder  # torch: +1.4 s, only for this recipe
 
         encoder = encoder or Encoder(settings.encoder, settings.encoder_layers, device)
         return E5Translator.new(settings, encoder, [p.target for p in train], device)
@@ -66,10 +66,10 @@ def load(folder: str | Path, device: str = "cpu", encoder=None) -> Translator:
     meta = json.loads(described.read_text(encoding="utf-8"))
     settings = FinetuneConfig(**meta["settings"])
     if meta["kind"] == "e5-decoder":
-        from curation.finetune.e5_decoder import E5Translator
+        from curation.finetune.e5_decoder import E5Translator  # torch: +1.4 s, only for this recipe
 
         return E5Translator.load(folder, settings, device, encoder)
-    from curation.finetune import hf
+    from curation.finetune import hf  # transformers: +1.2 s, only for a Hugging Face base
 
     cls = hf.Seq2SeqTranslator if meta["kind"] == "seq2seq" else hf.CausalTranslator
     return cls.load(folder, settings, device)

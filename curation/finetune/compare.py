@@ -13,9 +13,13 @@ from pathlib import Path
 
 from curation.errors import InputError, OutputError
 from curation.files import check_output, staged_folder, write_tsv
-from curation.finetune.data import Example, read_pairs, read_training
+from curation.finetune.bases import kind_of
+from curation.finetune.data import Datasets, Example, read_pairs, read_training
+from curation.finetune.run import finetune
 from curation.finetune.settings import FinetuneConfig
+from curation.model.encoder import device as pick_device
 from curation.pair import digest
+from curation.progress import Progress
 
 SIDE_BY_SIDE = 10  # test sources shown with every arm's translation
 
@@ -58,29 +62,35 @@ def parse_arms(specs: list[str]) -> dict[str, str]:
     return arms
 
 
+@dataclass
+class Arms:
+    """What a comparison trains on: arms by name (NAME -> a pairs file or an export folder) and/or `export` (a
+    `curation export` folder) with `raw` (the pool it came from); every arm is tested on `test`, with one
+    `validation` set for every learning curve when given (else a share of each arm)."""
+
+    named: dict[str, str]
+    test: str
+    export: str | Path | None = None
+    raw: str | None = None
+    validation: str | None = None
+    drop_overlap: bool = False  # leave out training pairs whose source is in the test set (else refused)
+
+
 def compare(
     settings: FinetuneConfig,
-    arms: dict[str, str],
-    test: str,
+    plan: Arms,
     output: Path,
     *,
     seeds: int = 2,
     overwrite: bool = False,
-    drop_overlap: bool = False,
-    validation: str | None = None,
-    export: str | Path | None = None,
-    raw: str | None = None,
-    log=print,
+    progress: Progress | None = None,
 ) -> dict:
-    """Train on every arm with every seed. With `export` (a `curation export` folder) and `raw` (the pool it came
-    from), the arms curated, raw, random (the raw pool's pairs, as many as the export trains on) and, where the
-    export wrote rejected.jsonl, rejected come first, and summary.json names the export (and a digest of its
-    training pairs) so that `curation export` can put the comparison on its card."""
-    from curation.finetune.bases import kind_of
-    from curation.finetune.e5_decoder import Encoder
-    from curation.finetune.run import finetune
-    from curation.model.encoder import device as pick_device
-
+    """Train on every arm with every seed. With `plan.export` and `plan.raw`, the arms curated, raw, random (the raw
+    pool's pairs, as many as the export trains on) and, where the export wrote rejected.jsonl, rejected come first,
+    and summary.json names the export (and a digest of its training pairs) so that `curation export` can put the
+    comparison on its card."""
+    progress = progress or Progress()
+    arms, test, export, raw, validation = plan.named, plan.test, plan.export, plan.raw, plan.validation
     if (export is None) != (raw is None):
         raise InputError("--export and --raw go together: the curated export and the raw pool it was curated from")
     if len(arms) < 2 and export is None:
@@ -104,6 +114,8 @@ def compare(
             raise InputError(f"--arm {name}={path}: {path} does not exist")
     encoder = None  # the e5 recipe's frozen encoder, loaded once: every arm and seed reads its cached states
     if kind_of(settings.base_model) == "e5-decoder":
+        from curation.finetune.e5_decoder import Encoder  # torch: +1.4 s, only for the recipe that uses it
+
         encoder = Encoder(settings.encoder, settings.encoder_layers, pick_device(settings.device))
     results: dict[str, ArmResult] = {}
     with staged_folder(output, replace=True) as tmp:
@@ -119,16 +131,13 @@ def compare(
         for name, (path, recorded) in paths.items():
             arm = results[name] = ArmResult(name, recorded)
             for seed in range(settings.seed, settings.seed + seeds):
-                log(f"arm {name}, seed {seed}: training on {recorded}")
+                progress.say(f"arm {name}, seed {seed}: training on {recorded}")
                 run = finetune(
                     dataclasses.replace(settings, seed=seed),
-                    path,
-                    test,
+                    Datasets(path, test, validation, plan.drop_overlap),
                     tmp / "models" / f"{name}-seed{seed}",
-                    drop_overlap=drop_overlap,
-                    validation=validation,
                     encoder=encoder,
-                    log=log,
+                    progress=progress,
                 )
                 ev = run.evaluation
                 arm.chrf.append(ev.chrf)
@@ -138,7 +147,7 @@ def compare(
                 arm.history.append(run.history)
                 arm.pairs = run.train_pairs
                 arm.outputs.append(run.outputs)
-                log(f"  {ev.line()}")
+                progress.say(f"  {ev.line()}")
         references = [p.target for p in test_pairs]
         summary = {
             "test": test,

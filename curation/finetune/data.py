@@ -8,8 +8,7 @@ from pathlib import Path
 
 from curation.clean.readers import InputSpec, load
 from curation.errors import InputError
-from curation.export.write import split_of
-from curation.pair import dedup_form
+from curation.pair import dedup_form, split_of
 
 
 @dataclass(frozen=True)
@@ -23,6 +22,18 @@ class TrainingData:
     train: list[Example]
     validation: list[Example]
     origin: str  # what was read: the export folder or the pairs file
+
+
+@dataclass
+class Datasets:
+    """The files a translator is trained and tested on: training pairs (`data`: a pairs file or a `curation export`
+    folder), the test set, a validation set for the learning curve (None: a share of `data`), and whether training
+    pairs whose source is in the test set are left out (`drop_overlap`) rather than refused."""
+
+    data: str | Path
+    test: str | Path
+    validation: str | Path | None = None
+    drop_overlap: bool = False
 
 
 def read_pairs(path: str | Path, what: str = "--data") -> list[Example]:

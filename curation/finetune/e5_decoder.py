@@ -13,6 +13,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from curation.finetune.settings import FinetuneConfig
+from curation.model.encoder import cut_layers, load_body
 
 PAD, BOS, EOS, UNK = 0, 1, 2, 3
 SPECIAL = ["<pad>", "<s>", "</s>", "<unk>"]
@@ -36,8 +37,6 @@ class Encoder:
     """The frozen encoder: token states of the first `layers` layers, cached by source text."""
 
     def __init__(self, name: str, layers: int, device: str = "cpu", batch_size: int = 128):
-        from curation.model.encoder import cut_layers, load_body
-
         body = load_body(name, "cpu")
         self.tokenizer = body.tokenizer
         self.model = body[0].auto_model

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 
+from curation.clean.filters import Language
 from curation.pair import dedup_form
 
 
@@ -32,8 +33,6 @@ class Evaluation:
 
 @lru_cache(maxsize=1)
 def _language():
-    from curation.clean.filters import Language
-
     return Language()
 
 

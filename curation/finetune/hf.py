@@ -11,7 +11,10 @@ import torch
 from torch.nn import functional as F
 
 from curation.errors import ModelError, TrainingError
+from curation.export.write import PROMPT
+from curation.finetune.e5_decoder import train_tokenizer
 from curation.finetune.settings import FinetuneConfig
+from curation.model.encoder import _hub_unreachable
 
 SPECIAL = ["<pad>", "</s>", "<unk>"]
 IGNORE = -100
@@ -26,8 +29,6 @@ def scratch_tokenizer(texts: list[str], vocab_size: int):
     """One BPE vocabulary for both languages (Marian shares its embeddings), trained on the data; deterministic."""
     from tokenizers import processors
     from transformers import PreTrainedTokenizerFast
-
-    from curation.finetune.e5_decoder import train_tokenizer
 
     tok = train_tokenizer(texts, vocab_size, SPECIAL)
     eos = tok.token_to_id("</s>")
@@ -194,8 +195,6 @@ class CausalTranslator(_Transformers):
         )
 
     def _prompt(self, source: str) -> list[int]:
-        from curation.export.write import PROMPT
-
         text = PROMPT.format(source=source)
         if getattr(self.tokenizer, "chat_template", None):
             messages = [{"role": "user", "content": text}]
@@ -267,8 +266,6 @@ def architecture(name: str) -> str:
             raise TrainingError(f"finetune.base_model {name} does not exist: give the path of a .gguf file")
         return "causal-lm"
     from transformers import AutoConfig
-
-    from curation.model.encoder import _hub_unreachable
 
     unknown = (
         f"finetune.base_model {name!r} is not e5-decoder, scratch, a model folder here, nor a Hub id reachable from "

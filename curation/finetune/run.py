@@ -12,9 +12,12 @@ from pathlib import Path
 
 from curation.errors import InputError, OutputError
 from curation.files import check_output, staged_folder, write_tsv
-from curation.finetune.data import Example, read_pairs, read_training, without_test_sources
+from curation.finetune.bases import build, kind_of
+from curation.finetune.data import Datasets, Example, read_pairs, read_training, without_test_sources
 from curation.finetune.evaluate import Evaluation, evaluate
 from curation.finetune.settings import FinetuneConfig
+from curation.model.encoder import device as pick_device
+from curation.progress import Progress
 
 
 @dataclass
@@ -54,29 +57,27 @@ def batches(n: int, lengths: list[int], size: int, rng: random.Random):
 
 def finetune(
     settings: FinetuneConfig,
-    data: str | Path,
-    test: str | Path,
+    files: Datasets,
     output: Path,
     *,
     overwrite: bool = False,
-    drop_overlap: bool = False,
-    validation: str | Path | None = None,
     encoder=None,
-    log=print,
+    progress: Progress | None = None,
 ) -> Finetuned:
+    """Train a translator on `files.data` with `settings` and evaluate it on `files.test`; the model folder
+    `output` is written whole (also when Ctrl-C stops training: the model as it is then, without evaluation)."""
     import torch
     from tqdm import tqdm
 
-    from curation.finetune.bases import build, kind_of
-    from curation.model.encoder import device as pick_device
-
+    progress = progress or Progress()
+    test = files.test
     kind_of(settings.base_model)  # an unknown base model fails before any data is read
     check_model_folder(output, overwrite)
-    training = read_training(data, settings.validation, validation)
+    training = read_training(files.data, settings.validation, files.validation)
     test_pairs = read_pairs(test, "--test")
     kept = without_test_sources(training.train, test_pairs)
     shared = len(training.train) - len(kept)
-    if shared and not drop_overlap:
+    if shared and not files.drop_overlap:
         raise InputError(
             f"{shared:,} training pair{'s have' if shared != 1 else ' has'} a source that is also in --test {test}: "
             "a model tested on what it trained on measures nothing; pass --drop-overlap to leave them out of "
@@ -85,7 +86,7 @@ def finetune(
     if shared:
         training.train = kept
         training.validation = without_test_sources(training.validation, test_pairs)
-        log(f"left out {shared:,} training pairs whose source is in the test set")
+        progress.say(f"left out {shared:,} training pairs whose source is in the test set")
         if not training.train:
             raise InputError(f"every training pair's source is in --test {test}: nothing left to train on")
 
@@ -126,7 +127,7 @@ def finetune(
                     model.module.train()
     except KeyboardInterrupt:
         interrupted = True
-        log(f"stopped at step {step}: keeping the model as it is now")
+        progress.say(f"stopped at step {step}: keeping the model as it is now")
     seconds = time.monotonic() - started
     evaluation, outputs = None, []
     if not interrupted:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from curation.checks import SHARE, TEXT, WHOLE_0, WHOLE_1, check, number, or_null, whole_between
+from curation.errors import ConfigError
 from curation.model.settings import DEVICE
 
 
@@ -48,8 +49,6 @@ class FinetuneConfig:
         rules |= {"eval_every": WHOLE_1, "device": device, "threads": or_null(WHOLE_1)}
         check("finetune", self, rules)
         if self.d_model % self.heads:
-            from curation.errors import ConfigError
-
             raise ConfigError(f"finetune.d_model ({self.d_model}) must be a multiple of finetune.heads ({self.heads})")
 
 

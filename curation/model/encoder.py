@@ -17,7 +17,9 @@ import numpy as np
 
 from curation.errors import ModelError
 from curation.files import USER_CACHE
-from curation.model import features
+from curation.model import features, offline_e5
+from curation.model.feature_cache import FEATURE_CACHE, FeatureCache, fingerprint, pair_key
+from curation.model.overlap import Overlap, default_workers
 from curation.model.precision import BFLOAT16, CACHE_KEY, resolve
 from curation.model.settings import DEFAULT_MODEL, TrainConfig
 
@@ -60,9 +62,7 @@ def load_body(name_or_path: str, dev: str = "cpu"):
         return SentenceTransformer(str(path), device=dev, local_files_only=True)
     if name_or_path == DEFAULT_MODEL:
         if not (OFFLINE_DIR / "modules.json").exists() and _hub_unreachable():
-            from curation.model.offline_e5 import build
-
-            build(OFFLINE_DIR)
+            offline_e5.build(OFFLINE_DIR)
         if (OFFLINE_DIR / "modules.json").exists():
             return SentenceTransformer(str(OFFLINE_DIR), device=dev, local_files_only=True)
     try:
@@ -228,7 +228,6 @@ class PairEncoder:
     def stream(self, chunks: Iterable[Sequence[tuple[str, str]]]) -> Iterator[np.ndarray]:
         """The features of each chunk of pairs, in order, as `features` gives them; the encoder-free ones of the
         next chunks are computed in worker processes (`curation.model.overlap`) while this one is encoded."""
-        from curation.model.overlap import Overlap, default_workers
 
         workers = self.workers if self.workers is not None else default_workers(self.device or "cpu")
         with Overlap(workers) as pool:
@@ -252,7 +251,6 @@ class PairEncoder:
         """Features of pairs met before (from the cache), by position, and the positions still to compute."""
         if self.cache is None or not pairs:
             return {}, list(range(len(pairs)))
-        from curation.model.feature_cache import pair_key
 
         keys = [pair_key(s, t) for s, t in pairs]
         found = self.cache.get(keys)
@@ -268,8 +266,6 @@ class PairEncoder:
                 out[i] = value
             out[todo] = fresh
         if self.cache is not None and todo:
-            from curation.model.feature_cache import pair_key
-
             self.cache.put([pair_key(*pairs[i]) for i in todo], fresh)
         return out
 
@@ -340,7 +336,6 @@ def build_encoder(settings: TrainConfig) -> PairEncoder:
     has not met (keyed by the base model, its files' age, the layer, the length limit, depth and the feature names;
     not by precision: bfloat16 and float32 give the same features within 1.7e-4 on average). `train.precision: auto`
     is resolved here, for the device the run has."""
-    from curation.model.feature_cache import FEATURE_CACHE, FeatureCache, fingerprint
 
     dev = device(settings.device)
     body = load_body(settings.base_model, dev)

@@ -15,6 +15,7 @@ import numpy as np
 from curation.errors import TRAIN, ModelError
 from curation.model.head import PlainHead
 from curation.model.settings import TrainConfig
+from curation.model.train import new_head
 
 MIN_EXAMPLES = 4
 
@@ -65,8 +66,6 @@ def fit(x: np.ndarray, tags: Sequence[frozenset[str] | set[str]], config: TrainC
     """Heads for the types with enough examples among the rows of `x` that carry tags."""
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedKFold
-
-    from curation.model.train import new_head
 
     keep = [i for i, t in enumerate(tags) if t]
     result = ErrorTypes(tagged=len(keep))

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from curation.errors import TRAIN, ModelError
 from curation.files import staged_folder
+from curation.model import apertium
 from curation.model.info import HEAD, METADATA, PICKLED_HEAD
 
 VERSION = re.compile(r"^v(\d{4,})-")
@@ -48,7 +49,6 @@ def labels_hash(rows: list[tuple[str, str, int]]) -> str:
 
 def library_versions() -> dict[str, str | None]:
     """Versions of the Python packages and of the system data (Apertium) a model's features came from."""
-    from curation.model import apertium
 
     versions: dict[str, str | None] = {"apertium-eng-spa (Debian)": apertium.version()}
     for name in LIBRARIES:

@@ -34,9 +34,11 @@ from argilla_server.search_engine.base import (
     TermsMetrics,
     TextQuery,
 )
+from typing_extensions import override
 
-from curation.server import columns, store
-from curation.server.store import IndexDoc, IndexStore
+from curation.server import columns, documents, store
+from curation.server.documents import IndexDoc
+from curation.server.store import IndexStore
 
 ENGINE_NAME = "sqlite"
 SEARCH_DB_ENV = "CURATION_SEARCH_DB"
@@ -94,8 +96,8 @@ def to_index_doc(record: Record) -> IndexDoc:
     )
 
 
-def to_suggestion(suggestion: Suggestion) -> store.Suggestion:
-    return store.Suggestion(
+def to_suggestion(suggestion: Suggestion) -> documents.Suggestion:
+    return documents.Suggestion(
         question=suggestion.question.name,
         value=suggestion.value,
         score=suggestion.score,
@@ -104,8 +106,8 @@ def to_suggestion(suggestion: Suggestion) -> store.Suggestion:
     )
 
 
-def to_response(response: Response) -> store.Response:
-    return store.Response(
+def to_response(response: Response) -> documents.Response:
+    return documents.Response(
         id=str(response.id),
         user_id=str(response.user_id),
         status=str(response.status),
@@ -231,6 +233,7 @@ class SQLiteSearchEngine(SearchEngine):
         )
         return SearchResponses(items=[SearchResponseItem(record_id=h.rid, score=h.score) for h in hits], total=total)
 
+    @override  # Argilla's SearchEngine signature
     async def similarity_search(
         self,
         dataset: Dataset,

@@ -18,6 +18,7 @@ from pathlib import Path
 from curation.errors import StackError, last_line
 from curation.server import postgres
 from curation.server.settings import POSTGRESQL, SQLITE
+from curation.server.stack import Credentials, Stack
 
 CHUNK = 1000
 
@@ -32,8 +33,6 @@ class Moved:
 def to_postgresql(data_dir: Path, log=print) -> list[Moved]:
     """Copy the stopped SQLite stack in `data_dir` into its own PostgreSQL cluster; the directory then runs on it."""
     import os
-
-    from curation.server.stack import Credentials, Stack
 
     source = Stack(data_dir)
     database = source.data_dir / "argilla.db"

@@ -13,6 +13,8 @@ import os
 import sys
 from pathlib import Path
 
+from curation.server.migrate import copy_tables
+
 
 def _tune_sqlite() -> None:
     """WAL and synchronous=NORMAL on argilla-server's own SQLite connections: durable at commit, far fewer fsyncs."""
@@ -39,6 +41,8 @@ def _prepare() -> None:
     global _prepared
     if _prepared:
         return
+    # argilla-server's modules (+3.6 s) load here, in the server's processes only, once the environment is set;
+    # the engine registers itself, the patches go over what is loaded
     import curation.server.engine  # noqa: F401  (registers the engine)
 
     if os.environ.get("ARGILLA_SEARCH_ENGINE") == "null":
@@ -65,7 +69,7 @@ def bootstrap() -> None:
 async def _owner_and_index() -> list[str]:
     """One event loop for both: argilla-server's engine is global, and its pooled connections (asyncpg's on
     PostgreSQL) belong to the loop that opened them."""
-    from curation.server.reindex import reconcile
+    from curation.server.reindex import reconcile  # argilla-server: after _prepare()
 
     await _ensure_owner()
     return await reconcile()
@@ -123,7 +127,7 @@ def worker() -> None:
 
 def reindex() -> None:
     _prepare()
-    from curation.server.reindex import reindex_all
+    from curation.server.reindex import reindex_all  # argilla-server: after _prepare()
 
     print(json.dumps(asyncio.run(reindex_all())), flush=True)
 
@@ -132,8 +136,6 @@ def copy(source: str) -> None:
     """`curation server migrate`: argilla.db's tables into the PostgreSQL database this process is set up for."""
     _prepare()
     from dataclasses import asdict
-
-    from curation.server.migrate import copy_tables
 
     print(json.dumps([asdict(moved) for moved in copy_tables(Path(source))]), flush=True)
 

@@ -76,7 +76,7 @@ def curation_dataset(client, prefix: str):
     config = Config()
     config.argilla.workspace = config.argilla.dataset = f"{prefix}-{uuid.uuid4().hex[:6]}"
     space = ensure_workspace(client, config.argilla.workspace)
-    return ensure_dataset(client, config, space), space
+    return ensure_dataset(client, config.argilla, config.annotators, space), space
 
 
 def signed_in_annotator(argilla_stack, client, browser, space):
@@ -136,7 +136,7 @@ def test_the_printed_label_next_link_opens_the_least_certain_pair_with_no_label_
     argilla_stack, client, browser, tiny_model, tmp_path
 ):
     from curation.annotation.records import log_pairs, read_records
-    from curation.annotation.suggestions import queue_link, write_suggestions
+    from curation.annotation.suggestions import Scored, queue_link, write_suggestions
     from curation.pair import Pair
 
     dataset, space = curation_dataset(client, "next")
@@ -147,10 +147,12 @@ def test_the_printed_label_next_link_opens_the_least_certain_pair_with_no_label_
     write_suggestions(
         client,
         dataset,
-        [rows[p.id] for p in pairs.values()],
-        list(scores.values()),
-        version="v0001-test",
-        label=lambda s: "good" if s >= 0.9 else "bad" if s <= 0.1 else None,  # thresholds 0.9 and 0.1
+        Scored(
+            [rows[p.id] for p in pairs.values()],
+            list(scores.values()),
+            version="v0001-test",
+            label=lambda s: "good" if s >= 0.9 else "bad" if s <= 0.1 else None,  # thresholds 0.9 and 0.1
+        ),
     )
     page = signed_in_annotator(argilla_stack, client, browser, space)
     page.goto(queue_link(argilla_stack.url, dataset))
@@ -193,7 +195,7 @@ def test_the_annotator_reads_metadata_titles_and_a_templates_copies_are_spread(a
     """The sort menu names the properties in words ("priority: label next (1 = model unsure)"), and in the priority
     queue the five copies of "Room N is ready." no longer come back to back (issue 22)."""
     from curation.annotation.records import log_pairs, read_records
-    from curation.annotation.suggestions import queue_link, write_suggestions
+    from curation.annotation.suggestions import Scored, queue_link, write_suggestions
     from curation.pair import Pair
 
     dataset, space = curation_dataset(client, "spread")
@@ -202,7 +204,9 @@ def test_the_annotator_reads_metadata_titles_and_a_templates_copies_are_spread(a
     log_pairs(dataset, rooms + others, 10)
     rows = {r.id: r for r in read_records(client, dataset)}
     scores = [0.5, 0.5, 0.5, 0.5, 0.5, 0.55, 0.6, 0.65]
-    write_suggestions(client, dataset, [rows[p.id] for p in rooms + others], scores, "v0001-test", lambda s: None)
+    write_suggestions(
+        client, dataset, Scored([rows[p.id] for p in rooms + others], scores, "v0001-test", lambda s: None)
+    )
     page = signed_in_annotator(argilla_stack, client, browser, space)
     page.goto(queue_link(argilla_stack.url, dataset))
     page.get_by_text("Room 1 is ready.").wait_for()  # one copy first, with the other most uncertain pairs

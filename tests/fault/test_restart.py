@@ -172,7 +172,7 @@ def test_argilla_killed_while_setup_logs_is_one_line_that_says_a_rerun_completes
     client = _client(own_stack, credentials)
     config = Config()
     space = ensure_workspace(client, config.argilla.workspace)
-    dataset = ensure_dataset(client, config, space)
+    dataset = ensure_dataset(client, config.argilla, config.annotators, space)
     pairs = [Pair(f"Good morning number {i}", f"Buenos días número {i}", origin=f"t:{i}") for i in range(N)]
     failure: list[BaseException] = []
 

@@ -13,11 +13,12 @@ from click.testing import CliRunner
 from curation.annotation import schema
 from curation.annotation.records import log_pairs, read_records
 from curation.annotation.setup import ensure_dataset, ensure_workspace
-from curation.annotation.suggestions import write_suggestions
+from curation.annotation.suggestions import Scored, write_suggestions
 from curation.cli import main
 from curation.config import Config
-from curation.cycle import fit_and_save
+from curation.cycle import Labelled, fit_and_save
 from curation.pair import Pair
+from curation.progress import Progress
 
 pytestmark = pytest.mark.server
 
@@ -40,7 +41,7 @@ def exported_dataset(argilla_stack, client, tiny_model, tmp_path, monkeypatch):
     config.train.base_model, config.train.layer, config.train.min_per_class = str(tiny_model), 1, 4
     config.train.models_dir, config.output_dir = str(tmp_path / "models"), str(tmp_path / "outputs")
     space = ensure_workspace(client, config.argilla.workspace)
-    dataset = ensure_dataset(client, config, space)
+    dataset = ensure_dataset(client, config.argilla, config.annotators, space)
     pairs = {k: Pair(s, t, origin="test:1") for k, (s, t) in PAIRS.items()}
     log_pairs(dataset, pairs.values(), 50)
     sid = {r.id: str(r._server_id) for r in dataset.records(with_responses=False)}
@@ -73,16 +74,18 @@ def exported_dataset(argilla_stack, client, tiny_model, tmp_path, monkeypatch):
     # a trained filter and its suggestions on the two unjudged pairs (scores fixed so the threshold is exact)
     y = [1, 0] * 4
     train_pairs = [(s, t if i % 2 == 0 else s) for i, (s, t) in enumerate(TRAIN)]
-    _, stored = fit_and_save(train_pairs, y, config, "test", log=lambda m: None)
+    _, stored = fit_and_save(Labelled(train_pairs, y, "test"), config.train, progress=Progress.quiet())
     rows = read_records(client, dataset)
     unjudged = {r.id: r for r in rows if r.id in (pairs["high"].id, pairs["low"].id)}
     write_suggestions(
         client,
         dataset,
-        [unjudged[pairs["high"].id], unjudged[pairs["low"].id]],
-        [0.93, 0.31],
-        version=stored.version,
-        label=lambda score: "good" if score >= 0.5 else "bad",
+        Scored(
+            [unjudged[pairs["high"].id], unjudged[pairs["low"].id]],
+            [0.93, 0.31],
+            version=stored.version,
+            label=lambda score: "good" if score >= 0.5 else "bad",
+        ),
     )
     monkeypatch.setenv("ARGILLA_API_URL", argilla_stack.url)
     monkeypatch.setenv("ARGILLA_API_KEY", argilla_stack.credentials.api_key)

@@ -227,7 +227,7 @@ def test_two_setups_of_one_dataset_at_once_both_finish_with_one_record_per_pair(
             own = connect()
             space = ensure_workspace(own, workspace)
             ensure_users(own, members, space, passwords)
-            log_pairs(ensure_dataset(own, config, space), pairs, 20)
+            log_pairs(ensure_dataset(own, config.argilla, config.annotators, space), pairs, 20)
         except BaseException as e:
             errors.append(e)
 
@@ -290,7 +290,7 @@ def test_a_dataset_made_before_the_toxicity_filter_gets_its_metadata_and_says_wh
     from curation.config import Config
 
     path, workspace, dataset, _ = project
-    old = schema.settings(Config())
+    old = schema.settings(Config().argilla, Config().annotators)
     old.metadata = [m for m in schema.setup_properties() if m.name not in ("toxicity", "toxic_source", "toxic_target")]
     errors = next(q for q in old.questions if q.name == "errors")
     errors.labels = [e for e in schema.ERROR_LABELS if e not in ("offensive", "dangerous")]

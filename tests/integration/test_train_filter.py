@@ -18,9 +18,10 @@ from curation.annotation.records import log_pairs
 from curation.annotation.schema import FILTER_MODEL, FILTER_SCORE, PRIORITY
 from curation.annotation.setup import ensure_dataset, ensure_workspace
 from curation.config import Config
-from curation.cycle import from_argilla
+from curation.cycle import CycleSettings, from_argilla
 from curation.model.card import quality_lines
 from curation.pair import Pair
+from curation.progress import Progress
 from curation.server.stack import Stack
 
 pytestmark = pytest.mark.server
@@ -43,9 +44,13 @@ def make_config(tiny_model, tmp_path, workspace, dataset) -> Config:
     return config
 
 
+def _settings(config: Config) -> CycleSettings:
+    return CycleSettings(config.train, config.argilla, config.output_dir)
+
+
 def make_dataset(client, config):
     space = ensure_workspace(client, config.argilla.workspace)
-    dataset = ensure_dataset(client, config, space)
+    dataset = ensure_dataset(client, config.argilla, config.annotators, space)
     pairs = [Pair(s, t, origin=f"test:{i}") for i, (s, t) in enumerate(GOOD + BAD + POOL)]
     log_pairs(dataset, pairs, 50)
     server_ids = {r.id: str(r._server_id) for r in dataset.records}
@@ -95,7 +100,7 @@ def retrain_in_background(client, dataset, config) -> tuple[threading.Thread, li
 
     def run():
         try:
-            from_argilla(client, dataset, config, log=lambda m: None)
+            from_argilla(client, dataset, _settings(config), progress=Progress.quiet())
         except BaseException as e:
             errors.append(e)
 
@@ -137,7 +142,7 @@ def test_labels_in_model_out_suggestions_on_every_unjudged_pair(argilla_stack, c
     dataset.settings.metadata.add(rg.FloatMetadataProperty(name=PRIORITY, title="label next (1 = unsure)"))
     dataset.settings.update()
 
-    result = from_argilla(client, dataset, config, log=lambda m: None)
+    result = from_argilla(client, dataset, _settings(config), progress=Progress.quiet())
     titles = {m.name: m.title for m in client.datasets(dataset.name, workspace=space.name).settings.metadata}
     assert titles[PRIORITY].startswith("priority")  # findable by that word
 
@@ -173,7 +178,7 @@ def test_labels_in_model_out_suggestions_on_every_unjudged_pair(argilla_stack, c
 
     config.train.suggest_min_auc = 1.01  # a model that "cannot rank": scores only, and the old labels are removed
     lines: list[str] = []
-    again = from_argilla(client, dataset, config, log=lines.append)
+    again = from_argilla(client, dataset, _settings(config), progress=Progress(lines.append))
     assert any("the model cannot rank these pairs yet, so no label is suggested" in line for line in lines)
     assert again.suggested == 0 and suggestions_of(client.datasets(dataset.name, workspace=space.name)) == {}
     records = {r.id: r for r in client.datasets(dataset.name, workspace=space.name).records(with_responses=False)}
@@ -188,7 +193,7 @@ def test_error_types_annotators_tick_come_back_as_errors_suggestions_on_pairs_su
     config = make_config(tiny_model, tmp_path, f"ws-{suffix}", f"pairs-{suffix}")
     truncated = [(s, t.split()[0]) for s, t in ALL_GOOD]
     space = ensure_workspace(client, config.argilla.workspace)
-    dataset = ensure_dataset(client, config, space)
+    dataset = ensure_dataset(client, config.argilla, config.annotators, space)
     pairs = [Pair(s, t, origin=f"test:{i}") for i, (s, t) in enumerate(GOOD + BAD + truncated + POOL)]
     log_pairs(dataset, pairs, 50)
     sid = {(r.fields["source"], r.fields["target"]): str(r._server_id) for r in dataset.records}
@@ -200,7 +205,7 @@ def test_error_types_annotators_tick_come_back_as_errors_suggestions_on_pairs_su
     for pair in truncated[:10]:
         respond(ana, sid[pair], "bad", errors=["omission_addition"])
 
-    result = from_argilla(client, dataset, config, log=lambda m: None)
+    result = from_argilla(client, dataset, _settings(config), progress=Progress.quiet())
 
     meta = result.model.path / "metadata.json"
     assert '"wrong_language"' in meta.read_text() and '"omission_addition"' in meta.read_text()
@@ -291,7 +296,7 @@ def test_argilla_going_away_halfway_then_a_rerun_completes_without_duplicates(ow
     credentials = own_stack.start(log=lambda line: None)
     client = rg.Argilla(api_url=own_stack.url, api_key=credentials.api_key, timeout=30)
     dataset = client.datasets("pairs", workspace="ws")
-    result = from_argilla(client, dataset, config, log=lambda m: None)
+    result = from_argilla(client, dataset, _settings(config), progress=Progress.quiet())
     with sqlite3.connect(db) as con:
         per_record = con.execute("SELECT record_id, COUNT(*) FROM suggestions GROUP BY record_id").fetchall()
     assert len(per_record) == len(POOL) and {n for _, n in per_record} == {1}

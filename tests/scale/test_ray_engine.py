@@ -21,8 +21,9 @@ from curation.config import Config
 from curation.corpus.local import run_local
 from curation.corpus.ray import run_ray
 from curation.corpus.shards import Job, find_shards
-from curation.cycle import fit_and_save
+from curation.cycle import Labelled, fit_and_save
 from curation.errors import ScaleError
+from curation.progress import Progress
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +43,9 @@ def model(tiny_model, tmp_path_factory):
     config.train.min_per_class = 4
     config.train.models_dir = str(tmp_path_factory.mktemp("models"))
     encoder = PairEncoder(load_body(str(tiny_model), "cpu"), layer=1, batch_size=16)
-    _, stored = fit_and_save(GOOD + COPIES, [1] * 16 + [0] * 16, config, "test", encoder=encoder, log=lambda m: None)
+    _, stored = fit_and_save(
+        Labelled(GOOD + COPIES, [1] * 16 + [0] * 16, "test"), config.train, encoder=encoder, progress=Progress.quiet()
+    )
     return str(stored.path)
 
 
@@ -108,8 +111,8 @@ def test_ray_engine_writes_what_the_local_engine_writes(local_ray, model, tmp_pa
     assert len(shards) == 16
     config = Config()
     config.dedup.near_threshold = 0.7
-    local = run_local(Job(shards=shards, output=tmp_path / "local", config=config, model=model))
-    on_ray = run_ray(Job(shards=shards, output=tmp_path / "ray", config=config, model=model))
+    local = run_local(Job(shards=shards, output=tmp_path / "local", cleaning=config.cleaning(), model=model))
+    on_ray = run_ray(Job(shards=shards, output=tmp_path / "ray", cleaning=config.cleaning(), model=model))
 
     a, b = table(tmp_path / "local"), table(tmp_path / "ray")
     assert len(a) == len(b) == len(pairs) == local.rows == on_ray.rows  # every readable row, nothing lost
@@ -154,8 +157,8 @@ def test_the_local_engine_keeps_what_setup_workspace_keeps(tmp_path):
     )
     config = Config(input=InputSpec(str(tmp_path / "all.jsonl")))
     config.workers = 1
-    expected = [(p.source, p.target) for p in clean(config, Tally())]
-    summary = run_local(Job(shards=[str(tmp_path / "all.jsonl")], output=tmp_path / "out", config=config))
+    expected = [(p.source, p.target) for p in clean(config.cleaning(), Tally())]
+    summary = run_local(Job(shards=[str(tmp_path / "all.jsonl")], output=tmp_path / "out", cleaning=config.cleaning()))
     rows = table(tmp_path / "out")
     assert [(r["source"], r["target"]) for r in rows if r["reason"] is None] == expected
     assert summary.kept == len(expected) and all(r["score"] is None for r in rows)
@@ -185,7 +188,7 @@ def test_a_model_missing_on_the_workers_is_one_clear_error(local_ray, tmp_path, 
     job = Job(
         shards=find_shards(str(tmp_path / "in")),
         output=tmp_path / "out",
-        config=Config(),
+        cleaning=Config().cleaning(),
         model=str(tmp_path / "models-here-only"),
     )
     with pytest.raises(ScaleError, match="model could not be loaded on a Ray worker.*models-here-only does not exist"):

@@ -13,12 +13,13 @@ from tiny_model import COPIES as BAD
 from tiny_model import GOOD, build_tiny_model
 
 from curation.config import Config
-from curation.cycle import fit_and_save
+from curation.cycle import Labelled, fit_and_save
 from curation.errors import ConfigError, ModelError
 from curation.model import features, precision
 from curation.model.encoder import PairEncoder, Transformer, build_encoder, load_body, load_transformer
 from curation.model.learned import LearnedFilter
 from curation.model.settings import TrainConfig
+from curation.progress import Progress
 
 PAIRS = GOOD[:6] + BAD[:3] + [("", "vacío"), ("x " * 200, "y " * 150)]
 COSINE = features.NAMES.index("cosine")
@@ -113,7 +114,7 @@ def train(deep_model, tmp_path, name: str, **train) -> LearnedFilter:
         setattr(config.train, key, value)
     config.output_dir = str(tmp_path / "outputs")
     pairs, labels = GOOD + BAD, [1] * len(GOOD) + [0] * len(BAD)
-    flt, _ = fit_and_save(pairs, labels, config, "test", log=lambda m: None)
+    flt, _ = fit_and_save(Labelled(pairs, labels, "test"), config.train, progress=Progress.quiet())
     return flt
 
 

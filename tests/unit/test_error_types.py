@@ -20,6 +20,7 @@ from curation.errors import ModelError
 from curation.model.error_types import MIN_EXAMPLES, fit
 from curation.model.learned import LearnedFilter
 from curation.model.settings import TrainConfig
+from curation.progress import Progress
 
 TRUNCATED = [(s, t.split()[0]) for s, t in GOOD]  # omissions: only the first word is left
 
@@ -60,7 +61,7 @@ def test_a_judged_file_with_errors_trains_type_heads_that_the_saved_filter_predi
     config.train.base_model, config.train.layer, config.train.min_per_class = str(tiny_model), 1, 4
     config.train.models_dir = str(tmp_path / "models")
 
-    result = from_file(judged, config, log=lambda m: None)
+    result = from_file(judged, config.train, progress=Progress.quiet())
 
     meta = json.loads((result.model.path / "metadata.json").read_text())
     assert meta["error_types"]["tagged_pairs"] == 32
@@ -148,7 +149,7 @@ def test_a_judged_file_with_annotators_is_aggregated_like_votes_in_argilla(tiny_
     config.train.base_model, config.train.layer, config.train.min_per_class = str(tiny_model), 1, 4
     config.train.models_dir = str(tmp_path / "models")
     lines: list[str] = []
-    result = from_file(judged, config, log=lines.append)
+    result = from_file(judged, config.train, progress=Progress(lines.append))
     assert result.counts == {"good": 16, "bad": 15}  # the split pair is a tie, left out
     assert len(result.agreement["ties"]) == 1 and result.agreement["records_with_2plus_annotators"] == 2
     assert any("ties left out: 1" in line for line in lines)

@@ -8,8 +8,8 @@ from curation.annotation.records import DatasetRecord
 from curation.errors import ExportError
 from curation.export.card import card
 from curation.export.select import select
-from curation.export.write import split_of
 from curation.model.info import ModelInfo, Quality
+from curation.pair import split_of
 
 
 def rec(rid, votes=None, corrections=None, score=None, agent=None, target="t"):

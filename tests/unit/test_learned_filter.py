@@ -15,7 +15,7 @@ from tiny_model import GOOD
 from curation.clean.readers import InputSpec
 from curation.cli import main
 from curation.config import Config
-from curation.cycle import fit_and_save
+from curation.cycle import Labelled, fit_and_save
 from curation.model import features, store
 from curation.model.card import quality_lines
 from curation.model.encoder import ModelError, PairEncoder, device, load_body
@@ -24,6 +24,7 @@ from curation.model.learned import LearnedFilter
 from curation.model.predict import score_file
 from curation.model.settings import TrainConfig
 from curation.model.train import TrainingError, check_labels, cross_validate, new_head, pick_threshold
+from curation.progress import Progress
 
 
 def config_for(tiny_model, tmp_path) -> Config:
@@ -164,7 +165,7 @@ def test_quality_lines_say_when_a_threshold_is_never_reached_and_when_a_05_cut_i
 def test_train_saves_a_complete_version_that_loads_and_scores_the_same(tiny_model, tmp_path, encoder):
     config = config_for(tiny_model, tmp_path)
     pairs, y = GOOD + BAD, [1] * len(GOOD) + [0] * len(BAD)
-    flt, stored = fit_and_save(pairs, y, config, "test", encoder=encoder, log=lambda m: None)
+    flt, stored = fit_and_save(Labelled(pairs, y, "test"), config.train, encoder=encoder, progress=Progress.quiet())
     assert flt.evaluation.auc > 0.9  # copies are easy: copied_words and cosine give them away
     meta = json.loads((stored.path / "metadata.json").read_text())
     assert meta["label_counts"] == {"good": 16, "bad": 16} and meta["finetuned"] is False
@@ -182,7 +183,7 @@ def test_train_saves_a_complete_version_that_loads_and_scores_the_same(tiny_mode
     good, _, copy = again.score(held_out)
     assert good > copy
 
-    _, second = fit_and_save(pairs, y, config, "test", encoder=encoder, log=lambda m: None)
+    _, second = fit_and_save(Labelled(pairs, y, "test"), config.train, encoder=encoder, progress=Progress.quiet())
     assert second.version.startswith("v0002-") and (tmp_path / "models" / "latest").resolve() == second.path
 
 
@@ -205,7 +206,9 @@ def test_a_model_folder_is_read_as_plain_numbers_and_a_pickle_in_it_never_runs(t
     import pickle
 
     config = config_for(tiny_model, tmp_path)
-    flt, stored = fit_and_save(GOOD + BAD, [1] * 16 + [0] * 16, config, "test", encoder=encoder, log=lambda m: None)
+    flt, stored = fit_and_save(
+        Labelled(GOOD + BAD, [1] * 16 + [0] * 16, "test"), config.train, encoder=encoder, progress=Progress.quiet()
+    )
     marker = tmp_path / "ran"
 
     class Payload:
@@ -252,7 +255,9 @@ def test_device_auto_falls_back_to_cpu_and_a_missing_gpu_is_a_clear_error():
 @pytest.mark.parametrize("suffix", ["jsonl", "tsv", "csv"])
 def test_score_file_writes_one_row_per_pair_in_input_order(tiny_model, tmp_path, encoder, suffix):
     config = config_for(tiny_model, tmp_path)
-    flt, _ = fit_and_save(GOOD + BAD, [1] * 16 + [0] * 16, config, "test", encoder=encoder, log=lambda m: None)
+    flt, _ = fit_and_save(
+        Labelled(GOOD + BAD, [1] * 16 + [0] * 16, "test"), config.train, encoder=encoder, progress=Progress.quiet()
+    )
     source = tmp_path / "in.tsv"
     rows = [GOOD[i % 16] if i % 3 else BAD[i % 16] for i in range(45)]
     source.write_text("source\ttarget\n" + "".join(f"{s}\t{t}\n" for s, t in rows), encoding="utf-8")
@@ -378,7 +383,7 @@ def test_synthetic_negatives_join_training_but_not_the_evaluation(tiny_model, tm
     config = config_for(tiny_model, tmp_path)
     config.train.synthetic_negatives = 1.0
     pairs, y = GOOD + BAD, [1] * 16 + [0] * 16
-    flt, _ = fit_and_save(pairs, y, config, "test", encoder=encoder, log=lambda m: None)
+    flt, _ = fit_and_save(Labelled(pairs, y, "test"), config.train, encoder=encoder, progress=Progress.quiet())
     assert len(flt.evaluation.labels) == 32 and flt.info.label_counts == {"good": 16, "bad": 16}
 
 
@@ -388,7 +393,9 @@ def test_setfit_fine_tuning_of_the_body_is_saved_with_the_version_and_reloads(ti
     body = load_body(str(tiny_model), "cpu")
     before = [p.detach().clone() for p in body.parameters()]
     encoder = PairEncoder(body, layer=1, batch_size=8)
-    flt, stored = fit_and_save(GOOD + BAD, [1] * 16 + [0] * 16, config, "test", encoder=encoder, log=print)
+    flt, stored = fit_and_save(
+        Labelled(GOOD + BAD, [1] * 16 + [0] * 16, "test"), config.train, encoder=encoder, progress=Progress(print)
+    )
     assert flt.finetuned and flt.info.setfit_steps == 2
     assert any(not np.allclose(a.numpy(), b.detach().numpy()) for a, b in zip(before, body.parameters(), strict=True))
     assert (stored.path / "body" / "modules.json").exists()

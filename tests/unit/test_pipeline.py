@@ -19,7 +19,7 @@ def test_the_pipeline_counts_every_decision_and_keeps_the_rejects(tmp_path):
     ]
     (tmp_path / "c.tsv").write_text("source\ttarget\n" + "".join(f"{s}\t{t}\n" for s, t in rows))
     tally, rejected = Tally(), []
-    kept = list(clean(Config(input=InputSpec(str(tmp_path / "c.tsv"))), tally, rejected))
+    kept = list(clean(Config(input=InputSpec(str(tmp_path / "c.tsv"))).cleaning(), tally, rejected))
     assert [p.target for p in kept] == ["¿Dónde está la estación de tren?", "Llámeme al [PHONE]."]
     assert sorted(reason for _, reason in rejected) == [
         "dedup: duplicate pair",
@@ -88,7 +88,7 @@ def test_worker_processes_give_exactly_the_single_process_result(tmp_path, monke
         config.workers = workers
         config.filters = [name for name, _ in config.filter_entries() if name != "language"]
         tally, rejected = Tally(), []
-        kept = [(p.source, p.target, p.origin, p.measures) for p in clean(config, tally, rejected)]
+        kept = [(p.source, p.target, p.origin, p.measures) for p in clean(config.cleaning(), tally, rejected)]
         return kept, tally.to_dict(), [(p.origin, reason) for p, reason in rejected]
 
     import curation.clean.pipeline as pipeline
@@ -123,7 +123,7 @@ def test_the_good_twin_of_a_misaligned_pair_reaches_annotators_and_dropped_pairs
     config = Config()
     config.input.path, config.filters = str(path), []
     tally, rejected = Tally(), []
-    kept = regroup_twins(list(clean(config, tally, rejected)), rejected, 2, tally)
+    kept = regroup_twins(list(clean(config.cleaning(), tally, rejected)), rejected, 2, tally)
     assert [p.source for p in kept] == [rows[0][0], rows[2][0], rows[1][0]]  # twins together, in input order
     assert tally.twins_kept == 1 and tally.kept == 3 and "target twins" in tally.table()
     dropped = {p.origin: (reason, p.extra.get("kept")) for p, reason in rejected}

@@ -121,7 +121,7 @@ def test_cleaning_drops_added_toxicity_with_its_words_and_flags_the_rest(tmp_pat
     ]
     (tmp_path / "c.tsv").write_text("source\ttarget\n" + "".join(f"{s}\t{t}\n" for s, t in rows), encoding="utf-8")
     tally, rejected = Tally(), []
-    kept = list(clean(Config(input=InputSpec(str(tmp_path / "c.tsv"))), tally, rejected))
+    kept = list(clean(Config(input=InputSpec(str(tmp_path / "c.tsv"))).cleaning(), tally, rejected))
     assert [p.measures["toxicity"] for p in kept] == ["balanced", "removed", "none"]
     assert [reason for _, reason in rejected] == ["toxicity: added toxicity"]
     paths = write_outputs(tmp_path / "out", tally, rejected)
