@@ -1,8 +1,9 @@
 """One typed configuration: a YAML file, a few CLI overrides, secrets from the environment. Unknown keys are errors.
 
 Plain data composed of each stage's own section (`clean.settings`, `annotation.settings`, `model.settings`,
-`export.settings`, `server.settings`, `clean.readers.InputSpec`), each checked when it is built; no stage imports
-this module to run.
+`export.settings`, `server.settings`, `clean.readers.InputSpec`), each checked when it is built. No stage imports
+this module: the command line hands each stage its sections (`Config.cleaning()` gathers the cleaning stage's keys,
+which sit at the top level of the file).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-Counter = Callable[[int], None]  # `bar(n)`: n more items done
+Bar = Callable[[int], None]  # a progress bar's update: `bar(n)`, n more items done
 
 
 def _count_nothing(n: int) -> None:
@@ -17,7 +17,7 @@ class Progress:
     """Lines go to `say` (default: print), counters are made by `bars` (default: none drawn). The CLI's draws tqdm
     bars and finishes them before a line; `Progress.quiet()` says and draws nothing (tests, benchmarks)."""
 
-    def __init__(self, say: Callable[[str], None] = print, bars: Callable[[str], Counter] | None = None):
+    def __init__(self, say: Callable[[str], None] = print, bars: Callable[[str], Bar] | None = None):
         self._say = say
         self._bars = bars
 
@@ -25,7 +25,7 @@ class Progress:
         """A line of the step's report."""
         self._say(line)
 
-    def bar(self, name: str) -> Counter:
+    def bar(self, name: str) -> Bar:
         """A counter for the work called `name` (a no-op when no bars are drawn)."""
         return self._bars(name) if self._bars else _count_nothing
 

@@ -13,7 +13,7 @@ from curation.annotation.records import DatasetRecord, send
 from curation.annotation.schema import FILTER_MODEL, FILTER_SCORE, PRIORITY, agent_for
 from curation.clean.pipeline import template_key
 from curation.pair import Pair, batched
-from curation.progress import Counter
+from curation.progress import Bar
 
 
 @dataclass
@@ -35,7 +35,7 @@ class Sending:
 
     batch_size: int = 256
     pause: float = 0.0
-    progress: Counter | None = None
+    progress: Bar | None = None
 
 
 def ensure_properties(client, dataset) -> None:

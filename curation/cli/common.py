@@ -132,7 +132,8 @@ def gather(name: str, factory, **fields: str):
 
 
 class Bars:
-    """Progress bars a library function asks for by name (`progress(desc)` returns the bar's update)."""
+    """The tqdm bars a library step asks for by name through its `Progress` (`progress()`), finished before each line
+    the step says."""
 
     def __init__(self):
         self.bars: list = []

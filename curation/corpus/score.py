@@ -17,7 +17,7 @@ from curation.errors import ConfigError, OutputError
 from curation.files import check_output
 from curation.model.learned import LearnedFilter
 from curation.model.predict import output_format, score_file
-from curation.progress import Counter
+from curation.progress import Bar
 
 
 @dataclass
@@ -43,7 +43,7 @@ def run(
     clean: bool = False,
     overwrite: bool = False,
     ray: RayOptions | None = None,
-    progress: Counter | None = None,
+    progress: Bar | None = None,
 ) -> FileScored | Summary:
     """Score (and with `clean`, filter and dedup first) the pairs `cleaning.input` names with the filter `scorer`
     names; shards on a Ray cluster with `ray`, else here."""
