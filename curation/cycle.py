@@ -135,7 +135,8 @@ def from_file(path: str | Path, train: TrainConfig, *, progress: Progress | None
         raise InputError(
             f"labels file {path} holds no judged rows (a header only, or empty): add source, target, label rows"
         )
-    agg, ids, y, tags = training_set(votes)
+    judged = training_set(votes)
+    agg, ids, y, tags = judged.agg, judged.ids, judged.y, judged.tags
     if not ids:
         raise TrainingError(
             f"every pair in {Path(path).name} is a tie ({len(agg.ties)} judged as often good as bad): nothing to train "
@@ -166,7 +167,8 @@ def from_argilla(
     clock = _Clock()
     rows = read_records(client, dataset)
     clock.lap("read")
-    agg, ids, y, tags = training_set(judgments(rows))
+    judged = training_set(judgments(rows))
+    agg, ids, y, tags = judged.agg, judged.ids, judged.y, judged.tags
     if not ids:
         raise TrainingError(
             f"no pair has a majority label in {dataset.name} ({len(rows)} records, {len(agg.ties)} ties): submit "

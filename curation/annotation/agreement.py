@@ -43,13 +43,23 @@ def error_tags(judgments: Iterable[Judgment], agg: Aggregated) -> dict[str, froz
     return {rid: frozenset(t) for rid, t in tags.items() if t}
 
 
-def training_set(judgments: list[Judgment]) -> tuple[Aggregated, list[str], list[int], list[frozenset[str]]]:
+@dataclass
+class TrainingSet:
     """What the filter trains on: the aggregate, the record ids with a majority (sorted), their labels (1 good,
     0 bad) and their error types (empty for good ones)."""
+
+    agg: Aggregated
+    ids: list[str]
+    y: list[int]
+    tags: list[frozenset[str]]
+
+
+def training_set(judgments: list[Judgment]) -> TrainingSet:
+    """The judged pairs with a majority label, as the filter trains on them."""
     agg = aggregate(judgments)
     ids = sorted(agg.labels)
     tagged = error_tags(judgments, agg)
-    return agg, ids, [int(agg.labels[i] == "good") for i in ids], [tagged.get(i, frozenset()) for i in ids]
+    return TrainingSet(agg, ids, [int(agg.labels[i] == "good") for i in ids], [tagged.get(i, frozenset()) for i in ids])
 
 
 def aggregate(judgments: Iterable[Judgment]) -> Aggregated:

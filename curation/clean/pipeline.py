@@ -144,13 +144,13 @@ def _ordered(pool, fn, items, window: int) -> Iterator:
 
 
 def _merge(results, dedup: Deduplicator, tally: Tally, rejected: list | None) -> Iterator[Pair]:
-    for masked, counts, kept, prepared, dropped in results:
-        tally.pii_masked += masked
-        for name, c in counts.items():
+    for chunk in results:
+        tally.pii_masked += chunk.masked
+        for name, c in chunk.counts.items():
             tally.filters.setdefault(name, FilterCounts()).add(c)
         if rejected is not None:
-            rejected.extend(dropped)
-        for pair, duplicate in zip(kept, dedup.decide(prepared), strict=True):
+            rejected.extend(chunk.dropped)
+        for pair, duplicate in zip(chunk.kept, dedup.decide(chunk.prepared), strict=True):
             if duplicate is None:
                 tally.deduplicated += 1
                 yield pair

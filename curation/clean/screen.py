@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from curation.clean import filters as filters_module
 from curation.clean import pii
@@ -51,11 +52,23 @@ def screen_rows(rows: list[tuple[str, str, str]], settings: CleanSettings):
     return screen_chunk([Pair(s, t, origin=o) for s, t, o in rows], settings)
 
 
-def screen_chunk(pairs: list[Pair], settings: CleanSettings):
-    """Mask, filter and fingerprint one chunk: (masked count, filter counts, kept, prepared dedup, dropped)."""
+@dataclass
+class Screened:
+    """One chunk screened: how many pairs PII masking changed, each filter's counts, the pairs kept with their dedup
+    fingerprints (`prepared`, in the same order), and the pairs dropped with their reasons."""
+
+    masked: int
+    counts: dict[str, FilterCounts]
+    kept: list[Pair]
+    prepared: Any
+    dropped: list[tuple[Pair, str]]
+
+
+def screen_chunk(pairs: list[Pair], settings: CleanSettings) -> Screened:
+    """Mask, filter and fingerprint one chunk."""
     counts: dict[str, FilterCounts] = {}
     tools = screener(settings)
     masked, reasons = tools.screen(pairs, counts)
     kept = [pair for pair, reason in zip(pairs, reasons, strict=True) if reason is None]
     dropped = [(pair, reason) for pair, reason in zip(pairs, reasons, strict=True) if reason is not None]
-    return masked, counts, kept, tools.fingerprints.prepare(kept), dropped
+    return Screened(masked, counts, kept, tools.fingerprints.prepare(kept), dropped)

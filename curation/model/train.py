@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -179,9 +180,13 @@ def wilson_lower(correct: int | np.ndarray, n: int | np.ndarray, z: float = Z95)
     return np.where(n > 0, (centre - margin) / (1 + z * z / safe), 0.0)
 
 
-def pick_threshold(
-    scores: np.ndarray, y: np.ndarray, target: float, min_pairs: int = 1
-) -> tuple[float, float | None, float]:
+class Threshold(NamedTuple):
+    at: float  # 1.0: no threshold reaches the target
+    lower: float | None  # the 95% lower bound of the precision at or above it (None: none reaches the target)
+    recall: float
+
+
+def pick_threshold(scores: np.ndarray, y: np.ndarray, target: float, min_pairs: int = 1) -> Threshold:
     """The lowest threshold at or above which at least `min_pairs` pairs lie and the 95% lower bound (Wilson) of
     their precision (good among scores >= it) reaches `target`: (threshold, that lower bound, recall); (1.0, None,
     0.0) when no threshold does. A bound, not the precision seen: with few labels a lucky run of good pairs at the
@@ -193,9 +198,9 @@ def pick_threshold(
     lower = wilson_lower(hits, n)
     ok = [i for i in range(len(s)) if n[i] >= min_pairs and lower[i] >= target and (i + 1 == len(s) or s[i + 1] < s[i])]
     if not ok:
-        return 1.0, None, 0.0
+        return Threshold(1.0, None, 0.0)
     i = ok[-1]
-    return float(s[i]), float(lower[i]), float(hits[i] / max(good.sum(), 1))
+    return Threshold(float(s[i]), float(lower[i]), float(hits[i] / max(good.sum(), 1)))
 
 
 def held_out(oof: np.ndarray, y: np.ndarray, folds: list[np.ndarray], target: float, min_pairs: int) -> dict:
