@@ -18,7 +18,7 @@ import yaml
 from curation.annotation.settings import AnnotatorsConfig, ArgillaConfig
 from curation.checks import FLAG, TEXT, WHOLE_1, check, or_null
 from curation.clean.readers import InputSpec
-from curation.clean.settings import SAMPLE, Cleaning, DedupConfig, check_filters, filter_entries
+from curation.clean.settings import Cleaning, DedupConfig, check_filters, filter_entries
 from curation.errors import ConfigError
 from curation.export.settings import ExportConfig
 from curation.finetune.settings import FinetuneConfig
@@ -38,12 +38,10 @@ SECTIONS = {
 
 
 @dataclass
-class Config:
-    input: InputSpec = field(default_factory=lambda: InputSpec(path=SAMPLE))
-    filters: list[dict[str, dict[str, Any]]] | None = None  # None: every filter with its defaults
-    pii: bool = True
-    workers: int | None = None  # processes for masking/filters/fingerprints; None: one per core, 1: no pool
-    dedup: DedupConfig = field(default_factory=DedupConfig)
+class Config(Cleaning):
+    """The cleaning stage's keys (`input`, `filters`, `pii`, `workers`, `dedup`, from `Cleaning`) sit at the top level
+    of the file, beside the other stages' sections."""
+
     argilla: ArgillaConfig = field(default_factory=ArgillaConfig)
     annotators: AnnotatorsConfig = field(default_factory=AnnotatorsConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -97,8 +95,8 @@ class Config:
         return config
 
     def cleaning(self) -> Cleaning:
-        """The cleaning stage's section: its input, filters, PII masking, workers and dedup."""
-        return Cleaning(self.input, self.filters, self.pii, self.workers, self.dedup)
+        """The cleaning stage's section alone: its input, filters, PII masking, workers and dedup."""
+        return Cleaning(**{f.name: getattr(self, f.name) for f in dataclasses.fields(Cleaning)})
 
     def filter_entries(self) -> list[tuple[str, dict[str, Any]]]:
         """(name, params) of the configured filters, in order."""
