@@ -33,6 +33,7 @@ from curation.clean.readers import InputSpec, load  # noqa: E402
 from curation.config import Config  # noqa: E402
 from curation.corpus.local import run_local
 from curation.corpus.ray import run_ray
+from curation.corpus.settings import ModelSpec  # noqa: E402
 from curation.corpus.shards import Job, find_shards  # noqa: E402
 from curation.model import features as signals  # noqa: E402
 from curation.model.settings import DEFAULT_MODEL  # noqa: E402
@@ -120,7 +121,7 @@ def main() -> int:
                 shards=inputs,
                 output=work / f"out-{engine}-{with_model}",
                 cleaning=Config().cleaning(),
-                model=model if with_model else None,
+                model=ModelSpec(model if with_model else None),
             )
             if engine == "local":
                 with CpuShare() as share:

@@ -9,7 +9,7 @@ import click
 
 from curation.clean.readers import InputSpec
 from curation.cli.common import config_option, friendly, gather, load_config, trust_pickle_option
-from curation.corpus.settings import RayOptions, Scorer
+from curation.corpus.settings import ModelSpec, RayOptions
 
 
 def _ray_options(engine: str, **options) -> RayOptions | None:
@@ -51,7 +51,7 @@ def _ray_options(engine: str, **options) -> RayOptions | None:
 @click.option("--batch-size", type=int, help="Encoder batch size (default 32 on CPU, 256 on GPU).")
 @trust_pickle_option
 @friendly
-@gather("scorer", Scorer, model_dir="model_dir", device="device", batch_size="batch_size", trust_pickle="trust_pickle")
+@gather("model", ModelSpec, path="model_dir", device="device", batch_size="batch_size", trust_pickle="trust_pickle")
 @gather(
     "spec",
     InputSpec,
@@ -69,7 +69,7 @@ def _ray_options(engine: str, **options) -> RayOptions | None:
     gpus_per_replica="gpus_per_replica",
     cpus_per_replica="cpus_per_replica",
 )
-def score(scorer: Scorer, spec: InputSpec, output, clean, ray: RayOptions | None, config_path, overwrite):
+def score(model: ModelSpec, spec: InputSpec, output, clean, ray: RayOptions | None, config_path, overwrite):
     """Score pairs with a trained filter: one row per pair, in input order, with P(good).
 
     \b
@@ -81,13 +81,13 @@ def score(scorer: Scorer, spec: InputSpec, output, clean, ray: RayOptions | None
 
     from curation.corpus.score import FileScored, is_folder, run  # pyarrow and Ray's glue: +0.28 s, only to score
 
-    if not scorer.model_dir and not clean:
+    if not model.path and not clean:
         raise click.UsageError("give --model (to score), --clean (to filter and dedup), or both")
     if not is_folder(output) and (clean or ray is not None):
         raise click.UsageError(f"with --clean or --engine ray, --output is a folder (Parquet shards), not {output}")
     cleaning = replace(load_config(config_path).cleaning(), input=spec)
     with tqdm(desc="scoring", unit=" pairs", disable=None if ray is None else True) as bar:
-        result = run(cleaning, output, scorer=scorer, clean=clean, overwrite=overwrite, ray=ray, progress=bar.update)
+        result = run(cleaning, output, model=model, clean=clean, overwrite=overwrite, ray=ray, progress=bar.update)
     if isinstance(result, FileScored):
         click.echo(f"{result.written} pairs scored with {result.version} -> {output}")
         if result.stats.malformed:

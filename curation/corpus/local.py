@@ -28,7 +28,8 @@ from curation.corpus.shards import (
 def run_local(job: Job, *, overwrite: bool = False, progress: Callable[[int], None] | None = None) -> Summary:
     """The local engine: every shard in order, in this process."""
     started = time.perf_counter()
-    scorer = Scorer(job.model, job.device, job.batch_size, trust_pickle=job.trust_pickle) if job.model else None
+    model = job.model
+    scorer = Scorer(model.path, model.device, model.batch_size, trust_pickle=model.trust_pickle) if model.path else None
     partial = prepare_output(job.output, overwrite)
     settings = CleanSettings.of(job.cleaning)
     dedup = Deduplicator.from_config(job.cleaning.dedup) if job.clean else None

@@ -125,8 +125,9 @@ def run_ray(
     from ray.data.aggregate import Min
 
     started = time.perf_counter()
-    if job.model:
-        store.resolve(job.model)  # a model missing here fails before the cluster does any work
+    model = job.model
+    if model.path:
+        store.resolve(model.path)  # a model missing here fails before the cluster does any work
     connect(address, num_cpus)
     context = ray.data.DataContext.get_current()
     context.execution_options.preserve_order = True  # the same input gives the same blocks
@@ -160,21 +161,21 @@ def run_ray(
             )
     else:
         parts, passed = [], rows
-    if job.model:
+    if model.path:
         gpus = ray.cluster_resources().get("GPU", 0)
         per = gpus_per_replica if gpus_per_replica is not None else (1 if gpus else 0)
         count = replicas or (max(1, int(gpus // per)) if per else max(1, int(ray.cluster_resources()["CPU"] // 4)))
         passed = passed.map_batches(
             Scorer,
             fn_constructor_kwargs={
-                "model": str(Path(job.model).resolve()),
-                "device": job.device if job.device != "auto" or per else "cpu",
-                "batch_size": job.batch_size,
+                "model": str(Path(model.path).resolve()),
+                "device": model.device if model.device != "auto" or per else "cpu",
+                "batch_size": model.batch_size,
                 "threads": max(1, int(cpus_per_replica)),
-                "trust_pickle": job.trust_pickle,
+                "trust_pickle": model.trust_pickle,
             },
             batch_format="pandas",
-            batch_size=job.batch_size * 8 if job.batch_size else (2048 if per else 256),
+            batch_size=model.batch_size * 8 if model.batch_size else (2048 if per else 256),
             concurrency=count,
             num_gpus=per,
             num_cpus=cpus_per_replica,
@@ -196,7 +197,7 @@ def _worker_error(error: Exception, job: Job) -> str:
     if "ModelError" in text:
         cause = next((line for line in lines if re.search(r"ModelError: ", line)), cause)
         return (
-            f"the model could not be loaded on a Ray worker ({cause}): every node needs {job.model} at the same "
+            f"the model could not be loaded on a Ray worker ({cause}): every node needs {job.model.path} at the same "
             "path (shared storage, or copy it to each node)"
         )
     return f"the Ray run failed: {cause}"

@@ -11,7 +11,7 @@ from curation.clean.readers import LoadStats
 from curation.clean.settings import Cleaning
 from curation.corpus.local import run_local
 from curation.corpus.ray import run_ray
-from curation.corpus.settings import RayOptions, Scorer
+from curation.corpus.settings import ModelSpec, RayOptions
 from curation.corpus.shards import Job, Summary, find_shards
 from curation.errors import ConfigError, OutputError
 from curation.files import check_output
@@ -39,28 +39,19 @@ def run(
     cleaning: Cleaning,
     output: str | Path,
     *,
-    scorer: Scorer,
+    model: ModelSpec,
     clean: bool = False,
     overwrite: bool = False,
     ray: RayOptions | None = None,
     progress: Bar | None = None,
 ) -> FileScored | Summary:
-    """Score (and with `clean`, filter and dedup first) the pairs `cleaning.input` names with the filter `scorer`
+    """Score (and with `clean`, filter and dedup first) the pairs `cleaning.input` names with the filter `model`
     names; shards on a Ray cluster with `ray`, else here."""
-    if scorer.batch_size is not None and scorer.batch_size < 1:
-        raise ConfigError(f"--batch-size must be a whole number of at least 1, not {scorer.batch_size}")
+    if model.batch_size is not None and model.batch_size < 1:
+        raise ConfigError(f"--batch-size must be a whole number of at least 1, not {model.batch_size}")
     if not is_folder(output):
-        return _one_file(cleaning, Path(output), scorer, overwrite, progress)
-    job = Job(
-        shards=find_shards(cleaning.input.path),
-        output=Path(output),
-        cleaning=cleaning,
-        model=scorer.model_dir,
-        clean=clean,
-        device=scorer.device,
-        batch_size=scorer.batch_size,
-        trust_pickle=scorer.trust_pickle,
-    )
+        return _one_file(cleaning, Path(output), model, overwrite, progress)
+    job = Job(shards=find_shards(cleaning.input.path), output=Path(output), cleaning=cleaning, model=model, clean=clean)
     if ray is not None:
         return run_ray(
             job,
@@ -73,11 +64,11 @@ def run(
     return run_local(job, overwrite=overwrite, progress=progress)
 
 
-def _one_file(cleaning: Cleaning, output: Path, scorer: Scorer, overwrite: bool, progress) -> FileScored:
+def _one_file(cleaning: Cleaning, output: Path, model: ModelSpec, overwrite: bool, progress) -> FileScored:
     output_format(output)  # a bad output name fails before the model loads
     check_output(output, overwrite)
     if not output.resolve().parent.is_dir():
         raise OutputError(f"the folder of --output {output} does not exist: create it or choose another --output")
-    flt = LearnedFilter.load(scorer.model_dir, scorer.device, scorer.batch_size, trust_pickle=scorer.trust_pickle)
+    flt = LearnedFilter.load(model.path, model.device, model.batch_size, trust_pickle=model.trust_pickle)
     written, stats = score_file(flt, cleaning.input, output, progress=progress)
     return FileScored(output, written, flt.version, stats)

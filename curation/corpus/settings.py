@@ -1,5 +1,5 @@
-"""What `curation score` runs with: the filter that scores and, on a Ray cluster, how wide. Plain values, cheap to
-import (the command line builds them from its options before any model loads)."""
+"""What `curation score` runs with: the trained filter that scores and, on a Ray cluster, how wide. Plain values,
+cheap to import (the command line builds them from its options before any model loads)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 
 @dataclass
-class Scorer:
-    """Which trained filter scores the pairs and how it runs."""
+class ModelSpec:
+    """Which trained filter scores the pairs and how it runs (as `InputSpec` says what is read and how)."""
 
-    model_dir: str | None = None  # a version folder or a models folder (its latest); None: no scoring
+    path: str | None = None  # a version folder or a models folder (its latest); None: no scoring
     device: str = "auto"
     batch_size: int | None = None  # encoder batch; None: the device's default
     trust_pickle: bool = False  # load a model folder that holds pickles (written before plain-number heads)

@@ -39,6 +39,7 @@ from curation.clean.dedup import Deduplicator, Prepared
 from curation.clean.readers import InputError, InputSpec, LoadStats, load
 from curation.clean.screen import screener
 from curation.clean.settings import Cleaning, CleanSettings
+from curation.corpus.settings import ModelSpec
 from curation.files import check_output
 from curation.model.learned import LearnedFilter
 from curation.pair import Pair, batched
@@ -74,11 +75,8 @@ class Job:
     shards: list[str]
     output: Path
     cleaning: Cleaning = field(default_factory=Cleaning)  # the input's columns and format, the filters, dedup
-    model: str | None = None  # a trained filter's folder; None: no scoring
+    model: ModelSpec = field(default_factory=ModelSpec)  # the trained filter and how it runs; no path: no scoring
     clean: bool = True  # heuristics and dedup before the model
-    device: str = "auto"
-    batch_size: int | None = None
-    trust_pickle: bool = False  # load a model folder that holds pickles (written before plain-number heads)
 
 
 @dataclass

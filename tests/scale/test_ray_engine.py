@@ -20,6 +20,7 @@ from tiny_model import COPIES, GOOD
 from curation.config import Config
 from curation.corpus.local import run_local
 from curation.corpus.ray import run_ray
+from curation.corpus.settings import ModelSpec
 from curation.corpus.shards import Job, find_shards
 from curation.cycle import Labelled, fit_and_save
 from curation.errors import ScaleError
@@ -111,8 +112,8 @@ def test_ray_engine_writes_what_the_local_engine_writes(local_ray, model, tmp_pa
     assert len(shards) == 16
     config = Config()
     config.dedup.near_threshold = 0.7
-    local = run_local(Job(shards=shards, output=tmp_path / "local", cleaning=config.cleaning(), model=model))
-    on_ray = run_ray(Job(shards=shards, output=tmp_path / "ray", cleaning=config.cleaning(), model=model))
+    local = run_local(Job(shards=shards, output=tmp_path / "local", cleaning=config.cleaning(), model=ModelSpec(model)))
+    on_ray = run_ray(Job(shards=shards, output=tmp_path / "ray", cleaning=config.cleaning(), model=ModelSpec(model)))
 
     a, b = table(tmp_path / "local"), table(tmp_path / "ray")
     assert len(a) == len(b) == len(pairs) == local.rows == on_ray.rows  # every readable row, nothing lost
@@ -189,7 +190,7 @@ def test_a_model_missing_on_the_workers_is_one_clear_error(local_ray, tmp_path, 
         shards=find_shards(str(tmp_path / "in")),
         output=tmp_path / "out",
         cleaning=Config().cleaning(),
-        model=str(tmp_path / "models-here-only"),
+        model=ModelSpec(str(tmp_path / "models-here-only")),
     )
     with pytest.raises(ScaleError, match="model could not be loaded on a Ray worker.*models-here-only does not exist"):
         run_ray(job)
