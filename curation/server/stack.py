@@ -266,6 +266,8 @@ class Stack:
     def _start(self, timeout: float, log) -> Credentials:
         """The start in named steps, each of which starts what is not running yet; `start` stops what they spawned
         when one fails."""
+        if self.data_dir.exists():
+            self._make_private()  # what an older version left readable, before anything is read from it
         running = self._running()
         if running is not None:
             return running
@@ -283,8 +285,6 @@ class Stack:
 
     def _running(self) -> Credentials | None:
         """The owner's login when the stack already runs and answers at this URL (nothing to start)."""
-        if self.data_dir.exists():
-            self._make_private()
         if self.pid("api") and self.credentials_path.exists():
             running = Credentials.load(self.credentials_path).url
             if running.rstrip("/") != self.url.rstrip("/"):  # nothing is rewritten: clients keep the right URL
