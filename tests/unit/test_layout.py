@@ -33,19 +33,21 @@ def _is_module(name: str, root: Path = ROOT) -> bool:
     return (root / rel).with_suffix(".py").exists() or (root / rel / "__init__.py").exists()
 
 
+def _imported(node: ast.AST, root: Path = ROOT) -> set[str]:
+    """The curation modules one import statement names: `from curation.x import y` names the module curation.x.y
+    where y is one, else curation.x."""
+    if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "curation":
+        subs = (f"{node.module}.{alias.name}" for alias in node.names)
+        return {sub if _is_module(sub, root) else node.module for sub in subs}
+    if isinstance(node, ast.Import):
+        return {a.name for a in node.names if a.name.split(".")[0] == "curation"}
+    return set()
+
+
 def _imports(path: Path, root: Path = ROOT) -> set[str]:
     """The curation modules a file imports: at the top, inside functions and for type checkers alike (an import under
-    `if TYPE_CHECKING:` is a dependency a reader has to follow too). `from curation.x import y` names the module
-    curation.x.y where y is one, else curation.x."""
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "curation":
-            for alias in node.names:
-                sub = f"{node.module}.{alias.name}"
-                found.add(sub if _is_module(sub, root) else node.module)
-        elif isinstance(node, ast.Import):
-            found |= {a.name for a in node.names if a.name.split(".")[0] == "curation"}
-    return found
+    `if TYPE_CHECKING:` is a dependency a reader has to follow too)."""
+    return set().union(*(_imported(node, root) for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))))
 
 
 def _module(path: Path) -> str:
@@ -152,26 +154,22 @@ LAZY = {
     ("cli/corpus.py", "curation.corpus.score"): "pyarrow and Ray's glue, +0.28 s on every command",
     ("cli/corpus.py", "curation.corpus.slice"): "pyarrow, +0.36 s on every command",
     ("finetune/bases.py", "curation.finetune.hf"): "transformers, +1.2 s, only for a Hugging Face base",
-    ("finetune/bases.py", "curation.finetune"): "transformers (finetune.hf), +1.2 s",
     ("finetune/bases.py", "curation.finetune.e5_decoder"): "torch, +1.4 s, only for the e5 recipe",
     ("finetune/compare.py", "curation.finetune.e5_decoder"): "torch, +1.4 s, only for the e5 recipe",
     ("server/run.py", "curation.server.engine"): "argilla-server, +3.6 s, in the server's processes, in order",
     ("server/run.py", "curation.server.null_engine"): "argilla-server, the benchmark's engine, in order",
-    ("server/run.py", "curation.server"): "the patches, after the engine is loaded",
+    ("server/run.py", "curation.server.patches"): "the patches, after the engine is loaded",
     ("server/run.py", "curation.server.reindex"): "argilla-server, +3.3 s, after the patches",
 }
 
 
 def _imports_in_functions(path: Path) -> set[str]:
-    found = set()
-    for fn in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
-            for node in ast.walk(fn):
-                if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "curation":
-                    found.add(node.module)
-                elif isinstance(node, ast.Import):
-                    found |= {a.name for a in node.names if a.name.split(".")[0] == "curation"}
-    return found
+    functions = (
+        fn
+        for fn in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef)
+    )
+    return {name for fn in functions for node in ast.walk(fn) for name in _imported(node)}
 
 
 def test_own_modules_are_imported_at_the_top_unless_a_measured_cost_says_otherwise():
