@@ -80,6 +80,32 @@ def last_line(text: str | None, empty: str = "nothing logged") -> str:
     return lines[-1] if lines else empty
 
 
+# what a failed database connection says, in the words drivers use (asyncpg, psycopg, SQLAlchemy)
+CAUSES = (
+    "connection refused",
+    "connect call failed",
+    "password authentication failed",
+    "does not exist",
+    "could not translate host name",
+    "name or service not known",
+    "timeout expired",
+    "no space left on device",
+    "permission denied",
+)
+NOISE = ("(Background on this error at", "[SQL:", "[parameters:", "^")
+
+
+def cause_line(text: str | None, empty: str = "nothing logged") -> str:
+    """The line of a traceback that says why it failed: the last one naming a known cause (a refused connection,
+    a wrong password, a missing database), else the last line that is not SQLAlchemy's footer."""
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    for line in reversed(lines):
+        if any(cause in line.lower() for cause in CAUSES):
+            return line[:300]
+    lines = [line for line in lines if not line.startswith(NOISE)]
+    return lines[-1][:300] if lines else empty
+
+
 def retried(call: Callable[[], T], transient: Callable[[Exception], bool], waits: tuple[float, ...] = WAITS) -> T:
     """`call()`, tried again after each of `waits` seconds while it fails with an error `transient` accepts (a
     restart, a dropped connection, a concurrent run's write); the last error is raised as it is."""

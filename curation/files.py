@@ -3,6 +3,7 @@ with one spelling, and files only their owner may read (credentials, generated p
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -64,8 +65,11 @@ def staged_file(path: str | Path) -> Iterator[Path]:
     partial = path.with_name(path.name + ".partial")
     try:
         yield partial
-    except BaseException:
+    except BaseException as e:
         partial.unlink(missing_ok=True)
+        full = isinstance(e, OSError) and e.filename is None and e.errno in (errno.ENOSPC, errno.EDQUOT)
+        if isinstance(e, OSError) and (e.filename == str(partial) or full):  # the user's path, never the staging one
+            raise OSError(e.errno, e.strerror, str(path)) from None
         raise
     partial.replace(path)
 
@@ -74,19 +78,34 @@ def staged_file(path: str | Path) -> Iterator[Path]:
 def staged_folder(final: str | Path, replace: bool = False) -> Iterator[Path]:
     """A new folder beside `final` (mode 0755), for the block to fill; renamed to `final` when the block ends
     (an existing `final` is removed first when `replace`), removed if it fails: `final` appears whole or not at
-    all."""
+    all. A failure to write names `final`, never the staging folder."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
+    except OSError as e:
+        raise OutputError(f"{final} cannot be written ({e.strerror}): choose a folder you can write to") from None
     tmp.chmod(0o755)
     try:
         yield tmp
         if replace and final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)
-    except BaseException:
+    except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(e, OSError) or "No space left on device" in str(e):  # safetensors says it in its own error
+            raise _naming(e, tmp, final) from None
         raise
+
+
+def _naming(e: BaseException, tmp: Path, final: Path) -> OSError:
+    """The same failure, with the user's path where it named the staging folder (a file in it: that file's place
+    in `final`)."""
+    no_space = getattr(e, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or "No space left on device" in str(e)
+    code = errno.ENOSPC if no_space else getattr(e, "errno", None)
+    strerror = "No space left on device" if no_space else getattr(e, "strerror", None) or str(e)
+    name = str(getattr(e, "filename", None) or final)
+    return OSError(code, strerror, name.replace(str(tmp), str(final)))
 
 
 def jsonl_line(row: dict, sort_keys: bool = False) -> str:

@@ -12,7 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from curation.server.stack import Credentials, Stack
+from curation.server.login import Credentials
+from curation.server.stack import Stack
 
 warnings.filterwarnings("ignore", message=".*not found.*", category=UserWarning)
 

@@ -9,7 +9,7 @@ import urllib.request
 from pathlib import Path
 
 from curation.errors import ArgillaUnavailable
-from curation.server.stack import Credentials, default_data_dir
+from curation.server.login import Credentials, default_data_dir
 
 
 def resolve(api_url: str | None = None, api_key: str | None = None, data_dir: Path | None = None) -> tuple[str, str]:

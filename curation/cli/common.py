@@ -13,7 +13,8 @@ from curation.annotation.connect import transient
 from curation.config import Config
 from curation.errors import CurationError
 from curation.progress import Progress
-from curation.server.stack import DEFAULT_PORT, default_data_dir
+from curation.server.login import default_data_dir
+from curation.server.stack import DEFAULT_PORT
 
 
 def friendly(fn):

@@ -11,7 +11,8 @@ from curation.annotation.connect import connect
 from curation.cli import annotation, export, model
 from curation.cli.common import data_dir_option, friendly, load_config, port_option
 from curation.export.run import AutoAccept, Destination
-from curation.server.stack import Stack, default_data_dir
+from curation.server.login import default_data_dir
+from curation.server.stack import Stack
 
 
 @click.command()

@@ -11,6 +11,7 @@ from curation.errors import ConfigError
 from curation.finetune.compare import Arms, parse_arms
 from curation.finetune.compare import compare as run_compare
 from curation.finetune.data import Datasets
+from curation.finetune.report import WEAK_MEANING, difference_line
 from curation.finetune.run import finetune as run_finetune
 from curation.progress import Progress
 
@@ -73,9 +74,12 @@ def finetune(files: Datasets, output, config_path, overrides: dict, overwrite):
 @config_option("section finetune")
 @click.option("--seeds", type=int, default=2, show_default=True, help="Seeds per arm (from finetune.seed on).")
 @click.option("--steps", type=int, help="Optimiser steps per run (config: finetune.steps).")
+@click.option("--base-model", help="The translator every arm trains (config: finetune.base_model).")
 @click.option("--drop-overlap", is_flag=True, help="Leave out training pairs whose source is in the test set.")
 @click.option("--validation", help="One validation set for every arm's learning curve (default: a share of each).")
-@click.option("--overwrite", is_flag=True, help="Replace an earlier comparison in --output.")
+@click.option(
+    "--overwrite", is_flag=True, help="Start again: replace an earlier comparison in --output (else it is resumed)."
+)
 @friendly
 @gather(
     "plan",
@@ -87,7 +91,7 @@ def finetune(files: Datasets, output, config_path, overrides: dict, overwrite):
     validation="validation",
     drop_overlap="drop_overlap",
 )
-def compare(plan: Arms, output, config_path, seeds, steps, overwrite):
+def compare(plan: Arms, output, config_path, seeds, steps, base_model, overwrite):
     """Train the same translator on each arm and compare them on one test set: the first arm against each other
     one, with chrF differences and paired bootstrap p-values, and test sources translated side by side.
 
@@ -97,12 +101,19 @@ def compare(plan: Arms, output, config_path, seeds, steps, overwrite):
     """
     if seeds < 1:
         raise ConfigError(f"--seeds must be a whole number of at least 1, not {seeds}")
-    config = load_config(config_path, **{"finetune.steps": steps})
+    config = load_config(config_path, **{"finetune.steps": steps, "finetune.base_model": base_model})
     summary = run_compare(
         config.finetune, plan, output, seeds=seeds, overwrite=overwrite, progress=Progress(click.echo)
     )
     for name, arm in summary["arms"].items():
-        click.echo(f"{name}: chrF2 {arm['chrf']:.1f} (sd {arm['chrf_sd']:.1f}), {arm['pairs']:,} pairs")
+        spread = f"sd {arm['chrf_sd']:.1f}" if arm["chrf_sd"] is not None else "1 seed: spread not measured"
+        weak = f"; too weak to judge ({', '.join(arm['too_weak'])})" if arm["too_weak"] else ""
+        click.echo(
+            f"{name}: chrF2 {arm['chrf']:.1f} ({spread}), length ratio {arm['length_ratio']:.2f}, "
+            f"{arm['pairs']:,} pairs{weak}"
+        )
     for key, d in summary["differences"].items():
-        click.echo(f"{key}: {d['chrf']:+.1f} chrF2, p = {d['p']:.4f}")
+        click.echo(difference_line(key, d))
+    if any(arm["too_weak"] for arm in summary["arms"].values()):
+        click.echo(f"({WEAK_MEANING})")
     click.echo(f"report: {output / 'report.md'}")

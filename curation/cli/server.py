@@ -7,8 +7,9 @@ from pathlib import Path
 import click
 
 from curation.cli.common import config_option, data_dir_option, friendly, load_config, port_option
+from curation.server.login import Credentials
 from curation.server.migrate import to_postgresql
-from curation.server.stack import Credentials, Stack
+from curation.server.stack import Stack
 
 
 @click.group()

@@ -183,10 +183,15 @@ def comparison_lines(summary: dict | None) -> list[str]:
         "|---|---|---|---|---|---|",
     ]
     for name, a in summary["arms"].items():
+        shown = f"{name} (too weak to judge)" if a.get("too_weak") else name
         lines.append(
-            f"| {name} | {a['pairs']:,} | {a['chrf']:.1f} | {a['bleu']:.1f} | {a['copy_rate']:.1%} | "
+            f"| {shown} | {a['pairs']:,} | {a['chrf']:.1f} | {a['bleu']:.1f} | {a['copy_rate']:.1%} | "
             f"{a['off_target_rate']:.1%} |"
         )
     lines += ["", "| difference | chrF2 | p (paired bootstrap) |", "|---|---|---|"]
-    lines += [f"| {k} | {d['chrf']:+.1f} | {d['p']:.4f} |" for k, d in summary["differences"].items()]
+    for k, d in summary["differences"].items():
+        note = " (between models too weak to judge: says nothing)" if d.get("too_weak") else ""
+        lines.append(f"| {k} | {d['chrf']:+.1f} | {d['p']:.4f}{note} |")
+    if summary.get("missing"):
+        lines += ["", f"Not complete: {len(summary['missing'])} run(s) missing ({', '.join(summary['missing'])})."]
     return lines

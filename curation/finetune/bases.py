@@ -2,7 +2,8 @@
 
 Every kind is a `Translator`: `module` (what trains), `prepare` (work done once before the first step), `lengths`
 (target tokens, for batches of similar length), `loss` (summed over target tokens, with their count), `translate`,
-`save`, `describe` (the card's line), and `load` from the folder `save` wrote."""
+`stored_bytes` (what `save` will write, checked against the free space before the first step), `save`, `describe` (the
+card's line), and `load` from the folder `save` wrote."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ class Translator(Protocol):
     def lengths(self, pairs) -> list[int]: ...
     def loss(self, pairs, smoothing: float = 0.1): ...
     def translate(self, sources: list[str], progress=None) -> list[str]: ...
+    def stored_bytes(self, folder: Path) -> int: ...
     def save(self, folder: Path) -> None: ...
 
 
@@ -48,7 +50,7 @@ def build(settings: FinetuneConfig, train, device: str, encoder=None) -> Transla
     if kind == "e5-decoder":
         from curation.finetune.e5_decoder import E5Translator, Encoder  # torch: +1.4 s, only for this recipe
 
-        encoder = encoder or Encoder(settings.encoder, settings.encoder_layers, device)
+        encoder = encoder or Encoder.load(settings.encoder, settings.encoder_layers, device)
         return E5Translator.new(settings, encoder, [p.target for p in train], device)
     if kind == "seq2seq" and settings.base_model == "scratch":
         return hf.Seq2SeqTranslator.scratch(settings, train, device)

@@ -1,15 +1,24 @@
-"""The offline translator that learns on two CPU cores: multilingual-e5-small (already bilingual) as a frozen
-encoder cut to its first layers, its token states computed once per source and shared by every run, and a
-small Transformer decoder with a BPE vocabulary trained on the targets. Greedy decoding with a key/value cache,
-no repeated trigram, output at most 1.5 times the source's length."""
+"""The offline translator that learns on two CPU cores, built from standard `transformers` classes: an
+`EncoderDecoderModel` whose encoder is multilingual-e5-small (already bilingual) cut to its first layers and frozen,
+and whose decoder is a small GPT-2 with cross-attention over a BPE vocabulary trained on the targets. The encoder's
+token states are computed once per source and passed as `encoder_outputs`, so no training step runs the encoder.
+Decoding is `generate` (greedy by default, `finetune.beams`; no trigram twice; at most 1.5 times the source's length).
+
+The folder it writes is a `transformers` model folder: `AutoModelForSeq2SeqLM.from_pretrained(folder)` and
+`generate()` work without curation; the source tokenizer is the folder's own, the target tokenizer is in
+`target_tokenizer/`. Its weights are two shards: the frozen encoder in float16 (the encoder is rounded to float16
+before it computes anything, so the stored encoder is the one that was trained and evaluated with) and the decoder
+in float32. The encoder shard is the same bytes in every folder written from one encoder: a folder beside one that
+holds it gets a hard link, not a copy (a comparison's runs store the encoder once)."""
 
 from __future__ import annotations
 
-import math
+import hashlib
+import json
+import os
 from pathlib import Path
 
 import torch
-from torch import nn
 from torch.nn import functional as F
 
 from curation.finetune.settings import FinetuneConfig
@@ -18,6 +27,9 @@ from curation.model.encoder import cut_layers, load_body
 PAD, BOS, EOS, UNK = 0, 1, 2, 3
 SPECIAL = ["<pad>", "<s>", "</s>", "<unk>"]
 MAX_POSITIONS = 512
+ENCODER_SHARD = "model-00001-of-00002.safetensors"
+DECODER_SHARD = "model-00002-of-00002.safetensors"
+TARGET_TOKENIZER = "target_tokenizer"
 
 
 def train_tokenizer(targets: list[str], vocab_size: int, special: list[str] = SPECIAL):
@@ -34,28 +46,39 @@ def train_tokenizer(targets: list[str], vocab_size: int, special: list[str] = SP
 
 
 class Encoder:
-    """The frozen encoder: token states of the first `layers` layers, cached by source text."""
+    """The frozen encoder (a `transformers` model and its tokenizer): token states, cached by source text."""
 
-    def __init__(self, name: str, layers: int, device: str = "cpu", batch_size: int = 128):
-        body = load_body(name, "cpu")
-        self.tokenizer = body.tokenizer
-        self.model = body[0].auto_model
-        cut_layers(self.model, layers, "finetune.encoder_layers")
-        self.model.eval().to(device)
-        self.name, self.layers, self.device, self.batch_size = name, layers, device, batch_size
-        self.width = self.model.config.hidden_size
+    def __init__(self, model, tokenizer, device: str = "cpu", batch_size: int = 128):
+        self.model = model.eval().requires_grad_(False).to(device)
+        self.tokenizer, self.device, self.batch_size = tokenizer, device, batch_size
+        self.width = model.config.hidden_size
         self.cache: dict[str, torch.Tensor] = {}
 
+    @classmethod
+    def load(cls, name: str, layers: int, device: str = "cpu") -> Encoder:
+        """`name` (a sentence-transformers folder or Hub id) cut to its first `layers` layers, its weights rounded to
+        float16 (the precision its shard is stored in) and computed in float32."""
+        body = load_body(name, "cpu")
+        model = body[0].auto_model
+        cut_layers(model, layers, "finetune.encoder_layers")
+        with torch.no_grad():
+            for p in model.parameters():
+                p.copy_(p.half().float())
+        return cls(model, body.tokenizer, device)
+
     def states(self, sources: list[str], max_length: int, progress=None) -> list[torch.Tensor]:
-        """One (tokens x width) float16 tensor per source; sources seen before come from the cache."""
+        """One (tokens x width) float32 tensor per source; sources seen before come from the cache."""
         todo = sorted({s for s in sources if s not in self.cache}, key=lambda s: (len(s), s))  # not set order
+        if progress:
+            progress(len(set(sources)) - len(todo))  # those already cached: the bar ends full
+        self.model.eval()  # shared with the translators that train: never with dropout
         with torch.inference_mode():
             for k in range(0, len(todo), self.batch_size):
                 chunk = todo[k : k + self.batch_size]
                 batch = self.tokenizer(
                     chunk, padding=True, truncation=True, max_length=max_length, return_tensors="pt"
                 ).to(self.device)
-                hidden = self.model(**batch).last_hidden_state.to("cpu", torch.float16)
+                hidden = self.model(**batch).last_hidden_state.to("cpu", torch.float32)
                 lengths = batch["attention_mask"].sum(1).tolist()
                 for text, h, n in zip(chunk, hidden, lengths, strict=True):
                     self.cache[text] = h[:n].clone()
@@ -63,143 +86,112 @@ class Encoder:
                     progress(len(chunk))
         return [self.cache[s] for s in sources]
 
+    def write_shard(self, folder: Path, tensors: dict[str, torch.Tensor]) -> None:
+        """The encoder's shard (float16) in `folder`: a hard link to a sibling folder's shard when it holds the same
+        bytes (the same encoder), else a new file."""
+        from safetensors.torch import save
 
-class Layer(nn.Module):
-    def __init__(self, d: int, heads: int, dropout: float):
-        super().__init__()
-        self.heads = heads
-        self.norm1, self.norm2, self.norm3 = nn.LayerNorm(d), nn.LayerNorm(d), nn.LayerNorm(d)
-        self.qkv, self.out1 = nn.Linear(d, 3 * d), nn.Linear(d, d)
-        self.q, self.kv, self.out2 = nn.Linear(d, d), nn.Linear(d, 2 * d), nn.Linear(d, d)
-        self.ff = nn.Sequential(nn.Linear(d, 4 * d), nn.GELU(), nn.Linear(4 * d, d))
-        self.drop = nn.Dropout(dropout)
-
-    def _split(self, x):
-        b, n, d = x.shape
-        return x.view(b, n, self.heads, d // self.heads).transpose(1, 2)
-
-    def _merge(self, x):
-        b, h, n, k = x.shape
-        return x.transpose(1, 2).reshape(b, n, h * k)
-
-    def forward(self, x, memory_kv, memory_mask, cache=None):
-        q, k, v = (self._split(t) for t in self.qkv(self.norm1(x)).chunk(3, -1))
-        if cache is not None:  # incremental decoding: x is the newest position only
-            if "k" in cache:
-                k, v = torch.cat([cache["k"], k], 2), torch.cat([cache["v"], v], 2)
-            cache["k"], cache["v"] = k, v
-            attn = F.scaled_dot_product_attention(q, k, v)
-        else:
-            attn = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=self.drop.p * self.training)
-        x = x + self.drop(self.out1(self._merge(attn)))
-        mk, mv = memory_kv
-        q = self._split(self.q(self.norm2(x)))
-        attn = F.scaled_dot_product_attention(q, mk, mv, attn_mask=memory_mask, dropout_p=self.drop.p * self.training)
-        x = x + self.drop(self.out2(self._merge(attn)))
-        return x + self.drop(self.ff(self.norm3(x)))
-
-    def memory(self, memory):
-        k, v = self.kv(memory).chunk(2, -1)
-        return self._split(k), self._split(v)
+        data = save({k: v.half() for k, v in tensors.items()}, metadata={"format": "pt"})
+        sha = hashlib.sha256(data).hexdigest()
+        target = folder / ENCODER_SHARD
+        for sibling in sorted(folder.parent.glob(f"*/{ENCODER_SHARD}")):
+            if sibling.stat().st_size == len(data) and _sha256(sibling) == sha:
+                try:
+                    os.link(sibling, target)
+                    return
+                except OSError:
+                    break  # another file system, or links refused: write a copy
+        target.write_bytes(data)
 
 
-class Decoder(nn.Module):
-    def __init__(self, vocab: int, width: int, d: int, layers: int, heads: int, dropout: float):
-        super().__init__()
-        self.d = d
-        self.bridge = nn.Sequential(nn.Linear(width, d), nn.LayerNorm(d))
-        self.embed = nn.Embedding(vocab, d)
-        self.position = nn.Embedding(MAX_POSITIONS, d)
-        self.layers = nn.ModuleList(Layer(d, heads, dropout) for _ in range(layers))
-        self.norm = nn.LayerNorm(d)
-        nn.init.normal_(self.embed.weight, std=d**-0.5)  # tied with the output: logits start small
-        nn.init.normal_(self.position.weight, std=0.02)
-
-    def _memory(self, memory, memory_mask):
-        memory = self.bridge(memory)
-        mask = memory_mask[:, None, None, :]  # True where attended
-        return [layer.memory(memory) for layer in self.layers], mask
-
-    def _embed(self, y, start: int = 0):
-        positions = torch.arange(start, start + y.shape[1], device=y.device).clamp(max=MAX_POSITIONS - 1)
-        return self.embed(y) * math.sqrt(self.d) + self.position(positions)
-
-    def forward(self, memory, memory_mask, y):
-        memories, mask = self._memory(memory, memory_mask)
-        x = self._embed(y)
-        for layer, kv in zip(self.layers, memories, strict=True):
-            x = layer(x, kv, mask)
-        return self.norm(x) @ self.embed.weight.T
-
-    @torch.inference_mode()
-    def greedy(self, memory, memory_mask, max_new: int) -> list[list[int]]:
-        memories, mask = self._memory(memory, memory_mask)
-        n = memory.shape[0]
-        caches = [{} for _ in self.layers]
-        out = torch.full((n, 1), BOS, device=memory.device)
-        done = torch.zeros(n, dtype=torch.bool, device=memory.device)
-        for step in range(max_new):
-            x = self._embed(out[:, -1:], step)
-            for layer, kv, cache in zip(self.layers, memories, caches, strict=True):
-                x = layer(x, kv, mask, cache)
-            logits = (self.norm(x) @ self.embed.weight.T)[:, -1]
-            logits[:, PAD] = -math.inf
-            _block_repeated_trigrams(out, logits)
-            token = logits.argmax(-1).masked_fill(done, PAD)
-            out = torch.cat([out, token[:, None]], 1)
-            done |= token == EOS
-            if done.all():
-                break
-        rows = []
-        for row in out[:, 1:].tolist():
-            row = row[: row.index(EOS)] if EOS in row else row
-            rows.append([t for t in row if t != PAD])
-        return rows
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
-def _block_repeated_trigrams(out: torch.Tensor, logits: torch.Tensor) -> None:
-    """No trigram twice: the token that would repeat one (after the same two tokens) is ruled out."""
-    if out.shape[1] < 3:
-        return
-    a, b = out[:, -2:-1], out[:, -1:]
-    seen = (out[:, :-2] == a) & (out[:, 1:-1] == b)  # positions i where (i, i+1) equals the last two tokens
-    rows, cols = seen[:, : out.shape[1] - 2].nonzero(as_tuple=True)
-    if len(rows):
-        logits[rows, out[rows, cols + 2]] = -math.inf
+def _decoder_config(settings: FinetuneConfig, vocab: int):
+    from transformers import GPT2Config
+
+    s = settings
+    return GPT2Config(
+        vocab_size=vocab,
+        n_positions=MAX_POSITIONS,
+        n_embd=s.d_model,
+        n_layer=s.decoder_layers,
+        n_head=s.heads,
+        n_inner=4 * s.d_model,
+        activation_function="gelu",
+        resid_pdrop=s.dropout,
+        attn_pdrop=s.dropout,
+        embd_pdrop=0.0,
+        add_cross_attention=True,
+        is_decoder=True,
+        bos_token_id=BOS,
+        eos_token_id=EOS,
+        pad_token_id=PAD,
+        tie_word_embeddings=True,
+    )
+
+
+def _generation(settings: FinetuneConfig):
+    from transformers import GenerationConfig
+
+    return GenerationConfig(
+        decoder_start_token_id=BOS,
+        bos_token_id=BOS,
+        eos_token_id=EOS,
+        pad_token_id=PAD,
+        max_length=settings.max_length + 1,
+        num_beams=settings.beams,
+        do_sample=False,
+        no_repeat_ngram_size=3,
+        suppress_tokens=[PAD],
+    )
 
 
 class E5Translator:
-    """Tokenizer + decoder over a shared frozen encoder; a `Translator` (see `bases`)."""
+    """An `EncoderDecoderModel` over a shared frozen encoder and the target tokenizer; a `Translator` (see
+    `bases`)."""
 
     kind = "e5-decoder"
 
-    def __init__(self, settings: FinetuneConfig, encoder: Encoder, tokenizer, decoder: Decoder, device: str):
-        self.settings, self.encoder, self.tokenizer, self.decoder, self.device = (
+    def __init__(self, settings: FinetuneConfig, encoder: Encoder, tokenizer, model, device: str):
+        self.settings, self.encoder, self.tokenizer, self.model, self.device = (
             settings,
             encoder,
             tokenizer,
-            decoder,
+            model,
             device,
         )
 
     @classmethod
     def new(cls, settings: FinetuneConfig, encoder: Encoder, targets: list[str], device: str) -> E5Translator:
+        from transformers import EncoderDecoderModel, GPT2LMHeadModel
+
         torch.manual_seed(settings.seed)
         tokenizer = train_tokenizer(targets, settings.vocab_size)
-        decoder = _decoder(settings, tokenizer, encoder).to(device)
-        return cls(settings, encoder, tokenizer, decoder, device)
+        decoder = GPT2LMHeadModel(_decoder_config(settings, tokenizer.get_vocab_size()))
+        model = EncoderDecoderModel(encoder=encoder.model, decoder=decoder)
+        model.config.decoder_start_token_id, model.config.pad_token_id = BOS, PAD
+        model.config.eos_token_id = EOS
+        model.generation_config = _generation(settings)
+        return cls(settings, encoder, tokenizer, model.to(device), device)
 
     @property
-    def module(self) -> nn.Module:
-        """What trains (the encoder stays frozen)."""
-        return self.decoder
+    def module(self):
+        """What trains: the model, its encoder frozen."""
+        return self.model
 
     def describe(self) -> str:
         s = self.settings
         return (
             f"`{s.encoder}` frozen, its first {s.encoder_layers} layers (token states computed once per source); a "
-            f"{s.decoder_layers}-layer decoder of width {s.d_model} and a {self.tokenizer.get_vocab_size():,}-piece "
-            "BPE vocabulary trained on the targets"
+            f"{s.decoder_layers}-layer GPT-2 decoder with cross-attention of width {s.d_model} and a "
+            f"{self.tokenizer.get_vocab_size():,}-piece BPE vocabulary trained on the targets, as a transformers "
+            "EncoderDecoderModel"
         )
 
     def prepare(self, sources: list[str], progress=None) -> None:
@@ -214,65 +206,108 @@ class E5Translator:
         return [[BOS, *e.ids[:keep], EOS] for e in self.tokenizer.encode_batch(targets)]
 
     def batch(self, states: list[torch.Tensor], ids: list[list[int]] | None = None):
+        from transformers.modeling_outputs import BaseModelOutput
+
         width = states[0].shape[1]
         memory = torch.zeros(len(states), max(len(s) for s in states), width)
-        mask = torch.zeros(memory.shape[:2], dtype=torch.bool)
+        mask = torch.zeros(memory.shape[:2], dtype=torch.long)
         for j, s in enumerate(states):
-            memory[j, : len(s)], mask[j, : len(s)] = s.float(), True
-        memory, mask = memory.to(self.device), mask.to(self.device)
+            memory[j, : len(s)], mask[j, : len(s)] = s, 1
+        memory = BaseModelOutput(last_hidden_state=memory.to(self.device))
         if ids is None:
-            return memory, mask, None
+            return memory, mask.to(self.device), None
         y = torch.full((len(ids), max(len(t) for t in ids)), PAD)
         for j, t in enumerate(ids):
             y[j, : len(t)] = torch.tensor(t)
-        return memory, mask, y.to(self.device)
+        return memory, mask.to(self.device), y.to(self.device)
 
     def loss(self, pairs, smoothing: float = 0.1) -> tuple[torch.Tensor, int]:
         """Summed cross-entropy over the target tokens of `pairs`, and how many tokens that is."""
         states = self.encoder.states([p.source for p in pairs], self.settings.max_length)
         memory, mask, y = self.batch(states, self.target_ids([p.target for p in pairs]))
-        logits = self.decoder(memory, mask, y[:, :-1])
+        # right padding under a causal mask: a pad position is seen only by later pads, whose loss is ignored
+        logits = self.model(encoder_outputs=memory, attention_mask=mask, decoder_input_ids=y[:, :-1]).logits
         gold = y[:, 1:].reshape(-1)
         total = F.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]), gold, ignore_index=PAD, label_smoothing=smoothing, reduction="sum"
+            logits.reshape(-1, logits.shape[-1]).float(),
+            gold,
+            ignore_index=PAD,
+            label_smoothing=smoothing,
+            reduction="sum",
         )
         return total, int((gold != PAD).sum())
 
     def translate(self, sources: list[str], batch_size: int = 100, progress=None) -> list[str]:
-        self.decoder.eval()
+        self.model.eval()
         states = self.encoder.states(sources, self.settings.max_length)
         order = sorted(range(len(sources)), key=lambda i: len(states[i]))
         out: list[str] = [""] * len(sources)
-        for k in range(0, len(order), batch_size):
-            idx = order[k : k + batch_size]
-            memory, mask, _ = self.batch([states[i] for i in idx])
-            cap = min(self.settings.max_length, int(1.5 * max(len(states[i]) for i in idx)) + 5)
-            for i, row in zip(idx, self.decoder.greedy(memory, mask, cap), strict=True):
-                out[i] = self.tokenizer.decode(row).strip()
-            if progress:
-                progress(len(idx))
+        with torch.inference_mode():
+            for k in range(0, len(order), batch_size):
+                idx = order[k : k + batch_size]
+                memory, mask, _ = self.batch([states[i] for i in idx])
+                cap = min(self.settings.max_length, int(1.5 * max(len(states[i]) for i in idx)) + 5)
+                rows = self.model.generate(encoder_outputs=memory, attention_mask=mask, max_new_tokens=cap)
+                for i, row in zip(idx, rows.tolist(), strict=True):
+                    out[i] = self.tokenizer.decode(_until_eos(row[1:])).strip()
+                if progress:
+                    progress(len(idx))
         return out
 
-    def save(self, folder: Path) -> None:
-        from safetensors.torch import save_file
+    def stored_bytes(self, folder: Path) -> int:
+        """What `save(folder)` writes: the decoder in float32, the encoder in float16 unless a sibling holds it."""
+        encoder = sum(p.numel() for p in self.encoder.model.parameters())
+        decoder = sum(p.numel() for n, p in self.model.named_parameters() if not n.startswith("encoder."))
+        shared = any(folder.parent.glob(f"*/{ENCODER_SHARD}"))
+        return 4 * decoder + (0 if shared else 2 * encoder)
 
-        self.tokenizer.save(str(folder / "tokenizer.json"))
-        save_file(
-            {k: v.contiguous().cpu() for k, v in self.decoder.state_dict().items()}, folder / "decoder.safetensors"
+    def save(self, folder: Path) -> None:
+        """A transformers model folder: config, generation config, the two tokenizers and the weights in two
+        shards (the frozen encoder's in float16, linked from a sibling folder that has the same bytes)."""
+        from safetensors.torch import save
+        from transformers import PreTrainedTokenizerFast
+
+        self.model.config.save_pretrained(folder)
+        self.model.generation_config.save_pretrained(folder)
+        self.encoder.tokenizer.save_pretrained(folder)
+        target = PreTrainedTokenizerFast(
+            tokenizer_object=self.tokenizer, pad_token="<pad>", bos_token="<s>", eos_token="</s>", unk_token="<unk>"
         )
+        target.save_pretrained(folder / TARGET_TOKENIZER)
+        encoder, decoder, seen = {}, {}, set()
+        for name, tensor in self.model.state_dict().items():
+            if tensor.data_ptr() in seen:  # a tied weight (the output layer is the embedding): stored once
+                continue
+            seen.add(tensor.data_ptr())
+            (encoder if name.startswith("encoder.") else decoder)[name] = tensor.detach().contiguous().cpu()
+        self.encoder.write_shard(folder, encoder)
+        data = save(decoder, metadata={"format": "pt"})
+        (folder / DECODER_SHARD).write_bytes(data)
+        sizes = sum(t.numel() * 2 for t in encoder.values()) + sum(t.numel() * 4 for t in decoder.values())
+        weight_map = {name: ENCODER_SHARD for name in encoder} | {name: DECODER_SHARD for name in decoder}
+        index = {"metadata": {"total_size": sizes}, "weight_map": dict(sorted(weight_map.items()))}
+        (folder / "model.safetensors.index.json").write_text(json.dumps(index, indent=2), encoding="utf-8")
 
     @classmethod
-    def load(cls, folder: Path, settings: FinetuneConfig, device: str, encoder: Encoder | None = None) -> E5Translator:
-        from safetensors.torch import load_file
+    def load(cls, folder: Path, settings: FinetuneConfig, device: str, encoder: Encoder | None = None):
+        """The folder `save` wrote (or a folder of the hand-written decoder of earlier versions: `legacy`). A
+        shared `encoder` is used as it is (its cache kept); else the folder's own encoder."""
+        if (folder / "decoder.safetensors").exists():
+            from curation.finetune.legacy import LegacyTranslator
+
+            return LegacyTranslator.load(folder, settings, device, encoder)
         from tokenizers import Tokenizer
+        from transformers import AutoTokenizer, EncoderDecoderModel
 
-        encoder = encoder or Encoder(settings.encoder, settings.encoder_layers, device)
-        tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        decoder = _decoder(settings, tokenizer, encoder)
-        decoder.load_state_dict(load_file(folder / "decoder.safetensors"))
-        return cls(settings, encoder, tokenizer, decoder.to(device), device)
+        model = EncoderDecoderModel.from_pretrained(folder, dtype=torch.float32)
+        if encoder is None:
+            encoder = Encoder(model.encoder, AutoTokenizer.from_pretrained(folder), device)
+        else:
+            model.encoder = encoder.model
+        tokenizer = Tokenizer.from_file(str(folder / TARGET_TOKENIZER / "tokenizer.json"))
+        return cls(settings, encoder, tokenizer, model.to(device), device)
 
 
-def _decoder(settings: FinetuneConfig, tokenizer, encoder: Encoder) -> Decoder:
-    s = settings
-    return Decoder(tokenizer.get_vocab_size(), encoder.width, s.d_model, s.decoder_layers, s.heads, s.dropout)
+def _until_eos(row: list[int]) -> list[int]:
+    row = row[: row.index(EOS)] if EOS in row else row
+    return [t for t in row if t != PAD]

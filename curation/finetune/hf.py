@@ -62,6 +62,9 @@ class _Transformers:
         if progress:
             progress(len(set(sources)))
 
+    def stored_bytes(self, folder: Path) -> int:
+        return sum(p.numel() * p.element_size() for p in self.model.parameters())  # tied weights counted once
+
     def save(self, folder: Path) -> None:
         self.model.save_pretrained(folder)  # safetensors
         self.tokenizer.save_pretrained(folder)
@@ -146,7 +149,7 @@ class Seq2SeqTranslator(_Transformers):
                 generated = self.model.generate(
                     **batch,
                     max_new_tokens=_cap(self.settings, max(len(enc[i]) for i in idx)),
-                    num_beams=1,
+                    num_beams=self.settings.beams,
                     do_sample=False,
                     no_repeat_ngram_size=3,
                 )
@@ -259,12 +262,22 @@ class CausalTranslator(_Transformers):
         return out
 
 
+def _a_path(name: str) -> bool:
+    """A name only a path can be: a Hub id is `name` or `owner/name`, never ./x, /x, ~/x or a/b/c."""
+    return name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name
+
+
 def architecture(name: str) -> str:
     """`seq2seq` or `causal-lm` for a Hub id, a folder or a GGUF file, read from its config (no weights loaded)."""
     if name.lower().endswith(".gguf"):
         if not Path(name).is_file():
             raise TrainingError(f"finetune.base_model {name} does not exist: give the path of a .gguf file")
         return "causal-lm"
+    if _a_path(name) and not Path(name).expanduser().exists():
+        raise TrainingError(
+            f"finetune.base_model {name} does not exist: give a model folder that save_pretrained wrote (or "
+            "e5-decoder, scratch, a Hub id)"
+        )
     from transformers import AutoConfig
 
     unknown = (
@@ -278,7 +291,7 @@ def architecture(name: str) -> str:
             raise TrainingError(unknown)
     try:
         config = AutoConfig.from_pretrained(name)
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError) as e:  # HFValidationError is a ValueError
         raise TrainingError(f"{unknown} ({e.__class__.__name__})") from None
     if getattr(config, "is_encoder_decoder", False):
         return "seq2seq"

@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import random
+import shutil
+import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from curation.errors import InputError, OutputError
+from curation.errors import OutputError
 from curation.files import check_output, staged_folder, write_tsv
 from curation.finetune.bases import build, kind_of
-from curation.finetune.data import Datasets, Example, read_pairs, read_training, without_test_sources
+from curation.finetune.data import Datasets, Example, Prepared, prepare
 from curation.finetune.evaluate import Evaluation, evaluate
 from curation.finetune.settings import FinetuneConfig
 from curation.model.encoder import device as pick_device
@@ -34,12 +38,13 @@ class Finetuned:
 
 
 def check_model_folder(output: Path, overwrite: bool) -> None:
-    """--output is free, or a model folder this command wrote and may replace."""
+    """--output is free, or a model folder this command wrote and may replace; its folder exists and takes files."""
     check_output(output, overwrite)
     if output.exists() and not (output / "finetune.json").exists():
         raise OutputError(f"{output} is not a model folder `curation finetune` wrote: choose another --output")
     if not output.resolve().parent.is_dir():
         raise OutputError(f"the folder of --output {output} does not exist: create it or choose another --output")
+    check_writable(output)
 
 
 def batches(n: int, lengths: list[int], size: int, rng: random.Random):
@@ -63,39 +68,31 @@ def finetune(
     overwrite: bool = False,
     encoder=None,
     progress: Progress | None = None,
+    keep_interrupted: bool = True,
 ) -> Finetuned:
     """Train a translator on `files.data` with `settings` and evaluate it on `files.test`; the model folder
-    `output` is written whole (also when Ctrl-C stops training: the model as it is then, without evaluation)."""
+    `output` is written whole (also when Ctrl-C stops training: the model as it is then, without evaluation, unless
+    not `keep_interrupted`: then Ctrl-C is raised and nothing is written)."""
     import torch
     from tqdm import tqdm
 
     progress = progress or Progress()
-    test = files.test
     kind_of(settings.base_model)  # an unknown base model fails before any data is read
     check_model_folder(output, overwrite)
-    training = read_training(files.data, settings.validation, files.validation)
-    test_pairs = read_pairs(test, "--test")
-    kept = without_test_sources(training.train, test_pairs)
-    shared = len(training.train) - len(kept)
-    if shared and not files.drop_overlap:
-        raise InputError(
-            f"{shared:,} training pair{'s have' if shared != 1 else ' has'} a source that is also in --test {test}: "
-            "a model tested on what it trained on measures nothing; pass --drop-overlap to leave them out of "
-            "training, or use another test set"
-        )
+    data = prepare(files, settings.validation)
+    training, test_pairs, shared = data.training, data.test, data.dropped_overlap
     if shared:
-        training.train = kept
-        training.validation = without_test_sources(training.validation, test_pairs)
         progress.say(f"left out {shared:,} training pairs whose source is in the test set")
-        if not training.train:
-            raise InputError(f"every training pair's source is in --test {test}: nothing left to train on")
 
     if settings.threads:
         torch.set_num_threads(settings.threads)
     dev = pick_device(settings.device)
     torch.manual_seed(settings.seed)  # the same seed, data and steps give the same model
     model = build(settings, training.train, dev, encoder)
+    check_space(model, output)
     sources = [p.source for p in training.train + training.validation + test_pairs]
+    phase = progress.say if not sys.stderr.isatty() else (lambda line: None)  # logs get a line where a tty gets a bar
+    phase(f"preparing {len(set(sources)):,} sentences")
     with tqdm(total=len(set(sources)), desc="preparing", unit=" sentences", disable=None) as bar:
         model.prepare(sources, progress=bar.update)
     train = training.train
@@ -106,9 +103,11 @@ def finetune(
     history: list[dict] = []
     step, started, interrupted = 0, time.monotonic(), False
     model.module.train()
+    phase(f"training {settings.steps:,} steps of {settings.batch_size} pairs on {len(train):,} pairs ({dev})")
     try:
         with tqdm(total=settings.steps, desc="training", unit=" steps", disable=None) as bar:
             while step < settings.steps:
+                began = time.monotonic()
                 with _precision(dev):
                     total, tokens = model.loss([train[i] for i in next(stream)])
                 loss = total / max(tokens, 1)
@@ -122,22 +121,61 @@ def finetune(
                 step += 1
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss.item():.2f}")
+                if step == 2 and model.kind == "causal-lm" and dev == "cpu":  # the first step warms up: the second
+                    progress.say(_projection(time.monotonic() - began, settings.steps))
                 if training.validation and (step % settings.eval_every == 0 or step == settings.steps):
                     history.append({"step": step, "validation_loss": _held_loss(model, training.validation, dev)})
                     model.module.train()
+                    phase(f"step {step:,}/{settings.steps:,}: validation loss {history[-1]['validation_loss']:.3f}")
     except KeyboardInterrupt:
+        if not keep_interrupted:
+            raise
         interrupted = True
         progress.say(f"stopped at step {step}: keeping the model as it is now")
     seconds = time.monotonic() - started
     evaluation, outputs = None, []
     if not interrupted:
         model.module.eval()
+        phase(f"translating the {len(test_pairs):,} test sources")
         with tqdm(total=len(test_pairs), desc="translating the test set", unit=" pairs", disable=None) as bar:
             outputs = model.translate([p.source for p in test_pairs], progress=bar.update)
         evaluation = evaluate(outputs, [p.source for p in test_pairs], [p.target for p in test_pairs])
     result = Finetuned(output, step, seconds, evaluation, len(training.train), outputs, history, shared, interrupted)
-    _write(model, result, settings, training, test, test_pairs)
+    _write(model, result, settings, data, files.test)
     return result
+
+
+def _projection(per_step: float, steps: int) -> str:
+    total = per_step * steps
+    shown = f"{total / 3600:.1f} h" if total >= 3600 else f"{total / 60:.0f} min"
+    return (
+        f"a causal LM on the CPU: {per_step:.1f} s a step (measured), {steps:,} steps take about {shown}: a GPU's job "
+        "(--device cuda); on the CPU, try fewer --steps first. Ctrl-C keeps the model as it is"
+    )
+
+
+def check_writable(output: Path) -> None:
+    """A file can be made where --output goes (tested on the user's path, before any work)."""
+    parent = output.resolve().parent
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".curation-probe-", dir=parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise OutputError(
+            f"--output {output} cannot be written ({e.strerror}): choose a folder you can write to"
+        ) from None
+
+
+def check_space(model, output: Path) -> None:
+    """Room for the model folder before the first step (its weights, as `model` says it stores them)."""
+    need = model.stored_bytes(output) + (1 << 20)
+    free = shutil.disk_usage(output.resolve().parent).free
+    if free < need:
+        raise OutputError(
+            f"the disk is full for --output {output}: the model folder needs about {need / 1e6:,.0f} MB and "
+            f"{free / 1e6:,.0f} MB are free: free some space or choose another --output"
+        )
 
 
 def _precision(dev: str):
@@ -164,9 +202,10 @@ def _held_loss(model, pairs: list[Example], dev: str, size: int = 128) -> float:
     return round(total / max(tokens, 1), 4)
 
 
-def _write(model, result: Finetuned, settings, training, test, test_pairs: list[Example]) -> None:
+def _write(model, result: Finetuned, settings, data: Prepared, test) -> None:
     import torch
 
+    training, test_pairs = data.training, data.test
     metrics = {
         "test": str(test),
         "evaluation": result.evaluation.to_dict() if result.evaluation else None,
@@ -185,6 +224,7 @@ def _write(model, result: Finetuned, settings, training, test, test_pairs: list[
             "recipe": model.describe(),
             "data": training.origin,
             "settings": dataclasses.asdict(settings),
+            "digests": data.digests(),
         }
         (tmp / "finetune.json").write_text(json.dumps(described, indent=2, sort_keys=True), encoding="utf-8")
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True), encoding="utf-8")

@@ -34,6 +34,7 @@ class FinetuneConfig:
     dropout: float = 0.1
     validation: float = 0.05  # share of a pairs file held out for the learning curve (export folders bring theirs)
     eval_every: int = 50  # steps between validation-loss points
+    beams: int = 1  # beam search width when translating (1: greedy)
     device: str = "auto"
     threads: int | None = None  # torch CPU threads; None: every core
 
@@ -46,7 +47,7 @@ class FinetuneConfig:
         rules |= {"vocab_size": whole_between(64, 1_000_000), "max_length": whole_between(4, 4096)}
         rules |= {"d_model": whole_between(8, 8192), "decoder_layers": whole_between(1, 64), "heads": WHOLE_1}
         rules |= {"dropout": SHARE, "validation": ("a number from 0 up to (not including) 1", _below_1)}
-        rules |= {"eval_every": WHOLE_1, "device": device, "threads": or_null(WHOLE_1)}
+        rules |= {"eval_every": WHOLE_1, "beams": whole_between(1, 64), "device": device, "threads": or_null(WHOLE_1)}
         check("finetune", self, rules)
         if self.d_model % self.heads:
             raise ConfigError(f"finetune.d_model ({self.d_model}) must be a multiple of finetune.heads ({self.heads})")

@@ -17,8 +17,9 @@ from pathlib import Path
 
 from curation.errors import StackError, last_line
 from curation.server import postgres
+from curation.server.login import Credentials
 from curation.server.settings import POSTGRESQL, SQLITE
-from curation.server.stack import Credentials, Stack
+from curation.server.stack import Stack
 
 CHUNK = 1000
 

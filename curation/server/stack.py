@@ -23,11 +23,13 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from curation.errors import StackError, last_line
+from curation.errors import StackError, cause_line, last_line
 from curation.files import write_private_json
 from curation.server import postgres
+from curation.server.login import Credentials
 from curation.server.processes import (
     find_redis_server,
+    held,
     make_private,
     remove_database,
     rename_in,
@@ -42,36 +44,7 @@ DEFAULT_PORT = 6900
 DEFAULT_HOST = "127.0.0.1"
 OWNER_USERNAME = "owner"
 COMPONENTS = ("redis", "worker", "api")  # in start order; PostgreSQL, when the stack has its own, comes first
-
-
-def default_data_dir() -> Path:
-    """$CURATION_DATA_DIR, else ~/.local/share/curation/argilla."""
-    if os.environ.get("CURATION_DATA_DIR"):
-        return Path(os.environ["CURATION_DATA_DIR"]).expanduser()
-    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "curation" / "argilla"
-
-
-@dataclass
-class Credentials:
-    url: str
-    username: str
-    password: str
-    api_key: str
-
-    @classmethod
-    def load(cls, path: Path) -> Credentials:
-        try:
-            return cls(**json.loads(path.read_text()))
-        except (ValueError, TypeError) as e:
-            raise StackError(
-                f"{path} is not the owner's login the stack writes ({e.__class__.__name__}): move it aside and run "
-                "`curation server start` again (the owner's password is reset from the environment, "
-                "CURATION_OWNER_PASSWORD, or generated)"
-            ) from None
-
-    def save(self, path: Path) -> None:
-        write_private_json(path, self.__dict__)
+WAITING = "another `curation server start` is starting this stack: waiting for it"
 
 
 @dataclass
@@ -86,6 +59,7 @@ class Stack:
     def __post_init__(self):
         self.data_dir = Path(self.data_dir).expanduser().resolve()
         self._children: dict[str, subprocess.Popen] = {}
+        self.asked = self.database  # what the user asked for (None: what the data directory runs on)
         self.database = self.database or self.remembered_database() or SQLITE
         try:
             self.kind = database_kind(self.database)
@@ -247,12 +221,32 @@ class Stack:
         old = os.umask(0o077)
         self._children = {}
         try:
-            return self._start(timeout, log)
+            with self._one_start_at_a_time(log, timeout):
+                return self._start(timeout, log)
         except BaseException:
             self._stop_children()  # a failed start leaves nothing of its own running (Redis included)
             raise
         finally:
             os.umask(old)
+
+    @contextlib.contextmanager
+    def _one_start_at_a_time(self, log, timeout: float):
+        """Two `start`s on one data directory: the second waits until the first is done (and then finds the stack
+        running), instead of both making the same files."""
+        try:
+            (self.data_dir / "run").mkdir(parents=True, exist_ok=True)
+            with held(self.data_dir / "run" / "start.lock", timeout, on_wait=lambda: log(WAITING)):
+                yield
+        except TimeoutError:
+            raise StackError(
+                f"another `curation server start` has been starting the stack in {self.data_dir} for {timeout:.0f} s: "
+                "wait for it, or stop it (curation server stop) and start again"
+            ) from None
+        except PermissionError as e:
+            raise StackError(
+                f"the data directory {self.data_dir} is not writable ({e.strerror}): pass --data-dir DIR with a "
+                "folder you can write to"
+            ) from None
 
     def _stop_children(self) -> None:
         """Stop what this `start` call spawned (not what ran before it), newest first."""
@@ -268,6 +262,7 @@ class Stack:
         when one fails."""
         if self.data_dir.exists():
             self._make_private()  # what an older version left readable, before anything is read from it
+        self._check_asked_database()
         running = self._running()
         if running is not None:
             return running
@@ -338,9 +333,8 @@ class Stack:
             if fresh:
                 remove_database(staged)
             raise StackError(
-                "the start-up step (migrations, owner account, search index check) failed: "
-                f"see {self.log_path('bootstrap')} (last line: "
-                f"{last_line(bootstrap.stderr)})"
+                f"the start-up step (migrations, owner account, search index check) failed: "
+                f"{cause_line(bootstrap.stderr)} (the whole log: {self.log_path('bootstrap')})"
             )
         if fresh:
             rename_in(staged, database)
@@ -361,6 +355,17 @@ class Stack:
             serve = ["--host", self.host, "--port", str(self.port), "--workers", str(self.workers)]
             self._spawn("api", [sys.executable, "-m", "curation.server.run", "api", *serve], env)
         self._wait_for(self.is_up, "api", timeout)
+
+    def _check_asked_database(self) -> None:
+        """`--database` naming another database than the one a running stack uses: said, not ignored."""
+        remembered = self.remembered_database()
+        if self.asked is None or remembered is None or self.database == remembered or self.pid("api") is None:
+            return
+        raise StackError(
+            f"the stack in {self.data_dir} already runs on {_shown(remembered)}, not {_shown(self.database)}: use it "
+            f"as it is (leave out --database), or stop it first (curation server stop) and give "
+            f"{_shown(self.database)} its own --data-dir"
+        )
 
     def _check_database(self) -> None:
         """The database asked for is the one this data directory holds (nothing is started over another's data)."""

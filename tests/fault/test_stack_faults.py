@@ -35,3 +35,42 @@ def test_starting_on_another_port_while_running_is_one_line_and_rewrites_nothing
     with pytest.raises(StackError, match=f"already runs at {argilla_stack.url}: use it as it is, or stop it first"):
         Stack(argilla_stack.stack.data_dir, port=unused_port).start(log=lambda line: None)
     assert time.monotonic() - started < 10 and creds.read_text() == before  # at once, and clients keep their URL
+
+
+def test_asking_another_database_of_a_running_stack_says_so(argilla_stack):
+    stack = argilla_stack.stack
+    other = "sqlite" if stack.kind != "sqlite" else "postgresql"
+    with pytest.raises(StackError, match="already runs on .*, not .*: use it as it is \\(leave out --database\\)"):
+        Stack(stack.data_dir, port=stack.port, database=other).start(log=lambda line: None)
+    assert stack.is_up()
+
+
+def test_a_database_server_that_refuses_is_named_in_the_one_line(tmp_path, unused_port):
+    from click.testing import CliRunner
+    from conftest import free_port
+
+    from curation.cli import main
+
+    url = f"postgresql://curation:secret@127.0.0.1:{free_port()}/argilla"  # nothing listens there
+    start = ["server", "start", "--data-dir", str(tmp_path / "d"), "--port", str(unused_port), "--database", url]
+    result = CliRunner().invoke(main, start)
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert result.exit_code == 1 and len(errors) == 1, result.output
+    assert "Connection refused" in errors[0] and "sqlalche.me" not in errors[0], errors[0]
+    assert Stack(tmp_path / "d", port=unused_port).status() == {name: None for name in ("redis", "worker", "api")}
+
+
+def test_two_starts_at_once_on_a_new_data_directory_both_end_with_the_stack_running(tmp_path, unused_port):
+    import subprocess
+    import sys
+
+    data = tmp_path / "new"
+    start = [sys.executable, "-m", "curation", "server", "start", "--data-dir", str(data), "--port", str(unused_port)]
+    both = [subprocess.Popen(start, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    try:
+        outputs = [p.communicate(timeout=300)[0] for p in both]
+        assert [p.returncode for p in both] == [0, 0], outputs
+        assert not any("Error" in out or "Traceback" in out for out in outputs), outputs
+        assert Stack(data, port=unused_port).is_up()
+    finally:
+        Stack(data, port=unused_port).stop()

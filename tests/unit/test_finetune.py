@@ -7,32 +7,20 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from finetune_data import SMALL, _config, write_files
 from tiny_model import GOOD
 
 from curation.cli import main
 from curation.files import write_tsv
 from curation.finetune.data import Example, overlap
+from curation.finetune.e5_decoder import DECODER_SHARD, ENCODER_SHARD
 from curation.finetune.evaluate import evaluate
 from curation.finetune.settings import FinetuneConfig
-
-SMALL = dict(encoder_layers=2, steps=12, batch_size=8, vocab_size=120, d_model=32, decoder_layers=1, heads=2)
-SMALL |= dict(eval_every=6, validation=0.2, warmup=2, device="cpu", threads=1)
 
 
 @pytest.fixture
 def files(tmp_path):
-    # a few hundred pairs: each travel phrase with a numbered suffix, so no two sources are equal
-    train = [(f"{s} ({i})", f"{t} ({i})") for i in range(20) for s, t in GOOD]
-    test = [(f"{s} [{i}]", f"{t} [{i}]") for i in range(2) for s, t in GOOD]
-    write_tsv(tmp_path / "train.tsv", ["source", "target"], train)
-    write_tsv(tmp_path / "test.tsv", ["source", "target"], test)
-    return tmp_path
-
-
-def _config(tmp_path, tiny_model):
-    text = "finetune:\n" + "".join(f"  {k}: {v}\n" for k, v in (SMALL | {"encoder": str(tiny_model)}).items())
-    (tmp_path / "config.yaml").write_text(text, encoding="utf-8")
-    return str(tmp_path / "config.yaml")
+    return write_files(tmp_path)
 
 
 def _run(*args):
@@ -47,10 +35,15 @@ def test_finetune_writes_a_model_that_loads_back_and_repeats_itself(files, tiny_
     first = _run(*common, "--output", str(files / "a"))
     assert first.exit_code == 0, first.output
     assert "chrF2" in first.output and "copies the source" in first.output
+    # not a terminal (a log, CI): a line per phase where a terminal gets a bar
+    for phase in ("preparing 352 sentences", "training 12 steps", "step 6/12: validation loss", "translating the 32"):
+        assert phase in first.output, first.output
     second = _run(*common, "--output", str(files / "b"))
     assert second.exit_code == 0, second.output
     a, b = files / "a", files / "b"
-    assert (a / "decoder.safetensors").read_bytes() == (b / "decoder.safetensors").read_bytes()
+    for shard in (ENCODER_SHARD, DECODER_SHARD):
+        assert (a / shard).read_bytes() == (b / shard).read_bytes()
+    assert (a / ENCODER_SHARD).stat().st_ino == (b / ENCODER_SHARD).stat().st_ino  # the encoder stored once
     metrics = json.loads((a / "metrics.json").read_text())
     assert metrics["steps"] == 12 and metrics["evaluation"]["pairs"] == 2 * len(GOOD)
     assert metrics["evaluation"]["chrf_signature"].startswith("nrefs:1")
@@ -131,10 +124,77 @@ def test_overlap_compares_sources_in_dedup_form():
     assert overlap(train, [Example("where is the station?", "z")]) == 1
 
 
-def test_no_trigram_is_generated_twice():
+STANDALONE = """
+import json, sys
+from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+folder, sources = sys.argv[1], json.loads(sys.argv[2])
+model = AutoModelForSeq2SeqLM.from_pretrained(folder).eval()
+source_tok = AutoTokenizer.from_pretrained(folder)
+target_tok = AutoTokenizer.from_pretrained(folder, subfolder="target_tokenizer")
+out = []
+for text in sources:  # one at a time: no padding
+    ids = model.generate(**source_tok([text], return_tensors="pt"), max_new_tokens=40)[0].tolist()
+    out.append({"text": target_tok.decode(ids, skip_special_tokens=True).strip(), "ids": ids})
+assert not [m for m in sys.modules if m == "curation" or m.startswith("curation.")]
+print(json.dumps({"model": type(model).__name__, "out": out}))
+"""
+
+
+def test_a_trained_folder_loads_and_translates_with_transformers_alone(files, tiny_model):
+    import subprocess
+    import sys
+
+    config = _config(files, tiny_model)
+    args = ["--data", str(files / "train.tsv"), "--test", str(files / "test.tsv"), "--config", config]
+    result = _run(*args, "--output", str(files / "m"))
+    assert result.exit_code == 0, result.output
+    rows = [line.split("\t") for line in (files / "m" / "translations.tsv").read_text().splitlines()[1:]][:8]
+    done = subprocess.run(
+        [sys.executable, "-c", STANDALONE, str(files / "m"), json.dumps([r[0] for r in rows])],
+        capture_output=True,
+        text=True,
+        cwd=files,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    answer = json.loads(done.stdout.splitlines()[-1])
+    assert answer["model"] == "EncoderDecoderModel"
+    assert [o["text"] for o in answer["out"]] == [r[2] for r in rows]  # what curation evaluated, token for token
+    for o in answer["out"]:  # generate's no_repeat_ngram_size=3 travels with the folder
+        trigrams = [tuple(o["ids"][i : i + 3]) for i in range(len(o["ids"]) - 2)]
+        assert len(trigrams) == len(set(trigrams)), o
+
+
+def test_a_folder_of_the_hand_written_decoder_still_loads(files, tiny_model):
+    """Folders written before the recipe became an EncoderDecoderModel: decoder.safetensors + tokenizer.json."""
+    import dataclasses
+
+    import torch
+    from safetensors.torch import save_file
+
+    from curation.finetune.bases import load
+    from curation.finetune.e5_decoder import train_tokenizer
+    from curation.finetune.legacy import Decoder
+
+    settings = FinetuneConfig(**(SMALL | {"encoder": str(tiny_model)}))
+    folder = files / "old"
+    folder.mkdir()
+    tok = train_tokenizer([t for _, t in GOOD], settings.vocab_size)
+    tok.save(str(folder / "tokenizer.json"))
+    torch.manual_seed(0)
+    decoder = Decoder(tok.get_vocab_size(), 32, settings.d_model, settings.decoder_layers, settings.heads, 0.1)
+    save_file(decoder.state_dict(), folder / "decoder.safetensors")
+    meta = {"kind": "e5-decoder", "settings": dataclasses.asdict(settings)}
+    (folder / "finetune.json").write_text(json.dumps(meta), encoding="utf-8")
+    translator = load(folder)
+    out = translator.translate([s for s, _ in GOOD[:3]])
+    assert len(out) == 3 and all(isinstance(o, str) for o in out)
+
+
+def test_no_trigram_is_generated_twice_by_the_earlier_decoder():
     import torch
 
-    from curation.finetune.e5_decoder import _block_repeated_trigrams
+    from curation.finetune.legacy import _block_repeated_trigrams
 
     out = torch.tensor([[1, 5, 6, 7, 5, 6]])  # "5 6" was followed by 7 once: 7 is ruled out now
     logits = torch.zeros(1, 10)
@@ -164,8 +224,14 @@ def test_compare_trains_every_arm_and_writes_the_report(files, tiny_model):
     assert (out / "chrf.png").stat().st_size > 0 and (out / "curves.png").stat().st_size > 0
     report = (out / "report.md").read_text()
     assert "| clean-copies |" in report and GOOD[0][0] in report
+    assert "| arm | pairs | chrF2 | sd | BLEU | length ratio | empty | copies the source | not Spanish |" in report
+    # the same command again keeps every finished run (same data and settings) and writes the same summary
+    stamps = {p: p.stat().st_mtime_ns for p in (out / "models").rglob("*.safetensors")}
     again = CliRunner().invoke(main, args)
-    assert again.exit_code == 1 and "exists: pass --overwrite" in again.output
+    assert again.exit_code == 0, again.output
+    assert again.output.count("kept from the earlier run") == 4 and "training on" not in again.output
+    assert {p: p.stat().st_mtime_ns for p in (out / "models").rglob("*.safetensors")} == stamps
+    assert json.loads((out / "summary.json").read_text())["arms"] == summary["arms"]
 
 
 @pytest.mark.parametrize(
@@ -173,6 +239,8 @@ def test_compare_trains_every_arm_and_writes_the_report(files, tiny_model):
     [
         (["--arm", "a=x.tsv"], "at least two"),
         (["--arm", "a=x.tsv", "--arm", "a=y.tsv"], "given twice"),
+        (["--arm", "a=x.tsv", "--arm", "a =y.tsv"], "given twice"),
+        (["--arm", "en/es=x.tsv", "--arm", "b=y.tsv"], "becomes a folder name"),
         (["--arm", "ax.tsv", "--arm", "b=y.tsv"], "NAME=PATH"),
         (["--export", "outputs/curated"], "go together"),
     ],
@@ -232,7 +300,7 @@ def test_compare_builds_its_arms_from_an_export_and_the_export_card_shows_them(f
     said = []
     same = comparison_for(export, Selection(rows, [], {}), str(files / "outputs"), log=said.append)
     card = "\n".join(comparison_lines(same))
-    assert "## Does curation pay?" in card and "| curated-raw |" in card and "| rejected |" in card
+    assert "## Does curation pay?" in card and "| curated-raw |" in card and "| rejected (too weak to judge) |" in card
     changed = Selection(rows[1:], [], {})
     assert comparison_for(export, changed, str(files / "outputs"), log=said.append) is None
     assert len(said) == 1 and "other pairs than this export now holds" in said[0]

@@ -85,6 +85,9 @@ def test_a_hugging_face_base_trains_repeats_and_loads_back(files, tiny_llama, ba
     assert metrics["steps"] == HF["steps"] and metrics["evaluation"]["pairs"] == 2 * len(GOOD)
     assert [h["step"] for h in json.loads((a / "history.json").read_text())] == [6, 12]
     assert ("Marian" in described["recipe"]) == (base == "scratch")
+    # a causal LM on the CPU says, before the long run, what a step costs and what the whole run will take
+    projected = [line for line in first.output.splitlines() if line.startswith("a causal LM on the CPU:")]
+    assert len(projected) == (base != "scratch") and all("s a step (measured)" in line for line in projected)
     sources, outputs = _translations(a)
     assert bases.load(a).translate(sources) == outputs
     # the trained folder is a base like any Hub id: training goes on from it
