@@ -291,12 +291,17 @@ def main() -> None:
     compare_seconds = time.monotonic() - t
     summary = json.loads((compare_dir / "summary.json").read_text())
 
-    print(f"\n{'arm':8} {'pairs':>7} {'chrF2':>6} {'sd':>5} {'BLEU':>5} {'copies':>7} {'not es':>7}")
+    header = f"{'arm':8} {'pairs':>7} {'chrF2':>6} {'sd':>5} {'BLEU':>5} {'ratio':>6} {'copies':>7} {'not es':>7}"
+    print(f"\n{header}  s/step")
     for name in arms:
         a = summary["arms"][name]
+        sd = f"{a['chrf_sd']:5.1f}" if a["chrf_sd"] is not None else "    —"
+        runs = [json.loads(m.read_text()) for m in compare_dir.glob(f"models/{name}-seed*/metrics.json")]
+        per = sum(r["train_seconds"] for r in runs) / max(sum(r["steps"] for r in runs), 1)
+        weak = f"  too weak to judge: {', '.join(a['too_weak'])}" if a["too_weak"] else ""
         print(
-            f"{name:8} {a['pairs']:7,} {a['chrf']:6.1f} {a['chrf_sd']:5.1f} {a['bleu']:5.1f} "
-            f"{a['copy_rate']:7.1%} {a['off_target_rate']:7.1%}"
+            f"{name:8} {a['pairs']:7,} {a['chrf']:6.1f} {sd} {a['bleu']:5.1f} {a['length_ratio']:6.2f} "
+            f"{a['copy_rate']:7.1%} {a['off_target_rate']:7.1%}  {per:6.3f}{weak}"
         )
     for key in (f"curated-{name}" for name in list(arms)[1:]):
         d = summary["differences"][key]

@@ -8,6 +8,7 @@ import click
 
 from curation.cli.common import config_option, friendly, gather, load_config
 from curation.errors import ConfigError
+from curation.export.write import check_hub, push
 from curation.finetune.compare import Arms, parse_arms
 from curation.finetune.compare import compare as run_compare
 from curation.finetune.data import Datasets
@@ -36,22 +37,30 @@ def _arms(named: tuple[str, ...], **plan) -> Arms:
 @click.option("--drop-overlap", is_flag=True, help="Leave out training pairs whose source is in the test set.")
 @click.option("--validation", help="Validation pairs for the learning curve (default: a share of --data).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --output model folder.")
+@click.option("--push-to-hub", "repo_id", help="Also upload the model folder to this Hub model repo (token: HF_TOKEN).")
+@click.option("--public", is_flag=True, help="With --push-to-hub: a public repo (private by default).")
 @friendly
 @gather("files", Datasets, data="data", test="test_path", validation="validation", drop_overlap="drop_overlap")
 @gather("overrides", dict, base_model="base_model", steps="steps", seed="seed", device="device")
-def finetune(files: Datasets, output, config_path, overrides: dict, overwrite):
+def finetune(files: Datasets, output, config_path, overrides: dict, overwrite, repo_id, public):
     """Train an English->Spanish translator on one dataset and evaluate it on a test set (chrF2, BLEU, copies,
     not Spanish, length ratio): metrics.json, translations.tsv and a card in the model folder.
 
     \b
     Example:
         curation finetune --data outputs/export --test test.tsv --output outputs/translator
+        HF_TOKEN=... curation finetune --data outputs/export --test test.tsv --output t --push-to-hub me/en-es
     """
     config = load_config(config_path, **{f"finetune.{k}": v for k, v in overrides.items()})
+    token = check_hub(repo_id, "--push-to-hub") if repo_id else None  # before any work
     result = run_finetune(config.finetune, files, output, overwrite=overwrite, progress=Progress(click.echo))
     if result.evaluation:
         click.echo(result.evaluation.line())
     click.echo(f"{result.steps:,} steps in {result.seconds:.0f} s -> {result.folder}")
+    if token and result.interrupted:
+        click.echo(f"not pushed to {repo_id}: training was stopped before the end (the folder is not evaluated)")
+    elif token:
+        click.echo(f"pushed to the Hub: {push(result.folder, repo_id, token, private=not public, kind='model')}")
 
 
 @click.command()

@@ -13,19 +13,19 @@ COLUMNS = ("id", "source", "target", "provenance", "score", "annotators", "agree
 PROMPT = "Translate this English sentence into Spanish:\n\n{source}"
 
 
-def check_hub(repo_id: str) -> str:
-    """HF_TOKEN and a valid repo id, checked before any work; returns the token."""
+def check_hub(repo_id: str, flag: str = "--to-hub") -> str:
+    """HF_TOKEN and a valid repo id, checked before any work; returns the token. `flag`: how the user gave it."""
     from huggingface_hub.utils import HFValidationError, validate_repo_id
 
     try:
         validate_repo_id(repo_id)
     except HFValidationError as e:
-        raise ExportError(f"--to-hub {repo_id!r} is not a valid repo id (expected namespace/name): {e}") from None
+        raise ExportError(f"{flag} {repo_id!r} is not a valid repo id (expected namespace/name): {e}") from None
     if "/" not in repo_id:
-        raise ExportError(f"--to-hub {repo_id!r}: give the namespace too, as in your-name/{repo_id}")
+        raise ExportError(f"{flag} {repo_id!r}: give the namespace too, as in your-name/{repo_id}")
     token = os.environ.get("HF_TOKEN")
     if not token:
-        raise ExportError("--to-hub needs a Hugging Face token with write access in HF_TOKEN")
+        raise ExportError(f"{flag} needs a Hugging Face token with write access in HF_TOKEN")
     return token
 
 
@@ -101,17 +101,24 @@ def _jsonl(path: Path, rows: list[dict]) -> None:
     write_jsonl(path, rows, sort_keys=True)
 
 
-def push(folder: Path, repo_id: str, token: str, private: bool = True, api=None) -> str:
-    """Upload the folder as a dataset repo; data files of an earlier push are replaced, not appended to."""
+# what a push replaces of an earlier one (files it no longer holds are deleted, not left beside the new ones)
+REPLACED = {
+    "dataset": ["data/*", "rejected.jsonl"],
+    "model": ["*.safetensors", "*.json", "*.tsv", "target_tokenizer/*"],
+}
+
+
+def push(folder: Path, repo_id: str, token: str, private: bool = True, kind: str = "dataset") -> str:
+    """Upload the folder as a `kind` repo (dataset or model); files of an earlier push are replaced, not added to."""
     from huggingface_hub import HfApi
 
-    api = api or HfApi(token=token)
-    api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+    api = HfApi(token=token)
+    api.create_repo(repo_id, repo_type=kind, private=private, exist_ok=True)
     info = api.upload_folder(
         repo_id=repo_id,
-        repo_type="dataset",
+        repo_type=kind,
         folder_path=str(folder),
-        delete_patterns=["data/*", "rejected.jsonl"],
-        commit_message="curation export",
+        delete_patterns=REPLACED[kind],
+        commit_message=f"curation {'export' if kind == 'dataset' else 'finetune'}",
     )
     return str(getattr(info, "commit_url", info))

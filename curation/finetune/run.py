@@ -17,6 +17,7 @@ from pathlib import Path
 from curation.errors import OutputError
 from curation.files import check_output, staged_folder, write_tsv
 from curation.finetune.bases import build, kind_of
+from curation.finetune.card import card
 from curation.finetune.data import Datasets, Example, Prepared, prepare
 from curation.finetune.evaluate import Evaluation, evaluate
 from curation.finetune.settings import FinetuneConfig
@@ -232,41 +233,4 @@ def _write(model, result: Finetuned, settings, data: Prepared, test) -> None:
         if result.outputs:
             rows = [[p.source, p.target, o] for p, o in zip(test_pairs, result.outputs, strict=True)]
             write_tsv(tmp / "translations.tsv", ["source", "reference", "output"], rows)
-        (tmp / "README.md").write_text(card(described, metrics), encoding="utf-8")
-
-
-def card(described: dict, metrics: dict) -> str:
-    s = described["settings"]
-    ev = metrics["evaluation"]
-    lines = [
-        "---",
-        "language: [en, es]",
-        "tags: [translation, curation]",
-        "---",
-        "",
-        "# English→Spanish translator trained by `curation finetune`",
-        "",
-        f"Trained on `{described['data']}`: {metrics['train_pairs']:,} pairs ({metrics['validation_pairs']:,} held "
-        f"out for the learning curve), {metrics['steps']:,} steps of {s['batch_size']} pairs, seed {s['seed']}, "
-        f"{metrics['threads']} CPU threads, {metrics['train_seconds']:.0f} s.",
-        "",
-        f"Base `{s['base_model']}` ({described['kind']}): {described['recipe']}.",
-        "",
-    ]
-    if metrics["interrupted"]:
-        lines += ["**Training was stopped before the end; this model is not evaluated.**", ""]
-    if ev:
-        lines += [
-            f"## Test: `{metrics['test']}` ({ev['pairs']:,} pairs)",
-            "",
-            "| chrF2 | BLEU | copies the source | not Spanish | length ratio |",
-            "|---|---|---|---|---|",
-            f"| {ev['chrf']:.1f} | {ev['bleu']:.1f} | {ev['copy_rate']:.1%} | {ev['off_target_rate']:.1%} | "
-            f"{ev['length_ratio']:.2f} |",
-            "",
-            f"sacrebleu signatures: `{ev['chrf_signature']}`, `{ev['bleu_signature']}`.",
-            "",
-        ]
-    if metrics["dropped_overlap"]:
-        lines += [f"{metrics['dropped_overlap']:,} training pairs whose source is in the test set were left out.", ""]
-    return "\n".join(lines)
+        (tmp / "README.md").write_text(card(described, metrics, result.folder.name), encoding="utf-8")

@@ -155,3 +155,54 @@ def test_a_report_between_broken_models_says_so_and_hides_nothing():
 def test_repetition_is_told_from_ordinary_sentences():
     assert repeats("de de de") and repeats("el la el la el la")
     assert not repeats("El museo abre a las nueve.") and not repeats("no, no es eso")
+
+
+class RecordingApi:  # the Hub cannot be reached here: record what would be sent (as the export's test does)
+    calls: list = []
+
+    def __init__(self, token=None):
+        self.calls.append(("init", token))
+
+    def create_repo(self, repo_id, repo_type=None, private=None, exist_ok=None):
+        self.calls.append(("create_repo", repo_id, repo_type, private, exist_ok))
+
+    def upload_folder(self, repo_id, repo_type, folder_path, delete_patterns, commit_message):
+        from pathlib import Path
+
+        files = sorted(str(p.relative_to(folder_path)) for p in Path(folder_path).rglob("*") if p.is_file())
+        self.calls.append(("upload_folder", repo_id, repo_type, files, delete_patterns))
+        return type("Info", (), {"commit_url": f"https://huggingface.co/{repo_id}/commit/1"})()
+
+
+def test_push_to_hub_sends_a_model_repo_with_its_card_and_checks_the_token_first(files, tiny_model, monkeypatch):
+    import huggingface_hub
+    import yaml
+
+    RecordingApi.calls = []
+    monkeypatch.setattr(huggingface_hub, "HfApi", RecordingApi)
+    args = ["finetune", "--data", str(files / "train.tsv"), "--test", str(files / "test.tsv")]
+    args += ["--config", _config(files, tiny_model), "--push-to-hub", "me/en-es-translator"]
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    refused = CliRunner().invoke(main, [*args, "--output", str(files / "m0")])
+    assert refused.exit_code == 1 and "--push-to-hub needs a Hugging Face token" in _errors(refused)[0]
+    assert not (files / "m0").exists() and "training" not in refused.output
+
+    monkeypatch.setenv("HF_TOKEN", "hf_test_token")
+    result = CliRunner().invoke(main, [*args, "--output", str(files / "m")])
+    assert result.exit_code == 0, result.output
+    assert "pushed to the Hub: https://huggingface.co/me/en-es-translator/commit/1" in result.output
+    calls = RecordingApi.calls
+    assert calls[0] == ("init", "hf_test_token")
+    assert calls[1] == ("create_repo", "me/en-es-translator", "model", True, True)  # private unless --public
+    _, repo, kind, sent, delete = calls[2]
+    assert repo == "me/en-es-translator" and kind == "model" and "*.safetensors" in delete
+    expected = {"README.md", "config.json", "generation_config.json", "model.safetensors.index.json"}
+    expected |= {"model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors", "tokenizer.json"}
+    expected |= {"target_tokenizer/tokenizer.json", "metrics.json", "finetune.json", "translations.tsv"}
+    assert expected <= set(sent), sent
+    card = (files / "m" / "README.md").read_text()
+    meta = yaml.safe_load(card.split("---")[1])
+    metrics = json.loads((files / "m" / "metrics.json").read_text())["evaluation"]
+    scores = {m["type"]: m["value"] for m in meta["model-index"][0]["results"][0]["metrics"]}
+    assert scores == {"chrf": metrics["chrf"], "bleu": metrics["bleu"]}
+    assert meta["library_name"] == "transformers" and "AutoModelForSeq2SeqLM.from_pretrained" in card
