@@ -27,6 +27,10 @@ from curation.model.encoder import cut_layers, load_body
 PAD, BOS, EOS, UNK = 0, 1, 2, 3
 SPECIAL = ["<pad>", "<s>", "</s>", "<unk>"]
 MAX_POSITIONS = 512
+# GPT-2 initialises every weight at N(0, 0.02): on 2 cores and a few hundred steps its decoder then learns to read the
+# source late (chrF2 15.5 where the hand-written decoder had 24.0, 300 steps, same pairs). Wider weights and small
+# position embeddings (the token, not its place, dominates the first layers' input) learn as fast: 24.0.
+INIT_RANGE, POSITION_STD = 0.05, 0.01
 ENCODER_SHARD = "model-00001-of-00002.safetensors"
 DECODER_SHARD = "model-00002-of-00002.safetensors"
 TARGET_TOKENIZER = "target_tokenizer"
@@ -129,6 +133,7 @@ def _decoder_config(settings: FinetuneConfig, vocab: int):
         embd_pdrop=0.0,
         add_cross_attention=True,
         is_decoder=True,
+        initializer_range=INIT_RANGE,
         bos_token_id=BOS,
         eos_token_id=EOS,
         pad_token_id=PAD,
@@ -174,6 +179,8 @@ class E5Translator:
         torch.manual_seed(settings.seed)
         tokenizer = train_tokenizer(targets, settings.vocab_size)
         decoder = GPT2LMHeadModel(_decoder_config(settings, tokenizer.get_vocab_size()))
+        with torch.no_grad():
+            decoder.transformer.wpe.weight.normal_(0, POSITION_STD)
         model = EncoderDecoderModel(encoder=encoder.model, decoder=decoder)
         model.config.decoder_start_token_id, model.config.pad_token_id = BOS, PAD
         model.config.eos_token_id = EOS
