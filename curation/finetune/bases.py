@@ -67,6 +67,10 @@ def load(folder: str | Path, device: str = "cpu", encoder=None) -> Translator:
         raise InputError(f"{folder} is not a model folder `curation finetune` wrote (no finetune.json)")
     meta = json.loads(described.read_text(encoding="utf-8"))
     settings = FinetuneConfig(**meta["settings"])
+    if meta["kind"] == "e5-decoder" and (folder / "decoder.safetensors").exists():  # written before transformers
+        from curation.finetune.legacy import LegacyTranslator  # torch: +1.4 s, only for this recipe
+
+        return LegacyTranslator.load(folder, settings, device, encoder)
     if meta["kind"] == "e5-decoder":
         from curation.finetune.e5_decoder import E5Translator  # torch: +1.4 s, only for this recipe
 

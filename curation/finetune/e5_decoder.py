@@ -297,12 +297,7 @@ class E5Translator:
 
     @classmethod
     def load(cls, folder: Path, settings: FinetuneConfig, device: str, encoder: Encoder | None = None):
-        """The folder `save` wrote (or a folder of the hand-written decoder of earlier versions: `legacy`). A
-        shared `encoder` is used as it is (its cache kept); else the folder's own encoder."""
-        if (folder / "decoder.safetensors").exists():
-            from curation.finetune.legacy import LegacyTranslator
-
-            return LegacyTranslator.load(folder, settings, device, encoder)
+        """The folder `save` wrote. A shared `encoder` is used as it is (its cache kept); else the folder's own."""
         from tokenizers import Tokenizer
         from transformers import AutoTokenizer, EncoderDecoderModel
 

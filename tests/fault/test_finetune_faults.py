@@ -59,3 +59,21 @@ def test_a_folder_that_fills_the_disk_while_written_is_named_as_the_user_wrote_i
     assert raised.value.errno == errno.ENOSPC
     assert raised.value.filename in (str(disk / "model"), str(disk / "model" / "weights.safetensors"))
     assert _left(disk) == []
+
+
+@pytest.mark.parametrize("command", ["finetune", "compare"])
+def test_a_read_only_output_is_one_line_naming_it_before_any_work(tmp_path, tiny_model, small_disk, command):
+    disk, _ = small_disk
+    remounted = subprocess.run(["mount", "-o", "remount,ro", str(disk)], capture_output=True)
+    if remounted.returncode != 0:
+        pytest.skip(f"cannot remount the tmpfs read-only ({remounted.stderr.decode().strip()})")
+    files = write_files(tmp_path)
+    if command == "finetune":
+        args = ["finetune", "--data", str(files / "train.tsv"), "--output", str(disk / "model")]
+    else:
+        args = ["compare", "--arm", f"a={files / 'train.tsv'}", "--arm", f"b={files / 'train.tsv'}"]
+        args += ["--output", str(disk / "cmp")]
+    done = _run(tmp_path, *args, "--test", str(files / "test.tsv"), "--config", _config(tmp_path, tiny_model))
+    line = _one_error(done)
+    assert "Read-only file system" in line and str(disk / ("model" if command == "finetune" else "cmp")) in line
+    assert f"{disk}/." not in line and "training" not in done.stdout, line

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import stat
 import time
+from pathlib import Path
 
 import pytest
 
@@ -46,12 +48,16 @@ def test_asking_another_database_of_a_running_stack_says_so(argilla_stack):
 
 
 def test_a_database_server_that_refuses_is_named_in_the_one_line(tmp_path, unused_port):
+    import socket
+
     from click.testing import CliRunner
-    from conftest import free_port
 
     from curation.cli import main
 
-    url = f"postgresql://curation:secret@127.0.0.1:{free_port()}/argilla"  # nothing listens there
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        nobody = s.getsockname()[1]
+    url = f"postgresql://curation:secret@127.0.0.1:{nobody}/argilla"
     start = ["server", "start", "--data-dir", str(tmp_path / "d"), "--port", str(unused_port), "--database", url]
     result = CliRunner().invoke(main, start)
     errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
@@ -60,17 +66,24 @@ def test_a_database_server_that_refuses_is_named_in_the_one_line(tmp_path, unuse
     assert Stack(tmp_path / "d", port=unused_port).status() == {name: None for name in ("redis", "worker", "api")}
 
 
-def test_two_starts_at_once_on_a_new_data_directory_both_end_with_the_stack_running(tmp_path, unused_port):
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_two_starts_at_once_on_a_new_data_directory_both_end_with_the_stack_running(stack_dir, unused_port, database):
+    """Without the start lock both failed on PostgreSQL (one on `postgresql.conf: Permission denied`, one on a
+    missing `.postgresql.partial`): each made the cluster the other was making."""
     import subprocess
     import sys
 
-    data = tmp_path / "new"
+    if database == "postgresql" and shutil.which("pg_ctl") is None and not list(Path("/usr/lib/postgresql").glob("*")):
+        pytest.skip("PostgreSQL is not installed (make test installs it)")
+    data = stack_dir
     start = [sys.executable, "-m", "curation", "server", "start", "--data-dir", str(data), "--port", str(unused_port)]
+    start += ["--database", database]
     both = [subprocess.Popen(start, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
     try:
         outputs = [p.communicate(timeout=300)[0] for p in both]
         assert [p.returncode for p in both] == [0, 0], outputs
         assert not any("Error" in out or "Traceback" in out for out in outputs), outputs
         assert Stack(data, port=unused_port).is_up()
+        assert sum("waiting for it" in out for out in outputs) == 1, outputs  # the second waited for the first
     finally:
         Stack(data, port=unused_port).stop()

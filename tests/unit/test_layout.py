@@ -155,6 +155,7 @@ LAZY = {
     ("cli/corpus.py", "curation.corpus.slice"): "pyarrow, +0.36 s on every command",
     ("finetune/bases.py", "curation.finetune.hf"): "transformers, +1.2 s, only for a Hugging Face base",
     ("finetune/bases.py", "curation.finetune.e5_decoder"): "torch, +1.4 s, only for the e5 recipe",
+    ("finetune/bases.py", "curation.finetune.legacy"): "torch, +1.4 s, only for a folder of the earlier e5 decoder",
     ("finetune/compare.py", "curation.finetune.e5_decoder"): "torch, +1.4 s, only for the e5 recipe",
     ("server/run.py", "curation.server.engine"): "argilla-server, +3.6 s, in the server's processes, in order",
     ("server/run.py", "curation.server.null_engine"): "argilla-server, the benchmark's engine, in order",
