@@ -8,8 +8,8 @@ The folder it writes is a `transformers` model folder: `AutoModelForSeq2SeqLM.fr
 `generate()` work without curation; the source tokenizer is the folder's own, the target tokenizer is in
 `target_tokenizer/`. Its weights are two shards: the frozen encoder in float16 (the encoder is rounded to float16
 before it computes anything, so the stored encoder is the one that was trained and evaluated with) and the decoder
-in float32. The encoder shard is the same bytes in every folder written from one encoder: a folder beside one that
-holds it gets a hard link, not a copy (a comparison's runs store the encoder once)."""
+in float32. The encoder shard and the source tokenizer are the same bytes in every folder written from one encoder:
+a folder beside one that holds them gets hard links, not copies (a comparison's runs store them once)."""
 
 from __future__ import annotations
 
@@ -91,21 +91,25 @@ class Encoder:
         return [self.cache[s] for s in sources]
 
     def write_shard(self, folder: Path, tensors: dict[str, torch.Tensor]) -> None:
-        """The encoder's shard (float16) in `folder`: a hard link to a sibling folder's shard when it holds the same
-        bytes (the same encoder), else a new file."""
+        """The encoder's shard (float16) in `folder`."""
         from safetensors.torch import save
 
         data = save({k: v.half() for k, v in tensors.items()}, metadata={"format": "pt"})
-        sha = hashlib.sha256(data).hexdigest()
-        target = folder / ENCODER_SHARD
-        for sibling in sorted(folder.parent.glob(f"*/{ENCODER_SHARD}")):
-            if sibling.stat().st_size == len(data) and _sha256(sibling) == sha:
-                try:
-                    os.link(sibling, target)
-                    return
-                except OSError:
-                    break  # another file system, or links refused: write a copy
-        target.write_bytes(data)
+        write_or_link(folder / ENCODER_SHARD, data)
+
+
+def write_or_link(target: Path, data: bytes) -> None:
+    """`data` at `target`: a hard link to the same file of a sibling folder when it holds these bytes (the same
+    encoder, the same tokenizer: every run of a comparison), else a new file."""
+    sha = hashlib.sha256(data).hexdigest()
+    for sibling in sorted(target.parent.parent.glob(f"*/{target.name}")):
+        if sibling.stat().st_size == len(data) and _sha256(sibling) == sha:
+            try:
+                os.link(sibling, target)
+                return
+            except OSError:
+                break  # another file system, or links refused: write a copy
+    target.write_bytes(data)
 
 
 def _sha256(path: Path) -> str:
@@ -262,11 +266,13 @@ class E5Translator:
         return out
 
     def stored_bytes(self, folder: Path) -> int:
-        """What `save(folder)` writes: the decoder in float32, the encoder in float16 unless a sibling holds it."""
+        """What `save(folder)` writes: the decoder in float32, the encoder in float16 and its tokenizer unless a sibling
+        holds them."""
         encoder = sum(p.numel() for p in self.encoder.model.parameters())
         decoder = sum(p.numel() for n, p in self.model.named_parameters() if not n.startswith("encoder."))
         shared = any(folder.parent.glob(f"*/{ENCODER_SHARD}"))
-        return 4 * decoder + (0 if shared else 2 * encoder)
+        tokenizers = 20_000_000  # e5's (17 MB, linked like the shard) and the targets' (under 1 MB)
+        return 4 * decoder + (0 if shared else 2 * encoder + tokenizers)
 
     def save(self, folder: Path) -> None:
         """A transformers model folder: config, generation config, the two tokenizers and the weights in two
@@ -277,6 +283,10 @@ class E5Translator:
         self.model.config.save_pretrained(folder)
         self.model.generation_config.save_pretrained(folder)
         self.encoder.tokenizer.save_pretrained(folder)
+        source = folder / "tokenizer.json"  # 17 MB for e5's 250,000 pieces: linked like the encoder's shard
+        data = source.read_bytes()
+        source.unlink()
+        write_or_link(source, data)
         target = PreTrainedTokenizerFast(
             tokenizer_object=self.tokenizer, pad_token="<pad>", bos_token="<s>", eos_token="</s>", unk_token="<unk>"
         )

@@ -43,7 +43,8 @@ def test_finetune_writes_a_model_that_loads_back_and_repeats_itself(files, tiny_
     a, b = files / "a", files / "b"
     for shard in (ENCODER_SHARD, DECODER_SHARD):
         assert (a / shard).read_bytes() == (b / shard).read_bytes()
-    assert (a / ENCODER_SHARD).stat().st_ino == (b / ENCODER_SHARD).stat().st_ino  # the encoder stored once
+    for shared in (ENCODER_SHARD, "tokenizer.json"):  # the encoder and its tokenizer stored once, linked
+        assert (a / shared).stat().st_ino == (b / shared).stat().st_ino
     metrics = json.loads((a / "metrics.json").read_text())
     assert metrics["steps"] == 12 and metrics["evaluation"]["pairs"] == 2 * len(GOOD)
     assert metrics["evaluation"]["chrf_signature"].startswith("nrefs:1")
