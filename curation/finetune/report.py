@@ -158,6 +158,8 @@ def plots(results: dict[str, ArmResult], folder: Path, shared_validation: bool) 
                 steps = [h["step"] for h in history]
                 losses = [h["validation_loss"] for h in history]
                 ax.plot(steps, losses, marker="o", markersize=4, color=colour, label=n if k == 0 else None)
+                if len(history) == 1:  # one point is no curve: a dashed line at its level keeps it in sight
+                    ax.axhline(losses[0], linestyle="--", linewidth=1, color=colour, alpha=0.6)
     ax.set_xlabel("step")
     ax.set_ylabel("validation loss" + (" (one set for all)" if shared_validation else " (each arm's own pairs)"))
     ax.set_title("Learning curves")

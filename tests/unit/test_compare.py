@@ -206,3 +206,17 @@ def test_push_to_hub_sends_a_model_repo_with_its_card_and_checks_the_token_first
     scores = {m["type"]: m["value"] for m in meta["model-index"][0]["results"][0]["metrics"]}
     assert scores == {"chrf": metrics["chrf"], "bleu": metrics["bleu"]}
     assert meta["library_name"] == "transformers" and "AutoModelForSeq2SeqLM.from_pretrained" in card
+
+
+def test_the_preparing_bar_ends_full_when_sources_were_encoded_before(tiny_model):
+    """The second arm of a comparison finds most sources in the shared cache: its bar still reaches its total."""
+    from curation.finetune.e5_decoder import Encoder
+
+    encoder = Encoder.load(str(tiny_model), 2)
+    first, second = [s for s, _ in GOOD[:10]], [s for s, _ in GOOD[5:]]
+    counted = []
+    encoder.states(first, 32, progress=counted.append)
+    assert sum(counted) == len(set(first))
+    counted.clear()
+    encoder.states(second, 32, progress=counted.append)
+    assert sum(counted) == len(set(second))  # 5 from the cache, 6 encoded now
