@@ -22,7 +22,7 @@ from curation.files import staged_file, write_tsv
 from curation.finetune.bases import kind_of
 from curation.finetune.data import Datasets, Example, overlap, prepare, read_pairs, read_training
 from curation.finetune.evaluate import Evaluation
-from curation.finetune.report import ArmResult, difference_line, differences, plots, report
+from curation.finetune.report import ArmResult, differences, plots, report
 from curation.finetune.run import check_writable, finetune
 from curation.finetune.settings import FinetuneConfig
 from curation.model.encoder import device as pick_device
@@ -139,11 +139,7 @@ def compare(
             _summarise(state, runs[done:])
             progress.say(f"{done} of {len(runs)} runs are kept in {output / 'models'}: the same command resumes")
         raise
-    summary = _summarise(state, [])
-    for key, d in summary["differences"].items():
-        if d["too_weak"]:
-            progress.say(difference_line(key, d))
-    return summary
+    return _summarise(state, [])
 
 
 def _checked(settings: FinetuneConfig, plan: Arms, output: Path, overwrite: bool):
