@@ -278,6 +278,12 @@ def architecture(name: str) -> str:
             f"finetune.base_model {name} does not exist: give a model folder that save_pretrained wrote (or "
             "e5-decoder, scratch, a Hub id)"
         )
+    described = Path(name).expanduser() / "finetune.json"
+    if described.is_file() and '"kind": "e5-decoder"' in described.read_text(encoding="utf-8"):
+        raise TrainingError(
+            f"finetune.base_model {name} is an e5-decoder folder (two tokenizers, a frozen encoder): training does not "
+            "continue from it; train base_model e5-decoder on the new data instead"
+        )
     from transformers import AutoConfig
 
     unknown = (

@@ -220,3 +220,11 @@ def test_the_preparing_bar_ends_full_when_sources_were_encoded_before(tiny_model
     counted.clear()
     encoder.states(second, 32, progress=counted.append)
     assert sum(counted) == len(set(second))  # 5 from the cache, 6 encoded now
+
+
+def test_an_e5_folder_as_the_base_of_another_training_is_one_line(files, tiny_model):
+    args = ["finetune", "--data", str(files / "train.tsv"), "--test", str(files / "test.tsv")]
+    args += ["--config", _config(files, tiny_model)]
+    assert CliRunner().invoke(main, [*args, "--output", str(files / "m")]).exit_code == 0
+    again = CliRunner().invoke(main, [*args, "--output", str(files / "m2"), "--base-model", str(files / "m")])
+    assert again.exit_code == 1 and "is an e5-decoder folder" in _errors(again)[0] and not (files / "m2").exists()
