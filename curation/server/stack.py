@@ -221,8 +221,7 @@ class Stack:
         old = os.umask(0o077)
         self._children = {}
         try:
-            with self._one_start_at_a_time(log, timeout):
-                return self._start(timeout, log)
+            return self._start(timeout, log)
         except BaseException:
             self._stop_children()  # a failed start leaves nothing of its own running (Redis included)
             raise
@@ -233,20 +232,21 @@ class Stack:
     def _one_start_at_a_time(self, log, timeout: float):
         """Two `start`s on one data directory: the second waits until the first is done (and then finds the stack
         running), instead of both making the same files."""
-        try:
-            (self.data_dir / "run").mkdir(parents=True, exist_ok=True)
-            with held(self.data_dir / "run" / "start.lock", timeout, on_wait=lambda: log(WAITING)):
-                yield
-        except TimeoutError:
-            raise StackError(
-                f"another `curation server start` has been starting the stack in {self.data_dir} for {timeout:.0f} s: "
-                "wait for it, or stop it (curation server stop) and start again"
-            ) from None
-        except PermissionError as e:
-            raise StackError(
-                f"the data directory {self.data_dir} is not writable ({e.strerror}): pass --data-dir DIR with a "
-                "folder you can write to"
-            ) from None
+        with contextlib.ExitStack() as held_lock:
+            try:  # only the taking of the lock: what fails inside the start keeps its own message
+                (self.data_dir / "run").mkdir(parents=True, exist_ok=True)
+                held_lock.enter_context(held(self.data_dir / "run" / "start.lock", timeout, lambda: log(WAITING)))
+            except TimeoutError:
+                raise StackError(
+                    f"another `curation server start` has been starting the stack in {self.data_dir} for "
+                    f"{timeout:.0f} s: wait for it, or stop it (curation server stop) and start again"
+                ) from None
+            except OSError as e:  # TimeoutError above is one too
+                raise StackError(
+                    f"the data directory {self.data_dir} is not writable ({e.strerror}): pass --data-dir DIR with a "
+                    "folder you can write to"
+                ) from None
+            yield
 
     def _stop_children(self) -> None:
         """Stop what this `start` call spawned (not what ran before it), newest first."""
@@ -266,7 +266,17 @@ class Stack:
         running = self._running()
         if running is not None:
             return running
-        self._check()
+        self._check_database()  # a start refused here has made nothing
+        with self._one_start_at_a_time(log, timeout):
+            return self._running() or self._start_all(timeout, log)
+
+    def _start_all(self, timeout: float, log) -> Credentials:
+        """What a start does once it is the only one: a writable private directory, a free port, then each
+        component that is not running yet."""
+        self._check_data_dir()
+        self._make_private()
+        if self.pid("api") is None:
+            self._check_port()
         redis_server = find_redis_server()
         creds = self.credentials()
         env = self.environment(creds)
@@ -290,14 +300,6 @@ class Stack:
         if self.pid("api") and self.is_up():
             return Credentials.load(self.credentials_path)
         return None
-
-    def _check(self) -> None:
-        """Before anything starts: the database this directory holds, a writable private directory, a free port."""
-        self._check_database()
-        self._check_data_dir()
-        self._make_private()
-        if self.pid("api") is None:
-            self._check_port()
 
     def _start_redis(self, redis_server: str, env: dict[str, str], log) -> None:
         if self.pid("redis") is not None:
@@ -422,14 +424,21 @@ class Stack:
             raise StackError("the data directory path is too long for a Redis socket: pass a shorter --data-dir")
 
     def _check_port(self) -> None:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is no conflict
-            try:
-                s.bind((self.host, self.port))
-            except OSError:
-                raise StackError(
-                    f"port {self.port} on {self.host} is already in use: stop what uses it or pass --port N"
-                ) from None
+        """The port is free. After a crash (this stack's API left its pid file) its dying processes get 10 s to let
+        go of it."""
+        deadline = time.monotonic() + (10 if self.pid_path("api").exists() else 0)
+        while True:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is no conflict
+                try:
+                    s.bind((self.host, self.port))
+                    return
+                except OSError:
+                    if time.monotonic() >= deadline:
+                        raise StackError(
+                            f"port {self.port} on {self.host} is already in use: stop what uses it or pass --port N"
+                        ) from None
+            time.sleep(0.25)
 
     def _spawn(self, component: str, argv: list[str], env: dict[str, str], **popen) -> None:
         """Start a component in its own session, output to its log; `popen` overrides (cwd, user, group)."""
