@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,6 +37,54 @@ def check_output(path: str | Path, overwrite: bool) -> None:
     """An output that exists is replaced only when the user said so (`--overwrite`)."""
     if Path(path).exists() and not overwrite:
         raise OutputError(f"{path} exists: pass --overwrite to replace it, or choose another --output")
+
+
+@contextmanager
+def held(lock: Path, timeout: float | None = None, on_wait=None) -> Iterator[None]:
+    """An exclusive lock on the file `lock` for the block (two processes never in it at once). When another process
+    holds it, `on_wait()` is called once and the lock waited for: `timeout` seconds at most (then TimeoutError), or
+    as long as it takes (None)."""
+    import fcntl
+
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if not _took(fd):
+            if on_wait:
+                on_wait()
+            if timeout is None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            else:
+                deadline = time.monotonic() + timeout
+                while not _took(fd):
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"{lock} is held by another process")
+                    time.sleep(0.5)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _took(fd: int) -> bool:
+    import fcntl
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def check_writable(output: Path) -> None:
+    """A file can be made where `output` goes (tested on the user's path, before any work): a refusal names it."""
+    parent = Path(output).resolve().parent
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".curation-probe-", dir=parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise OutputError(
+            f"--output {output} cannot be written ({e.strerror}): choose a folder you can write to"
+        ) from None
 
 
 def write_private_json(path: Path, data: Any) -> None:
@@ -67,9 +116,9 @@ def staged_file(path: str | Path) -> Iterator[Path]:
         yield partial
     except BaseException as e:
         partial.unlink(missing_ok=True)
-        full = isinstance(e, OSError) and e.filename is None and e.errno in (errno.ENOSPC, errno.EDQUOT)
-        if isinstance(e, OSError) and (e.filename == str(partial) or full):  # the user's path, never the staging one
-            raise OSError(e.errno, e.strerror, str(path)) from None
+        failure = _naming(e, partial, path)
+        if failure is not e:
+            raise failure from None
         raise
     partial.replace(path)
 
@@ -93,19 +142,23 @@ def staged_folder(final: str | Path, replace: bool = False) -> Iterator[Path]:
         os.replace(tmp, final)
     except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
-        if isinstance(e, OSError) or "No space left on device" in str(e):  # safetensors says it in its own error
-            raise _naming(e, tmp, final) from None
+        failure = _naming(e, tmp, final)
+        if failure is not e:
+            raise failure from None
         raise
 
 
-def _naming(e: BaseException, tmp: Path, final: Path) -> OSError:
-    """The same failure, with the user's path where it named the staging folder (a file in it: that file's place
-    in `final`)."""
+def _naming(e: BaseException, staged: Path, final: Path) -> BaseException:
+    """A failure to write what was staged, as the user sees it: an OSError (or a library's own error that says "No
+    space left on device", as safetensors does) naming `final` where it named the staged path (a file in it: that
+    file's place in `final`) or nothing. Anything else is returned as it is."""
     no_space = getattr(e, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or "No space left on device" in str(e)
-    code = errno.ENOSPC if no_space else getattr(e, "errno", None)
-    strerror = "No space left on device" if no_space else getattr(e, "strerror", None) or str(e)
+    if not isinstance(e, OSError) and not no_space:
+        return e
+    code = errno.ENOSPC if no_space else e.errno
+    strerror = "No space left on device" if no_space else e.strerror or str(e)
     name = str(getattr(e, "filename", None) or final)
-    return OSError(code, strerror, name.replace(str(tmp), str(final)))
+    return OSError(code, strerror, name.replace(str(staged), str(final)))
 
 
 def jsonl_line(row: dict, sort_keys: bool = False) -> str:

@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from curation.errors import CurationError, InputError, OutputError
-from curation.files import staged_file, write_tsv
+from curation.files import check_writable, staged_file, write_tsv
 from curation.finetune.bases import kind_of
 from curation.finetune.data import Datasets, Example, overlap, prepare, read_pairs, read_training
 from curation.finetune.evaluate import Evaluation
 from curation.finetune.report import ArmResult, differences, plots, report
-from curation.finetune.run import check_writable, finetune
+from curation.finetune.run import finetune
 from curation.finetune.settings import FinetuneConfig
 from curation.model.encoder import device as pick_device
 from curation.pair import digest

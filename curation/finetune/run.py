@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import random
 import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from curation.errors import OutputError
-from curation.files import check_output, staged_folder, write_tsv
+from curation.files import check_output, check_writable, staged_folder, write_tsv
 from curation.finetune.bases import build, kind_of
 from curation.finetune.card import card
 from curation.finetune.data import Datasets, Example, Prepared, prepare
@@ -153,19 +151,6 @@ def _projection(per_step: float, steps: int) -> str:
         f"a causal LM on the CPU: {per_step:.1f} s a step (measured), {steps:,} steps take about {shown}: a GPU's job "
         "(--device cuda); on the CPU, try fewer --steps first. Ctrl-C keeps the model as it is"
     )
-
-
-def check_writable(output: Path) -> None:
-    """A file can be made where --output goes (tested on the user's path, before any work)."""
-    parent = output.resolve().parent
-    try:
-        fd, probe = tempfile.mkstemp(prefix=".curation-probe-", dir=parent)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as e:
-        raise OutputError(
-            f"--output {output} cannot be written ({e.strerror}): choose a folder you can write to"
-        ) from None
 
 
 def check_space(model, output: Path) -> None:

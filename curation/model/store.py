@@ -19,7 +19,7 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 
 from curation.errors import TRAIN, ModelError
-from curation.files import staged_folder
+from curation.files import held, staged_folder
 from curation.model import apertium
 from curation.model.info import HEAD, METADATA, PICKLED_HEAD
 
@@ -75,14 +75,11 @@ class Stored:
 def save(models_dir: str | Path, write, make_latest=lambda: True) -> Stored:
     """Create a new version: `write(tmp_dir, version)` fills it, then it is renamed in and `latest` updated
     (unless `make_latest()`, asked once the version is written, says no)."""
-    import fcntl
-
     models_dir = Path(models_dir)
     models_dir.mkdir(parents=True, exist_ok=True)
     # two trainings at once: each picks its number and renames its folder in under the lock, so they never share
     # a number (the second waits the few seconds the first takes to write its files)
-    with open(models_dir / ".lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with held(models_dir / ".lock"):
         version = next_version(models_dir)
         final = models_dir / version
         with staged_folder(final) as tmp:

@@ -13,31 +13,6 @@ from pathlib import Path
 from curation.errors import StackError
 
 
-@contextlib.contextmanager
-def held(lock: Path, timeout: float, on_wait=None):
-    """An exclusive lock on the file `lock` for the block. When another process holds it, `on_wait()` is called
-    once and the lock waited for, `timeout` seconds at most (then TimeoutError)."""
-    import fcntl
-
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        deadline, waited = time.monotonic() + timeout, False
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if not waited and on_wait:
-                    on_wait()
-                waited = True
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"{lock} is held by another process") from None
-                time.sleep(0.5)
-        yield
-    finally:
-        os.close(fd)  # releases the lock
-
-
 def terminate(pid: int, timeout: float, sig: int = signal.SIGTERM, group: bool = True) -> None:
     try:
         (os.killpg if group else os.kill)(pid, sig)

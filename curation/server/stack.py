@@ -24,12 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from curation.errors import StackError, cause_line, last_line
-from curation.files import write_private_json
+from curation.files import held, write_private_json
 from curation.server import postgres
 from curation.server.login import Credentials
 from curation.server.processes import (
     find_redis_server,
-    held,
     make_private,
     remove_database,
     rename_in,
