@@ -119,20 +119,13 @@ def _loss(translator, pairs):
     from curation.finetune.legacy import LegacyTranslator
 
     if isinstance(translator, LegacyTranslator):
-        import torch
         from torch.nn import functional as F
 
-        from curation.finetune.e5_decoder import PAD
+        from curation.finetune.e5_decoder import PAD, padded, padded_ids
 
         states = translator.encoder.states([p.source for p in pairs], translator.settings.max_length)
-        ids = E5Translator.target_ids(translator, [p.target for p in pairs])
-        memory = torch.zeros(len(states), max(len(s) for s in states), states[0].shape[1])
-        mask = torch.zeros(memory.shape[:2], dtype=torch.bool)
-        for j, s in enumerate(states):
-            memory[j, : len(s)], mask[j, : len(s)] = s, True
-        y = torch.full((len(ids), max(len(t) for t in ids)), PAD)
-        for j, t in enumerate(ids):
-            y[j, : len(t)] = torch.tensor(t)
+        memory, mask = padded(states)
+        y = padded_ids(E5Translator.target_ids(translator, [p.target for p in pairs]))
         logits = translator.decoder(memory, mask, y[:, :-1])
         gold = y[:, 1:].reshape(-1)
         total = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), gold, ignore_index=PAD, label_smoothing=0.1,

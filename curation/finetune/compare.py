@@ -111,13 +111,16 @@ def compare(
     runs = [(arm, seed) for arm in arms for seed in range(settings.seed, settings.seed + seeds)]
     results = {arm.name: ArmResult(arm.name, arm.recorded) for arm in arms}
     state = Comparison(settings, plan, output, seeds, test_pairs, curated, results)
+    digests: dict[str, dict] = {}  # an arm's data (the same for every seed), read only where a run may be kept
     done = 0
     try:
         for arm, seed in runs:
             folder = output / "models" / f"{arm.name}-seed{seed}"
             one = dataclasses.replace(settings, seed=seed)
             files = Datasets(arm.read, plan.test, plan.validation, plan.drop_overlap)
-            kept = _finished(folder, one, files, test_pairs)
+            if arm.name not in digests and (folder / "finetune.json").exists():
+                digests[arm.name] = prepare(files, settings.validation, test=test_pairs).digests()
+            kept = _finished(folder, one, digests.get(arm.name), len(test_pairs))
             if kept is not None:
                 progress.say(f"arm {arm.name}, seed {seed}: kept from the earlier run (same data and settings)")
                 results[arm.name].add(*kept)
@@ -173,9 +176,9 @@ def _checked(settings: FinetuneConfig, plan: Arms, output: Path, overwrite: bool
         if arm.pairs is None:
             prepare(Datasets(arm.read, plan.test, plan.validation, plan.drop_overlap), settings.validation, what,
                     test=test_pairs)  # fmt: skip
-        elif overlap(arm.pairs, test_pairs) and not plan.drop_overlap:
+        elif (shared := overlap(arm.pairs, test_pairs)) and not plan.drop_overlap:
             raise InputError(
-                f"{what} {overlap(arm.pairs, test_pairs):,} of its pairs have a source that is also in --test "
+                f"{what} {shared:,} of its pairs have a source that is also in --test "
                 f"{plan.test}: pass --drop-overlap to leave them out of training, or use another test set"
             )
     return order, test_pairs, curated
@@ -191,9 +194,9 @@ def _check_output(output: Path, overwrite: bool) -> None:
     check_writable(output / "models" if output.exists() else output)
 
 
-def _finished(folder: Path, settings: FinetuneConfig, files: Datasets, test: list[Example]):
-    """(evaluation, outputs, history, training pairs) of a run in `folder` that finished with these data and
-    settings; None when there is none (or it differs: it is trained again)."""
+def _finished(folder: Path, settings: FinetuneConfig, digests: dict | None, test_pairs: int):
+    """(evaluation, outputs, history, training pairs) of a run in `folder` that finished with these settings and
+    data (`digests`); None when there is none (or it differs: it is trained again)."""
     try:
         described = json.loads((folder / "finetune.json").read_text(encoding="utf-8"))
         metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
@@ -203,10 +206,10 @@ def _finished(folder: Path, settings: FinetuneConfig, files: Datasets, test: lis
         return None
     if described.get("settings") != dataclasses.asdict(settings) or not metrics.get("evaluation"):
         return None
-    if described.get("digests") != prepare(files, settings.validation, test=test).digests():
+    if described.get("digests") != digests:
         return None
     outputs = [row.split("\t")[2] for row in rows if row]  # write_tsv keeps no tab or line break in a field
-    if len(outputs) != len(test):
+    if len(outputs) != test_pairs:
         return None
     return Evaluation(**metrics["evaluation"]), outputs, history, metrics["train_pairs"]
 

@@ -219,18 +219,9 @@ class E5Translator:
     def batch(self, states: list[torch.Tensor], ids: list[list[int]] | None = None):
         from transformers.modeling_outputs import BaseModelOutput
 
-        width = states[0].shape[1]
-        memory = torch.zeros(len(states), max(len(s) for s in states), width)
-        mask = torch.zeros(memory.shape[:2], dtype=torch.long)
-        for j, s in enumerate(states):
-            memory[j, : len(s)], mask[j, : len(s)] = s, 1
+        memory, mask = padded(states)
         memory = BaseModelOutput(last_hidden_state=memory.to(self.device))
-        if ids is None:
-            return memory, mask.to(self.device), None
-        y = torch.full((len(ids), max(len(t) for t in ids)), PAD)
-        for j, t in enumerate(ids):
-            y[j, : len(t)] = torch.tensor(t)
-        return memory, mask.to(self.device), y.to(self.device)
+        return memory, mask.long().to(self.device), None if ids is None else padded_ids(ids).to(self.device)
 
     def loss(self, pairs, smoothing: float = 0.1) -> tuple[torch.Tensor, int]:
         """Summed cross-entropy over the target tokens of `pairs`, and how many tokens that is."""
@@ -257,7 +248,7 @@ class E5Translator:
             for k in range(0, len(order), batch_size):
                 idx = order[k : k + batch_size]
                 memory, mask, _ = self.batch([states[i] for i in idx])
-                cap = min(self.settings.max_length, int(1.5 * max(len(states[i]) for i in idx)) + 5)
+                cap = self.settings.longest_output(max(len(states[i]) for i in idx))
                 rows = self.model.generate(encoder_outputs=memory, attention_mask=mask, max_new_tokens=cap)
                 for i, row in zip(idx, rows.tolist(), strict=True):
                     out[i] = self.tokenizer.decode(_until_eos(row[1:])).strip()
@@ -318,6 +309,23 @@ class E5Translator:
             model.encoder = encoder.model
         tokenizer = Tokenizer.from_file(str(folder / TARGET_TOKENIZER / "tokenizer.json"))
         return cls(settings, encoder, tokenizer, model.to(device), device)
+
+
+def padded(states: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token states of several sources as one batch (zeros after each source's end) and the mask of real tokens."""
+    memory = torch.zeros(len(states), max(len(s) for s in states), states[0].shape[1])
+    mask = torch.zeros(memory.shape[:2], dtype=torch.bool)
+    for j, s in enumerate(states):
+        memory[j, : len(s)], mask[j, : len(s)] = s, True
+    return memory, mask
+
+
+def padded_ids(ids: list[list[int]]) -> torch.Tensor:
+    """Token ids of several targets as one batch, PAD after each one's end."""
+    y = torch.full((len(ids), max(len(t) for t in ids)), PAD)
+    for j, t in enumerate(ids):
+        y[j, : len(t)] = torch.tensor(t)
+    return y
 
 
 def _until_eos(row: list[int]) -> list[int]:

@@ -20,11 +20,6 @@ SPECIAL = ["<pad>", "</s>", "<unk>"]
 IGNORE = -100
 
 
-def _cap(settings: FinetuneConfig, source_tokens: int) -> int:
-    """Longest output: 1.5 times the source's tokens and 5 more, within max_length (as the e5 recipe)."""
-    return min(settings.max_length, int(1.5 * source_tokens) + 5)
-
-
 def scratch_tokenizer(texts: list[str], vocab_size: int):
     """One BPE vocabulary for both languages (Marian shares its embeddings), trained on the data; deterministic."""
     from tokenizers import processors
@@ -148,7 +143,7 @@ class Seq2SeqTranslator(_Transformers):
                 batch = self.tokenizer.pad({"input_ids": [enc[i] for i in idx]}, return_tensors="pt").to(self.device)
                 generated = self.model.generate(
                     **batch,
-                    max_new_tokens=_cap(self.settings, max(len(enc[i]) for i in idx)),
+                    max_new_tokens=self.settings.longest_output(max(len(enc[i]) for i in idx)),
                     num_beams=self.settings.beams,
                     do_sample=False,
                     no_repeat_ngram_size=3,
@@ -249,7 +244,7 @@ class CausalTranslator(_Transformers):
                 generated = self.model.generate(
                     input_ids=ids.to(self.device),
                     attention_mask=mask.to(self.device),
-                    max_new_tokens=_cap(self.settings, max(source_tokens[i] for i in idx)),
+                    max_new_tokens=self.settings.longest_output(max(source_tokens[i] for i in idx)),
                     do_sample=False,
                     no_repeat_ngram_size=3,
                     pad_token_id=pad,

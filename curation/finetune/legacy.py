@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from curation.finetune.e5_decoder import BOS, EOS, PAD, Encoder
+from curation.finetune.e5_decoder import BOS, EOS, PAD, Encoder, padded
 from curation.finetune.settings import FinetuneConfig
 
 MAX_POSITIONS = 512
@@ -148,12 +148,8 @@ class LegacyTranslator:
         out: list[str] = [""] * len(sources)
         for k in range(0, len(order), batch_size):
             idx = order[k : k + batch_size]
-            chunk = [states[i] for i in idx]
-            memory = torch.zeros(len(chunk), max(len(s) for s in chunk), chunk[0].shape[1])
-            mask = torch.zeros(memory.shape[:2], dtype=torch.bool)
-            for j, s in enumerate(chunk):
-                memory[j, : len(s)], mask[j, : len(s)] = s.float(), True
-            cap = min(self.settings.max_length, int(1.5 * max(len(s) for s in chunk)) + 5)
+            memory, mask = padded([states[i] for i in idx])
+            cap = self.settings.longest_output(max(len(states[i]) for i in idx))
             rows = self.decoder.greedy(memory.to(self.device), mask.to(self.device), cap)
             for i, row in zip(idx, rows, strict=True):
                 out[i] = self.tokenizer.decode(row).strip()

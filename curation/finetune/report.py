@@ -42,12 +42,15 @@ class ArmResult:
         self.history.append(history)
         self.pairs = pairs
 
-    def weak(self) -> list[str]:
-        """Why this arm's model is too weak to judge (empty: it is not)."""
+    def shares(self) -> tuple[float, float]:
+        """The shares of its outputs (every seed's) that are empty and that repeat themselves."""
         outputs = [o for outs in self.outputs for o in outs]
         n = max(len(outputs), 1)
-        empty = sum(not o.strip() for o in outputs) / n
-        repeating = sum(repeats(o) for o in outputs) / n
+        return sum(not o.strip() for o in outputs) / n, sum(repeats(o) for o in outputs) / n
+
+    def weak(self) -> list[str]:
+        """Why this arm's model is too weak to judge (empty: it is not)."""
+        empty, repeating = self.shares()
         reasons = []
         if self.chrf and statistics.fmean(self.chrf) < WEAK_CHRF:
             reasons.append(f"chrF2 {statistics.fmean(self.chrf):.1f}")
@@ -59,8 +62,7 @@ class ArmResult:
 
     def summary(self) -> dict:
         mean = statistics.fmean
-        outputs = [o for outs in self.outputs for o in outs]
-        n = max(len(outputs), 1)
+        empty, repeating = self.shares()
         return {
             "seeds": len(self.chrf),
             "chrf": round(mean(self.chrf), 2),
@@ -70,8 +72,8 @@ class ArmResult:
             "length_ratio": round(mean(self.length_ratio), 3),
             "copy_rate": round(mean(self.copy_rate), 4),
             "off_target_rate": round(mean(self.off_target_rate), 4),
-            "empty_rate": round(sum(not o.strip() for o in outputs) / n, 4),
-            "repeating_rate": round(sum(repeats(o) for o in outputs) / n, 4),
+            "empty_rate": round(empty, 4),
+            "repeating_rate": round(repeating, 4),
             "too_weak": self.weak(),
             "data": self.data,
         }

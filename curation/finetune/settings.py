@@ -52,6 +52,10 @@ class FinetuneConfig:
         if self.d_model % self.heads:
             raise ConfigError(f"finetune.d_model ({self.d_model}) must be a multiple of finetune.heads ({self.heads})")
 
+    def longest_output(self, source_tokens: int) -> int:
+        """New tokens a translation may have: 1.5 times the source's tokens and 5 more, within max_length."""
+        return min(self.max_length, int(1.5 * source_tokens) + 5)
+
 
 def _below_1(v) -> bool:
     return number(v) and 0 <= v < 1
