@@ -9,6 +9,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
+from hub_recorder import RecordingApi
 
 from curation.annotation import schema
 from curation.annotation.records import log_pairs, read_records
@@ -190,20 +191,8 @@ def test_push_to_the_hub_goes_through_huggingface_hub_with_the_right_files(expor
     import huggingface_hub
 
     config, _, stored = exported_dataset
-    calls = []
-
-    class RecordingApi:  # the Hub cannot be reached here: record what would be sent
-        def __init__(self, token=None):
-            calls.append(("init", token))
-
-        def create_repo(self, repo_id, repo_type=None, private=None, exist_ok=None):
-            calls.append(("create_repo", repo_id, repo_type, private, exist_ok))
-
-        def upload_folder(self, repo_id, repo_type, folder_path, delete_patterns, commit_message):
-            files = sorted(str(p.relative_to(folder_path)) for p in Path(folder_path).rglob("*") if p.is_file())
-            calls.append(("upload_folder", repo_id, repo_type, files, delete_patterns))
-            return type("Info", (), {"commit_url": f"https://huggingface.co/datasets/{repo_id}/commit/1"})()
-
+    RecordingApi.calls = []
+    calls = RecordingApi.calls
     monkeypatch.setattr(huggingface_hub, "HfApi", RecordingApi)
     monkeypatch.setenv("HF_TOKEN", "hf_test_token")
     r = run(config, "--to-hub", "me/en-es-curated", "--model", str(stored.path), "--auto-accept")

@@ -10,6 +10,7 @@ import json
 import pytest
 from click.testing import CliRunner
 from finetune_data import _config, write_files
+from hub_recorder import RecordingApi
 from tiny_model import GOOD
 
 from curation.cli import main
@@ -155,23 +156,6 @@ def test_a_report_between_broken_models_says_so_and_hides_nothing():
 def test_repetition_is_told_from_ordinary_sentences():
     assert repeats("de de de") and repeats("el la el la el la")
     assert not repeats("El museo abre a las nueve.") and not repeats("no, no es eso")
-
-
-class RecordingApi:  # the Hub cannot be reached here: record what would be sent (as the export's test does)
-    calls: list = []
-
-    def __init__(self, token=None):
-        self.calls.append(("init", token))
-
-    def create_repo(self, repo_id, repo_type=None, private=None, exist_ok=None):
-        self.calls.append(("create_repo", repo_id, repo_type, private, exist_ok))
-
-    def upload_folder(self, repo_id, repo_type, folder_path, delete_patterns, commit_message):
-        from pathlib import Path
-
-        files = sorted(str(p.relative_to(folder_path)) for p in Path(folder_path).rglob("*") if p.is_file())
-        self.calls.append(("upload_folder", repo_id, repo_type, files, delete_patterns))
-        return type("Info", (), {"commit_url": f"https://huggingface.co/{repo_id}/commit/1"})()
 
 
 def test_push_to_hub_sends_a_model_repo_with_its_card_and_checks_the_token_first(files, tiny_model, monkeypatch):
