@@ -259,9 +259,9 @@ class Stack:
     def _start(self, timeout: float, log) -> Credentials:
         """The start in named steps, each of which starts what is not running yet; `start` stops what they spawned
         when one fails."""
+        self._check_asked_database()  # first: a refused start changes nothing (the modes a running stack needs)
         if self.data_dir.exists():
             self._make_private()  # what an older version left readable, before anything is read from it
-        self._check_asked_database()
         running = self._running()
         if running is not None:
             return running

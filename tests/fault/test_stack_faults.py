@@ -42,9 +42,12 @@ def test_starting_on_another_port_while_running_is_one_line_and_rewrites_nothing
 def test_asking_another_database_of_a_running_stack_says_so(argilla_stack):
     stack = argilla_stack.stack
     other = "sqlite" if stack.kind != "sqlite" else "postgresql"
+    modes = {p: stat.S_IMODE(p.stat().st_mode) for p in [stack.data_dir, *stack.data_dir.iterdir()]}
     with pytest.raises(StackError, match="already runs on .*, not .*: use it as it is \\(leave out --database\\)"):
         Stack(stack.data_dir, port=stack.port, database=other).start(log=lambda line: None)
     assert stack.is_up()
+    # nothing changed on the way to the refusal: PostgreSQL's user still enters a 0711 data directory
+    assert {p: stat.S_IMODE(p.stat().st_mode) for p in modes} == modes
 
 
 def test_a_database_server_that_refuses_is_named_in_the_one_line(tmp_path, unused_port):
