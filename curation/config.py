@@ -19,6 +19,7 @@ from curation.annotation.settings import AnnotatorsConfig, ArgillaConfig
 from curation.checks import FLAG, TEXT, WHOLE_1, check, or_null
 from curation.clean.readers import InputSpec
 from curation.clean.settings import Cleaning, DedupConfig, check_filters, filter_entries
+from curation.clusters.settings import ClusterConfig
 from curation.errors import ConfigError
 from curation.export.settings import ExportConfig
 from curation.finetune.settings import FinetuneConfig
@@ -28,6 +29,7 @@ from curation.server.settings import ServerConfig
 SECTIONS = {
     "input": InputSpec,
     "dedup": DedupConfig,
+    "clusters": ClusterConfig,
     "argilla": ArgillaConfig,
     "annotators": AnnotatorsConfig,
     "train": TrainConfig,
@@ -42,6 +44,7 @@ class Config(Cleaning):
     """The cleaning stage's keys (`input`, `filters`, `pii`, `workers`, `dedup`, from `Cleaning`) sit at the top level
     of the file, beside the other stages' sections."""
 
+    clusters: ClusterConfig = field(default_factory=ClusterConfig)
     argilla: ArgillaConfig = field(default_factory=ArgillaConfig)
     annotators: AnnotatorsConfig = field(default_factory=AnnotatorsConfig)
     train: TrainConfig = field(default_factory=TrainConfig)

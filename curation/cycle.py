@@ -16,6 +16,8 @@ from curation.annotation.connect import connect
 from curation.annotation.labels import describe_torn, one_per_annotator, read_labels
 from curation.annotation.records import find_dataset, judgments, read_records
 from curation.annotation.settings import ArgillaConfig
+from curation.clusters.decide import Verdict, from_records, resolve, verdicts
+from curation.clusters.settings import ClusterConfig
 from curation.errors import TRAIN, InputError
 from curation.files import writable_folder, write_tsv
 from curation.model.card import quality_lines
@@ -32,12 +34,13 @@ from curation.progress import Progress
 
 @dataclass
 class CycleSettings:
-    """All a retrain reads: the train section, the Argilla section (where the dataset is, how suggestions are sent)
-    and the folder its report goes to."""
+    """All a retrain reads: the train section, the Argilla section (where the dataset is, how suggestions are sent),
+    the folder its report goes to, and the clusters section (how many agreeing judgments make a verdict)."""
 
     train: TrainConfig
     argilla: ArgillaConfig
     output_dir: str
+    clusters: ClusterConfig = field(default_factory=ClusterConfig)
 
 
 @dataclass
@@ -63,6 +66,8 @@ class Result:
     outputs: dict[str, Path] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)  # wall time of each step
     queue: str | None = None  # the web UI's pending queue, least certain first (a retrain from Argilla)
+    verdicts: list[Verdict] = field(default_factory=list)  # clusters whose judged members agree (setup's clusters)
+    cluster_stats: dict[int, dict] = field(default_factory=dict)  # cluster -> judged good/bad, mean filter score
 
 
 def run(
@@ -207,10 +212,36 @@ def from_argilla(
     order = np.argsort(-np.array(spread), kind="stable")[: train.next_batch]
     next_up = [(pending[i].id, float(scores[i])) for i in order]
     result = Result(stored, ev, flt.info.label_counts, agreement, suggested, len(pending), next_up)
+    result.verdicts, result.cluster_stats = _clusters(rows, agg, pending, scores, settings.clusters)
+    for v in result.verdicts:
+        progress.say(v.line())
     result.outputs = write_outputs(settings.output_dir, result, pending, scores)
     clock.lap("report")
     result.seconds = clock.laps
     return result
+
+
+def _clusters(rows, agg, pending, scores, settings: ClusterConfig) -> tuple[list[Verdict], dict[int, dict]]:
+    """The verdicts of clusters whose judged members agree, and per cluster its judged counts and mean filter score
+    (of the pairs scored now); nothing when setup made no clusters."""
+    infos, members = from_records(rows, agg.labels, agg.ties)
+    if not infos:
+        return [], {}
+    titles = {c.id: c.title for c in infos}
+    keep = list(resolve(settings.keep, infos, "clusters.keep"))
+    found = verdicts(members, titles, settings.propagate_min, keep)
+    score_of = {r.id: float(s) for r, s in zip(pending, scores, strict=True)}
+    stats: dict[int, dict] = {}
+    for m in members:
+        entry = stats.setdefault(m.cluster, {"judged_good": 0, "judged_bad": 0, "_scores": []})
+        entry["judged_good"] += m.label == "good"
+        entry["judged_bad"] += m.label == "bad"
+        if m.id in score_of:
+            entry["_scores"].append(score_of[m.id])
+    for entry in stats.values():
+        values = entry.pop("_scores")
+        entry["mean_filter_score"] = round(float(np.mean(values)), 3) if values else None
+    return found, stats
 
 
 def _no_label(score: float) -> None:
@@ -268,9 +299,65 @@ def write_outputs(out_dir: str | Path, result: Result, pending, scores) -> dict[
     filter_json = out / "filter_report.json"
     if filter_json.exists() and drops_plot(json.loads(filter_json.read_text()), out / "filter_drops.png"):
         plots.append("filter_drops.png")
+    _update_cluster_report(out / "clusters", result)
     report = _train_report(result, scores, plots)
     paths["report"].write_text(report, encoding="utf-8")
     return paths
+
+
+def _update_cluster_report(folder: Path, result: Result) -> None:
+    """Setup's `clusters.json` and table with what this retrain knows: judged counts, mean filter score, verdicts."""
+    from curation.clusters.report import table
+    from curation.files import staged_file
+
+    path = folder / "clusters.json"
+    if not result.cluster_stats or not path.exists():
+        return
+    data = json.loads(path.read_text(encoding="utf-8"))
+    proposed = {v.cluster: v for v in result.verdicts}
+    for item in data["items"]:
+        item.update(result.cluster_stats.get(item["id"], {}))
+        v = proposed.get(item["id"])
+        item["verdict"] = (
+            None
+            if v is None
+            else {
+                "label": v.label,
+                "judged": v.judged,
+                "radius": round(v.radius, 4),
+                "within": len(v.within),
+                "beyond": v.beyond,
+            }
+        )
+    with staged_file(path) as partial:
+        partial.write_text(json.dumps(data, indent=1, ensure_ascii=False), encoding="utf-8")
+    with staged_file(folder / "clusters.md") as partial:
+        partial.write_text(table(data["items"], data), encoding="utf-8")
+
+
+def _cluster_lines(result: Result) -> list[str]:
+    if not result.cluster_stats:
+        return []
+    lines = ["## Clusters", ""]
+    if result.verdicts:
+        lines += [f"- {v.line()}" for v in result.verdicts]
+        bad = [v for v in result.verdicts if v.label == "bad"]
+        if bad:
+            ids = ",".join(str(v.cluster) for v in bad)
+            lines += [
+                "",
+                f"To drop them: `clusters.drop: [{ids}]` in the config (or `curation cluster --drop {ids}`); until "
+                "then `curation export` already leaves out the unjudged members within the judged radius.",
+            ]
+    else:
+        lines.append("No cluster has enough agreeing judgments for a verdict yet (clusters.propagate_min).")
+    judged = sorted(result.cluster_stats.items(), key=lambda kv: -(kv[1]["judged_good"] + kv[1]["judged_bad"]))
+    lines += ["", "| cluster | judged good | judged bad | mean filter score (unjudged) |", "|---:|---:|---:|---:|"]
+    for c, s in judged[:15]:
+        if s["judged_good"] + s["judged_bad"]:
+            score = "—" if s["mean_filter_score"] is None else f"{s['mean_filter_score']:.3f}"
+            lines.append(f"| {c} | {s['judged_good']} | {s['judged_bad']} | {score} |")
+    return [*lines, ""]
 
 
 def _train_report(result: Result, scores, plots) -> str:
@@ -305,5 +392,6 @@ def _train_report(result: Result, scores, plots) -> str:
         "Next to label: `next_to_label.tsv` (the pairs the model is least sure about; in Argilla sort by",
         "metadata `priority`, highest first).",
         "",
+        *_cluster_lines(result),
     ]
     return "\n".join(lines)

@@ -56,18 +56,21 @@ TERMS = {
     "source_lang": "source language",
     "target_lang": "target language",
     "toxicity": "toxicity (word lists): added / removed / balanced / none",
+    "cluster": "cluster (id · title): similar pairs, judge them together",
     "batch": "input file",
 }
 
 
 # the toxicity filter's matches per side (curation.clean.toxicity), as integer metadata
 TOXIC_COUNTS = {"toxic_source": "offensive words in the source", "toxic_target": "offensive words in the target"}
-HIDDEN = {"batch"}  # where a pair came from: for curators, not something an annotator judges by
+# how far a pair lies from its cluster's centre (curation.clusters): label propagation's radius is measured in it
+CLUSTER_DISTANCE = {"cluster_distance": "distance to the cluster's centre"}
+HIDDEN = {"batch", "cluster_distance"}  # where a pair came from: for curators, not something an annotator judges by
 
 
 def titles() -> dict[str, str]:
     """Every metadata property setup writes, with its title."""
-    return {**MEASURES, **TOXIC_COUNTS, **TERMS}
+    return {**MEASURES, **TOXIC_COUNTS, **TERMS, **CLUSTER_DISTANCE}
 
 
 def setup_properties() -> list:
@@ -77,6 +80,10 @@ def setup_properties() -> list:
     return [
         *(rg.FloatMetadataProperty(name=name, title=title) for name, title in MEASURES.items()),
         *(rg.IntegerMetadataProperty(name=name, title=title) for name, title in TOXIC_COUNTS.items()),
+        *(
+            rg.FloatMetadataProperty(name=name, title=title, visible_for_annotators=False)
+            for name, title in CLUSTER_DISTANCE.items()
+        ),
         *(
             rg.TermsMetadataProperty(name=name, title=title, visible_for_annotators=name not in HIDDEN)
             for name, title in TERMS.items()
@@ -145,6 +152,9 @@ def metadata(pair: Pair) -> dict:
         values["toxicity"] = pair.measures["toxicity"]
         values["toxic_source"] = verdict.source.count if verdict else 0
         values["toxic_target"] = verdict.target.count if verdict else 0
+    if isinstance(pair.measures.get("cluster"), str):
+        values["cluster"] = pair.measures["cluster"]
+        values["cluster_distance"] = round(float(pair.measures["cluster_distance"]), 4)
     batch = pair.origin.rsplit(":", 1)[0]
     if batch:
         values["batch"] = batch

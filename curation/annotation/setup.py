@@ -36,6 +36,8 @@ from curation.annotation.suggestions import add_properties
 from curation.clean import pii
 from curation.clean.pipeline import Tally, cap_templates, clean, regroup_twins, write_outputs
 from curation.clean.settings import Cleaning
+from curation.clusters.pool import PoolClusters, cluster_pool
+from curation.clusters.settings import ClusterConfig
 from curation.errors import InputError, SetupError, retried
 from curation.files import write_private_json
 from curation.pair import batched
@@ -299,17 +301,21 @@ class SetupResult:
     logged: int = 0  # records in the dataset from this run
     labels: Imported = field(default_factory=Imported)  # what the labels file brought
     total: int | None = None  # records in the dataset once setup is done (None: Argilla did not say)
+    clusters: PoolClusters | None = None  # what the cluster step did (clusters.enabled)
 
 
 @dataclass
 class SetupSettings:
-    """All setup reads: the cleaning section, the Argilla and annotators sections, and the folder its filter report
-    and dropped pairs go to."""
+    """All setup reads: the cleaning section, the Argilla and annotators sections, the folder its filter report
+    and dropped pairs go to, and the clusters section with the learned filter's settings (its encoder makes the
+    clusters' embeddings; `train` None: the defaults)."""
 
     cleaning: Cleaning
     argilla: ArgillaConfig
     annotators: AnnotatorsConfig
     output_dir: str
+    clusters: ClusterConfig = field(default_factory=ClusterConfig)
+    train: object = None  # model.settings.TrainConfig
 
 
 def run_setup(
@@ -340,12 +346,27 @@ def run_setup(
         kept.append(pair)
         bar(1)
     kept = regroup_twins(kept, rejected, dedup.target_group, tally)
+    pool = None
+    if settings.clusters.enabled:
+        from curation.model.settings import TrainConfig
+
+        labelled = {row.pair.id: row.label for row in judged}
+        train = settings.train or TrainConfig()
+        kept, pool = cluster_pool(
+            kept, rejected, settings.clusters, train, settings.output_dir, judged=labelled, progress=progress
+        )
+        if pool.result is not None:
+            tally.clusters = {
+                "clusters": pool.result.model.k,
+                "dropped": pool.dropped,
+                "near_duplicates": pool.near_duplicates,
+            }
     paths = write_outputs(settings.output_dir, tally, rejected)
     progress.say(tally.table())
     progress.say(f"Dropped pairs with reasons: {paths['dropped']}  Report: {paths['report']}")
     if torn:
         progress.say(describe_torn(torn))
-    result = SetupResult(tally, paths, {})
+    result = SetupResult(tally, paths, {}, clusters=pool)
     if dry_run:
         return result
     space = ensure_workspace(client, argilla.workspace)

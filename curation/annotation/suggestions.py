@@ -12,6 +12,7 @@ from curation.annotation import schema
 from curation.annotation.records import DatasetRecord, send
 from curation.annotation.schema import FILTER_MODEL, FILTER_SCORE, PRIORITY, agent_for
 from curation.clean.pipeline import template_key
+from curation.clusters.decide import cluster_of
 from curation.pair import Pair, batched
 from curation.progress import Bar
 
@@ -83,10 +84,15 @@ def priority(score: float) -> float:
     return round(1 - 2 * abs(score - 0.5), 6)
 
 
+CLUSTER_SHARE = 5  # a cluster's 5 most uncertain pairs keep most of their priority; the rest fall behind others'
+
+
 def priorities(rows: list[DatasetRecord], scores) -> list[float]:
     """`priority` of each row, with the copies of a template spread out: pairs that differ only in their numbers
     ("Room 7 is ready." ×5) score alike and came back to back in the queue; within a template the k-th most
-    uncertain copy gets 1/(k+1) of its priority, so one copy comes up with its peers and the rest further down."""
+    uncertain copy gets 1/(k+1) of its priority, so one copy comes up with its peers and the rest further down.
+    Likewise within a cluster (setup's `cluster` metadata), more gently: the r-th most uncertain pair gets
+    1/(1 + r/5), so a large cluster of alike pairs does not fill the queue, yet annotators meet each cluster."""
     base = [priority(float(s)) for s in scores]
     groups: dict[int, list[int]] = {}
     for i, row in enumerate(rows):
@@ -95,6 +101,14 @@ def priorities(rows: list[DatasetRecord], scores) -> list[float]:
     for members in groups.values():
         for k, i in enumerate(sorted(members, key=lambda i: -base[i])):
             out[i] = round(base[i] / (k + 1), 6)
+    clusters: dict[int, list[int]] = {}
+    for i, row in enumerate(rows):
+        c = cluster_of(row.metadata.get("cluster"))
+        if c is not None:
+            clusters.setdefault(c, []).append(i)
+    for members in clusters.values():  # one cluster never fills the queue: its r-th pair falls by 1 / (1 + r / 5)
+        for r, i in enumerate(sorted(members, key=lambda i: -out[i])):
+            out[i] = round(out[i] / (1 + r / CLUSTER_SHARE), 6)
     return out
 
 

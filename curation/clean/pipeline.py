@@ -34,11 +34,16 @@ class Tally:
     templates_dropped: int = 0
     workers: tuple[int, int] | None = None  # (asked, used) when cleaning.workers asked for more than the cores
     twins_kept: int = 0  # setup: pairs sharing a target with a kept pair, sent to annotators with it (regroup_twins)
+    clusters: dict[str, int] = field(default_factory=dict)  # setup's cluster step: clusters, dropped, near_duplicates
 
     @property
     def kept(self) -> int:
         """The pairs that reach annotators: past dedup, target twins back in, the template cap's drops out."""
-        return self.deduplicated + self.twins_kept - self.templates_dropped
+        return self.deduplicated + self.twins_kept - self.templates_dropped - self.cluster_drops
+
+    @property
+    def cluster_drops(self) -> int:
+        return self.clusters.get("dropped", 0) + self.clusters.get("near_duplicates", 0)
 
     def table(self) -> str:
         """The filter table a curator reads: one row per stage, with its top reasons."""
@@ -56,7 +61,7 @@ class Tally:
                 listed = ", ".join(f"{k} ({n:,})" for k, n in sorted(flagged.items(), key=lambda x: -x[1]))
                 lines.append(f"{'':16} {'':9} {'':9} {'':9}  flagged for annotators: {listed}")
         reasons = ", ".join(f"{r} ({n:,})" for r, n in self.dedup.items())
-        after_dedup = self.kept + self.templates_dropped  # the template cap comes after dedup
+        after_dedup = self.kept + self.templates_dropped + self.cluster_drops  # the template cap comes after dedup
         dropped = sum(self.dedup.values())
         lines.append(f"{'dedup':16} {dropped + after_dedup:9,} {after_dedup:9,} {dropped:9,}  {reasons}")
         if self.twins_kept:
@@ -66,7 +71,15 @@ class Tally:
             )
         if self.template_cap is not None:
             why = f"more than {self.template_cap} differing only in numbers ({self.templates_dropped:,})"
-            lines.append(f"{'templates':16} {after_dedup:9,} {self.kept:9,} {self.templates_dropped:9,}  {why}")
+            past = self.kept + self.cluster_drops  # the cluster step comes after the template cap
+            lines.append(f"{'templates':16} {after_dedup:9,} {past:9,} {self.templates_dropped:9,}  {why}")
+        if self.clusters:
+            before = self.kept + self.cluster_drops
+            why = (
+                f"in {self.clusters['clusters']} clusters: dropped with their cluster ({self.clusters['dropped']:,}), "
+                f"near-duplicates in a cluster ({self.clusters['near_duplicates']:,})"
+            )
+            lines.append(f"{'clusters':16} {before:9,} {self.kept:9,} {self.cluster_drops:9,}  {why}")
         lines.append(f"PII values masked: {self.pii_masked:,}")
         if self.workers:
             lines.append(f"workers: {self.workers[0]:,} asked, {self.workers[1]} used (the cores of this machine)")
@@ -90,6 +103,7 @@ class Tally:
             "dedup": self.dedup,
             "templates": {"cap": self.template_cap, "dropped": self.templates_dropped},
             "target_twins": self.twins_kept,
+            "clusters": self.clusters,
             "kept": self.kept,
         }
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from curation.cli import annotation, corpus, demo, export, finetune, model, server
+from curation.cli import annotation, clusters, corpus, demo, export, finetune, model, server
 
 
 @click.group()
@@ -21,6 +21,7 @@ for command in (
     model.train,
     corpus.score,
     corpus.slice_command,
+    clusters.cluster,
     finetune.finetune,
     finetune.compare,
     export.export_command,

@@ -35,7 +35,9 @@ def setup(config_path, input_path, workspace, dataset, labels, dry_run):
 def run(config: Config, labels=None, dry_run: bool = False, client=None) -> None:
     quiet_sdk()
     bars = Bars()
-    settings = SetupSettings(config.cleaning(), config.argilla, config.annotators, config.output_dir)
+    settings = SetupSettings(
+        config.cleaning(), config.argilla, config.annotators, config.output_dir, config.clusters, config.train
+    )
     result = run_setup(settings, labels, dry_run=dry_run, progress=bars.progress(), client=client)
     bars.close()
     if dry_run:

@@ -67,7 +67,7 @@ def export_command(config_path, workspace, dataset, chat, to: Destination, accep
 
 def run(config: Config, to: Destination, accept: AutoAccept, client=None) -> None:
     quiet_sdk()
-    settings = ExportSettings(config.argilla, config.export, config.output_dir)
+    settings = ExportSettings(config.argilla, config.export, config.output_dir, config.clusters)
     result = export(settings, to, accept, progress=Progress(click.echo), client=client)
     output, repo_id = to.output, to.repo_id
     c = result.selection.counts

@@ -37,7 +37,7 @@ def run(config: Config, labels=None, force: bool = False, client=None) -> None:
     quiet_sdk()
     bars = Bars()
     try:
-        settings = cycle.CycleSettings(config.train, config.argilla, config.output_dir)
+        settings = cycle.CycleSettings(config.train, config.argilla, config.output_dir, config.clusters)
         result = cycle.run(settings, labels, client=client, progress=bars.progress(), force=force)
     finally:
         bars.close()

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from curation.annotation.agreement import aggregate
 from curation.annotation.connect import connect
-from curation.annotation.records import find_dataset, read_records
+from curation.annotation.records import find_dataset, judgments, read_records
 from curation.annotation.settings import ArgillaConfig
+from curation.clusters.decide import decisions
+from curation.clusters.settings import ClusterConfig
 from curation.errors import ExportError
 from curation.export.card import card, comparison_for
 from curation.export.select import Selection, score_unscored, select, validation_too_small
@@ -29,11 +32,13 @@ from curation.progress import Progress
 @dataclass
 class ExportSettings:
     """All an export reads: where the dataset is in Argilla, the export section, and the output folder where setup's
-    filter report and `curation compare`'s summary are found for the card."""
+    filter report and `curation compare`'s summary are found for the card, and the clusters section (the curator's
+    drops and keeps, and how many agreeing judgments make a cluster's verdict)."""
 
     argilla: ArgillaConfig
     export: ExportConfig
     output_dir: str
+    clusters: ClusterConfig = field(default_factory=ClusterConfig)
 
 
 @dataclass
@@ -111,7 +116,10 @@ def run(
     records = read_records(client, data)
     if model is not None and threshold is not None:
         score_unscored(records, model_dir, model, log=progress.say, trust_pickle=accept.trust_pickle)
-    selection = select(records, threshold, model.version if model else None, config.validation)
+    agg = aggregate(judgments(records))
+    c = settings.clusters
+    verdicts = decisions(records, agg.labels, agg.ties, c.drop, c.keep, c.propagate_min)
+    selection = select(records, threshold, model.version if model else None, config.validation, verdicts)
     recorded = {
         "workspace": argilla.workspace,
         "dataset": argilla.dataset,

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from curation.annotation.agreement import aggregate, agreement_summary
 from curation.annotation.records import DatasetRecord, judgments
 from curation.annotation.schema import agent_for
+from curation.clusters.decide import Decisions, cluster_of
 from curation.errors import ExportError
 from curation.model.info import ModelInfo
 from curation.model.learned import LearnedFilter
@@ -40,16 +41,29 @@ def score_unscored(
 
 
 def select(
-    records: list[DatasetRecord], threshold: float | None, model_version: str | None, validation: float
+    records: list[DatasetRecord],
+    threshold: float | None,
+    model_version: str | None,
+    validation: float,
+    clusters: Decisions | None = None,
 ) -> Selection:
-    """Rows to export and rows rejected (with reasons). `threshold` None: human-approved pairs only."""
+    """Rows to export and rows rejected (with reasons). `threshold` None: human-approved pairs only. `clusters`: a
+    curator's dropped clusters leave the set whole (judged pairs too), and the unjudged pairs an all-bad verdict
+    reaches are never accepted on the filter's word."""
     agg = aggregate(judgments(records))
     if not agg.votes:
         raise ExportError("no submitted labels yet: annotators must judge some pairs in Argilla before an export")
     rows, rejected = [], []
     agent = agent_for(model_version) if model_version else None
+    dropped = clusters.dropped if clusters else {}
+    propagated = clusters.propagated_bad if clusters else {}
     for r in sorted(records, key=lambda r: r.id):
         base = {"id": r.id, "source": r.source}
+        c = cluster_of(r.metadata.get("cluster"))
+        if c in dropped:
+            reason = f"cluster {c} ({dropped[c]}) dropped by the curator (clusters.drop)"
+            rejected.append({**base, "target": r.target, "category": "cluster dropped", "reason": reason})
+            continue
         if r.votes:
             majority = agg.labels.get(r.id)
             n = len(r.votes)
@@ -76,7 +90,13 @@ def select(
                 }
             )
         elif threshold is not None:
-            if r.filter_score is None or (agent and r.filter_agent != agent):
+            if r.id in propagated:
+                v = propagated[r.id]
+                reason = (
+                    f"cluster {v.cluster} ({v.title}): {v.judged} of {v.judged} judged members bad, within their radius"
+                )
+                rejected.append({**base, "target": r.target, "category": "cluster judged bad", "reason": reason})
+            elif r.filter_score is None or (agent and r.filter_agent != agent):
                 rejected.append(
                     {**base, "target": r.target, "category": "not scored", "reason": "not scored by this model version"}
                 )

@@ -24,6 +24,7 @@ from curation.model.precision import BFLOAT16, CACHE_KEY, resolve
 from curation.model.settings import DEFAULT_MODEL, TrainConfig
 
 WINDOW_BATCHES = 16  # batches of pairs whose sides are sorted by length together (and held in memory)
+RECENT_EMBEDDINGS = 65_536  # embeddings of the pairs encoded last, kept in memory for `embeddings` (then cleared)
 
 
 OFFLINE_DIR = USER_CACHE / "multilingual-e5-small"
@@ -198,6 +199,7 @@ class PairEncoder:
         if self.body is None and self.load is None:
             raise ModelError("a PairEncoder needs a body or a function that loads it")
         self.model = None
+        self._recent: dict[str, np.ndarray] = {}
         if self.body is not None:
             self._ready()
 
@@ -282,8 +284,43 @@ class PairEncoder:
             cos = (src_vec * tgt_vec).sum(1)
             for k in range(len(part)):
                 aligned[start + k] = features.alignment(src_tokens[k], tgt_tokens[k], float(cos[k]))
+            self._keep_embeddings(part, src_vec + tgt_vec)
         out = known.result() if isinstance(known, Future) else known
         out[:, features.columns(features.ALIGNMENT)] = aligned
+        return out
+
+    def _keep_embeddings(self, pairs: Sequence[tuple[str, str]], sums: np.ndarray) -> None:
+        """The pairs' embeddings (the normalised sum of both sides' mean vectors), kept in the cache and, for the
+        pairs encoded last, in memory: what `embeddings` reads without another forward pass."""
+        vectors = sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
+        keys = [pair_key(s, t) for s, t in pairs]
+        if len(self._recent) > RECENT_EMBEDDINGS:
+            self._recent.clear()
+        self._recent.update(zip(keys, vectors, strict=True))
+        if self.cache is not None:
+            self.cache.put_embeddings(keys, vectors)
+
+    def embeddings(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
+        """One vector per (source, target) pair, L2-normalised: the sum of the source's and the target's mean
+        vectors of the last layer run, as scoring computes them. Pairs scored or embedded before come from the
+        cache (or from memory, for the chunk `stream` gave last); the rest are encoded now, one forward pass a side."""
+        self._ready()
+        keys = [pair_key(s, t) for s, t in pairs]
+        width = self.model.config.hidden_size
+        found = {k: self._recent[k] for k in keys if k in self._recent}
+        if self.cache is not None and len(found) < len(keys):
+            found |= self.cache.get_embeddings([k for k in keys if k not in found], width)
+        todo = [i for i, k in enumerate(keys) if k not in found]
+        out = np.zeros((len(pairs), width), dtype=np.float32)
+        window = WINDOW_BATCHES * self.batch_size
+        for start in range(0, len(todo), window):
+            part = [pairs[i] for i in todo[start : start + window]]
+            _, src_vec = self._encode([s for s, _ in part])
+            _, tgt_vec = self._encode([t for _, t in part])
+            self._keep_embeddings(part, src_vec + tgt_vec)
+            found |= {pair_key(s, t): self._recent[pair_key(s, t)] for s, t in part}
+        for i, k in enumerate(keys):
+            out[i] = found[k]
         return out
 
     def tokens(self, texts: list[str]) -> list[list[int]]:

@@ -34,6 +34,8 @@ class FeatureCache:
         self.db = sqlite3.connect(self.path, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("CREATE TABLE IF NOT EXISTS signals (key TEXT PRIMARY KEY, value BLOB NOT NULL)")
+        # pair embeddings (float16), written whenever the encoder runs on a pair: what clusters are made of
+        self.db.execute("CREATE TABLE IF NOT EXISTS embeddings (key TEXT PRIMARY KEY, value BLOB NOT NULL)")
 
     def get(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
         found: dict[str, np.ndarray] = {}
@@ -50,6 +52,23 @@ class FeatureCache:
         rows = [(k, np.asarray(v, dtype=np.float32).tobytes()) for k, v in zip(keys, values, strict=True)]
         with self.db:
             self.db.executemany("INSERT OR REPLACE INTO signals (key, value) VALUES (?, ?)", rows)
+
+    def get_embeddings(self, keys: Sequence[str], width: int) -> dict[str, np.ndarray]:
+        """The stored embeddings of `keys` (float32, `width` wide) that exist."""
+        found: dict[str, np.ndarray] = {}
+        for start in range(0, len(keys), 500):
+            chunk = list(keys[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            for key, blob in self.db.execute(f"SELECT key, value FROM embeddings WHERE key IN ({marks})", chunk):
+                value = np.frombuffer(blob, dtype=np.float16)
+                if value.size == width:
+                    found[key] = value.astype(np.float32)
+        return found
+
+    def put_embeddings(self, keys: Sequence[str], values: np.ndarray) -> None:
+        rows = [(k, np.asarray(v, dtype=np.float16).tobytes()) for k, v in zip(keys, values, strict=True)]
+        with self.db:
+            self.db.executemany("INSERT OR REPLACE INTO embeddings (key, value) VALUES (?, ?)", rows)
 
     def close(self) -> None:
         self.db.close()

@@ -1,0 +1,179 @@
+"""What a curator reads: `clusters.json`, a table (`clusters.md`), the 2D map (`map.png`) and every pair's cluster
+(`assignments.parquet`), in one folder (`outputs/clusters/` for setup)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from curation.clusters.run import Clustering
+from curation.files import staged_file
+
+LABELLED = 12  # clusters named on the map (the largest)
+MAP_POINTS = 20_000  # points drawn on the map at most (a sample: the map is read at a glance, not counted)
+
+
+def cluster_objects(result: Clustering, stats: dict[int, dict] | None = None) -> list[dict]:
+    """One object per cluster: id, title, size, keywords, examples, and the stats known so far."""
+    stats = stats or {}
+    out = []
+    for c in result.clusters:
+        obj = asdict(c)
+        obj["decision"] = "drop" if c.id in result.dropped else "keep" if c.id in result.kept else None
+        obj.update(stats.get(c.id, {}))
+        out.append(obj)
+    return out
+
+
+def write(
+    result: Clustering, out_dir: str | Path, x=None, stats: dict[int, dict] | None = None, projection="pca"
+) -> dict:
+    """Writes the folder; `x` (the embeddings) draws the map. Returns the paths written."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {name: out / name for name in ("clusters.json", "clusters.md", "assignments.parquet")}
+    objects = cluster_objects(result, stats)
+    summary = {
+        "clusters": len(result.clusters),
+        "pairs": int(len(result.labels)),
+        "k": "auto" if result.model.auto else "clusters.k",
+        "first_split": int(len(result.model.fine)),
+        "dropped": sorted(result.dropped),
+        "near_duplicates": len(result.duplicates),
+        "seconds": result.seconds,
+    }
+    with staged_file(paths["clusters.json"]) as partial:
+        partial.write_text(json.dumps({**summary, "items": objects}, indent=1, ensure_ascii=False), encoding="utf-8")
+    with staged_file(paths["clusters.md"]) as partial:
+        partial.write_text(table(objects, summary), encoding="utf-8")
+    titles = np.array([c.title for c in result.clusters], dtype=object)
+    with staged_file(paths["assignments.parquet"]) as partial:
+        schema = pa.schema(
+            [("row", pa.int64()), ("cluster", pa.int32()), ("title", pa.string()), ("distance", pa.float32())]
+        )
+        with pq.ParquetWriter(partial, schema) as writer:
+            for start in range(0, len(result.labels), 100_000):
+                labels = result.labels[start : start + 100_000]
+                writer.write_table(
+                    pa.table(
+                        {
+                            "row": np.arange(start, start + len(labels), dtype=np.int64),
+                            "cluster": labels,
+                            "title": titles[labels],
+                            "distance": result.distances[start : start + 100_000],
+                        },
+                        schema=schema,
+                    )
+                )
+    if x is not None and len(result.labels) >= 3:
+        paths["map.png"] = out / "map.png"
+        draw_map(result, x, paths["map.png"], projection)
+    return paths
+
+
+def _cell(value, digits=2) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def table(objects: list[dict], summary: dict) -> str:
+    """The cluster report: one row per cluster, largest first, with the stats known so far."""
+    how = f"chosen from the pool (first split {summary['first_split']})" if summary["k"] == "auto" else "clusters.k"
+    columns = "mean filter score | dropped by heuristics | judged good / bad | toxic | decision | examples"
+    lines = [
+        f"# Clusters: {summary['pairs']:,} pairs in {summary['clusters']} clusters",
+        "",
+        f"k: {how}. Drop a cluster by id or title: `clusters.drop` in the config, or "
+        "`curation cluster --drop ID,TITLE`.",
+        "",
+        f"| id | size | title | {columns} |",
+        "|---:|---:|---|---:|---:|---|---:|---|---|",
+    ]
+    for o in objects:
+        judged = f"{o['judged_good']} / {o['judged_bad']}" if "judged_good" in o else "—"
+        examples = " ◦ ".join(f"{e['source'][:50]} → {e['target'][:50]}" for e in o["examples"])
+        examples = examples.replace("|", "\\|")
+        lines.append(
+            f"| {o['id']} | {o['size']:,} | {o['title'].replace('|', '/')} | {_cell(o.get('mean_filter_score'))} | "
+            f"{_cell(o.get('heuristics_dropped_share'))} | {judged} | {_cell(o.get('toxic_share'))} | "
+            f"{o.get('decision') or ''} | {examples} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def project(x, projection: str = "pca", points: np.ndarray | None = None) -> np.ndarray:
+    """2D coordinates of the rows `points` of `x`: PCA (instant) or UMAP (umap-learn, slower)."""
+    rows = np.asarray(x[points] if points is not None else x, dtype=np.float32)
+    if projection == "umap":
+        try:
+            import umap
+        except ImportError:
+            from curation.errors import ConfigError
+
+            raise ConfigError(
+                "clusters.map is umap, but umap-learn is not installed: pip install umap-learn, or use pca"
+            ) from None
+        return umap.UMAP(n_components=2, random_state=0).fit_transform(rows)
+    from sklearn.decomposition import PCA
+
+    return PCA(2, random_state=0).fit_transform(rows)
+
+
+def draw_map(result: Clustering, x, path: Path, projection: str = "pca") -> None:
+    """Points coloured by cluster; the largest clusters named at their middle; dropped clusters crossed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = len(result.labels)
+    rng = np.random.default_rng(0)
+    points = np.sort(rng.choice(n, MAP_POINTS, replace=False)) if n > MAP_POINTS else np.arange(n)
+    xy = project(x, projection, points)
+    labels = result.labels[points]
+    fig, ax = plt.subplots(figsize=(13, 9), dpi=110)
+    colours = plt.get_cmap("tab20")
+    largest = [c.id for c in sorted(result.clusters, key=lambda c: -c.size)[:LABELLED]]
+    ax.scatter(xy[:, 0], xy[:, 1], s=5, c="#cfcfcf", linewidths=0, label="other clusters")
+    for rank, c in enumerate(largest):
+        mine = labels == c
+        if not mine.any():
+            continue
+        marker = "x" if c in result.dropped else "o"
+        ax.scatter(
+            xy[mine, 0],
+            xy[mine, 1],
+            s=9 if marker == "o" else 14,
+            color=colours(rank % 20),
+            marker=marker,
+            linewidths=0.8 if marker == "x" else 0,
+        )
+        cx, cy = np.median(xy[mine], axis=0)
+        name = f"{c}: {result.clusters[c].title}"
+        name = name if len(name) <= 48 else name[:47] + "…"
+        ax.annotate(
+            f"{name}\n({result.clusters[c].size:,} pairs{', dropped' if c in result.dropped else ''})",
+            (cx, cy),
+            fontsize=8,
+            ha="center",
+            bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": colours(rank % 20), "alpha": 0.85},
+        )
+    ax.set_title(
+        f"{n:,} pairs in {len(result.clusters)} clusters ({projection.upper()} of the pair embeddings); "
+        f"the {min(LABELLED, len(largest))} largest in colour, dropped ones crossed"
+    )
+    ax.set_xticks([])
+    ax.set_yticks([])
+    fig.tight_layout()
+    with staged_file(path) as partial:
+        fig.savefig(partial, format="png")
+    plt.close(fig)
