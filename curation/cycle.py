@@ -17,9 +17,10 @@ from curation.annotation.labels import describe_torn, one_per_annotator, read_la
 from curation.annotation.records import find_dataset, judgments, read_records
 from curation.annotation.settings import ArgillaConfig
 from curation.clusters.decide import Verdict, from_records, resolve, verdicts
+from curation.clusters.report import table
 from curation.clusters.settings import ClusterConfig
 from curation.errors import TRAIN, InputError
-from curation.files import writable_folder, write_tsv
+from curation.files import staged_file, writable_folder, write_tsv
 from curation.model.card import quality_lines
 from curation.model.encoder import PairEncoder, build_encoder
 from curation.model.error_types import MIN_EXAMPLES
@@ -307,9 +308,6 @@ def write_outputs(out_dir: str | Path, result: Result, pending, scores) -> dict[
 
 def _update_cluster_report(folder: Path, result: Result) -> None:
     """Setup's `clusters.json` and table with what this retrain knows: judged counts, mean filter score, verdicts."""
-    from curation.clusters.report import table
-    from curation.files import staged_file
-
     path = folder / "clusters.json"
     if not result.cluster_stats or not path.exists():
         return

@@ -348,12 +348,9 @@ def run_setup(
     kept = regroup_twins(kept, rejected, dedup.target_group, tally)
     pool = None
     if settings.clusters.enabled:
-        from curation.model.settings import TrainConfig
-
         labelled = {row.pair.id: row.label for row in judged}
-        train = settings.train or TrainConfig()
         kept, pool = cluster_pool(
-            kept, rejected, settings.clusters, train, settings.output_dir, judged=labelled, progress=progress
+            kept, rejected, settings.clusters, settings.train, settings.output_dir, judged=labelled, progress=progress
         )
         if pool.result is not None:
             tally.clusters = {

@@ -7,7 +7,7 @@ from dataclasses import replace
 import click
 
 from curation.cli.common import Bars, config_option, friendly, gather, load_config
-from curation.clusters.run import cluster_file
+from curation.clusters.file import cluster_file
 from curation.clusters.settings import parse_ids
 
 

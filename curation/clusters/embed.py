@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from curation.errors import InputError, ModelError
+from curation.model.encoder import build_encoder
 
 NO_MODEL = (
     "no embeddings for these pairs and no model to make them ({cause}): pass --embeddings FILE.npy (one row per "
@@ -36,8 +37,6 @@ def from_file(path: str | Path, n: int) -> np.ndarray:
 def encoder_for(train):
     """The learned filter's encoder (`train`: its settings, with the feature cache under `train.models_dir`), or the
     one-line error that there is none."""
-    from curation.model.encoder import build_encoder
-
     try:
         return build_encoder(train)
     except ModelError as e:

@@ -16,6 +16,7 @@ import numpy as np
 from curation.clusters import embed, report
 from curation.clusters.run import Clustering, cluster
 from curation.clusters.settings import ClusterConfig
+from curation.model.settings import TrainConfig
 from curation.pair import Pair, batched
 from curation.progress import Progress
 
@@ -42,11 +43,11 @@ def cluster_pool(
     judged: dict[str, str] | None = None,
     progress: Progress | None = None,
 ) -> tuple[list[Pair], PoolClusters]:
-    """The pairs still kept, and what clustering did. Dropped pairs join `rejected` with a reason that names the
-    cluster and its title (a near-duplicate also names the pair kept in its place). `judged`: pair id -> label from
-    a labels file, for the report's judged shares."""
+    """The pairs still kept, and what clustering did (`train`: the learned filter's settings; None: the defaults).
+    Dropped pairs join `rejected` with a reason that names the cluster and its title (a near-duplicate also names
+    the pair kept in its place). `judged`: pair id -> label from a labels file, for the report's judged shares."""
     progress = progress or Progress()
-    encoder = embed.encoder_for(train)
+    encoder = embed.encoder_for(train or TrainConfig())
     pairs = [(p.source, p.target) for p in kept]
     bar = progress.bar("encoding for clusters (the filter's features, cached for train_filter.py)")
     for features in encoder.stream(batched(pairs, CHUNK)):

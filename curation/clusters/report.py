@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from curation.clusters.run import Clustering
+from curation.errors import ConfigError
 from curation.files import staged_file
 
 LABELLED = 12  # clusters named on the map (the largest)
@@ -117,8 +118,6 @@ def project(x, projection: str = "pca", points: np.ndarray | None = None) -> np.
         try:
             import umap
         except ImportError:
-            from curation.errors import ConfigError
-
             raise ConfigError(
                 "clusters.map is umap, but umap-learn is not installed: pip install umap-learn, or use pca"
             ) from None

@@ -9,7 +9,7 @@ import curation
 
 ROOT = Path(curation.__file__).parent
 BASE = {"pair", "errors", "files", "checks", "progress"}
-STAGES = {"clean", "annotation", "model", "export", "finetune", "corpus", "server"}
+STAGES = {"clean", "clusters", "annotation", "model", "export", "finetune", "corpus", "server"}
 # what each layer may import at run time (imports under `if TYPE_CHECKING:` are for type checkers only), from the
 # bottom up; every module of the package belongs to one
 ALLOWED = {
@@ -17,11 +17,12 @@ ALLOWED = {
     "server": BASE | {"server"},
     "clean": BASE | {"clean"},
     "model": BASE | {"clean", "model"},
-    "annotation": BASE | {"clean", "annotation", "server"},
-    "export": BASE | {"clean", "annotation", "model", "export"},
+    "clusters": BASE | {"clean", "model", "clusters"},
+    "annotation": BASE | {"clean", "clusters", "annotation", "server"},
+    "export": BASE | {"clean", "clusters", "annotation", "model", "export"},
     "finetune": BASE | {"clean", "model", "export", "finetune"},
-    "cycle": BASE | {"clean", "annotation", "model", "cycle"},
-    "config": BASE | {"clean", "annotation", "model", "export", "finetune", "server", "config"},
+    "cycle": BASE | {"clean", "clusters", "annotation", "model", "cycle"},
+    "config": BASE | {"clean", "clusters", "annotation", "model", "export", "finetune", "server", "config"},
     "corpus": BASE | {"clean", "model", "corpus"},
     "cli": BASE | STAGES | {"cycle", "config", "cli"},
 }
