@@ -1,7 +1,7 @@
 """Centres from a sample of pair embeddings, then every pair to its nearest: k-means, over-split and merged back.
 
 How many clusters (`clusters.k` unset): k-means first splits the sample finely, into k0 = ⌈4·√m⌉ clusters (m: the
-pairs fitted on, at most `clusters.sample`), so that a family of boilerplate gets clusters of its own rather than a
+pairs fitted on, at most `clusters.sample`; at most m/10), so that a family of boilerplate gets clusters of its own rather than a
 share of a mixed one; then fine clusters merge while their centres lie closer than `MERGE` times the median
 radius (a member's mean distance to its centre), by average linkage. What is left is k: the pool's size sets the first
 split, its structure the merging. Measured (README, "Clusters"): on a pool of 3,982 pairs with six families of web
@@ -23,6 +23,7 @@ from curation.errors import InputError
 
 MERGE = 1.0  # fine clusters merge while their centres lie closer (on average) than this times the median radius
 SPLIT_PER_ROOT = 4  # k0 = ⌈4·√m⌉ fine clusters for m fitted pairs
+MIN_MEMBERS = 10  # pairs per fine cluster on average, at least (small pools)
 MAX_FINE = 2048  # fine clusters at most (a sample of 262k pairs reaches it)
 BLOCK = 8192  # rows assigned at once: memory stays flat whatever the pool's size
 
@@ -63,8 +64,9 @@ class ClusterModel:
 
 
 def fine_k(m: int) -> int:
-    """The first, fine split of `m` fitted pairs."""
-    return max(1, min(math.ceil(SPLIT_PER_ROOT * math.sqrt(m)), MAX_FINE, m // 2))
+    """The first, fine split of `m` fitted pairs: ⌈4·√m⌉, with at least `MIN_MEMBERS` pairs a fine cluster on
+    average (a radius measured on two or three members says nothing)."""
+    return max(1, min(math.ceil(SPLIT_PER_ROOT * math.sqrt(m)), MAX_FINE, m // MIN_MEMBERS))
 
 
 def fit(x: np.ndarray, k: int | None = None, seed: int = 0, total: int | None = None) -> ClusterModel:
