@@ -11,10 +11,12 @@ import numpy as np
 from curation.errors import InputError, ModelError
 from curation.model.encoder import build_encoder
 
-NO_MODEL = (
-    "no embeddings for these pairs and no model to make them ({cause}): pass --embeddings FILE.npy (one row per "
-    "pair, in input order), or a sentence-transformers folder as --base-model (train.base_model)"
+NO_MODEL = "no embeddings for these pairs and no model to make them ({cause}): {what}"
+FOR_FILE = (
+    "pass --embeddings FILE.npy (one row per pair, in input order), or a sentence-transformers folder as "
+    "--base-model (train.base_model)"
 )
+FOR_SETUP = "set train.base_model to a sentence-transformers folder, or turn clusters off (clusters.enabled: false)"
 
 
 def from_file(path: str | Path, n: int) -> np.ndarray:
@@ -34,13 +36,13 @@ def from_file(path: str | Path, n: int) -> np.ndarray:
     return x
 
 
-def encoder_for(train):
+def encoder_for(train, what: str = FOR_FILE):
     """The learned filter's encoder (`train`: its settings, with the feature cache under `train.models_dir`), or the
-    one-line error that there is none."""
+    one-line error that there is none, ending with `what` to do."""
     try:
         return build_encoder(train)
     except ModelError as e:
-        raise ModelError(NO_MODEL.format(cause=str(e).split(":")[0])) from None
+        raise ModelError(NO_MODEL.format(cause=str(e).split(":")[0], what=what)) from None
 
 
 def from_encoder(

@@ -47,7 +47,7 @@ def cluster_pool(
     Dropped pairs join `rejected` with a reason that names the cluster and its title (a near-duplicate also names
     the pair kept in its place). `judged`: pair id -> label from a labels file, for the report's judged shares."""
     progress = progress or Progress()
-    encoder = embed.encoder_for(train or TrainConfig())
+    encoder = embed.encoder_for(train or TrainConfig(), embed.FOR_SETUP)
     pairs = [(p.source, p.target) for p in kept]
     bar = progress.bar("encoding for clusters (the filter's features, cached for train_filter.py)")
     for features in encoder.stream(batched(pairs, CHUNK)):

@@ -245,3 +245,51 @@ def test_changing_the_label_with_the_keyboard_never_ticks_an_error_type(argilla_
     ticked = page.locator("input[id^=errors_]:checked").count()
     assert ticked == 0, f"{ticked} error types ticked by the keys meant for the label"
     page.close()
+
+
+def test_the_annotator_filters_the_queue_to_one_cluster_and_sees_it_in_the_bulk_view(argilla_stack, client, browser):
+    """Setup's `cluster` metadata (id · title) is a terms filter in the UI: picking a cluster leaves its pairs alone
+    in the queue, as the server's search is asked for (issue 37)."""
+    from curation.annotation.records import log_pairs
+    from curation.pair import Pair
+
+    dataset, space = curation_dataset(client, "clusters")
+    groups = {
+        "0 · casino · bonus / casino": [
+            ("Play casino games and win.", "Juegue al casino y gane."),
+            ("Get a casino bonus.", "Obtenga un bono de casino."),
+            ("Spin the slots for free.", "Gire las tragaperras gratis."),
+            ("Bet on football tonight.", "Apueste al fútbol esta noche."),
+        ],
+        "1 · train · station / tren": [
+            ("Where is the station?", "¿Dónde está la estación?"),
+            ("The train is late.", "El tren llega tarde."),
+            ("A ticket to Madrid, please.", "Un billete a Madrid, por favor."),
+        ],
+    }
+    pairs = []
+    for term, members in groups.items():
+        for source, target in members:
+            pair = Pair(source, target, origin="t:1")
+            pair.measures |= {"cluster": term, "cluster_distance": 0.1}
+            pairs.append(pair)
+    log_pairs(dataset, pairs, 10)
+    page = signed_in_annotator(argilla_stack, client, browser, space)
+    page.get_by_text(dataset.name).first.click()
+    page.wait_for_url("**/annotation-mode**")
+    page.get_by_text("1 of 7").wait_for()
+    page.get_by_text("Filters").first.click()
+    page.get_by_text("Metadata").first.click()
+    page.get_by_text("cluster (id · title)").first.click()
+    with page.expect_response(lambda r: "/records/search" in r.url) as searched:
+        page.get_by_text("1 · train · station / tren").click()
+    asked = searched.value.request.post_data
+    assert '"metadata_property":"cluster"' in asked and "1 · train · station / tren" in asked
+    page.get_by_text("1 of 3").wait_for()
+    page.keyboard.press("Escape")
+    page.get_by_role("button", name="Switch to Bulk Mode").click()  # the cluster's pairs, to label together
+    for source, _ in groups["1 · train · station / tren"]:
+        page.get_by_text(source).wait_for()
+    shown = page.locator("body").inner_text()
+    assert not any(source in shown for source, _ in groups["0 · casino · bonus / casino"])
+    page.close()

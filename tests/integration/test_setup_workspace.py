@@ -308,3 +308,71 @@ def test_a_dataset_made_before_the_toxicity_filter_gets_its_metadata_and_says_wh
     result = CliRunner().invoke(main, ["setup", "--config", "config.yaml", "--labels", "tagged.tsv"])
     assert result.exit_code == 1
     assert "tags error types dangerous, which dataset" in result.output and "Traceback" not in result.output
+
+
+def test_clusters_reach_argilla_as_a_filter_and_a_dropped_cluster_is_audited_and_left_out_of_the_export(
+    project, client, tiny_model
+):
+    """Issue 37, through the real server: setup tags every kept pair with its cluster (a terms filter annotators
+    use), a curator's `clusters.drop` sends the cluster's pairs to dropped.jsonl with the cluster and its title, and
+    `curation export` leaves the dropped cluster out even where annotators approved its pairs."""
+    import argilla as rg
+    import pandas as pd
+    import yaml
+    from boilerplate import family_pairs
+
+    path, workspace, dataset, _ = project
+    candidates = path / "sample" / "candidates.tsv"
+    text = candidates.read_text(encoding="utf-8")
+    text += "" if text.endswith("\n") else "\n"
+    candidates.write_text(text + "".join(f"{s}\t{t}\n" for s, t in family_pairs("casino", 30)), encoding="utf-8")
+    config = yaml.safe_load((path / "config.yaml").read_text())
+    config["clusters"] = {"enabled": True}
+    config["train"] = {"base_model": str(tiny_model), "models_dir": str(path / "models")}
+    (path / "config.yaml").write_text(yaml.safe_dump(config))
+    output = run("--labels", "sample/judged.tsv")
+    assert re.search(r"clusters: \d+ \(outputs/clusters/clusters.md, map outputs/clusters/map.png\)", output)
+    report = json.loads((path / "outputs" / "clusters" / "clusters.json").read_text())
+    items = {c["id"]: c for c in report["items"]}
+    assert report["pairs"] == sum(c["size"] for c in items.values()) and all(c["title"] for c in items.values())
+    assert any("judged_good" in c and c["judged_good"] + c["judged_bad"] for c in items.values())  # the labels file
+
+    ds = client.datasets(dataset, workspace=workspace)
+    tagged = [r for r in ds.records() if r.metadata.get("cluster")]
+    assert len(tagged) == report["pairs"]  # every kept pair; the judged file's extra pairs were never clustered
+    by_term: dict[str, set[str]] = {}
+    for r in tagged:
+        by_term.setdefault(r.metadata["cluster"], set()).add(r.id)
+    largest = max(items.values(), key=lambda c: (c["judged_good"] + c["judged_bad"], c["size"]))  # judged pairs in it
+    term = f"{largest['id']} · {largest['title']}"
+    query = rg.Query(filter=rg.Filter([("metadata.cluster", "==", term)]))  # what the UI's cluster filter asks
+    assert {r.id for r in ds.records(query=query)} == by_term[term] and len(by_term[term]) == largest["size"]
+
+    # the curator drops it by id, then runs setup again and exports
+    config["clusters"]["drop"] = [largest["id"]]
+    (path / "config.yaml").write_text(yaml.safe_dump(config))
+    output = run()
+    assert f"{largest['size']:,} pairs dropped with their clusters" in output
+    dropped = [json.loads(line) for line in (path / "outputs" / "dropped.jsonl").read_text().splitlines()]
+    reason = f"clusters: cluster {largest['id']} ({largest['title']}) dropped by the curator (clusters.drop)"
+    assert sum(d["reason"] == reason for d in dropped) == largest["size"]
+    assigned = pd.read_parquet(path / "outputs" / "clusters" / "assignments.parquet")
+    assert (assigned["cluster"] == largest["id"]).sum() == largest["size"]  # the same clusters: the ids hold
+    assert len(list(ds.records())) == len(list(client.datasets(dataset, workspace=workspace).records()))  # kept
+
+    result = CliRunner().invoke(
+        main, ["export", "--config", "config.yaml", "--output", "curated", "--include-rejected"]
+    )
+    assert result.exit_code == 0, result.output
+    data = path / "curated" / "data"
+    rows = [
+        json.loads(line)
+        for f in data.glob("*.jsonl")
+        if not f.name.startswith("chat")
+        for line in f.read_text().splitlines()
+    ]
+    assert rows and not {r["id"] for r in rows} & by_term[term]
+    rejected = [json.loads(line) for line in (path / "curated" / "rejected.jsonl").read_text().splitlines()]
+    left_out = {r["id"] for r in rejected if r["category"] == "cluster dropped"}
+    judged_there = {r.id for r in ds.records(query=query, with_responses=True) if r.responses["quality"]}
+    assert judged_there and judged_there <= left_out <= by_term[term]
