@@ -49,9 +49,23 @@ def _ray_options(engine: str, **options) -> RayOptions | None:
 @click.option("--quoting", help="csv/tsv input: none or minimal (default: minimal for .csv, none for .tsv).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
 @click.option("--batch-size", type=int, help="Encoder batch size (default 32 on CPU, 256 on GPU).")
+@click.option(
+    "--clusters",
+    "clusters_dir",
+    type=click.Path(file_okay=False),
+    help="A `curation cluster` output folder: each scored pair gets its cluster (shards only).",
+)
 @trust_pickle_option
 @friendly
-@gather("model", ModelSpec, path="model_dir", device="device", batch_size="batch_size", trust_pickle="trust_pickle")
+@gather(
+    "model",
+    ModelSpec,
+    path="model_dir",
+    device="device",
+    batch_size="batch_size",
+    trust_pickle="trust_pickle",
+    clusters="clusters_dir",
+)
 @gather(
     "spec",
     InputSpec,
@@ -83,8 +97,12 @@ def score(model: ModelSpec, spec: InputSpec, output, clean, ray: RayOptions | No
 
     if not model.path and not clean:
         raise click.UsageError("give --model (to score), --clean (to filter and dedup), or both")
-    if not is_folder(output) and (clean or ray is not None):
-        raise click.UsageError(f"with --clean or --engine ray, --output is a folder (Parquet shards), not {output}")
+    if not is_folder(output) and (clean or ray is not None or model.clusters):
+        raise click.UsageError(
+            f"with --clean, --clusters or --engine ray, --output is a folder (Parquet shards), not {output}"
+        )
+    if model.clusters and not model.path:
+        raise click.UsageError("--clusters tags the pairs a model scores: give --model too")
     cleaning = replace(load_config(config_path).cleaning(), input=spec)
     with tqdm(desc="scoring", unit=" pairs", disable=None if ray is None else True) as bar:
         result = run(cleaning, output, model=model, clean=clean, overwrite=overwrite, ray=ray, progress=bar.update)

@@ -8,9 +8,10 @@ from pathlib import Path
 
 from curation.clean.readers import load
 from curation.clusters import embed, report
+from curation.clusters.fit import encoder_key
 from curation.clusters.run import Clustering, cluster
 from curation.clusters.settings import ClusterConfig
-from curation.files import check_writable, write_jsonl
+from curation.files import check_writable, staged_file, write_jsonl
 from curation.pair import batched
 from curation.progress import Progress
 
@@ -48,11 +49,17 @@ def cluster_file(
     with tempfile.TemporaryDirectory(prefix=".embeddings-", dir=out) as tmp:  # beside the output: it may be large
         if embeddings is not None:
             x = embed.from_file(embeddings, n)
+            made_by = f"file {Path(embeddings).name}"
         else:
             encoder = embed.encoder_for(train)
             x = embed.from_encoder(encoder, texts(), tmp, progress.bar("embedding"))
+            made_by = encoder_key(train.base_model, train.depth)
         result = cluster(x, texts, settings, progress=progress)
+        result.model.encoder = made_by
         paths = report.write(result, out, x, projection=settings.map)
+        paths["model.npz"] = out / "model.npz"  # for `curation score --clusters`: every pair of a corpus assigned
+        with staged_file(paths["model.npz"]) as partial:
+            result.model.save(partial)
         del x
     if result.dropped or result.duplicates:
         paths["dropped.jsonl"] = out / "dropped.jsonl"

@@ -1,11 +1,13 @@
 """Centres from a sample of pair embeddings, then every pair to its nearest: k-means, over-split and merged back.
 
 How many clusters (`clusters.k` unset): k-means first splits the sample finely, into k0 = ⌈4·√m⌉ clusters (m: the
-pairs fitted on, at most `clusters.sample`; at most m/10), so that a family of boilerplate gets clusters of its own rather than a
-share of a mixed one; then fine clusters merge while their centres lie closer than `MERGE` times the median
-radius (a member's mean distance to its centre), by average linkage. What is left is k: the pool's size sets the first
-split, its structure the merging. Measured (README, "Clusters"): on a pool of 3,982 pairs with six families of web
-boilerplate, a fixed k = 40 put 57-69% of the boilerplate in clusters of one family; this rule 98-99%, with k ≈ 108.
+pairs fitted on, at most `clusters.sample`; at most m/10), so that a family of boilerplate gets clusters of its own
+rather than a share of a mixed one; then fine clusters merge while their centres lie closer (average linkage) than
+`MERGE` times the median radius of a fine cluster (a member's mean distance to its centre). What is left is k: the
+pool's size sets the first split, its structure the merging. Measured (README, "Clusters"): on a pool of 3,982 pairs
+with six families of web boilerplate, a fixed k = 40 put 57-69% of the boilerplate in clusters of one family, this
+rule 98-99%, with k ≈ 108. Tight families in a diffuse background come out one cluster each (tests); round groups
+with nothing between them are split finer than they are, never mixed.
 
 Every pair is then assigned to the nearest fine centre and takes the cluster that centre merged into; its distance
 is to that cluster's centre (the mean of its fitted members): what label propagation's radius is measured in.
@@ -36,6 +38,7 @@ class ClusterModel:
     group: np.ndarray  # (k0,) int: fine centre -> cluster id (0 = the largest cluster)
     centres: np.ndarray  # (k, d) float32: mean of each cluster's fitted members
     auto: bool = True  # k chosen by the rule above (False: clusters.k)
+    encoder: str = ""  # what made the embeddings (`encoder_key`): a scorer assigns with the same encoder only
 
     @property
     def k(self) -> int:
@@ -55,12 +58,26 @@ class ClusterModel:
         return labels, distances
 
     def save(self, path: str | Path) -> None:
-        np.savez(path, fine=self.fine, group=self.group, centres=self.centres, auto=np.array(self.auto))
+        with open(path, "wb") as f:
+            np.savez(
+                f,
+                fine=self.fine,
+                group=self.group,
+                centres=self.centres,
+                auto=np.array(self.auto),
+                encoder=np.array(self.encoder),
+            )
 
     @classmethod
     def load(cls, path: str | Path) -> ClusterModel:
         with np.load(path) as z:
-            return cls(z["fine"], z["group"], z["centres"], bool(z["auto"]))
+            return cls(z["fine"], z["group"], z["centres"], bool(z["auto"]), str(z["encoder"]))
+
+
+def encoder_key(base_model: str, depth: int | None) -> str:
+    """The encoder a cluster model's embeddings come from: a learned filter scores with the same one when its base
+    model and depth match and its body was not fine-tuned."""
+    return f"{base_model} depth={depth}"
 
 
 def fine_k(m: int) -> int:

@@ -29,7 +29,11 @@ def run_local(job: Job, *, overwrite: bool = False, progress: Callable[[int], No
     """The local engine: every shard in order, in this process."""
     started = time.perf_counter()
     model = job.model
-    scorer = Scorer(model.path, model.device, model.batch_size, trust_pickle=model.trust_pickle) if model.path else None
+    scorer = None
+    if model.path:
+        scorer = Scorer(
+            model.path, model.device, model.batch_size, trust_pickle=model.trust_pickle, clusters=model.clusters
+        )
     partial = prepare_output(job.output, overwrite)
     settings = CleanSettings.of(job.cleaning)
     dedup = Deduplicator.from_config(job.cleaning.dedup) if job.clean else None

@@ -17,6 +17,7 @@ import pyarrow as pa
 from curation.clean.dedup import Deduplicator
 from curation.clean.readers import InputSpec
 from curation.clean.settings import CleanSettings, DedupConfig
+from curation.clusters.assign import Assigner
 from curation.corpus.shards import (
     FAILED,
     ROWS,
@@ -128,6 +129,8 @@ def run_ray(
     model = job.model
     if model.path:
         store.resolve(model.path)  # a model missing here fails before the cluster does any work
+        if model.clusters:
+            Assigner.load(model.clusters)  # so does a clusters folder that is not one
     connect(address, num_cpus)
     context = ray.data.DataContext.get_current()
     context.execution_options.preserve_order = True  # the same input gives the same blocks
@@ -173,6 +176,7 @@ def run_ray(
                 "batch_size": model.batch_size,
                 "threads": max(1, int(cpus_per_replica)),
                 "trust_pickle": model.trust_pickle,
+                "clusters": str(Path(model.clusters).resolve()) if model.clusters else None,
             },
             batch_format="pandas",
             batch_size=model.batch_size * 8 if model.batch_size else (2048 if per else 256),

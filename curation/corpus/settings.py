@@ -14,6 +14,7 @@ class ModelSpec:
     device: str = "auto"
     batch_size: int | None = None  # encoder batch; None: the device's default
     trust_pickle: bool = False  # load a model folder that holds pickles (written before plain-number heads)
+    clusters: str | None = None  # a `curation cluster` output folder: every scored pair gets its cluster
 
 
 @dataclass

@@ -39,6 +39,7 @@ from curation.clean.dedup import Deduplicator, Prepared
 from curation.clean.readers import InputError, InputSpec, LoadStats, load
 from curation.clean.screen import screener
 from curation.clean.settings import Cleaning, CleanSettings
+from curation.clusters.assign import Assigner
 from curation.corpus.settings import ModelSpec
 from curation.files import check_output
 from curation.model.learned import LearnedFilter
@@ -66,6 +67,8 @@ OUTPUT = pa.schema(
         ("reason", pa.string()),
         ("toxicity", pa.string()),
         ("score", pa.float64()),
+        ("cluster", pa.int32()),  # with --clusters: the pair's cluster (null: not scored, or no clusters)
+        ("cluster_title", pa.string()),
     ]
 )
 
@@ -212,23 +215,41 @@ class Scorer:
         batch_size: int | None = None,
         threads: int | None = None,
         trust_pickle: bool = False,
+        clusters: str | None = None,
     ):
         if threads:
             import torch
 
             torch.set_num_threads(threads)
         self.filter = LearnedFilter.load(model, device, batch_size, trust_pickle=trust_pickle)
+        self.clusters = Assigner.load(clusters) if clusters else None
+        if self.clusters:
+            info = self.filter.info
+            self.clusters.check(info.base_model, info.depth, info.finetuned)
 
     def __call__(self, frame: pd.DataFrame) -> pd.DataFrame:
         """One frame, scored in this process (a Ray actor's batch)."""
         pairs = _kept(frame)
-        return _with_scores(frame, self.filter.score(pairs) if pairs else np.zeros(0))
+        return self._tagged(_with_scores(frame, self.filter.score(pairs) if pairs else np.zeros(0)), pairs)
 
     def stream(self, frames: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         """Each frame with its `score` column, in order; the next frames' encoder-free features are computed beside
         this one's encoding (`LearnedFilter.score_stream`)."""
         for frame, scores in self.filter.score_stream(frames, _kept):
-            yield _with_scores(frame, scores)
+            yield self._tagged(_with_scores(frame, scores), _kept(frame))
+
+    def _tagged(self, frame: pd.DataFrame, pairs: list[tuple[str, str]]) -> pd.DataFrame:
+        """With --clusters: each scored pair's cluster, from the embeddings its scoring computed (no second pass)."""
+        if self.clusters is None or not pairs:
+            return frame
+        labels, titles = self.clusters.tag(self.filter.encoder.embeddings(pairs))
+        keep = _keep(frame)
+        cluster = pd.array([None] * len(frame), dtype="Int32")
+        cluster[keep] = labels
+        title = np.full(len(frame), None, dtype=object)
+        title[keep] = titles
+        frame["cluster"], frame["cluster_title"] = cluster, title
+        return frame
 
 
 def _keep(frame: pd.DataFrame) -> np.ndarray:

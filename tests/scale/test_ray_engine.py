@@ -239,3 +239,56 @@ def test_score_command_on_ray_without_cleaning_scores_every_pair_like_the_local_
     assert len(a) == len(b) == 300 and all(r["reason"] is None for r in a + b)  # no cleaning: every pair scored
     assert all(abs(x["score"] - y["score"]) < 1e-5 for x, y in zip(a, b, strict=True))
     assert [(r["shard"], r["row"]) for r in a] == [(r["shard"], r["row"]) for r in b]
+
+
+def test_both_engines_tag_every_scored_pair_with_the_clusters_fitted_once(local_ray, model, tiny_model, tmp_path):
+    """Issue 37: `curation cluster` fits the clusters once (on a sample), `curation score --clusters` assigns every
+    pair of every shard to them, from the embeddings the scoring computed, the same on either engine."""
+    from click.testing import CliRunner
+
+    from curation.cli import main
+
+    pairs = corpus(1200, seed=3)
+    write_shards(tmp_path / "in", pairs, shards=5)
+    sample = tmp_path / "sample.tsv"
+    sample.write_text("source\ttarget\n" + "".join(f"{s}\t{t}\n" for s, t in pairs[:400]), encoding="utf-8")
+    (tmp_path / "config.yaml").write_text(f"train:\n  base_model: {tiny_model}\n  depth: null\n  layer: 1\n")
+    fitted = CliRunner().invoke(
+        main,
+        [
+            "cluster",
+            "--config",
+            str(tmp_path / "config.yaml"),
+            "--input",
+            str(sample),
+            "--output",
+            str(tmp_path / "clusters"),
+        ],
+    )
+    assert fitted.exit_code == 0, fitted.output
+    titles = {i["id"]: i["title"] for i in json.loads((tmp_path / "clusters" / "clusters.json").read_text())["items"]}
+    shards = find_shards(str(tmp_path / "in"))
+    spec = ModelSpec(model, clusters=str(tmp_path / "clusters"))
+    run_local(Job(shards=shards, output=tmp_path / "local", cleaning=Config().cleaning(), model=spec, clean=False))
+    run_ray(Job(shards=shards, output=tmp_path / "ray", cleaning=Config().cleaning(), model=spec, clean=False))
+    a, b = table(tmp_path / "local"), table(tmp_path / "ray")
+    assert len(a) == len(b) == len(pairs)
+    assert all(r["cluster"] in titles and r["cluster_title"] == titles[r["cluster"]] for r in a)
+    assert [r["cluster"] for r in a] == [r["cluster"] for r in b]
+    assert len({r["cluster"] for r in a}) > 1
+
+    (tmp_path / "other.yaml").write_text(f"train:\n  base_model: {tiny_model}\n  depth: 1\n  layer: 1\n")
+    CliRunner().invoke(
+        main,
+        ["cluster", "--config", str(tmp_path / "other.yaml"), "--input", str(sample), "--output", str(tmp_path / "c1")],
+    )
+    with pytest.raises(Exception, match="the clusters were fitted on embeddings of .* depth=1, the filter scores with"):
+        run_local(
+            Job(
+                shards=shards,
+                output=tmp_path / "x",
+                cleaning=Config().cleaning(),
+                model=ModelSpec(model, clusters=str(tmp_path / "c1")),
+                clean=False,
+            )
+        )

@@ -23,7 +23,7 @@ ALLOWED = {
     "finetune": BASE | {"clean", "model", "export", "finetune"},
     "cycle": BASE | {"clean", "clusters", "annotation", "model", "cycle"},
     "config": BASE | {"clean", "clusters", "annotation", "model", "export", "finetune", "server", "config"},
-    "corpus": BASE | {"clean", "model", "corpus"},
+    "corpus": BASE | {"clean", "clusters", "model", "corpus"},
     "cli": BASE | STAGES | {"cycle", "config", "cli"},
 }
 TOP = {"__init__": "base", "__main__": "cli", "config": "config", "cycle": "cycle"} | {m: "base" for m in BASE}
