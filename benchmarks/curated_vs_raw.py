@@ -23,6 +23,13 @@ gettext.en-other.tsv gives the same messages in Portuguese, Galician, Catalan, I
    heuristics kept whose score is at or above the filter's own auto-accept threshold. Precision and recall per kind.
 4. `curation compare` on the arms curated, raw, random (same size as curated, seed 3), oracle (the pool's clean pairs),
    --seeds seeds each, the same steps for every arm (--steps, or --minutes converted to steps once, measured).
+5. With --boilerplate N (issue 37): N pairs of well-translated web boilerplate (six families, tests/boilerplate.py)
+   join the pool as a kind of their own; the annotator judges them good (the translations are right), so the filter
+   keeps them. The curated set is then clustered (`curation cluster`, the filter's encoder), a curator drops the
+   clusters whose title names boilerplate (benchmarks/clusters.py's FAMILY_WORDS: a reading of titles, not the
+   ground truth), and the arm curated_dropped is the curated set without them. --arms picks the arms that train.
+
+    .venv/bin/python benchmarks/curated_vs_raw.py --boilerplate 600 --arms curated,curated_dropped
 
 The same command twice gives the same figures: fixed seeds, fixed steps, the thread count recorded.
 """
@@ -123,6 +130,53 @@ def make_pool(clean, size: int, noise: float, other: dict[str, tuple[str, str]],
     return pool
 
 
+def with_boilerplate(pool, n: int, rng: random.Random):
+    """The pool with `n` boilerplate pairs (kind "boilerplate", detail: the family) among it, in random places."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from boilerplate import FAMILIES, boilerplate
+
+    rows = boilerplate(-(-n // len(FAMILIES)))
+    rng.shuffle(rows)
+    out = list(pool) + [(s, t, "boilerplate", family) for s, t, family in rows[:n]]
+    rng.shuffle(out)
+    return out
+
+
+def drop_boilerplate_clusters(curated, kind_of, work: Path, config: Path):
+    """`curation cluster` on the curated set; the clusters whose title names boilerplate (a curator reading the
+    titles: benchmarks/clusters.py's FAMILY_WORDS) are dropped. Returns the curated set without them, and figures."""
+    import pyarrow.parquet as pq
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from clusters import FAMILY_WORDS, title_words
+
+    words = set().union(*FAMILY_WORDS.values())
+    curated_file = write_tsv(work / "curated-for-clusters.tsv", HEADER, curated)
+    curation("curation", "cluster", "--input", str(curated_file), "--output", str(work / "clusters"),
+             "--config", str(config))  # fmt: skip
+    items = json.loads((work / "clusters" / "clusters.json").read_text())["items"]
+    flagged = {i["id"] for i in items if words & title_words(i["title"])}
+    assigned = pq.read_table(work / "clusters" / "assignments.parquet").column("cluster").to_pylist()
+    kept = [pair for pair, c in zip(curated, assigned, strict=True) if c not in flagged]
+    gone = [pair for pair, c in zip(curated, assigned, strict=True) if c in flagged]
+    boiler = sum(kind_of[p] == "boilerplate" for p in curated)
+    figures = {
+        "clusters": len(items),
+        "flagged": len(flagged),
+        "boilerplate_in_curated": boiler,
+        "boilerplate_dropped": sum(kind_of[p] == "boilerplate" for p in gone),
+        "clean_dropped": sum(kind_of[p] == "clean" for p in gone),
+        "other_dropped": sum(kind_of[p] not in ("clean", "boilerplate") for p in gone),
+        "flagged_titles": [i["title"] for i in items if i["id"] in flagged][:40],
+    }
+    print(
+        f"clusters of the curated set: {len(items)}; {len(flagged)} flagged by their titles; dropped "
+        f"{figures['boilerplate_dropped']:,} of {boiler:,} boilerplate pairs, {figures['clean_dropped']:,} clean and "
+        f"{figures['other_dropped']:,} other pairs"
+    )
+    return kept, figures
+
+
 def curation(cmd: str, *args: str) -> None:
     """One of the product's commands, as a curator runs it (its output shown)."""
     scripts = {"train_filter.py": [str(ROOT / "train_filter.py")], "curation": ["-m", "curation"]}
@@ -165,6 +219,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--json", help="Write the summary here")
     parser.add_argument("--work", help="Folder for the pool, models and comparison (default: a new temporary one)")
+    parser.add_argument("--boilerplate", type=int, default=0, help="Web boilerplate pairs added to the pool")
+    parser.add_argument("--arms", help="Arms to train, comma-separated (default: every arm)")
     args = parser.parse_args()
     started = time.monotonic()
     work = Path(args.work or tempfile.mkdtemp(prefix="curation-curated-vs-raw-"))
@@ -176,10 +232,12 @@ def main() -> None:
     if len(rest) < args.pool + 1000:
         sys.exit(f"only {len(rest):,} clean pairs are left for a pool of {args.pool:,} (and 1,000 more): lower --pool")
     pool = make_pool(rest, args.pool, args.noise, other, random.Random(1))
+    if args.boilerplate:
+        pool = with_boilerplate(pool, args.boilerplate, random.Random(4))
     kinds = Counter(k for *_, k, _ in pool)
     langs = Counter(d for *_, k, d in pool if k == "wrong_language")
     print(f"test {len(test):,} pairs ({args.test or 'held out'}), validation {len(validation):,}, pool {len(pool):,}:")
-    for k in ("clean", *KINDS):
+    for k in ("clean", *KINDS, *(("boilerplate",) if args.boilerplate else ())):
         extra = f" ({', '.join(f'{lang} {n}' for lang, n in sorted(langs.items()))})" if k == "wrong_language" else ""
         print(f"  {k:15} {kinds[k]:6,}  {kinds[k] / len(pool):5.1%}{extra}")
 
@@ -200,7 +258,7 @@ def main() -> None:
         sys.exit(f"curation score --clean wrote {cleaned.num_rows} rows for a pool of {len(pool)}")
     kept = [i for i, reason in enumerate(cleaned.column("reason").to_pylist()) if reason is None]
     labelled = random.Random(2).sample(kept, args.labels)
-    answers = {i: "good" if pool[i][2] == "clean" else "bad" for i in labelled}
+    answers = {i: "good" if pool[i][2] in ("clean", "boilerplate") else "bad" for i in labelled}
     labels = [(pool[i][0], pool[i][1], answers[i]) for i in labelled]
     labels_file = write_tsv(work / "labels.tsv", ["source", "target", "label"], labels)
     curation("train_filter.py", "--labels", str(labels_file), "--config", str(config))
@@ -236,7 +294,7 @@ def main() -> None:
     )
     print(f"  {'kind':15} {'pairs':>6} {'heuristics':>11} {'filter':>7} {'labelled':>9} {'kept':>6}  removed")
     per_kind = {}
-    for k in ("clean", *KINDS):
+    for k in ("clean", *KINDS, *(("boilerplate",) if args.boilerplate else ())):
         rows = [fate[i] for i in range(len(pool)) if pool[i][2] == k]
         c = Counter(rows)
         labelled_k = sum(1 for i in labelled if pool[i][2] == k)
@@ -260,6 +318,12 @@ def main() -> None:
         "random": random.Random(3).sample([(s, t) for s, t, *_ in pool], len(curated)),
         "oracle": [(s, t) for s, t, k, _ in pool if k == "clean"],
     }
+    cluster_figures = None
+    if args.boilerplate:
+        kind_of = {(s, t): k for s, t, k, _ in pool}
+        arms["curated_dropped"], cluster_figures = drop_boilerplate_clusters(curated, kind_of, work, config)
+    if args.arms:
+        arms = {name: arms[name] for name in args.arms.split(",")}
     specs = [f"{name}={write_tsv(work / f'{name}.tsv', HEADER, rows)}" for name, rows in arms.items()]
     steps, per_step = args.steps, None
     if args.minutes:
@@ -303,8 +367,8 @@ def main() -> None:
             f"{name:8} {a['pairs']:7,} {a['chrf']:6.1f} {sd} {a['bleu']:5.1f} {a['length_ratio']:6.2f} "
             f"{a['copy_rate']:7.1%} {a['off_target_rate']:7.1%}  {per:6.3f}{weak}"
         )
-    for key in (f"curated-{name}" for name in list(arms)[1:]):
-        d = summary["differences"][key]
+    for key in (f"curated-{name}" for name in list(arms) if name != "curated"):
+        d = summary["differences"].get(key) or summary["differences"][f"{key.split('-', 1)[1]}-curated"]
         target = TARGETS.get(key)
         verdict = ""
         if target is not None:
@@ -340,6 +404,7 @@ def main() -> None:
         "test": args.test or "held out",
         "test_pairs": len(test),
         "minutes": round(total / 60, 1),
+        "clusters": cluster_figures,
         "report": str(compare_dir / "report.md"),
     }
     if args.json:

@@ -344,8 +344,9 @@ def _cluster_lines(result: Result) -> list[str]:
             ids = ",".join(str(v.cluster) for v in bad)
             lines += [
                 "",
-                f"To drop them: `clusters.drop: [{ids}]` in the config (or `curation cluster --drop {ids}`); until "
-                "then `curation export` already leaves out the unjudged members within the judged radius.",
+                f"To drop them: `clusters.drop: [{ids}]` in the config, then setup again (the pairs go to "
+                "dropped.jsonl) and export; until then `curation export` already leaves out the unjudged members "
+                "within the judged radius.",
             ]
     else:
         lines.append("No cluster has enough agreeing judgments for a verdict yet (clusters.propagate_min).")

@@ -1,6 +1,6 @@
 """Centres from a sample of pair embeddings, then every pair to its nearest: k-means, over-split and merged back.
 
-How many clusters (`clusters.k` unset): k-means first splits the sample finely, into k0 = ⌈4·√m⌉ clusters (m: the
+How many clusters (`clusters.k` unset): k-means first splits the sample finely, into k0 = ⌈5·√m⌉ clusters (m: the
 pairs fitted on, at most `clusters.sample`; at most m/10), so that a family of boilerplate gets clusters of its own
 rather than a share of a mixed one; then fine clusters merge while their centres lie closer (average linkage) than
 `MERGE` times the median radius of a fine cluster (a member's mean distance to its centre). What is left is k: the
@@ -24,10 +24,11 @@ import numpy as np
 from curation.errors import InputError
 
 MERGE = 1.0  # fine clusters merge while their centres lie closer (on average) than this times the median radius
-SPLIT_PER_ROOT = 4  # k0 = ⌈4·√m⌉ fine clusters for m fitted pairs
+SPLIT_PER_ROOT = 5  # k0 = ⌈5·√m⌉ fine clusters for m fitted pairs
 MIN_MEMBERS = 10  # pairs per fine cluster on average, at least (small pools)
 MAX_FINE = 2048  # fine clusters at most (a sample of 262k pairs reaches it)
 BLOCK = 8192  # rows assigned at once: memory stays flat whatever the pool's size
+N_INIT = 1  # k-means starts; the best (least inertia) is kept
 
 
 @dataclass
@@ -81,7 +82,7 @@ def encoder_key(base_model: str, depth: int | None) -> str:
 
 
 def fine_k(m: int) -> int:
-    """The first, fine split of `m` fitted pairs: ⌈4·√m⌉, with at least `MIN_MEMBERS` pairs a fine cluster on
+    """The first, fine split of `m` fitted pairs: ⌈5·√m⌉, with at least `MIN_MEMBERS` pairs a fine cluster on
     average (a radius measured on two or three members says nothing)."""
     return max(1, min(math.ceil(SPLIT_PER_ROOT * math.sqrt(m)), MAX_FINE, m // MIN_MEMBERS))
 
@@ -103,7 +104,7 @@ def fit(x: np.ndarray, k: int | None = None, seed: int = 0, total: int | None = 
     k0 = min(k, n) if k is not None else fine_k(n)
     if k0 <= 1:
         return ClusterModel(x.mean(0, keepdims=True), np.zeros(1, dtype=np.int32), x.mean(0, keepdims=True), k is None)
-    km = KMeans(k0, n_init=1, random_state=seed).fit(x)
+    km = KMeans(k0, n_init=N_INIT, random_state=seed).fit(x)
     fine, labels = km.cluster_centers_.astype(np.float32), km.labels_
     group = np.arange(k0) if k is not None else _merged(x, fine, labels)
     sizes = np.bincount(group[labels], minlength=group.max() + 1)

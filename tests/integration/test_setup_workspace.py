@@ -348,6 +348,23 @@ def test_clusters_reach_argilla_as_a_filter_and_a_dropped_cluster_is_audited_and
     query = rg.Query(filter=rg.Filter([("metadata.cluster", "==", term)]))  # what the UI's cluster filter asks
     assert {r.id for r in ds.records(query=query)} == by_term[term] and len(by_term[term]) == largest["size"]
 
+    # a retrain: each cluster's judged counts and mean filter score, and the verdicts of agreeing judgments
+    config["train"] |= {"layer": 1, "min_per_class": 4}
+    config["clusters"]["propagate_min"] = 2
+    (path / "config.yaml").write_text(yaml.safe_dump(config))
+    trained = CliRunner().invoke(main, ["train", "--config", "config.yaml"])
+    assert trained.exit_code == 0, trained.output
+    after = {c["id"]: c for c in json.loads((path / "outputs" / "clusters" / "clusters.json").read_text())["items"]}
+    assert all("mean_filter_score" in c and "verdict" in c for c in after.values())
+    report = (path / "outputs" / "train_report.md").read_text()
+    assert "## Clusters" in report and "| cluster | judged good | judged bad |" in report
+    agreed = [c for c in after.values() if c["verdict"]]
+    assert agreed  # the sample's judged pairs agree in some cluster
+    for c in agreed:  # a verdict only where every judged member agrees, at least propagate_min of them
+        label = c["verdict"]["label"]
+        assert c[f"judged_{label}"] >= 2 and c["judged_good" if label == "bad" else "judged_bad"] == 0
+        assert f"cluster {c['id']} ({c['title']}): {c['verdict']['judged']} of {c['verdict']['judged']}" in report
+
     # the curator drops it by id, then runs setup again and exports
     config["clusters"]["drop"] = [largest["id"]]
     (path / "config.yaml").write_text(yaml.safe_dump(config))
