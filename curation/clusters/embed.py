@@ -19,21 +19,60 @@ FOR_FILE = (
 FOR_SETUP = "set train.base_model to a sentence-transformers folder, or turn clusters off (clusters.enabled: false)"
 
 
-def from_file(path: str | Path, n: int) -> np.ndarray:
-    """A `.npy` of `n` rows, memory-mapped (read block by block, never whole)."""
+class RowsOnDisk:
+    """A 2-D array in a file, read a block of rows at a time with plain reads: memory holds the block asked for,
+    never the file (a memory map would count every page it touched, 768 MB for a million rows of 384 float16)."""
+
+    def __init__(self, path: Path, rows: int, width: int, dtype, offset: int = 0):
+        self.path, self.shape, self.dtype, self.offset = Path(path), (rows, width), np.dtype(dtype), offset
+        self.ndim = 2
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def _read(self, start: int, stop: int) -> np.ndarray:
+        width = self.shape[1]
+        with self.path.open("rb") as f:
+            f.seek(self.offset + start * width * self.dtype.itemsize)
+            block = np.fromfile(f, dtype=self.dtype, count=(stop - start) * width)
+        return block.reshape(stop - start, width).astype(np.float32)
+
+    def __getitem__(self, key) -> np.ndarray:
+        if isinstance(key, slice):
+            start, stop, _ = key.indices(len(self))
+            return self._read(start, max(start, stop))
+        rows = np.asarray(key)
+        out = np.empty((len(rows), self.shape[1]), dtype=np.float32)
+        order = np.argsort(rows, kind="stable")
+        ordered = rows[order]
+        for begin in range(0, len(ordered), 4096):  # sorted rows, read in spans
+            part = ordered[begin : begin + 4096]
+            block = self._read(int(part[0]), int(part[-1]) + 1)
+            out[order[begin : begin + 4096]] = block[part - part[0]]
+        return out
+
+
+def from_file(path: str | Path, n: int) -> RowsOnDisk:
+    """A `.npy` of `n` rows of floats, read block by block (never whole)."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"embeddings file {path} does not exist: write one row per pair, in input order (numpy .npy)")
     try:
-        x = np.load(path, mmap_mode="r")
+        with path.open("rb") as f:
+            version = np.lib.format.read_magic(f)
+            read_header = (
+                np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            )
+            shape, fortran, dtype = read_header(f)
+            offset = f.tell()
     except (ValueError, OSError) as e:
         raise InputError(f"embeddings file {path} is not a numpy .npy array ({e}): save it with numpy.save") from None
-    if x.ndim != 2 or x.shape[0] != n or not np.issubdtype(x.dtype, np.floating):
+    if len(shape) != 2 or shape[0] != n or not np.issubdtype(dtype, np.floating) or fortran:
         raise InputError(
-            f"embeddings file {path} holds a {x.dtype} array of shape {x.shape}, not {n:,} rows of floats (one row per "
+            f"embeddings file {path} holds a {dtype} array of shape {shape}, not {n:,} rows of floats (one row per "
             "pair of the input, in order): make it from the same file"
         )
-    return x
+    return RowsOnDisk(path, shape[0], shape[1], dtype, offset)
 
 
 def encoder_for(train, what: str = FOR_FILE):
@@ -48,8 +87,8 @@ def encoder_for(train, what: str = FOR_FILE):
 def from_encoder(
     encoder, chunks: Iterable[Sequence[tuple[str, str]]], folder: str | Path, bar: Callable[[int], None] | None = None
 ) -> np.ndarray:
-    """Embeddings of every pair `chunks` yields, written to `folder/embeddings.f16` as they come and memory-mapped
-    back: memory stays flat whatever the pool's size."""
+    """Embeddings of every pair `chunks` yields, written to `folder/embeddings.f16` as they come and read back block
+    by block: memory stays flat whatever the pool's size."""
     path = Path(folder) / "embeddings.f16"
     width = rows = 0
     with path.open("wb") as f:
@@ -62,4 +101,4 @@ def from_encoder(
                 bar(len(vectors))
     if rows == 0:
         return np.zeros((0, 1), dtype=np.float32)
-    return np.memmap(path, dtype=np.float16, mode="r", shape=(rows, width))
+    return RowsOnDisk(path, rows, width, np.float16)

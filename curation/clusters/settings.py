@@ -20,7 +20,7 @@ class ClusterConfig:
     keep: list = field(default_factory=list)  # clusters annotators' all-bad verdicts never propagate in
     dedup_cosine: float | None = None  # SemDeDup: pairs of one cluster at least this similar are duplicates
     propagate_min: int = 8  # judged members, all agreeing, before a cluster's verdict is proposed and propagated
-    sample: int = 50_000  # pairs the centres are fitted on (every pair is then assigned to its nearest centre)
+    sample: int = 20_000  # pairs the centres are fitted on (every pair is then assigned to its nearest centre)
     seed: int = 0
     map: str = "pca"  # the 2D map's projection: pca, or umap (needs umap-learn)
 

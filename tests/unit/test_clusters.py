@@ -316,3 +316,21 @@ def test_embeddings_are_kept_when_features_are_computed_and_read_back_without_a_
     got = encoder.embeddings(pairs)
     assert calls == [] and np.allclose(np.linalg.norm(got, axis=1), 1, atol=1e-2)
     assert np.allclose(got[0], stored[keys[0]])
+
+
+def test_embeddings_on_disk_are_read_by_blocks_as_numpy_reads_them(tmp_path):
+    from curation.clusters.embed import from_file
+
+    x = np.random.default_rng(0).normal(size=(9000, 5)).astype(np.float16)
+    np.save(tmp_path / "x.npy", x)
+    rows = from_file(tmp_path / "x.npy", 9000)
+    assert rows.shape == (9000, 5) and len(rows) == 9000
+    assert np.array_equal(rows[4090:4200], x[4090:4200].astype(np.float32))
+    picked = np.array([8999, 0, 4097, 4096, 12])  # unsorted, across read spans
+    assert np.array_equal(rows[picked], x[picked].astype(np.float32))
+    np.save(tmp_path / "ints.npy", np.zeros((9000, 5), dtype=np.int64))
+    with pytest.raises(InputError, match="holds a int64 array of shape"):
+        from_file(tmp_path / "ints.npy", 9000)
+    (tmp_path / "junk.npy").write_bytes(b"not numpy")
+    with pytest.raises(InputError, match="is not a numpy .npy array"):
+        from_file(tmp_path / "junk.npy", 9000)
