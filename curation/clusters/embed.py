@@ -19,6 +19,9 @@ FOR_FILE = (
 FOR_SETUP = "set train.base_model to a sentence-transformers folder, or turn clusters off (clusters.enabled: false)"
 
 
+SPAN = 8192  # rows read at once
+
+
 class RowsOnDisk:
     """A 2-D array in a file, read a block of rows at a time with plain reads: memory holds the block asked for,
     never the file (a memory map would count every page it touched, 768 MB for a million rows of 384 float16)."""
@@ -45,10 +48,12 @@ class RowsOnDisk:
         out = np.empty((len(rows), self.shape[1]), dtype=np.float32)
         order = np.argsort(rows, kind="stable")
         ordered = rows[order]
-        for begin in range(0, len(ordered), 4096):  # sorted rows, read in spans
-            part = ordered[begin : begin + 4096]
-            block = self._read(int(part[0]), int(part[-1]) + 1)
-            out[order[begin : begin + 4096]] = block[part - part[0]]
+        blocks = ordered // SPAN
+        for block in np.unique(blocks):  # one span of the file at a time, whatever the rows asked for
+            mine = np.flatnonzero(blocks == block)
+            start = int(block) * SPAN
+            data = self._read(start, min(start + SPAN, len(self)))
+            out[order[mine]] = data[ordered[mine] - start]
         return out
 
 
