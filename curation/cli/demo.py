@@ -33,6 +33,7 @@ def demo(data_dir: Path, port: int):
     sample = Path(__file__).resolve().parents[2] / "data" / "sample"
     config = load_config(None)
     config = config.with_overrides(input=replace(config.input, path=str(sample / "candidates.tsv"), format=None))
+    config = config.with_overrides(**{"clusters.enabled": True})  # the cluster report and Argilla's cluster filter
     annotation.run(config, str(sample / "judged.tsv"), client=client)
     click.echo("")
     model.run(config, client=client)

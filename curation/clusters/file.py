@@ -65,6 +65,7 @@ def cluster_file(
         paths["dropped.jsonl"] = out / "dropped.jsonl"
         rows = (
             {"row": i, "source": s, "target": t, "reason": result.drop_reason(i)}
+            | ({"kept_row": result.duplicates[i]} if i in result.duplicates else {})
             for i, (s, t) in enumerate(pair for chunk in texts() for pair in chunk)
             if result.drop_reason(i) is not None
         )

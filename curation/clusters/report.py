@@ -13,7 +13,8 @@ from curation.clusters.run import Clustering
 from curation.errors import ConfigError
 from curation.files import staged_file
 
-LABELLED = 12  # clusters named on the map (the largest)
+LARGEST, TIGHTEST = 8, 6  # clusters named on the map: the largest, and the tightest of 10+ pairs (alike pairs:
+# templates, boilerplate), besides every dropped one
 MAP_POINTS = 20_000  # points drawn on the map at most (a sample: the map is read at a glance, not counted)
 
 
@@ -128,7 +129,8 @@ def project(x, projection: str = "pca", points: np.ndarray | None = None) -> np.
 
 
 def draw_map(result: Clustering, x, path: Path, projection: str = "pca") -> None:
-    """Points coloured by cluster; the largest clusters named at their middle; dropped clusters crossed."""
+    """Points coloured by cluster: the largest clusters, the tightest (where templates and boilerplate gather) and
+    the dropped ones (crossed), each named in a box that does not overlap another, joined to the cluster's middle."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -139,36 +141,48 @@ def draw_map(result: Clustering, x, path: Path, projection: str = "pca") -> None
     points = np.sort(rng.choice(n, MAP_POINTS, replace=False)) if n > MAP_POINTS else np.arange(n)
     xy = project(x, projection, points)
     labels = result.labels[points]
-    fig, ax = plt.subplots(figsize=(13, 9), dpi=110)
-    colours = plt.get_cmap("tab20")
-    largest = [c.id for c in sorted(result.clusters, key=lambda c: -c.size)[:LABELLED]]
-    ax.scatter(xy[:, 0], xy[:, 1], s=5, c="#cfcfcf", linewidths=0, label="other clusters")
-    for rank, c in enumerate(largest):
+    fig, ax = plt.subplots(figsize=(14, 9), dpi=110)
+    palette = plt.get_cmap("tab20")
+    colours = [palette(i) for i in range(20) if i not in (14, 15)]  # no greys: grey is the unnamed clusters
+    largest = [c.id for c in sorted(result.clusters, key=lambda c: -c.size)[:LARGEST]]
+    tight = [
+        c.id for c in sorted(result.clusters, key=lambda c: c.mean_distance) if c.size >= 10 and c.id not in largest
+    ]
+    chosen = list(dict.fromkeys([*largest, *tight[:TIGHTEST], *sorted(result.dropped)]))[:20]
+    ax.scatter(xy[:, 0], xy[:, 1], s=7, c="#d4d4d4", linewidths=0)
+    low, high = xy.min(0), xy.max(0)
+    span = np.where(high - low > 0, high - low, 1)
+    placed: list[np.ndarray] = []
+    for rank, c in enumerate(chosen):
         mine = labels == c
         if not mine.any():
             continue
-        marker = "x" if c in result.dropped else "o"
-        ax.scatter(
-            xy[mine, 0],
-            xy[mine, 1],
-            s=9 if marker == "o" else 14,
-            color=colours(rank % 20),
-            marker=marker,
-            linewidths=0.8 if marker == "x" else 0,
-        )
-        cx, cy = np.median(xy[mine], axis=0)
+        colour = colours[rank % len(colours)]
+        dropped = c in result.dropped
+        ax.scatter(xy[mine, 0], xy[mine, 1], s=22 if dropped else 14, color=colour, marker="x" if dropped else "o",
+                   linewidths=1.0 if dropped else 0)  # fmt: skip
+        middle = np.median(xy[mine], axis=0)
+        spot = (middle - low) / span  # in axes fractions, moved down until no other box is near
+        while any(abs(spot[0] - p[0]) < 0.2 and abs(spot[1] - p[1]) < 0.07 for p in placed):
+            spot = spot + [0, -0.075] if spot[1] > 0.1 else np.array([min(spot[0] + 0.21, 0.9), 0.95])
+        placed.append(spot)
         name = f"{c}: {result.clusters[c].title}"
-        name = name if len(name) <= 48 else name[:47] + "…"
+        name = name if len(name) <= 46 else name[:45] + "…"
         ax.annotate(
-            f"{name}\n({result.clusters[c].size:,} pairs{', dropped' if c in result.dropped else ''})",
-            (cx, cy),
+            f"{name}\n{result.clusters[c].size:,} pairs{' · dropped' if dropped else ''}",
+            middle,
+            xytext=spot,
+            textcoords="axes fraction",
             fontsize=8,
             ha="center",
-            bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": colours(rank % 20), "alpha": 0.85},
+            va="center",
+            bbox={"boxstyle": "round,pad=0.25", "fc": "white", "ec": colour, "alpha": 0.9},
+            arrowprops={"arrowstyle": "-", "color": colour, "lw": 0.8},
         )
     ax.set_title(
-        f"{n:,} pairs in {len(result.clusters)} clusters ({projection.upper()} of the pair embeddings); "
-        f"the {min(LABELLED, len(largest))} largest in colour, dropped ones crossed"
+        f"{n:,} pairs in {len(result.clusters)} clusters ({projection.upper()} of the pair embeddings): in colour the "
+        f"{LARGEST} largest, the {TIGHTEST} tightest (alike pairs) and any dropped (crossed); the rest grey",
+        fontsize=10,
     )
     ax.set_xticks([])
     ax.set_yticks([])

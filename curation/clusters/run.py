@@ -42,7 +42,7 @@ class Clustering:
         if c in self.dropped:
             return f"clusters: cluster {c} ({self.clusters[c].title}) dropped by the curator (clusters.drop)"
         if row in self.duplicates:
-            return f"clusters: near-duplicate in cluster {c} (cosine ≥ dedup_cosine)"
+            return f"clusters: near-duplicate in cluster {c} ({self.clusters[c].title}): cosine ≥ clusters.dedup_cosine"
         return None
 
 
