@@ -133,9 +133,9 @@ def make_pool(clean, size: int, noise: float, other: dict[str, tuple[str, str]],
 def with_boilerplate(pool, n: int, rng: random.Random):
     """The pool with `n` boilerplate pairs (kind "boilerplate", detail: the family) among it, in random places."""
     sys.path.insert(0, str(ROOT / "tests"))
-    from boilerplate import FAMILIES, boilerplate
+    from boilerplate import boilerplate
 
-    rows = boilerplate(-(-n // len(FAMILIES)))
+    rows = boilerplate(n)  # each family as many as it has, up to n; n of them taken at random
     rng.shuffle(rows)
     out = list(pool) + [(s, t, "boilerplate", family) for s, t, family in rows[:n]]
     rng.shuffle(out)

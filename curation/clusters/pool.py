@@ -7,6 +7,7 @@ The encoder computes the filter's whole features here (cached under `train.model
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ import numpy as np
 from curation.clusters import embed, report
 from curation.clusters.run import Clustering, cluster
 from curation.clusters.settings import ClusterConfig
+from curation.errors import InputError
 from curation.model.settings import TrainConfig
 from curation.pair import Pair, batched
 from curation.progress import Progress
@@ -55,6 +57,8 @@ def cluster_pool(
     x = np.concatenate([encoder.embeddings(c) for c in batched(pairs, CHUNK)]) if pairs else np.zeros((0, 1))
     if not len(x):
         return kept, PoolClusters(None, {})
+    folder = Path(out_dir) / "clusters"
+    before = _titles_in(folder / "clusters.json")  # the report the curator's ids were read from
     result = cluster(x, lambda: batched(pairs, CHUNK), settings, progress=progress)
     stats = _stats(kept, result, rejected, encoder, judged or {})
     still, dropped, duplicates = [], 0, 0
@@ -71,12 +75,33 @@ def cluster_pool(
         else:
             dropped += 1
         rejected.append((pair, reason))
-    paths = report.write(result, Path(out_dir) / "clusters", x, stats, settings.map)
+    paths = report.write(result, folder, x, stats, settings.map)
+    by_id = [c for c, entry in result.dropped.items() if entry == str(c)]  # a title names what it names now
+    moved = [
+        (c, before[c], result.clusters[c].title)
+        for c in by_id
+        if before.get(c, result.clusters[c].title) != result.clusters[c].title
+    ]
+    if moved:
+        c, was, now = moved[0]
+        raise InputError(
+            f"clusters.drop names cluster {c}, which was '{was}' in the last cluster report and is '{now}' now (the "
+            f"pool changed, and the ids with it): check {paths['clusters.md']} and name the clusters again, by id or "
+            "title; nothing was sent to Argilla"
+        )
     progress.say(
         f"clusters: {result.model.k} ({paths['clusters.md']}, map {paths.get('map.png', 'not drawn')}); "
         f"{dropped:,} pairs dropped with their clusters, {duplicates:,} near-duplicates"
     )
     return still, PoolClusters(result, paths, dropped, duplicates)
+
+
+def _titles_in(path: Path) -> dict[int, str]:
+    """Cluster id -> title of an earlier report (none: {})."""
+    try:
+        return {int(i["id"]): str(i["title"]) for i in json.loads(path.read_text(encoding="utf-8"))["items"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
 
 
 def _stats(kept: list[Pair], result: Clustering, rejected: list, encoder, judged: dict[str, str]) -> dict[int, dict]:

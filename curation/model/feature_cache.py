@@ -38,37 +38,33 @@ class FeatureCache:
         self.db.execute("CREATE TABLE IF NOT EXISTS embeddings (key TEXT PRIMARY KEY, value BLOB NOT NULL)")
 
     def get(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        return self._read("signals", keys, np.float32, self.width)
+
+    def put(self, keys: Sequence[str], values: np.ndarray) -> None:
+        self._write("signals", keys, values, np.float32)
+
+    def get_embeddings(self, keys: Sequence[str], width: int) -> dict[str, np.ndarray]:
+        """The stored embeddings of `keys` (as float32, `width` wide) that exist."""
+        return {k: v.astype(np.float32) for k, v in self._read("embeddings", keys, np.float16, width).items()}
+
+    def put_embeddings(self, keys: Sequence[str], values: np.ndarray) -> None:
+        self._write("embeddings", keys, values, np.float16)
+
+    def _read(self, table: str, keys: Sequence[str], dtype, width: int) -> dict[str, np.ndarray]:
         found: dict[str, np.ndarray] = {}
         for start in range(0, len(keys), 500):
             chunk = list(keys[start : start + 500])
             marks = ",".join("?" * len(chunk))
-            for key, blob in self.db.execute(f"SELECT key, value FROM signals WHERE key IN ({marks})", chunk):
-                value = np.frombuffer(blob, dtype=np.float32)
-                if value.size == self.width:
+            for key, blob in self.db.execute(f"SELECT key, value FROM {table} WHERE key IN ({marks})", chunk):
+                value = np.frombuffer(blob, dtype=dtype)
+                if value.size == width:
                     found[key] = value
         return found
 
-    def put(self, keys: Sequence[str], values: np.ndarray) -> None:
-        rows = [(k, np.asarray(v, dtype=np.float32).tobytes()) for k, v in zip(keys, values, strict=True)]
+    def _write(self, table: str, keys: Sequence[str], values: np.ndarray, dtype) -> None:
+        rows = [(k, np.asarray(v, dtype=dtype).tobytes()) for k, v in zip(keys, values, strict=True)]
         with self.db:
-            self.db.executemany("INSERT OR REPLACE INTO signals (key, value) VALUES (?, ?)", rows)
-
-    def get_embeddings(self, keys: Sequence[str], width: int) -> dict[str, np.ndarray]:
-        """The stored embeddings of `keys` (float32, `width` wide) that exist."""
-        found: dict[str, np.ndarray] = {}
-        for start in range(0, len(keys), 500):
-            chunk = list(keys[start : start + 500])
-            marks = ",".join("?" * len(chunk))
-            for key, blob in self.db.execute(f"SELECT key, value FROM embeddings WHERE key IN ({marks})", chunk):
-                value = np.frombuffer(blob, dtype=np.float16)
-                if value.size == width:
-                    found[key] = value.astype(np.float32)
-        return found
-
-    def put_embeddings(self, keys: Sequence[str], values: np.ndarray) -> None:
-        rows = [(k, np.asarray(v, dtype=np.float16).tobytes()) for k, v in zip(keys, values, strict=True)]
-        with self.db:
-            self.db.executemany("INSERT OR REPLACE INTO embeddings (key, value) VALUES (?, ?)", rows)
+            self.db.executemany(f"INSERT OR REPLACE INTO {table} (key, value) VALUES (?, ?)", rows)
 
     def close(self) -> None:
         self.db.close()

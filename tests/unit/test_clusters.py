@@ -334,3 +334,31 @@ def test_embeddings_on_disk_are_read_by_blocks_as_numpy_reads_them(tmp_path):
     (tmp_path / "junk.npy").write_bytes(b"not numpy")
     with pytest.raises(InputError, match="is not a numpy .npy array"):
         from_file(tmp_path / "junk.npy", 9000)
+
+
+def test_setup_refuses_a_dropped_id_whose_cluster_changed_since_the_report(tiny_model, tmp_path):
+    """Ids follow the pool: when it changes, cluster 3 may be another cluster. A drop by id whose title differs from
+    the last report's is one line, before anything reaches Argilla; a drop by title is not affected."""
+    from curation.clusters.pool import cluster_pool
+    from curation.model.settings import TrainConfig
+    from curation.pair import Pair
+
+    train = TrainConfig(base_model=str(tiny_model), models_dir=str(tmp_path / "models"), depth=None, layer=1)
+    words = ["casino", "cookies", "train", "weather"]
+    pairs = lambda: [Pair(f"{w} news {i}", f"noticias {w} {i}", f"t:{i}") for w in words for i in range(15)]  # noqa: E731
+    kept, done = cluster_pool(pairs(), [], ClusterConfig(k=4), train, tmp_path)
+    report = json.loads((tmp_path / "clusters" / "clusters.json").read_text())
+    assert len(kept) == 60 and all(p.measures["cluster"].split(" · ")[0].isdigit() for p in kept)
+    again, _ = cluster_pool(pairs(), [], ClusterConfig(k=4, drop=[0]), train, tmp_path)  # the same pool: fine
+    assert len(again) == 60 - report["items"][0]["size"]
+    report["items"][0]["title"] = "something else"
+    (tmp_path / "clusters" / "clusters.json").write_text(json.dumps(report))
+    with pytest.raises(InputError, match=r"clusters.drop names cluster 0, which was 'something else' in the last"):
+        cluster_pool(pairs(), [], ClusterConfig(k=4, drop=[0]), train, tmp_path)
+    report = json.loads((tmp_path / "clusters" / "clusters.json").read_text())  # the new report, written anyway
+    title = report["items"][0]["title"]
+    report["items"][0]["title"] = "something else"
+    (tmp_path / "clusters" / "clusters.json").write_text(json.dumps(report))
+    rejected: list = []
+    still, _ = cluster_pool(pairs(), rejected, ClusterConfig(k=4, drop=[title]), train, tmp_path)
+    assert len(still) + len(rejected) == 60 and rejected[0][1].startswith("clusters: cluster 0 (")
