@@ -8,6 +8,7 @@ The encoder computes the filter's whole features here (cached under `train.model
 from __future__ import annotations
 
 import json
+import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,28 +55,30 @@ def cluster_pool(
     bar = progress.bar("encoding for clusters (the filter's features, cached for train_filter.py)")
     for features in encoder.stream(batched(pairs, CHUNK)):
         bar(len(features))
-    x = np.concatenate([encoder.embeddings(c) for c in batched(pairs, CHUNK)]) if pairs else np.zeros((0, 1))
-    if not len(x):
+    if not pairs:
         return kept, PoolClusters(None, {})
     folder = Path(out_dir) / "clusters"
+    folder.mkdir(parents=True, exist_ok=True)
     before = _titles_in(folder / "clusters.json")  # the report the curator's ids were read from
-    result = cluster(x, lambda: batched(pairs, CHUNK), settings, progress=progress)
-    stats = _stats(kept, result, rejected, encoder, judged or {})
-    still, dropped, duplicates = [], 0, 0
-    for i, pair in enumerate(kept):
-        reason = result.drop_reason(i)
-        if reason is None:
-            pair.measures[CLUSTER] = result.term(i)
-            pair.measures[DISTANCE] = float(result.distances[i])
-            still.append(pair)
-            continue
-        if i in result.duplicates:
-            pair.extra["kept"] = [kept[result.duplicates[i]].origin]
-            duplicates += 1
-        else:
-            dropped += 1
-        rejected.append((pair, reason))
-    paths = report.write(result, folder, x, stats, settings.map)
+    with tempfile.TemporaryDirectory(prefix=".embeddings-", dir=folder) as tmp:  # on disk: memory stays flat
+        x = embed.from_encoder(encoder, batched(pairs, CHUNK), tmp)  # from the cache the features filled
+        result = cluster(x, lambda: batched(pairs, CHUNK), settings, progress=progress)
+        stats = _stats(kept, result, rejected, encoder, judged or {})
+        still, dropped, duplicates = [], 0, 0
+        for i, pair in enumerate(kept):
+            reason = result.drop_reason(i)
+            if reason is None:
+                pair.measures[CLUSTER] = result.term(i)
+                pair.measures[DISTANCE] = float(result.distances[i])
+                still.append(pair)
+                continue
+            if i in result.duplicates:
+                pair.extra["kept"] = [kept[result.duplicates[i]].origin]
+                duplicates += 1
+            else:
+                dropped += 1
+            rejected.append((pair, reason))
+        paths = report.write(result, folder, x, stats, settings.map)
     by_id = [c for c, entry in result.dropped.items() if entry == str(c)]  # a title names what it names now
     moved = [
         (c, before[c], result.clusters[c].title)
