@@ -188,3 +188,8 @@ def write_tsv(path: str | Path, header: list[str], rows: Iterable[list]) -> Path
         for row in [header, *rows]:
             f.write("\t".join(tsv_field(str(v)) for v in row) + "\n")
     return path
+
+
+def only_a_path(name: str) -> bool:
+    """A model name only a path can be: a Hub id is `name` or `owner/name`, never ./x, /x, ~/x or a/b/c."""
+    return name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name

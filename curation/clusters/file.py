@@ -39,14 +39,14 @@ def cluster_file(
     assignments.parquet, clusters.json, clusters.md, map.png, and dropped.jsonl when `settings` drops any."""
     progress = progress or Progress()
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    check_writable(out / "clusters.json")
+    existing = next(p for p in (out, *out.resolve().parents) if p.exists())
+    check_writable(existing / "clusters.json")  # probed where it can be, before any work; made once there is work
 
     def texts():
         return batched(((p.source, p.target) for p in load(spec)), 4096)
 
     n = sum(len(chunk) for chunk in texts())  # counts rows, checks the input before any model loads
-    with tempfile.TemporaryDirectory(prefix=".embeddings-", dir=out) as tmp:  # beside the output: it may be large
+    with tempfile.TemporaryDirectory(prefix="curation-embeddings-") as tmp:  # float16, 768 bytes a pair
         if embeddings is not None:
             x = embed.from_file(embeddings, n)
             made_by = f"file {Path(embeddings).name}"
@@ -56,6 +56,7 @@ def cluster_file(
             made_by = encoder_key(train.base_model, train.depth)
         result = cluster(x, texts, settings, progress=progress)
         result.model.encoder = made_by
+        out.mkdir(parents=True, exist_ok=True)
         paths = report.write(result, out, x, projection=settings.map)
         paths["model.npz"] = out / "model.npz"  # for `curation score --clusters`: every pair of a corpus assigned
         with staged_file(paths["model.npz"]) as partial:

@@ -16,6 +16,7 @@ is to that cluster's centre (the mean of its fitted members): what label propaga
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,6 +92,7 @@ def fit(x: np.ndarray, k: int | None = None, seed: int = 0, total: int | None = 
     """Centres for embeddings `x` (the sample; `total`: the pool's size, for the message). `k`: that many clusters
     (plain k-means); None: chosen by the rule in this module's docstring."""
     from sklearn.cluster import KMeans
+    from sklearn.exceptions import ConvergenceWarning
 
     n = len(x)
     total = total or n
@@ -104,7 +106,9 @@ def fit(x: np.ndarray, k: int | None = None, seed: int = 0, total: int | None = 
     k0 = min(k, n) if k is not None else fine_k(n)
     if k0 <= 1:
         return ClusterModel(x.mean(0, keepdims=True), np.zeros(1, dtype=np.int32), x.mean(0, keepdims=True), k is None)
-    km = KMeans(k0, n_init=N_INIT, random_state=seed).fit(x)
+    with warnings.catch_warnings():  # fewer distinct pairs than clusters (copies): k-means says so, we merge anyway
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        km = KMeans(k0, n_init=N_INIT, random_state=seed).fit(x)
     fine, labels = km.cluster_centers_.astype(np.float32), km.labels_
     group = np.arange(k0) if k is not None else _merged(x, fine, labels)
     sizes = np.bincount(group[labels], minlength=group.max() + 1)

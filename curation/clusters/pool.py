@@ -50,6 +50,8 @@ def cluster_pool(
     Dropped pairs join `rejected` with a reason that names the cluster and its title (a near-duplicate also names
     the pair kept in its place). `judged`: pair id -> label from a labels file, for the report's judged shares."""
     progress = progress or Progress()
+    if settings.k is not None and settings.k > len(kept):  # before the encoder loads
+        raise InputError(f"clusters.k is {settings.k} but the pool has {len(kept):,} pairs: lower it (or leave it out)")
     encoder = embed.encoder_for(train or TrainConfig(), embed.FOR_SETUP)
     pairs = [(p.source, p.target) for p in kept]
     bar = progress.bar("encoding for clusters (the filter's features, cached for train_filter.py)")
@@ -58,9 +60,8 @@ def cluster_pool(
     if not pairs:
         return kept, PoolClusters(None, {})
     folder = Path(out_dir) / "clusters"
-    folder.mkdir(parents=True, exist_ok=True)
     before = _titles_in(folder / "clusters.json")  # the report the curator's ids were read from
-    with tempfile.TemporaryDirectory(prefix=".embeddings-", dir=folder) as tmp:  # on disk: memory stays flat
+    with tempfile.TemporaryDirectory(prefix="curation-embeddings-") as tmp:  # on disk: memory stays flat
         x = embed.from_encoder(encoder, batched(pairs, CHUNK), tmp)  # from the cache the features filled
         result = cluster(x, lambda: batched(pairs, CHUNK), settings, progress=progress)
         stats = _stats(kept, result, rejected, encoder, judged or {})

@@ -12,6 +12,7 @@ from torch.nn import functional as F
 
 from curation.errors import ModelError, TrainingError
 from curation.export.write import PROMPT
+from curation.files import only_a_path
 from curation.finetune.e5_decoder import train_tokenizer
 from curation.finetune.settings import FinetuneConfig
 from curation.model.encoder import _hub_unreachable
@@ -257,18 +258,13 @@ class CausalTranslator(_Transformers):
         return out
 
 
-def _a_path(name: str) -> bool:
-    """A name only a path can be: a Hub id is `name` or `owner/name`, never ./x, /x, ~/x or a/b/c."""
-    return name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name
-
-
 def architecture(name: str) -> str:
     """`seq2seq` or `causal-lm` for a Hub id, a folder or a GGUF file, read from its config (no weights loaded)."""
     if name.lower().endswith(".gguf"):
         if not Path(name).is_file():
             raise TrainingError(f"finetune.base_model {name} does not exist: give the path of a .gguf file")
         return "causal-lm"
-    if _a_path(name) and not Path(name).expanduser().exists():
+    if only_a_path(name) and not Path(name).expanduser().exists():
         raise TrainingError(
             f"finetune.base_model {name} does not exist: give a model folder that save_pretrained wrote (or "
             "e5-decoder, scratch, a Hub id)"

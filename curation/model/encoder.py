@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from curation.errors import ModelError
-from curation.files import USER_CACHE
+from curation.files import USER_CACHE, only_a_path
 from curation.model import features, offline_e5
 from curation.model.feature_cache import FEATURE_CACHE, FeatureCache, fingerprint, pair_key
 from curation.model.overlap import Overlap, default_workers
@@ -57,6 +57,11 @@ def load_body(name_or_path: str, dev: str = "cpu"):
     transformers_logging.disable_progress_bar()  # a bar (and tables) per load would bury the commands' own output
     transformers_logging.set_verbosity_error()
     path = Path(name_or_path).expanduser()
+    if only_a_path(name_or_path) and not path.exists():  # not worth asking the Hub (which logs a warning first)
+        raise ModelError(
+            f"cannot load model {name_or_path!r}: no such folder; pass --base-model PATH to a local "
+            "sentence-transformers folder"
+        )
     if path.exists():
         if not (path / "modules.json").exists() and not (path / "config.json").exists():
             raise ModelError(f"{path} is not a sentence-transformers model folder (no modules.json or config.json)")

@@ -16,6 +16,22 @@ from tiny_model import GOOD
 BAD = [(s, s) for s, _ in GOOD]
 
 
+def _npy(rows: int, width: int) -> bytes:
+    import io
+
+    import numpy as np
+
+    buffer = io.BytesIO()
+    np.save(buffer, np.zeros((rows, width), dtype=np.float32))
+    return buffer.getvalue()
+
+
+NPY_3x4, NPY_32x4 = _npy(3, 4), _npy(32, 4)  # judged.tsv has 32 rows
+
+
+CONFIG = "<the project's config.yaml>\n"  # a file content that starts with it: that config, then the rest
+
+
 def judged_tsv(rows) -> str:
     return "source\ttarget\tlabel\n" + "".join(f"{s}\t{t}\t{label}\n" for s, t, label in rows)
 
@@ -341,6 +357,48 @@ CASES += [
         "--batch-size must be a whole number of at least 1, not 0",
     ),
     (
+        "clusters.k larger than the cleaned pool",
+        ["setup_workspace.py", "--config", "c.yaml"],
+        {"c.yaml": FRESH + "clusters:\n  enabled: true\n  k: 4000\n"},
+        "clusters.k is 4000 but the pool has",
+    ),
+    (
+        "curation cluster --drop naming a cluster that does not exist",
+        [
+            "-m",
+            "curation",
+            "cluster",
+            "--input",
+            "judged.tsv",
+            "--output",
+            "cl",
+            "--embeddings",
+            "e.npy",
+            "--drop",
+            "999",
+        ],
+        {"e.npy": NPY_32x4},
+        "clusters.drop names cluster 999, which does not exist",
+    ),
+    (
+        "clusters on, and a base model that is not there (no embeddings, no model to make them)",
+        ["setup_workspace.py", "--config", "c.yaml"],
+        {"c.yaml": FRESH + "clusters:\n  enabled: true\ntrain:\n  base_model: ./no-such-model\n"},
+        "no embeddings for these pairs and no model to make them",
+    ),
+    (
+        "curation cluster --embeddings of another file's rows",
+        ["-m", "curation", "cluster", "--input", "judged.tsv", "--output", "cl", "--embeddings", "e.npy"],
+        {"e.npy": NPY_3x4},
+        "holds a float32 array of shape (3, 4), not 32 rows",
+    ),
+    (
+        "export with clusters.drop on a dataset setup never clustered",
+        ["-m", "curation", "export", "--config", "c.yaml", "--output", "curated3"],
+        {"c.yaml": CONFIG + "clusters:\n  drop: [2]\n"},
+        "no record of the dataset has one: run setup with clusters.enabled: true first",
+    ),
+    (
         "export --dataset nosuch (SDK warnings before the Error line)",
         ["-m", "curation", "export", "--config", "config.yaml", "--output", "curated2", "--dataset", "nosuch"],
         {},
@@ -363,6 +421,8 @@ def test_bad_input_is_one_line_a_non_zero_exit_and_nothing_stored_changes(
             if not (root / folder).exists():
                 (root / folder).mkdir()
                 written.append(root / folder)
+        if isinstance(content, str) and content.startswith(CONFIG):  # the project's config, with more after it
+            content = (root / "config.yaml").read_text() + content[len(CONFIG) :]
         path.write_bytes(content if isinstance(content, bytes) else content.encode())
         written.append(path)
     before = stored(argilla_stack, root)
