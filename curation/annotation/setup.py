@@ -355,12 +355,14 @@ def run_setup(
         if pool.result is not None:
             tally.clusters = {
                 "clusters": pool.result.model.k,
+                "k": "k chosen from the pool" if pool.result.model.auto else "clusters.k",
                 "dropped": pool.dropped,
                 "near_duplicates": pool.near_duplicates,
             }
     paths = write_outputs(settings.output_dir, tally, rejected)
     progress.say(tally.table())
-    progress.say(f"Dropped pairs with reasons: {paths['dropped']}  Report: {paths['report']}")
+    clusters = f"  Clusters: {pool.paths['clusters.md']}" if pool and pool.paths else ""
+    progress.say(f"Dropped pairs with reasons: {paths['dropped']}  Report: {paths['report']}{clusters}")
     if torn:
         progress.say(describe_torn(torn))
     result = SetupResult(tally, paths, {}, clusters=pool)

@@ -34,7 +34,7 @@ class Tally:
     templates_dropped: int = 0
     workers: tuple[int, int] | None = None  # (asked, used) when cleaning.workers asked for more than the cores
     twins_kept: int = 0  # setup: pairs sharing a target with a kept pair, sent to annotators with it (regroup_twins)
-    clusters: dict[str, int] = field(default_factory=dict)  # setup's cluster step: clusters, dropped, near_duplicates
+    clusters: dict[str, int | str] = field(default_factory=dict)  # setup's cluster step: clusters, k, dropped, ...
 
     @property
     def kept(self) -> int:
@@ -75,9 +75,10 @@ class Tally:
             lines.append(f"{'templates':16} {after_dedup:9,} {past:9,} {self.templates_dropped:9,}  {why}")
         if self.clusters:
             before = self.kept + self.cluster_drops
+            c = self.clusters
             why = (
-                f"in {self.clusters['clusters']} clusters: dropped with their cluster ({self.clusters['dropped']:,}), "
-                f"near-duplicates in a cluster ({self.clusters['near_duplicates']:,})"
+                f"in {c['clusters']} clusters ({c.get('k', 'k chosen')}): dropped with their cluster "
+                f"({c['dropped']:,}), near-duplicates in a cluster ({c['near_duplicates']:,})"
             )
             lines.append(f"{'clusters':16} {before:9,} {self.kept:9,} {self.cluster_drops:9,}  {why}")
         lines.append(f"PII values masked: {self.pii_masked:,}")

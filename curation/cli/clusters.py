@@ -53,7 +53,8 @@ def cluster(config_path, input_path, output, embeddings, flags: dict, encoder: d
     finally:
         bars.close()
     result = done.result
-    click.echo(f"{done.pairs:,} pairs in {result.model.k} clusters; the largest:")
+    how = f"chosen from the pool, first split {len(result.model.fine)}" if result.model.auto else "--k"
+    click.echo(f"{done.pairs:,} pairs in {result.model.k} clusters ({how}); the largest:")
     for c in sorted(result.clusters, key=lambda c: -c.size)[:10]:
         click.echo(f"  {c.id:>4}  {c.size:>7,}  {c.title}")
     if result.dropped or result.duplicates:

@@ -54,7 +54,7 @@ def cluster_file(
             encoder = embed.encoder_for(train)
             x = embed.from_encoder(encoder, texts(), tmp, progress.bar("embedding"))
             made_by = encoder_key(train.base_model, train.depth)
-        result = cluster(x, texts, settings, progress=progress)
+        result = cluster(x, texts, settings)
         result.model.encoder = made_by
         out.mkdir(parents=True, exist_ok=True)
         paths = report.write(result, out, x, projection=settings.map)

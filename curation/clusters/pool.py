@@ -63,7 +63,7 @@ def cluster_pool(
     before = _titles_in(folder / "clusters.json")  # the report the curator's ids were read from
     with tempfile.TemporaryDirectory(prefix="curation-embeddings-") as tmp:  # on disk: memory stays flat
         x = embed.from_encoder(encoder, batched(pairs, CHUNK), tmp)  # from the cache the features filled
-        result = cluster(x, lambda: batched(pairs, CHUNK), settings, progress=progress)
+        result = cluster(x, lambda: batched(pairs, CHUNK), settings)
         stats = _stats(kept, result, rejected, encoder, judged or {})
         still, dropped, duplicates = [], 0, 0
         for i, pair in enumerate(kept):
@@ -93,10 +93,6 @@ def cluster_pool(
             f"pool changed, and the ids with it): check {paths['clusters.md']} and name the clusters again, by id or "
             "title; nothing was sent to Argilla"
         )
-    progress.say(
-        f"clusters: {result.model.k} ({paths['clusters.md']}, map {paths.get('map.png', 'not drawn')}); "
-        f"{dropped:,} pairs dropped with their clusters, {duplicates:,} near-duplicates"
-    )
     return still, PoolClusters(result, paths, dropped, duplicates)
 
 

@@ -17,7 +17,6 @@ from curation.clusters.decide import ClusterInfo, near_duplicates, resolve
 from curation.clusters.fit import BLOCK, ClusterModel, fit
 from curation.clusters.settings import ClusterConfig
 from curation.clusters.titles import Keywords, title
-from curation.progress import Progress
 
 
 @dataclass
@@ -50,13 +49,10 @@ def cluster(
     x,
     texts: Callable[[], Iterable[Sequence[tuple[str, str]]]],
     settings: ClusterConfig,
-    *,
-    progress: Progress | None = None,
 ) -> Clustering:
     """Cluster `x` (n × d embeddings, an array or a memory map; row i is the i-th pair `texts()` yields, in chunks).
     Applies `settings.drop`/`keep` (ids or titles, checked against the clusters found) and SemDeDup
     (`settings.dedup_cosine`)."""
-    progress = progress or Progress()
     started = time.perf_counter()
     n = len(x)
     rng = np.random.default_rng(settings.seed)
@@ -95,8 +91,6 @@ def cluster(
         "titles": round(titled - assigned, 2),
         "decisions": round(time.perf_counter() - titled, 2),
     }
-    auto = f"chosen from the pool (first split {len(model.fine)})" if model.auto else "clusters.k"
-    progress.say(f"{n:,} pairs in {model.k} clusters ({auto}) in {time.perf_counter() - started:.1f} s")
     return result
 
 
