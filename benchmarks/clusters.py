@@ -40,6 +40,7 @@ from boilerplate import boilerplate  # noqa: E402
 
 from curation.clusters.run import cluster  # noqa: E402
 from curation.clusters.settings import ClusterConfig  # noqa: E402
+from curation.clusters.titles import title_words  # noqa: E402
 from curation.pair import batched  # noqa: E402
 
 FAMILY_WORDS = {
@@ -74,10 +75,6 @@ def embed(enc, pairs: list[tuple[str, str]]) -> np.ndarray:
     return np.concatenate([enc.embeddings(chunk) for chunk in batched(pairs, 512)])
 
 
-def title_words(title: str) -> set[str]:
-    return set(title.replace("/", " ").replace("·", " ").split())
-
-
 def purity(labels: np.ndarray, family: np.ndarray) -> tuple[float, float, set[int]]:
     """(share of boilerplate in >= 80%-one-family clusters, share of clean pairs in such clusters, those clusters)."""
     pure = set()
@@ -105,11 +102,7 @@ def part_purity(enc) -> dict:
         named = {}
         for f in FAMILY_WORDS:
             members = result.labels[family == f]
-            titled = [
-                c
-                for c in np.unique(members)
-                if FAMILY_WORDS[f] & set(result.clusters[c].title.replace("/", " ").replace("·", " ").split())
-            ]
+            titled = [c for c in np.unique(members) if FAMILY_WORDS[f] & title_words(result.clusters[c].title)]
             named[f] = round(float(np.isin(members, titled).mean()), 3)
         run = {"settings": name, "k": result.model.k, "boilerplate_in_pure": round(boiler, 4),
                "clean_in_pure": round(clean_in, 4), "title_names_family": named, "seconds": result.seconds}  # fmt: skip

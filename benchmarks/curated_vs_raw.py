@@ -148,7 +148,9 @@ def drop_boilerplate_clusters(curated, kind_of, work: Path, config: Path):
     import pyarrow.parquet as pq
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from clusters import FAMILY_WORDS, title_words
+    from clusters import FAMILY_WORDS
+
+    from curation.clusters.titles import title_words
 
     words = set().union(*FAMILY_WORDS.values())
     curated_file = write_tsv(work / "curated-for-clusters.tsv", HEADER, curated)

@@ -16,7 +16,7 @@ from curation.annotation.connect import connect
 from curation.annotation.labels import describe_torn, one_per_annotator, read_labels
 from curation.annotation.records import find_dataset, judgments, read_records
 from curation.annotation.settings import ArgillaConfig
-from curation.clusters.decide import Verdict, from_records, resolve, verdicts
+from curation.clusters.decide import Verdict, decide_on, from_records
 from curation.clusters.report import table
 from curation.clusters.settings import ClusterConfig
 from curation.errors import TRAIN, InputError
@@ -228,9 +228,7 @@ def _clusters(rows, agg, pending, scores, settings: ClusterConfig) -> tuple[list
     infos, members = from_records(rows, agg.labels, agg.ties)
     if not infos:
         return [], {}
-    titles = {c.id: c.title for c in infos}
-    keep = list(resolve(settings.keep, infos, "clusters.keep"))
-    found = verdicts(members, titles, settings.propagate_min, keep)
+    found = decide_on(infos, members, (), settings.keep, settings.propagate_min).verdicts
     score_of = {r.id: float(s) for r, s in zip(pending, scores, strict=True)}
     stats: dict[int, dict] = {}
     for m in members:

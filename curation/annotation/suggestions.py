@@ -93,22 +93,22 @@ def priorities(rows: list[DatasetRecord], scores) -> list[float]:
     uncertain copy gets 1/(k+1) of its priority, so one copy comes up with its peers and the rest further down.
     Likewise within a cluster (setup's `cluster` metadata), more gently: the r-th most uncertain pair gets
     1/(1 + r/5), so a large cluster of alike pairs does not fill the queue, yet annotators meet each cluster."""
-    base = [priority(float(s)) for s in scores]
-    groups: dict[int, list[int]] = {}
-    for i, row in enumerate(rows):
-        groups.setdefault(template_key(Pair(row.source, row.target)), []).append(i)
-    out = list(base)
-    for members in groups.values():
-        for k, i in enumerate(sorted(members, key=lambda i: -base[i])):
-            out[i] = round(base[i] / (k + 1), 6)
-    clusters: dict[int, list[int]] = {}
-    for i, row in enumerate(rows):
-        c = cluster_of(row.metadata.get("cluster"))
-        if c is not None:
-            clusters.setdefault(c, []).append(i)
-    for members in clusters.values():  # one cluster never fills the queue: its r-th pair falls by 1 / (1 + r / 5)
-        for r, i in enumerate(sorted(members, key=lambda i: -out[i])):
-            out[i] = round(out[i] / (1 + r / CLUSTER_SHARE), 6)
+    out = [priority(float(s)) for s in scores]
+    templates = [template_key(Pair(row.source, row.target)) for row in rows]
+    out = _spread(out, templates, share=1)
+    return _spread(out, [cluster_of(row.metadata.get("cluster")) for row in rows], share=CLUSTER_SHARE)
+
+
+def _spread(values: list[float], groups: list, share: float) -> list[float]:
+    """Within each group (None: in none), the r-th highest value divided by 1 + r/share."""
+    members: dict = {}
+    for i, group in enumerate(groups):
+        if group is not None:
+            members.setdefault(group, []).append(i)
+    out = list(values)
+    for rows in members.values():
+        for r, i in enumerate(sorted(rows, key=lambda i: -values[i])):
+            out[i] = round(values[i] / (1 + r / share), 6)
     return out
 
 

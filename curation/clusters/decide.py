@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from curation.clusters.titles import title_words
 from curation.errors import InputError
 
 
@@ -53,7 +54,9 @@ def resolve(entries: Sequence, clusters: Sequence[ClusterInfo], key: str = "clus
             continue
         wanted = str(entry).strip().lower()
         found = [
-            c.id for c in clusters if c.title.lower() == wanted or c.term.lower() == wanted or wanted in _title_words(c)
+            c.id
+            for c in clusters
+            if c.title.lower() == wanted or c.term.lower() == wanted or wanted in title_words(c.title)
         ]
         if not found:
             raise InputError(
@@ -62,10 +65,6 @@ def resolve(entries: Sequence, clusters: Sequence[ClusterInfo], key: str = "clus
             )
         out |= dict.fromkeys(found, str(entry))
     return out
-
-
-def _title_words(cluster: ClusterInfo) -> set[str]:
-    return {w for w in cluster.title.lower().replace("/", " ").replace("·", " ").split()}
 
 
 def near_duplicates(
@@ -192,6 +191,13 @@ def decisions(records, labels: dict[str, str], ties, drop: Sequence, keep: Seque
             "clusters.drop/keep name clusters, but no record of the dataset has one: run setup with "
             "clusters.enabled: true first (the cluster ids and titles are in its cluster report)"
         )
+    return decide_on(infos, members, drop, keep, minimum)
+
+
+def decide_on(
+    infos: Sequence[ClusterInfo], members: Sequence[Member], drop: Sequence, keep: Sequence, minimum: int
+) -> Decisions:
+    """`drop`/`keep` resolved against `infos`, and the verdicts of `members` (what `from_records` read)."""
     titles = {c.id: c.title for c in infos}
     dropped = {c: titles[c] for c in resolve(drop, infos, "clusters.drop")}
     kept = resolve(keep, infos, "clusters.keep")

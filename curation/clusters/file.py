@@ -56,7 +56,6 @@ def cluster_file(
             made_by = encoder_key(train.base_model, train.depth)
         result = cluster(x, texts, settings)
         result.model.encoder = made_by
-        out.mkdir(parents=True, exist_ok=True)
         paths = report.write(result, out, x, projection=settings.map)
         paths["model.npz"] = out / "model.npz"  # for `curation score --clusters`: every pair of a corpus assigned
         with staged_file(paths["model.npz"]) as partial:
@@ -65,10 +64,10 @@ def cluster_file(
     if result.dropped or result.duplicates:
         paths["dropped.jsonl"] = out / "dropped.jsonl"
         rows = (
-            {"row": i, "source": s, "target": t, "reason": result.drop_reason(i)}
+            {"row": i, "source": s, "target": t, "reason": reason}
             | ({"kept_row": result.duplicates[i]} if i in result.duplicates else {})
             for i, (s, t) in enumerate(pair for chunk in texts() for pair in chunk)
-            if result.drop_reason(i) is not None
+            if (reason := result.drop_reason(i)) is not None
         )
         write_jsonl(paths["dropped.jsonl"], rows)
     else:

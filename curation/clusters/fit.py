@@ -82,6 +82,14 @@ def encoder_key(base_model: str, depth: int | None) -> str:
     return f"{base_model} depth={depth}"
 
 
+def check_k(k: int | None, pairs: int) -> None:
+    """`clusters.k` fits a pool of `pairs`: one line otherwise (setup asks before its encoder loads)."""
+    if k is not None and k > pairs:
+        raise InputError(
+            f"clusters.k is {k} but the pool has {pairs:,} pairs: lower it (or leave it out to have it chosen)"
+        )
+
+
 def fine_k(m: int) -> int:
     """The first, fine split of `m` fitted pairs: ⌈5·√m⌉, with at least `MIN_MEMBERS` pairs a fine cluster on
     average (a radius measured on two or three members says nothing)."""
@@ -95,13 +103,9 @@ def fit(x: np.ndarray, k: int | None = None, seed: int = 0, total: int | None = 
     from sklearn.exceptions import ConvergenceWarning
 
     n = len(x)
-    total = total or n
     if n == 0:
         raise InputError("nothing to cluster: the pool is empty")
-    if k is not None and k > total:
-        raise InputError(
-            f"clusters.k is {k} but the pool has {total:,} pairs: lower it (or leave it out to have it chosen)"
-        )
+    check_k(k, total or n)
     x = np.ascontiguousarray(x, dtype=np.float32)
     k0 = min(k, n) if k is not None else fine_k(n)
     if k0 <= 1:

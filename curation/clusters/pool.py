@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from curation.clusters import embed, report
+from curation.clusters.fit import check_k
 from curation.clusters.run import Clustering, cluster
 from curation.clusters.settings import ClusterConfig
 from curation.errors import InputError
@@ -50,8 +51,7 @@ def cluster_pool(
     Dropped pairs join `rejected` with a reason that names the cluster and its title (a near-duplicate also names
     the pair kept in its place). `judged`: pair id -> label from a labels file, for the report's judged shares."""
     progress = progress or Progress()
-    if settings.k is not None and settings.k > len(kept):  # before the encoder loads
-        raise InputError(f"clusters.k is {settings.k} but the pool has {len(kept):,} pairs: lower it (or leave it out)")
+    check_k(settings.k, len(kept))  # before the encoder loads
     encoder = embed.encoder_for(train or TrainConfig(), embed.FOR_SETUP)
     pairs = [(p.source, p.target) for p in kept]
     bar = progress.bar("encoding for clusters (the filter's features, cached for train_filter.py)")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from curation.clusters.decide import ClusterInfo, near_duplicates, resolve
-from curation.clusters.fit import BLOCK, ClusterModel, fit
+from curation.clusters.fit import ClusterModel, fit
 from curation.clusters.settings import ClusterConfig
 from curation.clusters.titles import Keywords, title
 
@@ -59,10 +59,7 @@ def cluster(
     sample = np.sort(rng.choice(n, settings.sample, replace=False)) if n > settings.sample else np.arange(n)
     model = fit(np.asarray(x[sample], dtype=np.float32), settings.k, settings.seed, total=n)
     fitted = time.perf_counter()
-    labels = np.empty(n, dtype=np.int32)
-    distances = np.empty(n, dtype=np.float32)
-    for start in range(0, n, BLOCK):
-        labels[start : start + BLOCK], distances[start : start + BLOCK] = model.assign(x[start : start + BLOCK])
+    labels, distances = model.assign(x)  # by blocks
     assigned = time.perf_counter()
     words = Keywords()
     row = 0

@@ -95,6 +95,11 @@ class Keywords:
         ]
 
 
+def title_words(text: str) -> set[str]:
+    """The words of a title `title` wrote (its separators left out), lower-cased."""
+    return set(text.lower().replace("/", " ").replace("·", " ").split())
+
+
 def title(source_words: list[str], target_words: list[str]) -> str:
     """ "cookies · browser · website / navegador · sitio": the source's words, then the target's not already said."""
     first = source_words[:TITLE_WORDS]

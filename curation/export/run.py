@@ -12,11 +12,9 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from curation.annotation.agreement import aggregate
 from curation.annotation.connect import connect
-from curation.annotation.records import find_dataset, judgments, read_records
+from curation.annotation.records import find_dataset, read_records
 from curation.annotation.settings import ArgillaConfig
-from curation.clusters.decide import decisions
 from curation.clusters.settings import ClusterConfig
 from curation.errors import ExportError
 from curation.export.card import card, comparison_for
@@ -116,10 +114,7 @@ def run(
     records = read_records(client, data)
     if model is not None and threshold is not None:
         score_unscored(records, model_dir, model, log=progress.say, trust_pickle=accept.trust_pickle)
-    agg = aggregate(judgments(records))
-    c = settings.clusters
-    verdicts = decisions(records, agg.labels, agg.ties, c.drop, c.keep, c.propagate_min)
-    selection = select(records, threshold, model.version if model else None, config.validation, verdicts)
+    selection = select(records, threshold, model.version if model else None, config.validation, settings.clusters)
     recorded = {
         "workspace": argilla.workspace,
         "dataset": argilla.dataset,

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from curation.annotation.agreement import aggregate, agreement_summary
 from curation.annotation.records import DatasetRecord, judgments
 from curation.annotation.schema import agent_for
-from curation.clusters.decide import Decisions, cluster_of
+from curation.clusters.decide import cluster_of, decisions
+from curation.clusters.settings import ClusterConfig
 from curation.errors import ExportError
 from curation.model.info import ModelInfo
 from curation.model.learned import LearnedFilter
@@ -45,18 +46,21 @@ def select(
     threshold: float | None,
     model_version: str | None,
     validation: float,
-    clusters: Decisions | None = None,
+    clusters: ClusterConfig | None = None,
 ) -> Selection:
     """Rows to export and rows rejected (with reasons). `threshold` None: human-approved pairs only. `clusters`: a
     curator's dropped clusters leave the set whole (judged pairs too), and the unjudged pairs an all-bad verdict
     reaches are never accepted on the filter's word."""
     agg = aggregate(judgments(records))
+    made = None
+    if clusters is not None:
+        made = decisions(records, agg.labels, agg.ties, clusters.drop, clusters.keep, clusters.propagate_min)
     if not agg.votes:
         raise ExportError("no submitted labels yet: annotators must judge some pairs in Argilla before an export")
     rows, rejected = [], []
     agent = agent_for(model_version) if model_version else None
-    dropped = clusters.dropped if clusters else {}
-    propagated = clusters.propagated_bad if clusters else {}
+    dropped = made.dropped if made else {}
+    propagated = made.propagated_bad if made else {}
     for r in sorted(records, key=lambda r: r.id):
         base = {"id": r.id, "source": r.source}
         c = cluster_of(r.metadata.get("cluster"))

@@ -289,21 +289,21 @@ class PairEncoder:
             cos = (src_vec * tgt_vec).sum(1)
             for k in range(len(part)):
                 aligned[start + k] = features.alignment(src_tokens[k], tgt_tokens[k], float(cos[k]))
-            self._keep_embeddings(part, src_vec + tgt_vec)
+            self._keep_embeddings([pair_key(s, t) for s, t in part], src_vec + tgt_vec)
         out = known.result() if isinstance(known, Future) else known
         out[:, features.columns(features.ALIGNMENT)] = aligned
         return out
 
-    def _keep_embeddings(self, pairs: Sequence[tuple[str, str]], sums: np.ndarray) -> None:
-        """The pairs' embeddings (the normalised sum of both sides' mean vectors), kept in the cache and, for the
-        pairs encoded last, in memory: what `embeddings` reads without another forward pass."""
+    def _keep_embeddings(self, keys: list[str], sums: np.ndarray) -> np.ndarray:
+        """The embeddings of the pairs `keys` name (the normalised sum of both sides' mean vectors), kept in the cache
+        and, for the pairs encoded last, in memory: what `embeddings` reads without another forward pass."""
         vectors = sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
-        keys = [pair_key(s, t) for s, t in pairs]
         if len(self._recent) > RECENT_EMBEDDINGS:
             self._recent.clear()
         self._recent.update(zip(keys, vectors, strict=True))
         if self.cache is not None:
             self.cache.put_embeddings(keys, vectors)
+        return vectors
 
     def embeddings(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
         """One vector per (source, target) pair, L2-normalised: the sum of the source's and the target's mean
@@ -316,17 +316,14 @@ class PairEncoder:
         if self.cache is not None and len(found) < len(keys):
             found |= self.cache.get_embeddings([k for k in keys if k not in found], width)
         todo = [i for i, k in enumerate(keys) if k not in found]
-        out = np.zeros((len(pairs), width), dtype=np.float32)
         window = WINDOW_BATCHES * self.batch_size
         for start in range(0, len(todo), window):
-            part = [pairs[i] for i in todo[start : start + window]]
-            _, src_vec = self._encode([s for s, _ in part])
-            _, tgt_vec = self._encode([t for _, t in part])
-            self._keep_embeddings(part, src_vec + tgt_vec)
-            found |= {pair_key(s, t): self._recent[pair_key(s, t)] for s, t in part}
-        for i, k in enumerate(keys):
-            out[i] = found[k]
-        return out
+            part = todo[start : start + window]
+            _, src_vec = self._encode([pairs[i][0] for i in part])
+            _, tgt_vec = self._encode([pairs[i][1] for i in part])
+            part_keys = [keys[i] for i in part]
+            found.update(zip(part_keys, self._keep_embeddings(part_keys, src_vec + tgt_vec), strict=True))
+        return np.stack([found[k] for k in keys]) if keys else np.zeros((0, width), dtype=np.float32)
 
     def tokens(self, texts: list[str]) -> list[list[int]]:
         """The token ids of texts as the model reads them (prompt first, truncated to `max_length`)."""

@@ -217,7 +217,7 @@ def test_export_honours_a_dropped_cluster_and_an_all_bad_verdict():
     labels = {r.id: next(iter(r.votes.values())) for r in rows if r.votes}
     made = decisions(rows, labels, [], drop=["cookies"], keep=[], minimum=8)
     assert made.dropped == {4: "cookies / cookies"} and list(made.propagated_bad) == ["near"]
-    chosen = select(rows, 0.9, "v1", 0.0, made)
+    chosen = select(rows, 0.9, "v1", 0.0, ClusterConfig(drop=["cookies"]))
     kept = {r["id"] for r in chosen.rows}
     assert kept == {"far", "plain"}  # the outlier beyond the judged radius stays the filter's call
     why = {r["id"]: (r["category"], r["reason"]) for r in chosen.rejected}
