@@ -4,6 +4,9 @@
     .venv/bin/python benchmarks/cleaning_throughput.py --rows 1000000 --no-language
     .venv/bin/python benchmarks/cleaning_throughput.py --toxicity-ab --workers 1   # with and without the toxicity
                                                                                  # filter, alternating, and the ratio
+    .venv/bin/python benchmarks/cleaning_throughput.py --clusters-ab --rows 5000 --workers 1 --no-language
+        # cleaning alone, then cleaning and setup's cluster step (clusters.enabled: the learned filter's encoder on
+        # the kept pairs, from a cold feature cache, then the clustering), side by side
 
 Input: pairs built from ../shared/data/newstest2013.* (references, Apertium outputs) plus corruptions
 (untranslated copies, truncations, misalignments, markup, numbers changed, duplicates), written to a temporary
@@ -67,7 +70,7 @@ def build_input(path: Path, rows: int, seed: int = 0) -> None:
             out.write(f"{pair[0]}\t{pair[1]}\n".replace("\r", " "))
 
 
-def measure(path: str, language: bool, near: bool, workers: int, toxicity: bool = True) -> dict:
+def measure(path: str, language: bool, near: bool, workers: int, toxicity: bool = True, clusters: bool = False) -> dict:
     from curation.clean.pipeline import Tally, clean
     from curation.clean.readers import InputSpec
     from curation.config import Config
@@ -90,12 +93,27 @@ def measure(path: str, language: bool, near: bool, workers: int, toxicity: bool 
     )
     tally = Tally()
     began = time.perf_counter()
-    kept = sum(1 for _ in clean(config.cleaning(), tally))
+    cluster_seconds = None
+    if not clusters:
+        kept = sum(1 for _ in clean(config.cleaning(), tally))
+    else:  # setup holds the kept pairs and the dropped ones, then runs its step (clusters.enabled; cold feature cache)
+        rejected: list = []
+        pairs = list(clean(config.cleaning(), tally, rejected))
+        kept = len(pairs)
+        from curation.clusters.pool import cluster_pool
+        from curation.clusters.settings import ClusterConfig
+        from curation.model.settings import TrainConfig
+
+        step = time.perf_counter()
+        with tempfile.TemporaryDirectory() as tmp:
+            pairs, _ = cluster_pool(pairs, rejected, ClusterConfig(), TrainConfig(models_dir=tmp), tmp)
+        cluster_seconds = time.perf_counter() - step
     seconds = time.perf_counter() - began
     return {
         "pairs": tally.load.read,
         "kept": kept,
         "seconds": seconds,
+        "cluster_seconds": cluster_seconds,
         "pairs_per_s": tally.load.read / seconds,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "worker_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
@@ -110,18 +128,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--toxicity-ab", action="store_true", help="each configuration without and with the toxicity filter (ratio)"
     )
+    parser.add_argument(
+        "--clusters-ab", action="store_true", help="each configuration without and with setup's cluster step"
+    )
     parser.add_argument("--repeats", type=int, default=1, help="with --toxicity-ab: alternating runs of each")
-    parser.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)
+    parser.add_argument("--worker", nargs=6, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        path, language, near, workers, toxicity = args.worker
-        print(json.dumps(measure(path, language == "1", near == "1", int(workers), toxicity == "1")))
+        path, language, near, workers, toxicity, clusters = args.worker
+        flags = (language == "1", near == "1", int(workers), toxicity == "1", clusters == "1")
+        print(json.dumps(measure(path, *flags)))
         return 0
     if not SHARED.exists():
         print(f"needs {SHARED} (the shared EN-ES data)", file=sys.stderr)
         return 1
     if args.toxicity_ab:
         return toxicity_ab(args)
+    if args.clusters_ab:
+        return clusters_ab(args)
     print(
         f"{'rows':>9} {'language ID':>11} {'near-dedup':>10} {'workers':>7} {'pairs/s':>9} {'kept':>9} "
         f"{'RSS MB main':>11} {'per worker':>10}"
@@ -150,10 +174,10 @@ def configurations(args):
                         yield rows, path, language, near, workers
 
 
-def run_worker(path: Path, language: bool, near: bool, workers: int, toxicity: bool) -> dict:
+def run_worker(path: Path, language: bool, near: bool, workers: int, toxicity: bool, clusters: bool = False) -> dict:
     """One measurement in a fresh process (its own peak RSS)."""
     command = [sys.executable, __file__, "--worker", str(path), str(int(language)), str(int(near)), str(workers)]
-    out = subprocess.run([*command, str(int(toxicity))], capture_output=True, text=True, check=True)
+    out = subprocess.run([*command, str(int(toxicity)), str(int(clusters))], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -170,6 +194,24 @@ def toxicity_ab(args) -> int:
         print(
             f"{rows:9,} {'yes' if language else 'no':>11} {'yes' if near else 'no':>10} {workers:>7} "
             f"{best[False]:9,.0f} {best[True]:9,.0f} {best[True] / best[False]:6.2f}",
+            flush=True,
+        )
+    return 0
+
+
+def clusters_ab(args) -> int:
+    """Each configuration as cleaning alone and as cleaning plus setup's cluster step, side by side (fresh processes,
+    one after the other): pairs/s and peak RSS of each, and the cluster step's own seconds."""
+    print(
+        f"{'rows':>9} {'kept':>7} {'without':>9} {'with':>9} {'ratio':>6} {'step s':>7} {'RSS without':>11} {'with':>6}"
+    )
+    for rows, path, language, near, workers in configurations(args):
+        off = run_worker(path, language, near, workers, toxicity=True)
+        on = run_worker(path, language, near, workers, toxicity=True, clusters=True)
+        print(
+            f"{rows:9,} {off['kept']:7,} {off['pairs_per_s']:9,.0f} {on['pairs_per_s']:9,.0f} "
+            f"{on['pairs_per_s'] / off['pairs_per_s']:6.3f} {on['cluster_seconds']:7.1f} "
+            f"{off['peak_rss_mb']:11,.0f} {on['peak_rss_mb']:6,.0f}",
             flush=True,
         )
     return 0
